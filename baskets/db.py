@@ -1,0 +1,148 @@
+"""Engines for the three supported databases and the schema upgrade that `baskets init` runs."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from baskets.errors import BasketsError
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+# The driver each backend gets when the URL names none.
+_DEFAULT_DRIVERS = {
+    "postgresql": "postgresql+psycopg",
+    "mysql": "mariadb+pymysql",
+    "mariadb": "mariadb+pymysql",
+}
+
+
+def normalise_url(url: str | URL) -> URL:
+    """Pick the project's driver for a bare backend name and anchor relative SQLite paths.
+
+    A relative SQLite path is resolved against the working folder (and its folder created),
+    so `sqlite:///var/baskets.db` means the same file for every command run from there.
+    """
+    parsed = make_url(url)
+    if "+" not in parsed.drivername and parsed.drivername in _DEFAULT_DRIVERS:
+        parsed = parsed.set(drivername=_DEFAULT_DRIVERS[parsed.drivername])
+    backend = parsed.get_backend_name()
+    if backend == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(parsed.database).expanduser().resolve()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        parsed = parsed.set(database=str(path))
+    if backend in ("mysql", "mariadb") and "charset" not in parsed.query:
+        parsed = parsed.update_query_dict({"charset": "utf8mb4"})
+    return parsed
+
+
+def _sqlite_lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+def make_engine(url: str | URL, **kwargs: Any) -> Engine:
+    """An engine for `url` with the project's per-backend set-up.
+
+    SQLite gets WAL, foreign keys (ON DELETE CASCADE needs them), a busy timeout and a
+    Unicode-aware lower() (its built-in one folds ASCII only, so 'ZOË' would miss 'zoë').
+    Transactions that write the audit chain begin IMMEDIATE on SQLite (see `write_transaction`).
+    """
+    parsed = normalise_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        engine = create_engine(parsed, connect_args={"timeout": 30}, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Let SQLAlchemy's begin event, not the driver, open transactions.
+            dbapi_connection.isolation_level = None
+            dbapi_connection.create_function("lower", 1, _sqlite_lower, deterministic=True)
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection: Connection) -> None:
+            immediate = connection.get_execution_options().get("immediate", False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(parsed, **kwargs)
+
+
+@contextlib.contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that is going to write: on SQLite it takes the write lock up front.
+
+    Taking it at BEGIN rather than at the first write avoids SQLite's deadlock-on-upgrade
+    (SQLITE_BUSY that no timeout resolves) when two writers read before they write.
+    """
+    with engine.connect().execution_options(immediate=True) as connection, connection.begin():
+        yield connection
+
+
+def _alembic_config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade_database(engine: Engine) -> tuple[str | None, str]:
+    """Create or upgrade the schema to the newest migration; safe to run again.
+
+    Returns (revision before, revision after). Raises BasketsError when the database
+    cannot be reached.
+    """
+    try:
+        with engine.begin() as connection:
+            before = MigrationContext.configure(connection).get_current_revision()
+            command.upgrade(_alembic_config(connection), "head")
+            after = MigrationContext.configure(connection).get_current_revision()
+    except OperationalError as error:
+        raise BasketsError(f"cannot reach the database: {_first_line(error)}") from None
+    return before, after or ""
+
+
+def head_revision() -> str:
+    script = ScriptDirectory.from_config(_alembic_config_no_connection())
+    return script.get_current_head() or ""
+
+
+def _alembic_config_no_connection() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise BasketsError (telling to run `baskets init`) unless the schema is at head."""
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+    except (OperationalError, ProgrammingError) as error:
+        raise BasketsError(f"cannot reach the database: {_first_line(error)}") from None
+    if current != head_revision():
+        raise BasketsError(
+            f"the database schema is at {current or 'nothing'}, not {head_revision()}: "
+            "run `baskets init` first"
+        )
+
+
+def _first_line(error: Exception) -> str:
+    original = getattr(error, "orig", None) or error
+    return str(original).strip().splitlines()[0]

@@ -1,0 +1,49 @@
+"""Expected failures, each with the exit code of PRODUCT.md §8 and a one-line message."""
+
+from __future__ import annotations
+
+
+class BasketsError(Exception):
+    """Base of every failure the command line reports in one line, without a traceback."""
+
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadInput(BasketsError):
+    """A flag, argument or setting has a malformed value (exit 2)."""
+
+    exit_code = 2
+
+
+class NotPermitted(BasketsError):
+    """The operator is unknown or their role lacks the right (exit 3)."""
+
+    exit_code = 3
+
+
+class NotFound(BasketsError):
+    """Nothing matched, e.g. no basket with that ID (exit 4)."""
+
+    exit_code = 4
+
+
+class SafetyLimitHit(BasketsError):
+    """A run would delete more than allowed; nothing was deleted (exit 5)."""
+
+    exit_code = 5
+
+
+class AuditChainBroken(BasketsError):
+    """The audit hash chain does not verify (exit 6)."""
+
+    exit_code = 6
+
+
+class CleanupAlreadyRunning(BasketsError):
+    """Another cleanup holds the lock on this database (exit 7)."""
+
+    exit_code = 7

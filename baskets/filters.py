@@ -1,0 +1,154 @@
+"""The basket filter of the admin page (§4): one pydantic model for list, export, delete and run forms."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from sqlalchemy import ColumnElement, and_, true
+
+from baskets.errors import BadInput
+from baskets.guid import parse_guid
+from baskets.models import Account, Basket, ShopAccount
+
+AccountTypeName = Literal["customer", "anonymous", "contact"]
+
+# The command-line flag of each field, for messages a person can act on.
+FLAGS = {
+    "shop_account_name": "--shop-account-name",
+    "shop_account_email": "--shop-account-email",
+    "basket_id": "--basket-id",
+    "shop_account_id": "--shop-account-id",
+    "account_id": "--account-id",
+    "account_type": "--account-type",
+    "created_before": "--created-before",
+    "created_after": "--created-after",
+    "modified_before": "--modified-before",
+    "modified_after": "--modified-after",
+}
+EXAMPLE_TIME = "2026-01-31 or 2026-01-31T18:00:00+01:00"
+
+
+def parse_utc_time(value: Any) -> dt.datetime:
+    """An ISO date or datetime as an aware UTC datetime; UTC unless an offset is given.
+
+    Raises ValueError with an example of a good value.
+    """
+    if isinstance(value, dt.datetime):
+        parsed = value
+    elif isinstance(value, dt.date):
+        parsed = dt.datetime(value.year, value.month, value.day)
+    else:
+        text = str(value).strip()
+        try:
+            parsed = dt.datetime.fromisoformat(text.replace("z", "Z"))
+        except ValueError:
+            raise ValueError(
+                f"{text!r} is not an ISO date or datetime (expected e.g. {EXAMPLE_TIME})"
+            ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC)
+
+
+class BasketFilter(BaseModel):
+    """Filters that combine with AND; None means 'any'.
+
+    Text filters match a case-insensitive substring in which `%` and `_` are literal.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    shop_account_name: str | None = None
+    shop_account_email: str | None = None
+    basket_id: str | None = None
+    shop_account_id: str | None = None
+    account_id: str | None = None
+    account_type: AccountTypeName | None = None
+    created_before: dt.datetime | None = None
+    created_after: dt.datetime | None = None
+    modified_before: dt.datetime | None = None
+    modified_after: dt.datetime | None = None
+
+    @field_validator("basket_id", "shop_account_id", mode="before")
+    @classmethod
+    def _guid(cls, value: Any) -> Any:
+        return None if value is None else parse_guid(str(value))
+
+    @field_validator("shop_account_name", "shop_account_email", "account_id", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        text = str(value).strip()
+        if not text:
+            raise ValueError("is empty (leave the flag out to match everything)")
+        return text
+
+    @field_validator("account_type", mode="before")
+    @classmethod
+    def _account_type(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        text = str(value).strip().lower()
+        if text not in ("customer", "anonymous", "contact"):
+            raise ValueError(f"{value!r} is not an account type (expected customer, anonymous or contact)")
+        return text
+
+    @field_validator("created_before", "created_after", "modified_before", "modified_after", mode="before")
+    @classmethod
+    def _time(cls, value: Any) -> Any:
+        return None if value is None else parse_utc_time(value)
+
+    @classmethod
+    def from_flags(cls, **values: Any) -> BasketFilter:
+        """Build from command-line values; raise BadInput naming the flag on a bad one."""
+        try:
+            return cls(**values)
+        except ValidationError as error:
+            first = error.errors()[0]
+            field = str(first["loc"][0]) if first["loc"] else ""
+            message = first["msg"].removeprefix("Value error, ")
+            raise BadInput(f"{FLAGS.get(field, field)}: {message}") from None
+
+    def is_empty(self) -> bool:
+        return not self.model_dump(exclude_none=True)
+
+    def describe(self) -> dict[str, str]:
+        """The filters in use, as flag → value, for artifacts and messages."""
+        return {
+            FLAGS[name]: value.isoformat() if isinstance(value, dt.datetime) else str(value)
+            for name, value in self.model_dump(exclude_none=True).items()
+        }
+
+    def where(self) -> ColumnElement[bool]:
+        """The SQL condition; expects `baskets` joined (outer) to shop_accounts and accounts."""
+        conditions: list[ColumnElement[bool]] = []
+        if self.shop_account_name is not None:
+            conditions.append(ShopAccount.name.icontains(self.shop_account_name, autoescape=True))
+        if self.shop_account_email is not None:
+            conditions.append(ShopAccount.email.icontains(self.shop_account_email, autoescape=True))
+        if self.basket_id is not None:
+            conditions.append(Basket.id == self.basket_id)
+        if self.shop_account_id is not None:
+            conditions.append(Basket.shop_account_id == self.shop_account_id)
+        if self.account_id is not None:
+            conditions.append(Basket.account_id == self.account_id)
+        if self.account_type is not None:
+            conditions.append(Basket.account_type == self.account_type.capitalize())
+        if self.created_before is not None:
+            conditions.append(Basket.created_at < self.created_before)
+        if self.created_after is not None:
+            conditions.append(Basket.created_at >= self.created_after)
+        if self.modified_before is not None:
+            conditions.append(Basket.modified_at < self.modified_before)
+        if self.modified_after is not None:
+            conditions.append(Basket.modified_at >= self.modified_after)
+        return and_(true(), *conditions)
+
+    def needs_shop_account_join(self) -> bool:
+        return self.shop_account_name is not None or self.shop_account_email is not None
+
+
+__all__ = ["Account", "BasketFilter", "parse_utc_time"]

@@ -1,0 +1,291 @@
+"""Demo data: a synthetic webstore with shop accounts, ERP accounts, baskets and lines.
+
+Generated column-wise with numpy from one seed, so the same seed gives the same rows on
+every database, then bulk-loaded with each backend's fast path (COPY on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from sqlalchemy import Connection, Engine, delete, func, select, text
+
+from baskets.errors import BadInput
+from baskets.models import Account, Basket, BasketLine, ShopAccount
+
+FIRST_NAMES = [
+    "Anna", "Zoë", "Jürgen", "Łukasz", "Søren", "José", "Chloé", "Björn", "Ana", "Mia",
+    "Noah", "Émile", "Ines", "Joaquín", "Sergei", "Dvořák", "Ólafur", "Ayşe", "Hana", "Lars",
+    "Peter", "Maria", "Tomás", "Zuzana", "Kateřina", "Nuño", "Renée", "Yusuf", "Ali", "Eva",
+]  # fmt: skip
+LAST_NAMES = [
+    "de Vries", "Müller", "Ångström", "Nowak", "Jensen", "García", "Dubois", "Þórsson",
+    "Smith", "Öztürk", "Novák", "Kowalski", "Janssen", "O'Neill", "Rossi", "Gonçalves",
+    "Bäcker", "Łęcki", "Straße", "Petersen", "van den Berg", "Lindqvist", "Horváth", "Brown",
+]  # fmt: skip
+COMPANY_WORDS = [
+    "Acme", "Nordic", "Bäckerei", "Groß", "Ferretería", "Café", "Zürich", "Ålesund", "Łódź",
+    "Köln", "Sanità", "Électro", "Tools", "Supply", "Trading", "Handel", "Logistics",
+]  # fmt: skip
+COMPANY_FORMS = ["B.V.", "GmbH", "S.L.", "Ltd", "A/S", "AB", "S.p.A.", "sp. z o.o.", "Inc."]
+# Names real stores have seen that spreadsheets would run as formulas.
+FORMULA_NAMES = [
+    "=HYPERLINK(\"http://x.example\",\"click\")", "+31 Trading", "-Minus Retail", "@home Supplies",
+    "=1+2", "+Plus Bikes", "-10% Outlet", "@Service Desk",
+]  # fmt: skip
+EMAIL_DOMAINS = ["example.com", "example.nl", "example.de", "shop.example", "b2b.example"]
+UOMS = np.array(["PCS", "BOX", "KG", "M", "PAL", None], dtype=object)
+# 0..20 lines; most carts are small, as on real stores.
+LINE_COUNT_WEIGHTS = np.array([8, 22, 18, 13, 10, 7, 5, 4, 3, 2, 2, 1, 1, 1, 1, 1, 0.5, 0.5, 0.5, 0.5, 0.5])
+TWO_YEARS_US = 730 * 24 * 3600 * 1_000_000
+
+
+@dataclass(frozen=True)
+class SeedSummary:
+    shop_accounts: int
+    accounts: int
+    baskets: int
+    basket_lines: int
+    orphaned_baskets: int
+
+
+def _guids(rng: np.random.Generator, count: int) -> np.ndarray:
+    """Random version-4 GUIDs as lowercase hyphenated strings."""
+    raw = rng.integers(0, 256, size=(count, 16), dtype=np.uint8)
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
+    hexes = [row.tobytes().hex() for row in raw]
+    return np.array([f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}" for h in hexes], dtype=object)
+
+
+def _ascii_local(name: str) -> str:
+    table = str.maketrans("äöüåøæéèëçñłęóšříáúýðþßőşğıžč", "aouaoaeeecnleosriauydtsosgizc")
+    return "".join(ch for ch in name.lower().translate(table) if ch.isalnum() or ch == " ")
+
+
+def _emails(rng: np.random.Generator, names: list[str], prefix: str) -> list[str]:
+    """E-mails from names; some with `_`, a few with `%`, to test literal wildcards."""
+    style = rng.random(len(names))
+    domains = rng.choice(EMAIL_DOMAINS, size=len(names))
+    out = []
+    for i, (name, domain) in enumerate(zip(names, domains, strict=True)):
+        local = ".".join(_ascii_local(name).split()) or "user"
+        if style[i] < 0.08:
+            local = local.replace(".", "_")
+        elif style[i] < 0.10:
+            local = f"100%{local}"
+        out.append(f"{local}.{prefix}{i}@{domain}")
+    return out
+
+
+def _person_names(rng: np.random.Generator, count: int) -> list[str]:
+    first = rng.choice(FIRST_NAMES, size=count)
+    last = rng.choice(LAST_NAMES, size=count)
+    names = [f"{f} {last_}" for f, last_ in zip(first, last, strict=True)]
+    for i in np.flatnonzero(rng.random(count) < 0.01):
+        names[i] = FORMULA_NAMES[i % len(FORMULA_NAMES)]
+    return names
+
+
+def _company_names(rng: np.random.Generator, count: int) -> list[str]:
+    a = rng.choice(COMPANY_WORDS, size=count)
+    b = rng.choice(COMPANY_WORDS, size=count)
+    form = rng.choice(COMPANY_FORMS, size=count)
+    names = [f"{x} {y} {z}" for x, y, z in zip(a, b, form, strict=True)]
+    for i in np.flatnonzero(rng.random(count) < 0.01):
+        names[i] = FORMULA_NAMES[(i + 3) % len(FORMULA_NAMES)]
+    return names
+
+
+def generate(baskets: int, seed: int, now: dt.datetime) -> dict[str, pa.Table]:
+    """The synthetic webstore as one Arrow table per database table (times naive UTC)."""
+    if baskets < 0:
+        raise BadInput(f"--baskets: {baskets} is negative (expected e.g. 10000)")
+    rng = np.random.default_rng(seed)
+    now_us = (now.astimezone(dt.UTC) - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
+
+    # ERP accounts: customers and prospects (contacts created by sales agents).
+    n_customers = max(5, baskets // 25)
+    n_prospects = max(3, baskets // 100)
+    customer_ids = np.array([f"C{i:07d}" for i in range(1, n_customers + 1)], dtype=object)
+    prospect_ids = np.array([f"P{i:07d}" for i in range(1, n_prospects + 1)], dtype=object)
+    account_names = _company_names(rng, n_customers) + _person_names(rng, n_prospects)
+    account_ids = np.concatenate([customer_ids, prospect_ids])
+    account_emails = _emails(rng, account_names, "a")
+    no_email = rng.random(len(account_ids)) < 0.05
+    accounts = pa.table(
+        {
+            "id": account_ids.tolist(),
+            "name": account_names,
+            "email": [None if gone else e for e, gone in zip(account_emails, no_email, strict=True)],
+            "kind": ["customer"] * n_customers + ["contact"] * n_prospects,
+        }
+    )
+
+    # Shop accounts: customers' logins, their contact persons, and sales agents.
+    n_shop = max(6, baskets // 8)
+    shop_ids = _guids(rng, n_shop)
+    shop_type = rng.choice(["customer", "contact", "sales_agent"], size=n_shop, p=[0.6, 0.3, 0.1])
+    shop_type[:3] = ["customer", "contact", "sales_agent"]
+    shop_account = np.where(shop_type == "sales_agent", None, rng.choice(customer_ids, size=n_shop)).astype(
+        object
+    )
+    shop_names = _person_names(rng, n_shop)
+    shop_created = now_us - TWO_YEARS_US - rng.integers(0, TWO_YEARS_US, size=n_shop)
+    shop_accounts = pa.table(
+        {
+            "id": shop_ids.tolist(),
+            "name": shop_names,
+            "email": _emails(rng, shop_names, "s"),
+            "shop_account_type": shop_type.tolist(),
+            "account_id": shop_account.tolist(),
+            "activated": (rng.random(n_shop) < 0.95).tolist(),
+            "created_at": pa.array(shop_created, pa.timestamp("us")),
+        }
+    )
+
+    # Baskets: mostly anonymous; customer baskets by any kind of login; contact baskets by
+    # sales agents on behalf of prospects. 3% point at a shop account deleted since.
+    kind = rng.choice(3, size=baskets, p=[0.62, 0.30, 0.08])  # anonymous, customer, contact
+    account_type = np.array(["Anonymous", "Customer", "Contact"], dtype=object)[kind]
+    agents = np.flatnonzero(shop_type == "sales_agent")
+    logins = rng.integers(0, n_shop, size=baskets)
+    logins = np.where(kind == 2, agents[rng.integers(0, len(agents), size=baskets)], logins)
+    basket_shop = shop_ids[logins].copy()
+    own_account = shop_account[logins]
+    basket_account = np.where(
+        kind == 2,
+        rng.choice(prospect_ids, size=baskets),
+        np.where(own_account == None, rng.choice(customer_ids, size=baskets), own_account),  # noqa: E711
+    ).astype(object)
+    orphaned = (kind != 0) & (rng.random(baskets) < 0.03)
+    basket_shop[orphaned] = _guids(rng, int(orphaned.sum()))
+    basket_shop[kind == 0] = None
+    basket_account[kind == 0] = None
+    basket_ids = _guids(rng, baskets)
+    created = now_us - rng.integers(0, TWO_YEARS_US, size=baskets)
+    idle = rng.exponential(3 * 24 * 3600 * 1_000_000, size=baskets).astype(np.int64)
+    modified = np.minimum(created + idle, now_us)
+    basket_table = pa.table(
+        {
+            "id": basket_ids.tolist(),
+            "shop_account_id": basket_shop.tolist(),
+            "account_id": basket_account.tolist(),
+            "account_type": account_type.tolist(),
+            "created_at": pa.array(created, pa.timestamp("us")),
+            "modified_at": pa.array(modified, pa.timestamp("us")),
+        }
+    )
+
+    # Lines: 0 to 20 per basket.
+    counts = rng.choice(21, size=baskets, p=LINE_COUNT_WEIGHTS / LINE_COUNT_WEIGHTS.sum())
+    total = int(counts.sum())
+    products = np.array([f"ITEM-{i:05d}" for i in range(1, 5001)], dtype=object)
+    product_index = rng.integers(0, len(products), size=total)
+    has_variant = rng.random(total) < 0.3
+    variant = np.where(has_variant, np.char.add("V", (product_index % 7 + 1).astype(str)), None)
+    whole = rng.integers(1, 11, size=total).astype(np.float64)
+    fraction = np.round(rng.uniform(0.1, 25, size=total), 3)
+    quantity = np.where(rng.random(total) < 0.85, whole, fraction)
+    lines = pa.table(
+        {
+            "id": np.arange(1, total + 1, dtype=np.int64),
+            "basket_id": np.repeat(basket_ids, counts).tolist(),
+            "product_id": products[product_index].tolist(),
+            "variant_id": variant.astype(object).tolist(),
+            "quantity": pa.array(quantity, pa.float64()),
+            "uom_id": UOMS[rng.integers(0, len(UOMS), size=total)].tolist(),
+        }
+    )
+    return {
+        "accounts": accounts,
+        "shop_accounts": shop_accounts,
+        "baskets": basket_table,
+        "basket_lines": lines,
+        "_orphaned": pa.table({"n": [int(orphaned.sum())]}),
+    }
+
+
+def _sqlite_rows(table: pa.Table) -> list[tuple[Any, ...]]:
+    """Rows in the text form SQLAlchemy's SQLite types read back (times as 'Y-m-d H:M:S.f')."""
+    columns = []
+    for name in table.column_names:
+        column = table[name]
+        if pa.types.is_timestamp(column.type):
+            column = pc.strftime(column, format="%Y-%m-%d %H:%M:%S")
+        elif pa.types.is_boolean(column.type):
+            column = pc.cast(column, pa.int8())
+        columns.append(column.to_pylist())
+    return list(zip(*columns, strict=True))
+
+
+def _load_sqlite(connection: Connection, name: str, table: pa.Table) -> None:
+    placeholders = ", ".join("?" for _ in table.column_names)
+    sql = f"INSERT INTO {name} ({', '.join(table.column_names)}) VALUES ({placeholders})"
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    for batch in table.to_batches(max_chunksize=200_000):
+        cursor.executemany(sql, _sqlite_rows(pa.Table.from_batches([batch])))
+
+
+def _load_postgresql(connection: Connection, name: str, table: pa.Table) -> None:
+    buffer = io.BytesIO()
+    pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False))
+    columns = ", ".join(table.column_names)
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {name} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
+        copy.write(buffer.getvalue())
+
+
+def _load_generic(connection: Connection, name: str, table: pa.Table) -> None:
+    sql = text(
+        f"INSERT INTO {name} ({', '.join(table.column_names)}) "
+        f"VALUES ({', '.join(':' + c for c in table.column_names)})"
+    )
+    for batch in table.to_batches(max_chunksize=20_000):
+        connection.execute(sql, batch.to_pylist())
+
+
+def seed_database(
+    engine: Engine, baskets: int, seed: int, now: dt.datetime, replace: bool = False
+) -> SeedSummary:
+    """Fill the webstore tables with `baskets` synthetic baskets generated from `seed`.
+
+    Refuses (BadInput) a database that already has baskets unless `replace`, which first
+    empties the webstore tables (never the audit log or operators).
+    """
+    tables = generate(baskets, seed, now)
+    backend = engine.dialect.name
+    load = {"sqlite": _load_sqlite, "postgresql": _load_postgresql}.get(backend, _load_generic)
+    with engine.begin() as connection:
+        existing = connection.scalar(select(func.count()).select_from(Basket)) or 0
+        if existing and not replace:
+            raise BadInput(
+                f"--replace: the database has {existing} baskets already "
+                "(pass --replace to empty the webstore tables first)"
+            )
+        for model in (BasketLine, Basket, ShopAccount, Account):
+            connection.execute(delete(model))
+        for name in ("accounts", "shop_accounts", "baskets", "basket_lines"):
+            load(connection, name, tables[name])
+        if backend == "postgresql":
+            # Lines were loaded with explicit ids; move the id sequence past them.
+            connection.execute(
+                text(
+                    "SELECT setval(pg_get_serial_sequence('basket_lines', 'id'), "
+                    "COALESCE((SELECT max(id) FROM basket_lines), 0) + 1, false)"
+                )
+            )
+    return SeedSummary(
+        shop_accounts=tables["shop_accounts"].num_rows,
+        accounts=tables["accounts"].num_rows,
+        baskets=tables["baskets"].num_rows,
+        basket_lines=tables["basket_lines"].num_rows,
+        orphaned_baskets=int(tables["_orphaned"]["n"][0].as_py()),
+    )

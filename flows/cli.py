@@ -1,0 +1,218 @@
+"""The `baskets` command line: one entry point for every job of the suite (PRODUCT.md §8)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
+from typer import exceptions as typer_errors
+
+from baskets.db import upgrade_database
+from baskets.errors import BasketsError
+from baskets.filters import BasketFilter
+from baskets.queries import list_baskets
+from baskets.roles import Action, add_operator, authorize, list_operators
+from flows.console import (
+    DatabaseUrl,
+    JsonOutput,
+    NowOption,
+    OperatorName,
+    emit_json,
+    open_runtime,
+    parse_now,
+    stderr,
+    stdout,
+    with_basket_filter,
+)
+
+app = typer.Typer(
+    name="baskets",
+    help="Maintenance and batch jobs for the basket tables of a webstore database.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+operators_app = typer.Typer(help="Manage the operators who may use this suite.", no_args_is_help=True)
+app.add_typer(operators_app, name="operators")
+
+
+@app.command()
+def init(database_url: DatabaseUrl = None, json_output: JsonOutput = False) -> None:
+    """Create the tables of a new database, or upgrade an existing one (safe to run again)."""
+    runtime = open_runtime(database_url, check_schema_version=False)
+    before, after = upgrade_database(runtime.engine)
+    url = runtime.engine.url.render_as_string(hide_password=True)
+    if json_output:
+        emit_json({"database_url": url, "revision_before": before, "revision": after})
+    elif before == after:
+        stdout.print(f"{url}: schema already at revision {after}")
+    else:
+        stdout.print(f"{url}: schema upgraded from {before or 'empty'} to revision {after}")
+
+
+@app.command()
+def seed(
+    baskets: Annotated[int, typer.Option("--baskets", min=0, help="How many baskets.")] = 10_000,
+    seed_value: Annotated[int, typer.Option("--seed", help="Random seed; same seed, same data.")] = 42,
+    now: NowOption = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Empty the webstore tables first.")] = False,
+    database_url: DatabaseUrl = None,
+    json_output: JsonOutput = False,
+) -> None:
+    """Fill the database with a realistic synthetic webstore (demo and test data)."""
+    from baskets.seed import seed_database
+
+    as_of = parse_now(now)
+    runtime = open_runtime(database_url)
+    started = time.perf_counter()
+    with stderr.status(f"seeding {baskets:,} baskets", spinner="dots") if stderr.is_terminal else _nothing():
+        summary = seed_database(runtime.engine, baskets, seed_value, as_of, replace=replace)
+    seconds = round(time.perf_counter() - started, 2)
+    if json_output:
+        emit_json({**summary.__dict__, "seconds": seconds, "now": as_of})
+    else:
+        stdout.print(
+            f"seeded {summary.baskets:,} baskets with {summary.basket_lines:,} lines, "
+            f"{summary.shop_accounts:,} shop accounts and {summary.accounts:,} ERP accounts "
+            f"in {seconds} s"
+        )
+
+
+@app.command("list")
+@with_basket_filter
+def list_command(
+    basket_filter: BasketFilter,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many rows.")] = 50,
+    operator: OperatorName = None,
+    database_url: DatabaseUrl = None,
+    json_output: JsonOutput = False,
+) -> None:
+    """The basket overview, newest first, filtered like the admin page."""
+    runtime = open_runtime(database_url)
+    with runtime.engine.connect() as connection:
+        authorize(connection, runtime.operator(operator), Action.LIST)
+        rows = list_baskets(connection, basket_filter, limit)
+    if json_output:
+        emit_json({"count": len(rows), "filter": basket_filter.describe(), "baskets": rows})
+        return
+    table = Table(title=f"{len(rows)} baskets (newest first)", title_justify="left")
+    for heading in (
+        "Basket Id", "Shop account name", "Shop account e-mail", "Account Id", "Account name",
+        "Account e-mail", "Type", "Created (UTC)", "Modified (UTC)", "Lines",
+    ):  # fmt: skip
+        table.add_column(heading, overflow="fold")
+    for row in rows:
+        table.add_row(
+            row["basket_id"],
+            row["shop_account_name"] or ("" if row["shop_account_id"] is None else "(deleted)"),
+            row["shop_account_email"] or "",
+            row["account_id"] or "",
+            row["account_name"] or "",
+            row["account_email"] or "",
+            row["account_type"],
+            f"{row['created_at']:%Y-%m-%d %H:%M}",
+            f"{row['modified_at']:%Y-%m-%d %H:%M}",
+            str(row["line_count"]),
+            end_section=False,
+        )
+    stdout.print(table)
+
+
+@operators_app.command("add")
+def operators_add(
+    name: Annotated[str, typer.Argument(help="The operator's name, e.g. alice.")],
+    role: Annotated[
+        str,
+        typer.Option("--role", help="system_administrator, order_processor, or another Sana role."),
+    ],
+    operator: OperatorName = None,
+    database_url: DatabaseUrl = None,
+    json_output: JsonOutput = False,
+) -> None:
+    """Add an operator; the first one needs no --as, later ones need a system administrator."""
+    runtime = open_runtime(database_url)
+    with runtime.engine.begin() as connection:
+        added = add_operator(connection, name, role, runtime.operator(operator))
+    if json_output:
+        emit_json({"name": added.name, "role": added.role})
+    else:
+        stdout.print(f"added operator {added.name!r} as {added.role}")
+
+
+@operators_app.command("list")
+def operators_list(database_url: DatabaseUrl = None, json_output: JsonOutput = False) -> None:
+    """The operators and their roles."""
+    runtime = open_runtime(database_url)
+    with runtime.engine.connect() as connection:
+        rows = list_operators(connection)
+    if json_output:
+        emit_json({"operators": rows})
+        return
+    table = Table("Name", "Role", "Created (UTC)")
+    for row in rows:
+        table.add_row(str(row["name"]), str(row["role"]), f"{row['created_at']:%Y-%m-%d %H:%M}")
+    stdout.print(table)
+
+
+@app.command()
+def demo(
+    baskets: Annotated[int, typer.Option("--baskets", min=1)] = 20_000,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Set up a demo database under var/: schema, demo operator, seed data, overview."""
+    from baskets.roles import SYSTEM_ADMINISTRATOR
+    from baskets.seed import seed_database
+
+    runtime = open_runtime(database_url, check_schema_version=False)
+    upgrade_database(runtime.engine)
+    with runtime.engine.begin() as connection:
+        if not any(row["name"] == "demo-admin" for row in list_operators(connection)):
+            add_operator(connection, "demo-admin", SYSTEM_ADMINISTRATOR, "demo-admin")
+    summary = seed_database(runtime.engine, baskets, 42, parse_now(None), replace=True)
+    stdout.print(
+        f"[bold]1. seeded[/] {summary.baskets:,} baskets with {summary.basket_lines:,} lines "
+        f"into {runtime.engine.url.render_as_string(hide_password=True)}"
+    )
+    with runtime.engine.connect() as connection:
+        rows = list_baskets(connection, BasketFilter(), 5)
+    stdout.print("[bold]2. the newest baskets:[/]")
+    for row in rows:
+        stdout.print(
+            f"   {row['basket_id']}  {row['account_type']:<9}  "
+            f"{row['shop_account_name'] or '-':<28}  {row['line_count']:>2} lines  "
+            f"modified {row['modified_at']:%Y-%m-%d %H:%M}"
+        )
+
+
+def main() -> None:
+    """Run the command line; expected failures print one line and exit with their code (§8)."""
+    try:
+        result = app(standalone_mode=False)
+    except BasketsError as error:
+        stderr.print(f"error: {error.message}", markup=False, highlight=False)
+        sys.exit(error.exit_code)
+    except typer_errors.Exit as exit_:
+        sys.exit(exit_.exit_code)
+    except typer_errors.TyperException as error:
+        stderr.print(f"error: {error.format_message()}", markup=False, highlight=False)
+        sys.exit(error.exit_code)
+    except typer_errors.Abort:
+        stderr.print("aborted")
+        sys.exit(1)
+    except SQLAlchemyError as error:
+        if os.environ.get("BASKETS_DEBUG"):
+            traceback.print_exc()
+        first = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        stderr.print(f"error: database: {first}", markup=False, highlight=False)
+        sys.exit(1)
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

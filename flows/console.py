@@ -1,0 +1,169 @@
+"""What every `baskets` command shares: options, the runtime it opens, and how it prints."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import inspect
+import json
+import sys
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import Engine
+
+from baskets.db import check_schema, make_engine
+from baskets.errors import BadInput
+from baskets.filters import BasketFilter, parse_utc_time
+from config.settings import Settings, SettingsError, load_settings
+
+# Piped output is read by scripts and people with wide windows: do not fold it at 80 columns.
+stdout = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 240)
+stderr = Console(stderr=True, soft_wrap=True)
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="SQLAlchemy URL; else BASKETS_DATABASE_URL, else the settings file.",
+        show_default=False,
+    ),
+]
+OperatorName = Annotated[
+    str | None,
+    typer.Option("--as", help="Operator name (else BASKETS_OPERATOR).", show_default=False),
+]
+JsonOutput = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout at the end.")]
+NowOption = Annotated[
+    str | None,
+    typer.Option("--now", help="Act as if it were this UTC time (ISO), e.g. 2026-11-01T02:30."),
+]
+
+
+@dataclass
+class Runtime:
+    """Settings and an engine for one command."""
+
+    settings: Settings
+    engine: Engine
+
+    def operator(self, given: str | None) -> str | None:
+        return given or self.settings.operator
+
+
+def read_settings(database_url: str | None = None) -> Settings:
+    try:
+        return load_settings(database_url=database_url)
+    except SettingsError as error:
+        raise BadInput(str(error)) from None
+
+
+def open_runtime(database_url: str | None, *, check_schema_version: bool = True) -> Runtime:
+    """Read the settings and connect; unless told otherwise, insist the schema is current."""
+    settings = read_settings(database_url)
+    engine = make_engine(settings.database_url)
+    if check_schema_version:
+        check_schema(engine)
+    return Runtime(settings=settings, engine=engine)
+
+
+def parse_now(value: str | None, flag: str = "--now") -> dt.datetime:
+    """The `--now` flag as aware UTC, or the current time; BadInput naming the flag."""
+    if value is None:
+        return dt.datetime.now(dt.UTC)
+    try:
+        return parse_utc_time(value)
+    except ValueError as error:
+        raise BadInput(f"{flag}: {error}") from None
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def emit_json(payload: dict[str, Any]) -> None:
+    """Print the one JSON object a `--json` command ends with."""
+    sys.stdout.write(json.dumps(payload, default=_json_default, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def progress_bar() -> Progress:
+    """A Rich progress bar on a terminal; silent when stderr is piped or redirected."""
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr,
+        disable=not stderr.is_terminal,
+        transient=True,
+    )
+
+
+# The §4 filter flags, added to a command by `with_basket_filter`.
+_FILTER_OPTIONS: dict[str, tuple[str, str]] = {
+    "shop_account_name": ("--shop-account-name", "Case-insensitive substring of the shop account name."),
+    "shop_account_email": ("--shop-account-email", "Case-insensitive substring of the shop account e-mail."),
+    "basket_id": ("--basket-id", "Exact basket GUID (any spelling)."),
+    "shop_account_id": ("--shop-account-id", "Exact shop account GUID."),
+    "account_id": ("--account-id", "Exact ERP account ID."),
+    "account_type": ("--account-type", "customer, anonymous or contact."),
+    "created_before": ("--created-before", "Created before this ISO date/time (UTC unless offset)."),
+    "created_after": ("--created-after", "Created at or after this ISO date/time."),
+    "modified_before": ("--modified-before", "Last modified before this ISO date/time."),
+    "modified_after": ("--modified-after", "Last modified at or after this ISO date/time."),
+}  # fmt: skip
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def with_basket_filter(command: F) -> F:
+    """Give `command` every filter flag of §4 and hand it one validated `basket_filter`.
+
+    The filter is built (and a bad value refused, exit 2) before the command body runs.
+    """
+    signature = inspect.signature(command)
+    # Resolve string annotations (`from __future__ import annotations`) so Typer sees the
+    # real Annotated options of the wrapped command beside the added ones.
+    hints = typing.get_type_hints(command, include_extras=True)
+    kept = [
+        p.replace(annotation=hints.get(p.name, p.annotation))
+        for p in signature.parameters.values()
+        if p.name != "basket_filter"
+    ]
+    added = [
+        inspect.Parameter(
+            name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[
+                str | None,
+                typer.Option(flag, help=help_text, rich_help_panel="Filters", show_default=False),
+            ],
+        )
+        for name, (flag, help_text) in _FILTER_OPTIONS.items()
+    ]
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        values = {name: kwargs.pop(name) for name in _FILTER_OPTIONS}
+        kwargs["basket_filter"] = BasketFilter.from_flags(**values)
+        return command(*args, **kwargs)
+
+    parameters = kept + added
+    run.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    run.__annotations__ = {p.name: p.annotation for p in parameters}
+    return run  # type: ignore[return-value]
