@@ -6,6 +6,7 @@ import os
 import sys
 import time
 import traceback
+from contextlib import nullcontext
 from typing import Annotated
 
 import typer
@@ -71,7 +72,8 @@ def seed(
     as_of = parse_now(now)
     runtime = open_runtime(database_url)
     started = time.perf_counter()
-    with stderr.status(f"seeding {baskets:,} baskets", spinner="dots") if stderr.is_terminal else _nothing():
+    spinner = stderr.status(f"seeding {baskets:,} baskets") if stderr.is_terminal else nullcontext()
+    with spinner:
         summary = seed_database(runtime.engine, baskets, seed_value, as_of, replace=replace)
     seconds = round(time.perf_counter() - started, 2)
     if json_output:
@@ -188,6 +190,11 @@ def demo(
             f"{row['shop_account_name'] or '-':<28}  {row['line_count']:>2} lines  "
             f"modified {row['modified_at']:%Y-%m-%d %H:%M}"
         )
+
+
+# Each area's commands live in flows/commands/<area>.py and add themselves here.
+for _area in ():
+    _area.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""The `baskets` subcommands beyond the foundation, one module per area, each with register(app)."""

@@ -1,0 +1,227 @@
+"""Shared fixtures: one `db` fixture for every database under test, the CLI runner, Prefect.
+
+Databases: SQLite always; PostgreSQL and MariaDB when their servers answer. Under CI=true
+an unreachable server fails its tests instead of skipping them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Prefect reads these at import: keep it quiet, local and fast before anything imports it.
+_PREFECT_HOME = tempfile.mkdtemp(prefix="baskets-prefect-")
+os.environ["PREFECT_HOME"] = _PREFECT_HOME
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
+os.environ.pop("BASKETS_CONFIG", None)
+os.environ.pop("BASKETS_OPERATOR", None)
+os.environ.pop("BASKETS_DATABASE_URL", None)
+
+import pytest  # noqa: E402
+from sqlalchemy import Engine, create_engine, delete, text, update  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from baskets.db import make_engine, upgrade_database  # noqa: E402
+from baskets.models import GENESIS_HASH, AuditChainHead, Base  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+SERVER_URLS = {
+    "postgresql": os.environ.get(
+        "BASKETS_TEST_POSTGRESQL_URL", "postgresql+psycopg://root@127.0.0.1:5432/test"
+    ),
+    "mariadb": os.environ.get("BASKETS_TEST_MARIADB_URL", "mariadb+pymysql://root@127.0.0.1:3306/test"),
+}
+# BASKETS_TEST_BACKENDS=sqlite limits a local run to some backends.
+BACKENDS = [
+    b.strip()
+    for b in os.environ.get("BASKETS_TEST_BACKENDS", "sqlite,postgresql,mariadb").split(",")
+    if b.strip()
+]
+# A fixed "now" for tests, so ages and retention cut-offs are reproducible.
+NOW = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
+
+
+@dataclass
+class DatabaseUnderTest:
+    """A migrated, empty database of one backend, fresh for each test."""
+
+    backend: str
+    url: str
+    engine: Engine
+    env: dict[str, str] = field(default_factory=dict)
+
+    def scalar(self, sql: str, **params: object) -> object:
+        with self.engine.connect() as connection:
+            return connection.execute(text(sql), params).scalar()
+
+
+class _ServerDatabase:
+    """One throw-away database per backend per test session, emptied between tests."""
+
+    def __init__(self, backend: str) -> None:
+        self.backend = backend
+        self.name = f"bm_test_{uuid.uuid4().hex[:10]}"
+        admin_url = make_url(SERVER_URLS[backend])
+        self.admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with self.admin.connect() as connection:
+            charset = " CHARACTER SET utf8mb4" if backend == "mariadb" else ""
+            connection.execute(text(f"CREATE DATABASE {self.name}{charset}"))
+        self.url = admin_url.set(database=self.name).render_as_string(hide_password=False)
+        self.engine = make_engine(self.url)
+        upgrade_database(self.engine)
+
+    def empty(self) -> None:
+        with self.engine.begin() as connection:
+            for table in reversed(Base.metadata.sorted_tables):
+                if table.name != AuditChainHead.__tablename__:
+                    connection.execute(delete(table))
+            connection.execute(update(AuditChainHead).values(seq=0, hash=GENESIS_HASH))
+
+    def drop(self) -> None:
+        self.engine.dispose()
+        with self.admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {self.name}"))
+        self.admin.dispose()
+
+
+_servers: dict[str, _ServerDatabase | str] = {}
+
+
+def _server(backend: str) -> _ServerDatabase:
+    """The session's database on `backend`; skip (or fail under CI) when unreachable."""
+    if backend not in _servers:
+        try:
+            _servers[backend] = _ServerDatabase(backend)
+        except Exception as error:  # noqa: BLE001 - any connection failure means "no server"
+            _servers[backend] = f"{backend} server at {SERVER_URLS[backend]} unreachable: {error}"
+    found = _servers[backend]
+    if isinstance(found, str):
+        if IN_CI:
+            pytest.fail(f"CI=true but {found.splitlines()[0]}")
+        pytest.skip(found.splitlines()[0])
+    return found
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    for server in _servers.values():
+        if isinstance(server, _ServerDatabase):
+            with contextlib.suppress(Exception):
+                server.drop()
+
+
+def _make_database(backend: str, tmp_path: Path) -> Iterator[DatabaseUnderTest]:
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'baskets.db'}"
+        engine = make_engine(url)
+        upgrade_database(engine)
+        yield DatabaseUnderTest("sqlite", url, engine, {"BASKETS_DATABASE_URL": url})
+        engine.dispose()
+        return
+    server = _server(backend)
+    server.empty()
+    yield DatabaseUnderTest(backend, server.url, server.engine, {"BASKETS_DATABASE_URL": server.url})
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DatabaseUnderTest]:
+    """A fresh, migrated database on each backend under test."""
+    yield from _make_database(request.param, tmp_path)
+
+
+@pytest.fixture(params=[b for b in BACKENDS if b != "sqlite"])
+def server_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DatabaseUnderTest]:
+    """A fresh database on each server backend (PostgreSQL, MariaDB) under test."""
+    yield from _make_database(request.param, tmp_path)
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Iterator[DatabaseUnderTest]:
+    yield from _make_database("sqlite", tmp_path)
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> dict:
+        import json
+
+        return json.loads(self.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """Run `baskets ARGS` in-process: cli(*args, env={...}) -> CliResult."""
+    from flows.cli import main
+
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args: str, env: dict[str, str] | None = None) -> CliResult:
+        for key, value in (env or {}).items():
+            monkeypatch.setenv(key, value)
+        out, err = io.StringIO(), io.StringIO()
+        monkeypatch.setattr(sys, "argv", ["baskets", *args])
+        code = 0
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main()
+            except SystemExit as exit_:
+                code = exit_.code if isinstance(exit_.code, int) else 1
+        return CliResult(code, out.getvalue(), err.getvalue())
+
+    return run
+
+
+def run_baskets_process(
+    *args: str, env: dict[str, str], cwd: Path, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run `baskets ARGS` as its own process (for kill and concurrency tests)."""
+    full_env = {**os.environ, **env}
+    return subprocess.run(
+        [sys.executable, "-m", "flows.cli", *args],
+        env=full_env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One Prefect test server for the whole session, only for tests that run flows."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def add_operators(database: DatabaseUnderTest) -> None:
+    """alice (system administrator), bob (order processor), carol (content manager)."""
+    from baskets.roles import add_operator
+
+    with database.engine.begin() as connection:
+        add_operator(connection, "alice", "system_administrator", None)
+        add_operator(connection, "bob", "order_processor", "alice")
+        add_operator(connection, "carol", "content_manager", "alice")
+
+
+def seed(database: DatabaseUnderTest, baskets: int = 300, seed_value: int = 7) -> None:
+    from baskets.seed import seed_database
+
+    seed_database(database.engine, baskets, seed_value, NOW, replace=True)
