@@ -6,6 +6,7 @@ import datetime as dt
 import functools
 import inspect
 import json
+import os
 import sys
 import typing
 from collections.abc import Callable
@@ -25,6 +26,11 @@ from baskets.filters import BasketFilter, parse_utc_time
 from config.settings import Settings, SettingsError, load_settings
 
 # Piped output is read by scripts and people with wide windows: do not fold it at 80 columns.
+# Prefect (imported later, by the commands that run flows) must not phone home from a store's
+# back office, and this machine may have no route out at all.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
 stdout = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 240)
 stderr = Console(stderr=True, soft_wrap=True)
 
