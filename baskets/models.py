@@ -74,6 +74,15 @@ ERP_ID = String(50)
 QUANTITY = Numeric(18, 4, asdecimal=True)
 
 
+def searchable_text(length: int) -> String:
+    """Text the substring filters search: on MariaDB a binary collation, because its default
+    (utf8mb4_general_ci) also ignores accents and 'a' would match 'å'; lower() supplies the
+    case-insensitivity, as on the other backends."""
+    return String(length).with_variant(
+        mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+    )
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -92,8 +101,8 @@ class ShopAccount(Base):
     )
 
     id: Mapped[str] = mapped_column(GUID, primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    email: Mapped[str] = mapped_column(String(254))
+    name: Mapped[str] = mapped_column(searchable_text(200))
+    email: Mapped[str] = mapped_column(searchable_text(254))
     shop_account_type: Mapped[str] = mapped_column(String(20))
     account_id: Mapped[str | None] = mapped_column(ERP_ID)
     activated: Mapped[bool] = mapped_column(Boolean, default=True)

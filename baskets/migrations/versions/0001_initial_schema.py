@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
-from baskets.models import GENESIS_HASH, UTCDateTime
+from baskets.models import GENESIS_HASH, UTCDateTime, searchable_text
 
 revision = "0001"
 down_revision = None
@@ -153,8 +153,8 @@ def upgrade() -> None:
             sa.String(length=36).with_variant(sa.UUID(as_uuid=False), "postgresql"),
             nullable=False,
         ),
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("email", sa.String(length=254), nullable=False),
+        sa.Column("name", searchable_text(200), nullable=False),
+        sa.Column("email", searchable_text(254), nullable=False),
         sa.Column("shop_account_type", sa.String(length=20), nullable=False),
         sa.Column("account_id", sa.String(length=50), nullable=True),
         sa.Column("activated", sa.Boolean(), nullable=False),

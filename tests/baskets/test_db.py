@@ -1,0 +1,67 @@
+"""Schema: Alembic migrations from empty, idempotent, with the indexes the queries rely on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+
+from baskets.db import check_schema, head_revision, upgrade_database
+from baskets.errors import BasketsError
+from tests.conftest import DatabaseUnderTest
+
+
+def test_migrations_create_every_table_with_the_named_indexes(db: DatabaseUnderTest) -> None:
+    inspector = inspect(db.engine)
+    assert set(inspector.get_table_names()) >= {
+        "shop_accounts", "accounts", "baskets", "basket_lines", "operators",
+        "basket_audit", "audit_chain_head", "cleanup_runs", "alembic_version",
+    }  # fmt: skip
+    basket_indexes = {ix["name"]: ix["column_names"] for ix in inspector.get_indexes("baskets")}
+    assert basket_indexes["ix_baskets_modified_at"] == ["modified_at"]
+    line_indexes = {ix["name"]: ix["column_names"] for ix in inspector.get_indexes("basket_lines")}
+    assert line_indexes["ix_basket_lines_basket_id"] == ["basket_id"]
+    foreign_keys = inspector.get_foreign_keys("basket_lines")
+    assert foreign_keys[0]["referred_table"] == "baskets"
+    assert foreign_keys[0]["options"].get("ondelete") == "CASCADE"
+    # A basket may outlive its shop account: no foreign key from baskets.
+    assert inspector.get_foreign_keys("baskets") == []
+
+
+def test_upgrade_twice_is_a_no_op(db: DatabaseUnderTest) -> None:
+    before, after = upgrade_database(db.engine)
+    assert before == after == head_revision()
+    check_schema(db.engine)
+    assert db.scalar("select count(*) from audit_chain_head") == 1
+
+
+def test_init_from_any_folder_creates_the_default_sqlite_file_there(cli, tmp_path: Path) -> None:
+    first = cli("init", "--json")
+    second = cli("init", "--json")
+    assert first.exit_code == second.exit_code == 0
+    assert first.json()["revision_before"] is None
+    assert first.json()["revision"] == second.json()["revision_before"] == head_revision()
+    assert (tmp_path / "var" / "baskets.db").is_file()
+
+
+def test_commands_on_an_uninitialised_database_ask_for_init(cli, tmp_path: Path) -> None:
+    result = cli("list", "--as", "alice", "--database-url", f"sqlite:///{tmp_path}/empty.db")
+    assert result.exit_code == 1
+    assert "run `baskets init` first" in result.stderr
+
+
+def test_unreachable_server_is_one_line_not_a_traceback(cli) -> None:
+    result = cli("init", "--database-url", "postgresql://nobody@127.0.0.1:1/none")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: cannot reach the database:")
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_check_schema_refuses_an_empty_database(tmp_path: Path) -> None:
+    from baskets.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path}/blank.db")
+    with pytest.raises(BasketsError, match=f"schema is at nothing, not {head_revision()}"):
+        check_schema(engine)

@@ -1,0 +1,124 @@
+"""The demo-data generator: deterministic, realistic, and careful with existing data."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import text
+
+from baskets.errors import BadInput
+from baskets.seed import generate, seed_database
+from tests.conftest import NOW, DatabaseUnderTest
+
+TABLE_ORDER = {
+    "accounts": "id",
+    "shop_accounts": "id",
+    "baskets": "id",
+    "basket_lines": "id",
+}
+
+
+def _dump(database: DatabaseUnderTest) -> dict[str, list[tuple]]:
+    with database.engine.connect() as connection:
+        return {
+            table: [tuple(row) for row in connection.execute(text(f"select * from {table} order by {key}"))]
+            for table, key in TABLE_ORDER.items()
+        }
+
+
+def test_same_seed_gives_the_same_rows_and_another_seed_does_not(db: DatabaseUnderTest) -> None:
+    seed_database(db.engine, 400, 11, NOW)
+    first = _dump(db)
+    seed_database(db.engine, 400, 11, NOW, replace=True)
+    assert _dump(db) == first
+    seed_database(db.engine, 400, 12, NOW, replace=True)
+    assert _dump(db)["baskets"] != first["baskets"]
+
+
+def test_generated_data_is_the_same_on_every_backend() -> None:
+    one, two = generate(300, 5, NOW), generate(300, 5, NOW)
+    for name in ("accounts", "shop_accounts", "baskets", "basket_lines"):
+        assert one[name].equals(two[name])
+
+
+def test_seeded_store_looks_like_a_real_one(db: DatabaseUnderTest) -> None:
+    summary = seed_database(db.engine, 2000, 3, NOW)
+    with db.engine.connect() as connection:
+        types = dict(
+            connection.execute(text("select account_type, count(*) from baskets group by account_type")).all()
+        )
+        assert set(types) == {"Anonymous", "Customer", "Contact"}
+        assert types["Anonymous"] > types["Customer"] > types["Contact"] > 0
+        assert sum(types.values()) == summary.baskets == 2000
+
+        anonymous_with_owner = connection.scalar(
+            text(
+                "select count(*) from baskets where account_type = 'Anonymous' "
+                "and (shop_account_id is not null or account_id is not null)"
+            )
+        )
+        assert anonymous_with_owner == 0
+        orphaned = connection.scalar(
+            text(
+                "select count(*) from baskets b left join shop_accounts s on s.id = b.shop_account_id "
+                "where b.shop_account_id is not null and s.id is null"
+            )
+        )
+        assert orphaned == summary.orphaned_baskets > 0
+
+        line_counts = [
+            row[0]
+            for row in connection.execute(
+                text(
+                    "select count(l.id) from baskets b left join basket_lines l on l.basket_id = b.id group by b.id"
+                )
+            )
+        ]
+        assert min(line_counts) == 0 and max(line_counts) <= 20 and max(line_counts) >= 15
+        assert sum(line_counts) == summary.basket_lines
+
+        times = connection.execute(text("select created_at, modified_at from baskets")).all()
+        names = [row[0] for row in connection.execute(text("select name from shop_accounts"))]
+        emails = [row[0] for row in connection.execute(text("select email from shop_accounts"))]
+    oldest = NOW - dt.timedelta(days=731)
+    for created, modified in times:
+        created, modified = _as_utc(created), _as_utc(modified)
+        assert oldest <= created <= modified <= NOW
+    modified_days = {(NOW - _as_utc(m)).days // 30 for _, m in times}
+    assert len(modified_days) >= 20  # spread over two years, not bunched up
+    assert any(not name.isascii() for name in names)
+    assert any(name[0] in "=+-@" for name in names)
+    assert any("_" in email for email in emails) and any("%" in email for email in emails)
+
+
+def _as_utc(value: object) -> dt.datetime:
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    assert isinstance(value, dt.datetime)
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+def test_seed_refuses_a_database_with_baskets_unless_replace(db: DatabaseUnderTest) -> None:
+    seed_database(db.engine, 50, 1, NOW)
+    with pytest.raises(BadInput, match="has 50 baskets already"):
+        seed_database(db.engine, 50, 2, NOW)
+    assert db.scalar("select count(*) from baskets") == 50
+
+
+def test_seed_command_reports_counts_as_json(cli, db: DatabaseUnderTest) -> None:
+    result = cli(
+        "seed", "--baskets", "120", "--seed", "9", "--now", "2026-11-01T12:00:00Z", "--json", env=db.env
+    )
+    assert result.exit_code == 0, result.stderr
+    report = result.json()
+    assert report["baskets"] == 120 == db.scalar("select count(*) from baskets")
+    assert report["basket_lines"] == db.scalar("select count(*) from basket_lines")
+    assert report["now"] == "2026-11-01T12:00:00+00:00"
+
+
+def test_seed_command_refuses_bad_now(cli, db: DatabaseUnderTest) -> None:
+    result = cli("seed", "--baskets", "10", "--now", "next tuesday", env=db.env)
+    assert result.exit_code == 2
+    assert result.stderr.strip().startswith("error: --now: 'next tuesday' is not an ISO date or datetime")
+    assert db.scalar("select count(*) from baskets") == 0

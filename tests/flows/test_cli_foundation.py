@@ -1,0 +1,148 @@
+"""The foundation commands end to end: list, operators, demo."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DatabaseUnderTest, add_operators, run_baskets_process, seed
+
+
+@pytest.fixture
+def store(db: DatabaseUnderTest) -> DatabaseUnderTest:
+    seed(db, 300, 4)
+    add_operators(db)
+    return db
+
+
+def test_list_shows_newest_first_with_line_counts(cli, store: DatabaseUnderTest) -> None:
+    result = cli("list", "--as", "bob", "--limit", "25", "--json", env=store.env)
+    assert result.exit_code == 0, result.stderr
+    rows = result.json()["baskets"]
+    assert len(rows) == 25
+    modified = [dt.datetime.fromisoformat(row["modified_at"]) for row in rows]
+    assert modified == sorted(modified, reverse=True)
+    newest = store.scalar("select max(modified_at) from baskets")
+    newest = dt.datetime.fromisoformat(newest) if isinstance(newest, str) else newest
+    assert modified[0].replace(tzinfo=None) == newest.replace(tzinfo=None)
+    for row in rows[:5]:
+        lines = store.scalar("select count(*) from basket_lines where basket_id = :id", id=row["basket_id"])
+        assert row["line_count"] == lines
+    assert set(rows[0]) >= {
+        "basket_id", "shop_account_name", "shop_account_email", "account_id", "account_name",
+        "account_email", "account_type", "created_at", "modified_at", "line_count",
+    }  # fmt: skip
+
+
+def test_list_filters_by_basket_id_in_any_spelling(cli, store: DatabaseUnderTest) -> None:
+    basket_id = str(store.scalar("select id from baskets order by id limit 1"))
+    for spelling in (
+        basket_id.upper(),
+        "{" + basket_id + "}",
+        basket_id.replace("-", ""),
+        "urn:uuid:" + basket_id,
+    ):
+        result = cli("list", "--as", "alice", "--basket-id", spelling, "--json", env=store.env)
+        assert result.exit_code == 0, result.stderr
+        assert [row["basket_id"] for row in result.json()["baskets"]] == [basket_id]
+
+
+def test_list_operator_comes_from_the_environment_too(cli, store: DatabaseUnderTest) -> None:
+    result = cli("list", "--limit", "1", "--json", env={**store.env, "BASKETS_OPERATOR": "bob"})
+    assert result.exit_code == 0
+    assert result.json()["count"] == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["--basket-id", "abc"],
+            "error: --basket-id: 'abc' is not a GUID (expected e.g. 3f2504e0-4f89-11d3-9a0c-0305e82c3301)",
+        ),
+        (
+            ["--account-type", "vip"],
+            "error: --account-type: 'vip' is not an account type (expected customer, anonymous or contact)",
+        ),
+        (
+            ["--modified-after", "yesterday"],
+            "error: --modified-after: 'yesterday' is not an ISO date or datetime (expected e.g. 2026-01-31 or 2026-01-31T18:00:00+01:00)",
+        ),
+    ],
+)
+def test_bad_filter_exits_2_with_one_line_before_any_query(
+    cli, tmp_path: Path, args: list[str], line: str
+) -> None:
+    # The database does not even exist: the value is refused before anything connects.
+    missing = f"sqlite:///{tmp_path}/never-created/x.db"
+    result = cli("list", "--as", "bob", *args, "--database-url", missing)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == line
+    assert result.stdout == ""
+    assert not (tmp_path / "never-created").exists()
+
+
+@pytest.mark.parametrize(
+    ("operator", "code", "message"),
+    [
+        (
+            "carol",
+            3,
+            "error: 'carol' is a content_manager: only order_processor or system_administrator may list baskets",
+        ),
+        ("mallory", 3, "error: --as: no operator named 'mallory'"),
+        (None, 3, "error: list baskets needs an operator: pass --as NAME or set BASKETS_OPERATOR"),
+    ],
+)
+def test_list_refuses_operators_without_the_right(cli, store, operator, code, message) -> None:
+    args = ["list"] + (["--as", operator] if operator else [])
+    result = cli(*args, env=store.env)
+    assert result.exit_code == code
+    assert result.stderr.strip().startswith(message)
+    assert result.stdout == ""
+
+
+def test_first_operator_needs_no_actor_and_later_ones_need_an_administrator(
+    cli, db: DatabaseUnderTest
+) -> None:
+    first = cli("operators", "add", "root-admin", "--role", "system_administrator", "--json", env=db.env)
+    assert first.exit_code == 0, first.stderr
+    assert first.json() == {"name": "root-admin", "role": "system_administrator"}
+
+    anonymous = cli("operators", "add", "pat", "--role", "order_processor", env=db.env)
+    assert anonymous.exit_code == 3
+    assert "manage operators needs an operator" in anonymous.stderr
+
+    assert (
+        cli(
+            "operators", "add", "pat", "--role", "order_processor", "--as", "root-admin", env=db.env
+        ).exit_code
+        == 0
+    )
+    by_processor = cli("operators", "add", "sam", "--role", "order_processor", "--as", "pat", env=db.env)
+    assert by_processor.exit_code == 3
+    assert "'pat' is a order_processor: only system_administrator may manage operators" in by_processor.stderr
+
+    duplicate = cli("operators", "add", "pat", "--role", "content_manager", "--as", "root-admin", env=db.env)
+    assert duplicate.exit_code == 2
+    assert "operator 'pat' exists already" in duplicate.stderr
+
+    bad_role = cli("operators", "add", "sam", "--role", "super user!", "--as", "root-admin", env=db.env)
+    assert bad_role.exit_code == 2
+    assert bad_role.stderr.startswith("error: --role: 'super user!' is not a role name")
+
+    listed = cli("operators", "list", "--json", env=db.env)
+    assert [(o["name"], o["role"]) for o in listed.json()["operators"]] == [
+        ("pat", "order_processor"),
+        ("root-admin", "system_administrator"),
+    ]
+
+
+def test_list_as_a_separate_process_prints_a_table(store: DatabaseUnderTest, tmp_path: Path) -> None:
+    process = run_baskets_process("list", "--as", "bob", "--limit", "3", env=store.env, cwd=tmp_path)
+    assert process.returncode == 0, process.stderr
+    assert "3 baskets (newest first)" in process.stdout
+    assert "Basket Id" in process.stdout
+    assert process.stderr == ""
