@@ -44,6 +44,7 @@ EMAIL_DOMAINS = ["example.com", "example.nl", "example.de", "shop.example", "b2b
 UOMS = np.array(["PCS", "BOX", "KG", "M", "PAL", None], dtype=object)
 # 0..20 lines; most carts are small, as on real stores.
 LINE_COUNT_WEIGHTS = np.array([8, 22, 18, 13, 10, 7, 5, 4, 3, 2, 2, 1, 1, 1, 1, 1, 0.5, 0.5, 0.5, 0.5, 0.5])
+_NULL = np.array(None, dtype=object)  # SQL NULL inside numpy object arrays
 TWO_YEARS_US = 730 * 24 * 3600 * 1_000_000
 
 
@@ -134,9 +135,7 @@ def generate(baskets: int, seed: int, now: dt.datetime) -> dict[str, pa.Table]:
     shop_ids = _guids(rng, n_shop)
     shop_type = rng.choice(["customer", "contact", "sales_agent"], size=n_shop, p=[0.6, 0.3, 0.1])
     shop_type[:3] = ["customer", "contact", "sales_agent"]
-    shop_account = np.where(shop_type == "sales_agent", None, rng.choice(customer_ids, size=n_shop)).astype(
-        object
-    )
+    shop_account = np.where(shop_type == "sales_agent", _NULL, rng.choice(customer_ids, size=n_shop))
     shop_names = _person_names(rng, n_shop)
     shop_created = now_us - TWO_YEARS_US - rng.integers(0, TWO_YEARS_US, size=n_shop)
     shop_accounts = pa.table(
@@ -190,7 +189,7 @@ def generate(baskets: int, seed: int, now: dt.datetime) -> dict[str, pa.Table]:
     products = np.array([f"ITEM-{i:05d}" for i in range(1, 5001)], dtype=object)
     product_index = rng.integers(0, len(products), size=total)
     has_variant = rng.random(total) < 0.3
-    variant = np.where(has_variant, np.char.add("V", (product_index % 7 + 1).astype(str)), None)
+    variant = np.where(has_variant, np.char.add("V", (product_index % 7 + 1).astype(str)), _NULL)
     whole = rng.integers(1, 11, size=total).astype(np.float64)
     fraction = np.round(rng.uniform(0.1, 25, size=total), 3)
     quantity = np.where(rng.random(total) < 0.85, whole, fraction)
