@@ -9,6 +9,7 @@ that leaves this module (log lines, error strings) is scrubbed of them first.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import smtplib
@@ -17,7 +18,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
@@ -147,14 +148,12 @@ def deliver_alert(
     secrets = _secrets(settings)
     if email_configured(settings):
         target = f"smtp://{settings.smtp_host}:{settings.smtp_port}"
-        deliveries.append(
-            _attempt("email", target, lambda: _send_email(alert, settings, timeout), retry_delays, secrets)
-        )
+        send = functools.partial(_send_email, alert, settings, timeout)
+        deliveries.append(_attempt("email", target, send, retry_delays, secrets))
     if webhook_configured(settings):
         target = redact_url(settings.webhook_url)
-        deliveries.append(
-            _attempt("webhook", target, lambda: _post_webhook(alert, settings, timeout), retry_delays, secrets)
-        )
+        send = functools.partial(_post_webhook, alert, settings, timeout)
+        deliveries.append(_attempt("webhook", target, send, retry_delays, secrets))
     if not deliveries:
         log.warning("alert %r not sent: no e-mail or webhook configured (settings [alerts])", alert.subject)
     return deliveries
@@ -165,7 +164,11 @@ def redact_url(url: str) -> str:
     parts = urllib.parse.urlsplit(url)
     host = parts.hostname or ""
     port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}/…" if parts.path not in ("", "/") else f"{parts.scheme}://{host}{port}"
+    return (
+        f"{parts.scheme}://{host}{port}/…"
+        if parts.path not in ("", "/")
+        else f"{parts.scheme}://{host}{port}"
+    )
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
@@ -188,7 +191,7 @@ def _secrets(settings: AlertSettings) -> list[str]:
 def _attempt(
     channel: str,
     target: str,
-    send: Any,
+    send: Callable[[], None],
     retry_delays: Sequence[float],
     secrets: list[str],
 ) -> Delivery:

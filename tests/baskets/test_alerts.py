@@ -1,4 +1,5 @@
 """Alerts delivered to a real SMTP server and a real HTTP endpoint on loopback."""
+# ruff: noqa: F811 - the loopback receivers are fixtures imported by name
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pydantic import SecretStr
 
 from baskets.alerts import Alert, deliver_alert, describe_channels, redact_url, scrub
 from config.settings import AlertSettings
-from tests.loopback_receivers import (  # noqa: F401 - fixtures
+from tests.loopback_receivers import (  # noqa: F401
     SmtpReceiver,
     WebhookReceiver,
     free_port,
