@@ -1,0 +1,218 @@
+"""The tamper-evident audit log of deleted and restored baskets: canonical rows, the hash chain, verify."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from baskets.models import GENESIS_HASH, AuditChainHead, BasketAudit
+
+# Every column of basket_audit except `hash`: exactly what the hash covers.
+HASHED_COLUMNS: tuple[str, ...] = tuple(
+    column.name for column in BasketAudit.__table__.columns if column.name != "hash"
+)
+_TIME_COLUMNS = frozenset({"occurred_at", "basket_created_at", "basket_modified_at"})
+_QUANTITY_COLUMNS = frozenset({"total_quantity"})
+_FOUR_PLACES = Decimal("0.0001")
+CHAIN_HEAD_ID = 1
+
+
+def canonical_quantity(value: Decimal | float | int | str) -> str:
+    """A quantity as a decimal string with exactly four places, e.g. '2.5000'.
+
+    SQLite keeps Numeric as REAL, so a value read back may be 2.4999999999; rounding to the
+    column's four places gives the same text on every backend.
+    """
+    return format(Decimal(str(value)).quantize(_FOUR_PLACES), "f")
+
+
+def canonical_time(value: dt.datetime) -> str:
+    """An aware time as ISO 8601 UTC with microseconds, e.g. '2026-11-01T12:00:00.000000+00:00'."""
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r} in an audit row")
+    return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def canonical_row(row: Mapping[str, Any]) -> bytes:
+    """The bytes the hash of an audit row covers: sorted-key compact JSON of HASHED_COLUMNS.
+
+    Times are ISO UTC with microseconds, quantities four-place decimal strings, None is null;
+    the same row therefore gives the same bytes on SQLite, PostgreSQL and MariaDB.
+    """
+    document: dict[str, Any] = {}
+    for name in HASHED_COLUMNS:
+        value = row[name]
+        if value is None:
+            document[name] = None
+        elif name in _TIME_COLUMNS:
+            document[name] = canonical_time(value)
+        elif name in _QUANTITY_COLUMNS:
+            document[name] = canonical_quantity(value)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            document[name] = int(value)
+        else:
+            document[name] = str(value)
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def chain_hash(prev_hash: str, row: Mapping[str, Any]) -> str:
+    """SHA-256(prev_hash ‖ canonical row) as 64 lowercase hex digits."""
+    return hashlib.sha256(prev_hash.encode("ascii") + canonical_row(row)).hexdigest()
+
+
+def canonical_lines(lines: Iterable[Mapping[str, Any]]) -> str:
+    """Basket lines as the canonical JSON text kept in an audit row (enough to restore them)."""
+    document = [
+        {
+            "id": int(line["id"]),
+            "product_id": line["product_id"],
+            "variant_id": line["variant_id"],
+            "quantity": canonical_quantity(line["quantity"]),
+            "uom_id": line["uom_id"],
+        }
+        for line in sorted(lines, key=lambda line: int(line["id"]))
+    ]
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def parse_lines(text: str) -> list[dict[str, Any]]:
+    """The lines of an audit row back as dicts, quantities as Decimal."""
+    return [{**line, "quantity": Decimal(line["quantity"])} for line in json.loads(text)]
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    seq: int
+    hash: str
+
+
+def lock_chain_head(connection: Connection) -> ChainHead:
+    """Read the chain head, locking it (FOR UPDATE) until the caller's transaction ends.
+
+    Every writer takes this lock first, so sequence numbers and prev_hash links never fork.
+    SQLite ignores FOR UPDATE; there `write_transaction`'s BEGIN IMMEDIATE serialises writers.
+    """
+    row = connection.execute(
+        select(AuditChainHead.seq, AuditChainHead.hash)
+        .where(AuditChainHead.id == CHAIN_HEAD_ID)
+        .with_for_update()
+    ).one()
+    return ChainHead(seq=int(row.seq), hash=row.hash)
+
+
+def append_to_chain(connection: Connection, head: ChainHead, rows: Sequence[Mapping[str, Any]]) -> ChainHead:
+    """Insert `rows` (audit columns without seq, prev_hash, hash) after `head`; return the new head.
+
+    The caller must hold the head lock (`lock_chain_head`) in the same transaction.
+    """
+    if not rows:
+        return head
+    chained: list[dict[str, Any]] = []
+    seq, prev_hash = head.seq, head.hash
+    for row in rows:
+        seq += 1
+        record = {**row, "seq": seq, "prev_hash": prev_hash}
+        record["hash"] = prev_hash = chain_hash(prev_hash, record)
+        chained.append(record)
+    connection.execute(insert(BasketAudit), chained)
+    connection.execute(
+        update(AuditChainHead).where(AuditChainHead.id == CHAIN_HEAD_ID).values(seq=seq, hash=prev_hash)
+    )
+    return ChainHead(seq=seq, hash=prev_hash)
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """What `verify_audit_chain` found. `first_bad_seq` is None when the chain holds."""
+
+    count: int  # rows read
+    head_seq: int  # seq of the last row that verified
+    head_hash: str  # hash of that row (GENESIS_HASH for an empty log)
+    first_bad_seq: int | None = None
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.first_bad_seq is None
+
+
+def verify_audit_chain(connection: Connection, head: str | None = None, chunk: int = 2000) -> ChainReport:
+    """Recompute the chain from seq 1 and report the first row that does not hold.
+
+    Catches a changed field (hash mismatch), a removed row (gap in seq, or broken prev_hash
+    link), swapped rows (broken link), a tail cut off behind the chain head's back (head row
+    disagrees), and, given `head` (a hash saved earlier), a tail cut off together with the
+    chain head. Streams the log, so memory stays flat on a big one.
+    """
+    stored_head = connection.execute(
+        select(AuditChainHead.seq, AuditChainHead.hash).where(AuditChainHead.id == CHAIN_HEAD_ID)
+    ).one()
+    columns = [BasketAudit.__table__.c[name] for name in (*HASHED_COLUMNS, "hash")]
+    result = connection.execution_options(stream_results=True, yield_per=chunk).execute(
+        select(*columns).order_by(BasketAudit.seq)
+    )
+    expected_seq, prev_hash, count = 1, GENESIS_HASH, 0
+    saved_head_seen = head is None or head == GENESIS_HASH
+    problem: tuple[int, str] | None = None
+    with result:
+        for row in result.mappings():
+            seq = int(row["seq"])
+            if seq != expected_seq:
+                gap = f"seq {expected_seq}" if seq == expected_seq + 1 else f"seqs {expected_seq}..{seq - 1}"
+                problem = (expected_seq, f"row {gap} missing (next row is {seq})")
+            elif row["prev_hash"] != prev_hash:
+                problem = (seq, f"row {seq} does not link to row {seq - 1} (removed or reordered rows)")
+            elif chain_hash(prev_hash, dict(row)) != row["hash"]:
+                problem = (seq, f"row {seq} was changed after it was written (hash mismatch)")
+            if problem:
+                break
+            count, prev_hash, expected_seq = count + 1, row["hash"], seq + 1
+            saved_head_seen = saved_head_seen or row["hash"] == head
+    last_seq = expected_seq - 1
+    if problem is None and (int(stored_head.seq), stored_head.hash) != (last_seq, prev_hash):
+        if int(stored_head.seq) > last_seq:
+            problem = (
+                last_seq + 1,
+                f"rows after seq {last_seq} missing (the chain head is at seq {stored_head.seq})",
+            )
+        else:
+            problem = (
+                min(last_seq, int(stored_head.seq) + 1),
+                f"the chain head (seq {stored_head.seq}) does not match the last row (seq {last_seq})",
+            )
+    if problem is None and not saved_head_seen:
+        problem = (
+            last_seq + 1,
+            f"the saved head {head} is not in the chain: rows after seq {last_seq} "
+            "were cut off, or the chain was rewritten",
+        )
+    if problem is None:
+        return ChainReport(count=count, head_seq=last_seq, head_hash=prev_hash)
+    return ChainReport(
+        count=count, head_seq=last_seq, head_hash=prev_hash, first_bad_seq=problem[0], problem=problem[1]
+    )
+
+
+def verify_audit_chain_snapshot(engine: Engine, head: str | None = None) -> ChainReport:
+    """`verify_audit_chain` in one read-only snapshot, so deletions running meanwhile do not
+    look like tampering."""
+    options: dict[str, Any] = {}
+    if engine.dialect.name != "sqlite":
+        options["isolation_level"] = "REPEATABLE READ"
+    with engine.connect().execution_options(**options) as connection, connection.begin():
+        return verify_audit_chain(connection, head)
+
+
+def audit_rows_for_basket(connection: Connection, basket_id: str) -> list[dict[str, Any]]:
+    """Every audit row of `basket_id`, oldest first (a basket may be deleted, restored, deleted)."""
+    rows = connection.execute(
+        select(BasketAudit.__table__).where(BasketAudit.basket_id == basket_id).order_by(BasketAudit.seq)
+    )
+    return [dict(row._mapping) for row in rows]

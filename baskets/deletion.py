@@ -1,0 +1,287 @@
+"""Deleting baskets with their lines, each with an audit row in the same transaction, and restoring them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, delete, insert, select, true
+
+from baskets.audit import (
+    append_to_chain,
+    audit_rows_for_basket,
+    canonical_lines,
+    canonical_quantity,
+    lock_chain_head,
+    parse_lines,
+)
+from baskets.errors import BadInput, NotFound
+from baskets.models import Account, Basket, BasketLine, ShopAccount
+from baskets.queries import joined_baskets
+from baskets.roles import Actor
+
+# Ids per IN list: well under every backend's bound-parameter limit, big enough to be set-based.
+IN_LIST_SIZE = 1000
+NOTE_MAX_CHARS = 2000
+REASON_MAX_CHARS = 30
+
+
+@dataclass(frozen=True)
+class DeletionResult:
+    deleted: list[str]  # basket ids deleted and audited, in key (id) order
+    missing: list[str]  # ids asked for that did not exist or no longer matched `still_matches`
+    first_seq: int | None  # audit seq range written (None if nothing deleted)
+    last_seq: int | None
+
+
+def _chunks(items: Sequence[str], size: int = IN_LIST_SIZE) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def check_note(note: str | None) -> str | None:
+    """The note as stored (stripped, None when blank); BadInput when it is too long."""
+    if note is None or not note.strip():
+        return None
+    if len(note) > NOTE_MAX_CHARS:
+        raise BadInput(f"--note: {len(note)} characters is too long (at most {NOTE_MAX_CHARS})")
+    return note.strip()
+
+
+def _lock_baskets(
+    connection: Connection, ids: Sequence[str], still_matches: ColumnElement[bool]
+) -> list[dict[str, Any]]:
+    """The baskets among `ids` that still match, as the list page shows them, row-locked.
+
+    FOR UPDATE OF baskets on PostgreSQL (the joined sides are nullable); MariaDB has no OF and
+    also locks the joined shop account and account rows, which only delays other writers to them.
+    """
+    found: list[dict[str, Any]] = []
+    for chunk in _chunks(ids):
+        query = (
+            joined_baskets(
+                Basket.id.label("basket_id"),
+                Basket.shop_account_id,
+                ShopAccount.name.label("shop_account_name"),
+                ShopAccount.email.label("shop_account_email"),
+                Basket.account_id,
+                Account.name.label("account_name"),
+                Account.email.label("account_email"),
+                Basket.account_type,
+                Basket.created_at.label("basket_created_at"),
+                Basket.modified_at.label("basket_modified_at"),
+            )
+            .where(Basket.id.in_(chunk), still_matches)
+            .order_by(Basket.id)
+            .with_for_update(of=Basket.__table__)
+        )
+        found.extend(dict(row._mapping) for row in connection.execute(query))
+    return found
+
+
+def _read_lines(connection: Connection, ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    """The lines of the (locked) baskets `ids`, grouped by basket id, in line id order."""
+    lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for chunk in _chunks(ids):
+        rows = connection.execute(
+            select(
+                BasketLine.id,
+                BasketLine.basket_id,
+                BasketLine.product_id,
+                BasketLine.variant_id,
+                BasketLine.quantity,
+                BasketLine.uom_id,
+            )
+            .where(BasketLine.basket_id.in_(chunk))
+            .order_by(BasketLine.basket_id, BasketLine.id)
+            # A locking read sees the newest lines even when the caller's snapshot is older.
+            .with_for_update()
+        )
+        for row in rows:
+            lines[row.basket_id].append(dict(row._mapping))
+    return lines
+
+
+def delete_basket_rows(connection: Connection, ids: Sequence[str]) -> None:
+    """Delete the baskets `ids` and their lines; raise if any of them vanished under the lock."""
+    for chunk in _chunks(ids):
+        connection.execute(delete(BasketLine).where(BasketLine.basket_id.in_(chunk)))
+        removed = connection.execute(delete(Basket).where(Basket.id.in_(chunk))).rowcount
+        if removed != len(chunk):
+            raise RuntimeError(f"deleted {removed} of {len(chunk)} locked baskets: rolling back")
+
+
+def delete_baskets_with_audit(
+    connection: Connection,
+    basket_ids: Sequence[str],
+    *,
+    actor: Actor,
+    reason: str,
+    note: str | None = None,
+    flow_run_id: str | None = None,
+    still_matches: ColumnElement[bool] | None = None,
+    occurred_at: dt.datetime | None = None,
+) -> DeletionResult:
+    """Delete baskets and their lines, writing one chained audit row per basket first.
+
+    Runs in the caller's transaction (open it with `write_transaction`): the chain head is
+    locked first, then the baskets; `still_matches` is re-checked under those locks, so a basket
+    changed since it was selected is left alone and reported in `missing`. An exception
+    anywhere rolls back audit rows and deletes together.
+    """
+    if not reason or len(reason) > REASON_MAX_CHARS:
+        raise BadInput(f"--reason: {reason!r} is not a reason (expected e.g. broken or manual)")
+    note = check_note(note)
+    when = occurred_at or dt.datetime.now(dt.UTC)
+    wanted = sorted(set(basket_ids))
+    head = lock_chain_head(connection)
+    baskets = _lock_baskets(connection, wanted, true() if still_matches is None else still_matches)
+    deleted = [basket["basket_id"] for basket in baskets]
+    found = set(deleted)
+    missing = [basket_id for basket_id in wanted if basket_id not in found]
+    if not baskets:
+        return DeletionResult(deleted=[], missing=missing, first_seq=None, last_seq=None)
+    lines = _read_lines(connection, deleted)
+    audit_rows = [
+        _audit_row(basket, lines.get(basket["basket_id"], []), "deleted", actor, reason, note,
+                   flow_run_id, when)
+        for basket in baskets
+    ]  # fmt: skip
+    new_head = append_to_chain(connection, head, audit_rows)
+    delete_basket_rows(connection, deleted)
+    return DeletionResult(deleted=deleted, missing=missing, first_seq=head.seq + 1, last_seq=new_head.seq)
+
+
+def _audit_row(
+    basket: dict[str, Any],
+    lines: list[dict[str, Any]],
+    event: str,
+    actor: Actor,
+    reason: str,
+    note: str | None,
+    flow_run_id: str | None,
+    when: dt.datetime,
+) -> dict[str, Any]:
+    total = sum((Decimal(canonical_quantity(line["quantity"])) for line in lines), Decimal("0"))
+    return {
+        "event": event,
+        "basket_id": basket["basket_id"],
+        "occurred_at": when,
+        "actor": actor.name,
+        "actor_role": actor.role,
+        "reason": reason,
+        "note": note,
+        "flow_run_id": flow_run_id,
+        "shop_account_id": basket["shop_account_id"],
+        "shop_account_name": basket["shop_account_name"],
+        "shop_account_email": basket["shop_account_email"],
+        "account_id": basket["account_id"],
+        "account_name": basket["account_name"],
+        "account_email": basket["account_email"],
+        "account_type": basket["account_type"],
+        "basket_created_at": basket["basket_created_at"],
+        "basket_modified_at": basket["basket_modified_at"],
+        "line_count": len(lines),
+        "total_quantity": total,
+        "lines": canonical_lines(lines),
+    }
+
+
+def select_basket_ids(
+    connection: Connection, where: ColumnElement[bool], *, after: str | None = None, limit: int = 1000
+) -> list[str]:
+    """Up to `limit` ids of baskets matching `where` (joined like the list page), key order, > `after`."""
+    query = joined_baskets(Basket.id).where(where).order_by(Basket.id).limit(limit)
+    if after is not None:
+        query = query.where(Basket.id > after)
+    return list(connection.scalars(query))
+
+
+def existing_basket_ids(connection: Connection, basket_ids: Sequence[str]) -> set[str]:
+    """Which of `basket_ids` exist now."""
+    found: set[str] = set()
+    for chunk in _chunks(sorted(set(basket_ids))):
+        found.update(connection.scalars(select(Basket.id).where(Basket.id.in_(chunk))))
+    return found
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    basket_id: str
+    line_count: int
+    restored_from_seq: int  # the audit row the basket came back from
+    seq: int  # the audit row recording the restore
+
+
+def restore_basket(
+    connection: Connection,
+    basket_id: str,
+    *,
+    actor: Actor,
+    note: str | None = None,
+    flow_run_id: str | None = None,
+    occurred_at: dt.datetime | None = None,
+) -> RestoreResult:
+    """Put a deleted basket and its lines back from its latest 'deleted' audit row, and chain
+    a 'restored' row recording it. Runs in the caller's write transaction.
+
+    Raises NotFound when no deletion of `basket_id` is on record, BadInput when a basket with
+    that id exists (restoring would overwrite it).
+    """
+    note = check_note(note)
+    when = occurred_at or dt.datetime.now(dt.UTC)
+    head = lock_chain_head(connection)
+    if connection.scalar(select(Basket.id).where(Basket.id == basket_id).with_for_update()) is not None:
+        raise BadInput(f"basket {basket_id} exists: only a deleted basket can be restored")
+    deletions = [row for row in audit_rows_for_basket(connection, basket_id) if row["event"] == "deleted"]
+    if not deletions:
+        raise NotFound(f"no deleted basket {basket_id} in the audit log")
+    source = deletions[-1]
+    lines = parse_lines(source["lines"])
+    connection.execute(
+        insert(Basket).values(
+            id=basket_id,
+            shop_account_id=source["shop_account_id"],
+            account_id=source["account_id"],
+            account_type=source["account_type"],
+            created_at=source["basket_created_at"],
+            modified_at=source["basket_modified_at"],
+        )
+    )
+    if lines:
+        # Keep the original line ids unless one was reused meanwhile (SQLite reuses the top rowid).
+        taken = set(
+            connection.scalars(select(BasketLine.id).where(BasketLine.id.in_([line["id"] for line in lines])))
+        )
+        keep = [{**line, "basket_id": basket_id} for line in lines if line["id"] not in taken]
+        renumber = [
+            {key: value for key, value in line.items() if key != "id"} | {"basket_id": basket_id}
+            for line in lines
+            if line["id"] in taken
+        ]
+        if keep:
+            connection.execute(insert(BasketLine), keep)
+        if renumber:
+            connection.execute(insert(BasketLine), renumber)
+    restored = {
+        **_audit_row_from(source),
+        "event": "restored",
+        "occurred_at": when,
+        "actor": actor.name,
+        "actor_role": actor.role,
+        "reason": "restore",
+        "note": note,
+        "flow_run_id": flow_run_id,
+    }
+    new_head = append_to_chain(connection, head, [restored])
+    return RestoreResult(
+        basket_id=basket_id, line_count=len(lines), restored_from_seq=int(source["seq"]), seq=new_head.seq
+    )
+
+
+def _audit_row_from(source: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in source.items() if key not in ("seq", "prev_hash", "hash")}

@@ -1,0 +1,306 @@
+"""Deleting baskets with audit rows in one transaction, the re-check under lock, and restore."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, update
+
+from baskets import deletion
+from baskets.audit import parse_lines, verify_audit_chain
+from baskets.db import make_engine, upgrade_database, write_transaction
+from baskets.deletion import (
+    delete_baskets_with_audit,
+    existing_basket_ids,
+    restore_basket,
+    select_basket_ids,
+)
+from baskets.errors import BadInput, NotFound
+from baskets.models import AuditChainHead, Basket, BasketAudit, BasketLine
+from baskets.roles import Actor
+from baskets.seed import seed_database
+from tests.conftest import NOW, DatabaseUnderTest, seed
+
+BOB = Actor("bob", "order_processor")
+ALICE = Actor("alice", "system_administrator")
+WHEN = dt.datetime(2026, 11, 2, 8, 30, 15, 123456, tzinfo=dt.UTC)
+
+
+def _first_ids(database: DatabaseUnderTest, count: int, offset: int = 0) -> list[str]:
+    with database.engine.connect() as connection:
+        return list(connection.scalars(select(Basket.id).order_by(Basket.id).offset(offset).limit(count)))
+
+
+def _snapshot(database: DatabaseUnderTest, basket_id: str) -> tuple[tuple, list[tuple]]:
+    with database.engine.connect() as connection:
+        basket = connection.execute(
+            select(Basket.id, Basket.shop_account_id, Basket.account_id, Basket.account_type,
+                   Basket.created_at, Basket.modified_at).where(Basket.id == basket_id)
+        ).one()  # fmt: skip
+        lines = connection.execute(
+            select(BasketLine.id, BasketLine.product_id, BasketLine.variant_id, BasketLine.quantity,
+                   BasketLine.uom_id).where(BasketLine.basket_id == basket_id).order_by(BasketLine.id)
+        ).all()  # fmt: skip
+    return tuple(basket), [
+        (*line[:3], Decimal(line[3]).quantize(Decimal("0.0001")), line[4]) for line in lines
+    ]
+
+
+def _counts(database: DatabaseUnderTest) -> tuple[int, int, int, int]:
+    with database.engine.connect() as connection:
+        return (
+            connection.scalar(select(func.count()).select_from(Basket)),
+            connection.scalar(select(func.count()).select_from(BasketLine)),
+            connection.scalar(select(func.count()).select_from(BasketAudit)),
+            connection.scalar(select(AuditChainHead.seq)),
+        )
+
+
+def test_delete_writes_one_chained_audit_row_per_basket_and_removes_lines(db: DatabaseUnderTest) -> None:
+    seed(db, 60)
+    ids = _first_ids(db, 5)
+    baskets_before, lines_before, _, _ = _counts(db)
+    with db.engine.connect() as connection:
+        doomed_lines = connection.scalar(
+            select(func.count()).select_from(BasketLine).where(BasketLine.basket_id.in_(ids))
+        )
+    with write_transaction(db.engine) as connection:
+        result = delete_baskets_with_audit(
+            connection, list(reversed(ids)), actor=BOB, reason="broken", note="cannot calculate",
+            flow_run_id="run-1", occurred_at=WHEN,
+        )  # fmt: skip
+    assert result.deleted == sorted(ids)
+    assert result.missing == []
+    assert (result.first_seq, result.last_seq) == (1, 5)
+    assert _counts(db) == (baskets_before - 5, lines_before - doomed_lines, 5, 5)
+    with db.engine.connect() as connection:
+        rows = connection.execute(select(BasketAudit.__table__).order_by(BasketAudit.seq)).mappings().all()
+        report = verify_audit_chain(connection)
+    assert [row["basket_id"] for row in rows] == sorted(ids)
+    assert {(row["actor"], row["actor_role"], row["reason"], row["note"], row["flow_run_id"], row["event"])
+            for row in rows} == {("bob", "order_processor", "broken", "cannot calculate", "run-1", "deleted")}  # fmt: skip
+    assert all(row["occurred_at"] == WHEN for row in rows)
+    assert sum(row["line_count"] for row in rows) == doomed_lines
+    for row in rows:
+        lines = parse_lines(row["lines"])
+        assert len(lines) == row["line_count"]
+        assert sum((line["quantity"] for line in lines), Decimal(0)) == Decimal(
+            row["total_quantity"]
+        ).quantize(Decimal("0.0001"))
+    assert rows[0]["prev_hash"] == "0" * 64
+    assert [row["prev_hash"] for row in rows[1:]] == [row["hash"] for row in rows[:-1]]
+    assert report.ok and report.count == 5 and report.head_hash == rows[-1]["hash"]
+
+
+def test_audit_row_keeps_the_list_page_fields_of_the_basket(db: DatabaseUnderTest) -> None:
+    seed(db, 80)
+    from baskets.filters import BasketFilter
+    from baskets.queries import list_baskets
+
+    with db.engine.connect() as connection:
+        shown = next(row for row in list_baskets(connection, BasketFilter(account_type="customer"), 50)
+                     if row["shop_account_name"] and row["account_name"])  # fmt: skip
+    with write_transaction(db.engine) as connection:
+        delete_baskets_with_audit(
+            connection, [shown["basket_id"]], actor=BOB, reason="manual", occurred_at=WHEN
+        )
+    with db.engine.connect() as connection:
+        row = connection.execute(select(BasketAudit.__table__)).mappings().one()
+    assert {key: row[key] for key in ("shop_account_name", "shop_account_email", "account_id", "account_name",
+                                       "account_email", "account_type", "shop_account_id")} == {
+        key: shown[key] for key in ("shop_account_name", "shop_account_email", "account_id", "account_name",
+                                    "account_email", "account_type", "shop_account_id")
+    }  # fmt: skip
+    assert (row["basket_created_at"], row["basket_modified_at"]) == (
+        shown["created_at"],
+        shown["modified_at"],
+    )
+    assert row["line_count"] == shown["line_count"]
+
+
+def test_unknown_ids_are_reported_missing_and_nothing_else_happens(db: DatabaseUnderTest) -> None:
+    seed(db, 20)
+    ids = _first_ids(db, 2)
+    unknown = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
+    with write_transaction(db.engine) as connection:
+        result = delete_baskets_with_audit(connection, [*ids, unknown], actor=BOB, reason="broken")
+    assert result.deleted == sorted(ids)
+    assert result.missing == [unknown]
+    with write_transaction(db.engine) as connection:
+        empty = delete_baskets_with_audit(connection, [unknown], actor=BOB, reason="broken")
+    assert empty == deletion.DeletionResult(deleted=[], missing=[unknown], first_seq=None, last_seq=None)
+    assert _counts(db)[2:] == (2, 2)
+
+
+def test_basket_that_no_longer_matches_at_delete_time_survives(db: DatabaseUnderTest) -> None:
+    seed(db, 30)
+    ids = _first_ids(db, 4)
+    cutoff = NOW - dt.timedelta(days=1)
+    with db.engine.begin() as connection:
+        connection.execute(
+            update(Basket).where(Basket.id.in_(ids)).values(modified_at=cutoff - dt.timedelta(days=5))
+        )
+        # The customer came back to this one after it was selected.
+        connection.execute(update(Basket).where(Basket.id == ids[1]).values(modified_at=NOW))
+    with write_transaction(db.engine) as connection:
+        result = delete_baskets_with_audit(
+            connection, ids, actor=Actor("retention-policy", "system"), reason="retention",
+            still_matches=Basket.modified_at < cutoff,
+        )  # fmt: skip
+    assert result.deleted == sorted(set(ids) - {ids[1]})
+    assert result.missing == [ids[1]]
+    with db.engine.connect() as connection:
+        assert existing_basket_ids(connection, ids) == {ids[1]}
+
+
+def test_failure_between_audit_insert_and_delete_undoes_both(
+    db: DatabaseUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(db, 30)
+    ids = _first_ids(db, 3)
+    before = _counts(db)
+    with db.engine.connect() as connection:
+        head_before = connection.execute(select(AuditChainHead.seq, AuditChainHead.hash)).one()
+
+    def fail_after_audit(connection, basket_ids):  # type: ignore[no-untyped-def]
+        assert connection.scalar(select(func.count()).select_from(BasketAudit)) == 3  # audit rows are in
+        raise RuntimeError("injected failure")
+
+    monkeypatch.setattr(deletion, "delete_basket_rows", fail_after_audit)
+    with pytest.raises(RuntimeError, match="injected"), write_transaction(db.engine) as connection:
+        delete_baskets_with_audit(connection, ids, actor=BOB, reason="broken")
+    assert _counts(db) == before
+    with db.engine.connect() as connection:
+        assert connection.execute(select(AuditChainHead.seq, AuditChainHead.hash)).one() == head_before
+        assert existing_basket_ids(connection, ids) == set(ids)
+
+
+def test_failure_in_the_delete_itself_undoes_the_audit_rows(db: DatabaseUnderTest) -> None:
+    seed(db, 10)
+    ids = _first_ids(db, 2)
+    before = _counts(db)
+    with pytest.raises(RuntimeError), write_transaction(db.engine) as connection:
+        delete_baskets_with_audit(connection, ids, actor=BOB, reason="broken")
+        raise RuntimeError("the caller fails after the delete")
+    assert _counts(db) == before
+
+
+def test_same_seed_and_deletion_hash_the_same_as_on_a_reference_sqlite(
+    db: DatabaseUnderTest, tmp_path: Path
+) -> None:
+    reference = make_engine(f"sqlite:///{tmp_path / 'reference.db'}")
+    upgrade_database(reference)
+    hashes = []
+    for engine in (reference, db.engine):
+        seed_database(engine, 120, 11, NOW, replace=True)
+        with engine.connect() as connection:
+            ids = list(connection.scalars(select(Basket.id).order_by(Basket.id).limit(25)))
+        with write_transaction(engine) as connection:
+            delete_baskets_with_audit(connection, ids[:20], actor=BOB, reason="broken", note="Zoë's “basket” ✓",
+                                      flow_run_id="f00d", occurred_at=WHEN)  # fmt: skip
+            delete_baskets_with_audit(connection, ids[20:], actor=ALICE, reason="manual", occurred_at=WHEN)
+        with engine.connect() as connection:
+            hashes.append(
+                list(connection.execute(select(BasketAudit.hash).order_by(BasketAudit.seq)).scalars())
+            )
+            assert verify_audit_chain(connection).ok
+    reference.dispose()
+    assert len(hashes[0]) == 25
+    assert hashes[1] == hashes[0]
+
+
+def test_select_basket_ids_pages_in_key_order(db: DatabaseUnderTest) -> None:
+    seed(db, 25)
+    everything = _first_ids(db, 100)
+    with db.engine.connect() as connection:
+        first = select_basket_ids(connection, Basket.id.is_not(None), limit=10)
+        second = select_basket_ids(connection, Basket.id.is_not(None), after=first[-1], limit=10)
+    assert first + second == everything[:20]
+
+
+def test_bad_reason_or_long_note_is_refused_before_anything_changes(db: DatabaseUnderTest) -> None:
+    seed(db, 5)
+    ids = _first_ids(db, 1)
+    before = _counts(db)
+    with pytest.raises(BadInput, match="--note"), write_transaction(db.engine) as connection:
+        delete_baskets_with_audit(connection, ids, actor=BOB, reason="broken", note="x" * 2001)
+    with pytest.raises(BadInput, match="--reason"), write_transaction(db.engine) as connection:
+        delete_baskets_with_audit(connection, ids, actor=BOB, reason="")
+    assert _counts(db) == before
+
+
+def test_restore_puts_basket_and_lines_back_and_chains_a_restored_row(db: DatabaseUnderTest) -> None:
+    seed(db, 40)
+    with db.engine.connect() as connection:
+        basket_id = connection.scalar(
+            select(BasketLine.basket_id).group_by(BasketLine.basket_id)
+            .having(func.count() > 2).order_by(BasketLine.basket_id).limit(1)
+        )  # fmt: skip
+    before = _snapshot(db, basket_id)
+    with write_transaction(db.engine) as connection:
+        delete_baskets_with_audit(connection, [basket_id], actor=BOB, reason="broken")
+    with write_transaction(db.engine) as connection:
+        restored = restore_basket(connection, basket_id, actor=ALICE, note="customer asked")
+    assert (restored.restored_from_seq, restored.seq, restored.line_count) == (1, 2, len(before[1]))
+    assert _snapshot(db, basket_id) == before
+    with db.engine.connect() as connection:
+        rows = connection.execute(select(BasketAudit.__table__).order_by(BasketAudit.seq)).mappings().all()
+        assert verify_audit_chain(connection).ok
+    assert [(row["event"], row["actor"], row["reason"]) for row in rows] == [
+        ("deleted", "bob", "broken"), ("restored", "alice", "restore")
+    ]  # fmt: skip
+    assert rows[1]["lines"] == rows[0]["lines"]
+
+
+def test_restore_refuses_an_existing_basket_and_an_unknown_one(db: DatabaseUnderTest) -> None:
+    seed(db, 5)
+    basket_id = _first_ids(db, 1)[0]
+    with pytest.raises(BadInput, match="exists"), write_transaction(db.engine) as connection:
+        restore_basket(connection, basket_id, actor=ALICE)
+    with pytest.raises(NotFound, match="no deleted basket"), write_transaction(db.engine) as connection:
+        restore_basket(connection, "3f2504e0-4f89-11d3-9a0c-0305e82c3301", actor=ALICE)
+    assert _counts(db)[2:] == (0, 0)
+
+
+def test_two_concurrent_deleters_keep_the_chain_linear(server_db: DatabaseUnderTest) -> None:
+    seed(server_db, 200)
+    ids = _first_ids(server_db, 160)
+    # Overlapping halves: every basket is deleted exactly once, by whichever thread gets it.
+    halves = [ids[:100], ids[60:]]
+    barrier = threading.Barrier(2)
+    results: list[deletion.DeletionResult] = []
+    errors: list[BaseException] = []
+
+    def delete_in_batches(batch_ids: list[str], name: str) -> None:
+        try:
+            barrier.wait()
+            for start in range(0, len(batch_ids), 10):
+                with write_transaction(server_db.engine) as connection:
+                    results.append(delete_baskets_with_audit(
+                        connection, batch_ids[start:start + 10], actor=Actor(name, "order_processor"),
+                        reason="manual",
+                    ))  # fmt: skip
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [
+        threading.Thread(target=delete_in_batches, args=(half, f"op{i}")) for i, half in enumerate(halves)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    deleted = sorted(basket_id for result in results for basket_id in result.deleted)
+    assert deleted == sorted(ids)
+    ranges = sorted((r.first_seq, r.last_seq) for r in results if r.first_seq is not None)
+    assert [first for first, _ in ranges] == [1] + [last + 1 for _, last in ranges[:-1]]
+    with server_db.engine.connect() as connection:
+        report = verify_audit_chain(connection)
+        seqs = list(connection.scalars(select(BasketAudit.seq).order_by(BasketAudit.seq)))
+    assert report.ok and report.count == 160
+    assert seqs == list(range(1, 161))
