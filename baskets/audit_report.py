@@ -1,0 +1,516 @@
+"""The audit report: deleted baskets per day, reason, account type and actor, as CSV, Parquet or HTML.
+
+Plain code over the `basket_audit` table; the `audit-report` flow and `baskets audit report`
+call into it. The HTML report is one self-contained file: inline SVG charts, inline CSS, no
+script and no external reference, so it opens on a machine without network access.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy import Connection, Engine, func, select
+
+from baskets.audit import verify_audit_chain
+from baskets.errors import BadInput, NotPermitted
+from baskets.filters import parse_utc_time
+from baskets.models import BasketAudit
+from baskets.roles import RETENTION_ACTOR, RETENTION_ROLE, Action, Actor, authorize
+
+ReportFormat = Literal["csv", "parquet", "html"]
+REPORT_FORMATS: tuple[str, ...] = ("csv", "parquet", "html")
+DEFAULT_WINDOW_DAYS = 7
+# The columns of the CSV and Parquet report: one row per day × reason × account type × actor.
+REPORT_COLUMNS = ("day", "reason", "account_type", "actor", "actor_role", "baskets", "lines")
+_KEYS = ["day", "reason", "account_type", "actor", "actor_role"]
+_CHUNK_ROWS = 50_000
+# A per-day chart wider than this many days starts at the first day with a deletion.
+_MAX_CHART_DAYS = 400
+EXAMPLE_DATE = "2026-10-01 or 2026-10-01T00:00:00+02:00"
+
+
+@dataclass(frozen=True)
+class ReportWindow:
+    """The half-open time range [since, until) a report covers, in UTC."""
+
+    since: dt.datetime
+    until: dt.datetime
+
+    def describe(self) -> str:
+        return f"{self.since:%Y-%m-%d %H:%M} to {self.until:%Y-%m-%d %H:%M} UTC"
+
+
+def resolve_window(
+    since: str | dt.date | None,
+    until: str | dt.date | None,
+    now: dt.datetime,
+    default_days: int = DEFAULT_WINDOW_DAYS,
+) -> ReportWindow:
+    """The report window from `--since`/`--until` values (ISO date or datetime, UTC unless an offset).
+
+    `since` is inclusive. A date-only `until` includes that whole day (so `--since 2026-10-01
+    --until 2026-10-31` is all of October); a datetime `until` is exclusive. Without `until`
+    the window ends at `now`; without `since` it starts `default_days` before its end.
+    Raises BadInput naming the flag when a value is malformed or the window is empty.
+    """
+    end = _parse_bound(until, "--until", whole_day=True) if until is not None else now
+    start = (
+        _parse_bound(since, "--since", whole_day=False)
+        if since is not None
+        else end - dt.timedelta(days=default_days)
+    )
+    if start >= end:
+        raise BadInput(
+            f"--since: {start:%Y-%m-%d %H:%M} is not before --until {end:%Y-%m-%d %H:%M} "
+            "(expected e.g. --since 2026-10-01 --until 2026-10-31)"
+        )
+    return ReportWindow(since=start, until=end)
+
+
+def _parse_bound(value: str | dt.date, flag: str, *, whole_day: bool) -> dt.datetime:
+    is_date_only = (isinstance(value, dt.date) and not isinstance(value, dt.datetime)) or (
+        isinstance(value, str) and len(value.strip()) == 10
+    )
+    try:
+        parsed = parse_utc_time(value)
+    except ValueError:
+        raise BadInput(
+            f"{flag}: {str(value)!r} is not an ISO date or datetime (expected e.g. {EXAMPLE_DATE})"
+        ) from None
+    return parsed + dt.timedelta(days=1) if whole_day and is_date_only else parsed
+
+
+def parse_report_format(value: str) -> ReportFormat:
+    """`--format` as one of csv, parquet, html; BadInput otherwise."""
+    text = value.strip().lower()
+    if text not in REPORT_FORMATS:
+        raise BadInput(f"--format: {value!r} is not a report format (expected csv, parquet or html)")
+    return text  # type: ignore[return-value]
+
+
+def authorize_report_reader(connection: Connection, name: str | None) -> Actor:
+    """Who may read the audit (§7): administrators and order processors, and the schedule.
+
+    The built-in `retention-policy` actor stands for the weekly scheduled report; it is not
+    an operator and cannot be passed as `--as` on the command line (the command refuses it).
+    Raises NotPermitted (exit 3) otherwise.
+    """
+    if name == RETENTION_ACTOR:
+        return Actor(name=RETENTION_ACTOR, role=RETENTION_ROLE)
+    return authorize(connection, name, Action.AUDIT)
+
+
+def refuse_builtin_actor(name: str | None) -> None:
+    """A person at the command line may not act as the schedule's built-in actor."""
+    if name == RETENTION_ACTOR:
+        raise NotPermitted(f"--as: {RETENTION_ACTOR!r} is the schedule's built-in actor, not an operator")
+
+
+@dataclass(frozen=True)
+class ChainStatus:
+    """What the audit chain check found; `intact` is None when it could not be checked."""
+
+    intact: bool | None
+    detail: str
+
+    @property
+    def label(self) -> str:
+        return {True: "intact", False: "BROKEN", None: "not checked"}[self.intact]
+
+
+def check_audit_chain(connection: Connection) -> ChainStatus:
+    """Recompute the whole audit chain (as `baskets audit verify` does) and describe the outcome."""
+    found = verify_audit_chain(connection)
+    if found.ok:
+        return ChainStatus(
+            intact=True,
+            detail=f"{found.count:,} rows verified; head seq {found.head_seq}, hash {found.head_hash}",
+        )
+    return ChainStatus(intact=False, detail=f"first bad row seq {found.first_bad_seq}: {found.problem}")
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """Deleted baskets in a window, aggregated; `table` has REPORT_COLUMNS."""
+
+    window: ReportWindow
+    generated_at: dt.datetime
+    table: pd.DataFrame
+    restored: int
+    chain: ChainStatus
+    generated_by: str
+
+    @property
+    def deleted(self) -> int:
+        return int(self.table["baskets"].sum())
+
+    @property
+    def lines(self) -> int:
+        return int(self.table["lines"].sum())
+
+    def baskets_per(self, column: str) -> pd.Series:
+        """Deleted baskets per value of `column` (reason, account_type, actor), most first."""
+        totals = self.table.groupby(column, sort=True)["baskets"].sum()
+        return totals.sort_values(ascending=False, kind="stable").astype("int64")
+
+    def baskets_per_day(self) -> pd.Series:
+        """Deleted baskets per UTC day over the window, days without deletions as 0."""
+        totals = self.table.groupby("day")["baskets"].sum()
+        first = self.window.since.date()
+        last = (self.window.until - dt.timedelta(microseconds=1)).date()
+        if (last - first).days > _MAX_CHART_DAYS:
+            first = min(totals.index) if len(totals) else last
+            first = max(first, last - dt.timedelta(days=_MAX_CHART_DAYS))
+        days = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+        return pd.Series([int(totals.get(day, 0)) for day in days], index=days, dtype="int64")
+
+    def summary(self) -> dict[str, Any]:
+        """The figures a run reports (JSON output, flow result)."""
+        return {
+            "since": self.window.since,
+            "until": self.window.until,
+            "deleted": self.deleted,
+            "lines": self.lines,
+            "restored": self.restored,
+            "per_account_type": _as_dict(self.baskets_per("account_type")),
+            "per_reason": _as_dict(self.baskets_per("reason")),
+            "per_actor": _as_dict(self.baskets_per("actor")),
+            "chain": self.chain.label,
+            "chain_detail": self.chain.detail,
+        }
+
+
+def _as_dict(series: pd.Series) -> dict[str, int]:
+    return {str(key): int(value) for key, value in series.items()}
+
+
+def _audit_chunks(connection: Connection, window: ReportWindow) -> Iterator[pd.DataFrame]:
+    query = (
+        select(
+            BasketAudit.occurred_at,
+            BasketAudit.reason,
+            BasketAudit.account_type,
+            BasketAudit.actor,
+            BasketAudit.actor_role,
+            BasketAudit.line_count,
+        )
+        .where(BasketAudit.event == "deleted")
+        .where(BasketAudit.occurred_at >= window.since, BasketAudit.occurred_at < window.until)
+        .order_by(BasketAudit.seq)
+    )
+    result = connection.execution_options(stream_results=True, yield_per=_CHUNK_ROWS).execute(query)
+    for rows in result.partitions(_CHUNK_ROWS):
+        yield pd.DataFrame(rows, columns=["occurred_at", *_KEYS[1:], "line_count"])
+
+
+def aggregate_deletions(chunk: pd.DataFrame) -> pd.DataFrame:
+    """One row per day × reason × account type × actor with basket and line counts.
+
+    `chunk` has the audit columns occurred_at (aware UTC), reason, account_type, actor,
+    actor_role and line_count; the result has REPORT_COLUMNS, sorted by its keys.
+    """
+    if chunk.empty:
+        return _empty_table()
+    keyed = chunk.assign(day=[moment.astimezone(dt.UTC).date() for moment in chunk["occurred_at"]])
+    grouped = keyed.groupby(_KEYS, sort=True, dropna=False).agg(
+        baskets=("line_count", "size"), lines=("line_count", "sum")
+    )
+    return grouped.reset_index().astype({"baskets": "int64", "lines": "int64"})[list(REPORT_COLUMNS)]
+
+
+def _empty_table() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "day": pd.Series([], dtype="object"),
+            **{key: pd.Series([], dtype="object") for key in _KEYS[1:]},
+            "baskets": pd.Series([], dtype="int64"),
+            "lines": pd.Series([], dtype="int64"),
+        }
+    )
+
+
+def read_audit_aggregates(connection: Connection, window: ReportWindow) -> pd.DataFrame:
+    """Deleted baskets in `window`, aggregated as `aggregate_deletions` does.
+
+    Streams the audit in chunks and adds the partial sums up, so memory follows the number
+    of distinct day × reason × type × actor combinations, not the number of deletions.
+    """
+    partials = [aggregate_deletions(chunk) for chunk in _audit_chunks(connection, window)]
+    partials = [part for part in partials if not part.empty]
+    if not partials:
+        return _empty_table()
+    combined = pd.concat(partials, ignore_index=True)
+    totals = combined.groupby(_KEYS, sort=True, dropna=False)[["baskets", "lines"]].sum().reset_index()
+    return totals.astype({"baskets": "int64", "lines": "int64"})[list(REPORT_COLUMNS)]
+
+
+def count_restored(connection: Connection, window: ReportWindow) -> int:
+    query = (
+        select(func.count())
+        .select_from(BasketAudit)
+        .where(BasketAudit.event == "restored")
+        .where(BasketAudit.occurred_at >= window.since, BasketAudit.occurred_at < window.until)
+    )
+    return int(connection.scalar(query) or 0)
+
+
+def build_audit_report(
+    connection: Connection,
+    window: ReportWindow,
+    now: dt.datetime,
+    generated_by: str,
+    check_chain: Callable[[Connection], ChainStatus] = check_audit_chain,
+) -> AuditReport:
+    """Read and aggregate the audit in `window` and check the chain (the whole chain, not just
+    the window: a tampered row anywhere makes every figure suspect)."""
+    return AuditReport(
+        window=window,
+        generated_at=now,
+        table=read_audit_aggregates(connection, window),
+        restored=count_restored(connection, window),
+        chain=check_chain(connection),
+        generated_by=generated_by,
+    )
+
+
+def read_audit_report(
+    engine: Engine, window: ReportWindow, now: dt.datetime, generated_by: str
+) -> AuditReport:
+    """`build_audit_report` in one read-only snapshot, so deletions running meanwhile neither
+    skew the figures against each other nor look like tampering to the chain check."""
+    options: dict[str, Any] = {}
+    if engine.dialect.name != "sqlite":
+        options["isolation_level"] = "REPEATABLE READ"
+    with engine.connect().execution_options(**options) as connection, connection.begin():
+        return build_audit_report(connection, window, now, generated_by)
+
+
+def default_report_path(export_dir: Path, report_format: ReportFormat, now: dt.datetime) -> Path:
+    """`<export dir>/audit-report-<UTC timestamp>.<ext>`."""
+    return export_dir / f"audit-report-{now.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}.{report_format}"
+
+
+def write_audit_report(report: AuditReport, report_format: ReportFormat, path: Path) -> Path:
+    """Write the report atomically (temporary file in the target folder, then rename).
+
+    Returns the absolute path. Raises BadInput when the folder cannot be created or written.
+    """
+    path = path.expanduser().resolve()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    except OSError as error:
+        raise BadInput(f"--output: cannot write to {str(path.parent)!r} ({error.strerror})") from None
+    os.close(handle)
+    try:
+        if report_format == "csv":
+            report.table.to_csv(temporary, index=False, encoding="utf-8", lineterminator="\r\n")
+        elif report_format == "parquet":
+            pq.write_table(_arrow_table(report.table), temporary)
+        else:
+            Path(temporary).write_text(render_html(report), encoding="utf-8")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _arrow_table(table: pd.DataFrame) -> pa.Table:
+    schema = pa.schema(
+        [
+            ("day", pa.date32()),
+            ("reason", pa.string()),
+            ("account_type", pa.string()),
+            ("actor", pa.string()),
+            ("actor_role", pa.string()),
+            ("baskets", pa.int64()),
+            ("lines", pa.int64()),
+        ]
+    )
+    return pa.Table.from_pandas(table[list(REPORT_COLUMNS)], schema=schema, preserve_index=False)
+
+
+# --- HTML -----------------------------------------------------------------------------------------
+
+_CSS = """
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2933; margin: 2rem auto;
+       max-width: 960px; padding: 0 1rem; }
+h1 { font-size: 1.5rem; margin-bottom: .2rem; } h2 { font-size: 1.1rem; margin-top: 2rem; }
+.meta { color: #52606d; } .figures { display: flex; gap: 1rem; flex-wrap: wrap; margin: 1rem 0; }
+.figure { border: 1px solid #d9e2ec; border-radius: 6px; padding: .6rem 1rem; min-width: 8rem; }
+.figure b { display: block; font-size: 1.4rem; }
+.chain-intact { color: #1e7b34; } .chain-BROKEN { color: #b3261e; font-weight: bold; }
+.chain-not-checked { color: #8a6d00; }
+table { border-collapse: collapse; margin: .5rem 0; } th, td { padding: .25rem .7rem; text-align: left; }
+th { border-bottom: 2px solid #9fb3c8; } td { border-bottom: 1px solid #e4e7eb; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; }
+svg text { font: 11px system-ui, sans-serif; fill: #334e68; } svg .bar { fill: #2f6fb3; }
+"""
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def svg_bar_chart_per_day(per_day: pd.Series, title: str) -> str:
+    """Vertical bars, one per day, as an inline <svg> element (no external references)."""
+    width, height, left, bottom, top = 900, 260, 48, 56, 16
+    plot_w, plot_h = width - left - 12, height - bottom - top
+    peak = max(int(per_day.max()) if len(per_day) else 0, 1)
+    slot = plot_w / max(len(per_day), 1)
+    bar_w = max(slot * 0.8, 1.0)
+    label_every = max(1, round(len(per_day) / 15))
+    parts = [
+        f'<svg class="chart" id="chart-per-day" role="img" aria-label="{_e(title)}" '
+        f'viewBox="0 0 {width} {height}" width="100%" preserveAspectRatio="xMinYMin meet">',
+        f"<title>{_e(title)}</title>",
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 12}" y2="{top + plot_h}" stroke="#9fb3c8"/>',
+        f'<text x="{left - 6}" y="{top + 4}" text-anchor="end">{peak:,}</text>',
+        f'<text x="{left - 6}" y="{top + plot_h}" text-anchor="end">0</text>',
+    ]
+    for index, (day, count) in enumerate(per_day.items()):
+        bar_h = plot_h * int(count) / peak
+        x = left + index * slot + (slot - bar_w) / 2
+        parts.append(
+            f'<rect class="bar" x="{x:.1f}" y="{top + plot_h - bar_h:.1f}" width="{bar_w:.1f}" '
+            f'height="{bar_h:.1f}"><title>{day:%Y-%m-%d}: {int(count):,} deleted</title></rect>'
+        )
+        if index % label_every == 0:
+            label_x, label_y = x + bar_w / 2, top + plot_h + 12
+            parts.append(
+                f'<text x="{label_x:.1f}" y="{label_y}" text-anchor="end" '
+                f'transform="rotate(-45 {label_x:.1f} {label_y})">{day:%Y-%m-%d}</text>'
+            )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def svg_bar_chart_per_category(per_category: pd.Series, title: str, chart_id: str) -> str:
+    """Horizontal bars, one per category, with the count at the end of each bar."""
+    row_h, left, right = 28, 140, 70
+    width = 900
+    height = max(len(per_category), 1) * row_h + 10
+    peak = max(int(per_category.max()) if len(per_category) else 0, 1)
+    plot_w = width - left - right
+    parts = [
+        f'<svg class="chart" id="{_e(chart_id)}" role="img" aria-label="{_e(title)}" '
+        f'viewBox="0 0 {width} {height}" width="100%" preserveAspectRatio="xMinYMin meet">',
+        f"<title>{_e(title)}</title>",
+    ]
+    for index, (name, count) in enumerate(per_category.items()):
+        y = 5 + index * row_h
+        bar_w = max(plot_w * int(count) / peak, 1.0)
+        parts.append(f'<text x="{left - 8}" y="{y + 17}" text-anchor="end">{_e(name)}</text>')
+        parts.append(
+            f'<rect class="bar" x="{left}" y="{y + 4}" width="{bar_w:.1f}" height="{row_h - 8}">'
+            f"<title>{_e(name)}: {int(count):,} deleted</title></rect>"
+        )
+        parts.append(f'<text x="{left + bar_w + 6:.1f}" y="{y + 17}">{int(count):,}</text>')
+    if not len(per_category):
+        parts.append(f'<text x="{left}" y="20">no deletions in this period</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _html_table(series: pd.Series, heading: str, total: int) -> str:
+    rows = "".join(
+        f'<tr><td>{_e(name)}</td><td class="n">{int(count):,}</td>'
+        f'<td class="n">{(100 * int(count) / total if total else 0):.1f}%</td></tr>'
+        for name, count in series.items()
+    )
+    return (
+        f"<table><thead><tr><th>{_e(heading)}</th><th>baskets</th><th>share</th></tr></thead>"
+        f"<tbody>{rows or '<tr><td colspan=3>none</td></tr>'}</tbody></table>"
+    )
+
+
+def render_html(report: AuditReport) -> str:
+    """The report as one self-contained HTML page: figures, two charts, tables, chain status."""
+    per_day = report.baskets_per_day()
+    per_type = report.baskets_per("account_type")
+    chain_class = "chain-" + report.chain.label.replace(" ", "-")
+    figures = "".join(
+        f'<div class="figure"><b>{value}</b>{_e(label)}</div>'
+        for label, value in (
+            ("baskets deleted", f"{report.deleted:,}"),
+            ("basket lines deleted", f"{report.lines:,}"),
+            ("baskets restored", f"{report.restored:,}"),
+            ("days", f"{len(per_day):,}"),
+        )
+    )
+    detail_rows = "".join(
+        f"<tr><td>{row.day:%Y-%m-%d}</td><td>{_e(row.reason)}</td><td>{_e(row.account_type)}</td>"
+        f'<td>{_e(row.actor)}</td><td>{_e(row.actor_role)}</td><td class="n">{int(row.baskets):,}</td>'
+        f'<td class="n">{int(row.lines):,}</td></tr>'
+        for row in report.table.itertuples(index=False)
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Basket audit report {report.window.since:%Y-%m-%d} to {report.window.until:%Y-%m-%d}</title>
+<style>{_CSS}</style>
+</head>
+<body>
+<h1>Deleted baskets: audit report</h1>
+<p class="meta">{_e(report.window.describe())} &middot; generated {report.generated_at:%Y-%m-%d %H:%M} UTC
+by {_e(report.generated_by)}</p>
+<p id="chain-status" class="{chain_class}">Audit chain: {_e(report.chain.label)} &mdash;
+{_e(report.chain.detail)}</p>
+<div class="figures">{figures}</div>
+<h2>Deletions per day</h2>
+{svg_bar_chart_per_day(per_day, "Deleted baskets per day (UTC)")}
+<h2>Deletions per account type</h2>
+{svg_bar_chart_per_category(per_type, "Deleted baskets per account type", "chart-per-account-type")}
+{_html_table(per_type, "account type", report.deleted)}
+<h2>Per reason</h2>
+{_html_table(report.baskets_per("reason"), "reason", report.deleted)}
+<h2>Per actor</h2>
+{_html_table(report.baskets_per("actor"), "actor", report.deleted)}
+<h2>Detail</h2>
+<table><thead><tr><th>day (UTC)</th><th>reason</th><th>account type</th><th>actor</th><th>role</th>
+<th>baskets</th><th>lines</th></tr></thead>
+<tbody>{detail_rows or "<tr><td colspan=7>no deletions in this period</td></tr>"}</tbody></table>
+</body>
+</html>
+"""
+
+
+def render_markdown(report: AuditReport, path: Path | None = None) -> str:
+    """A short markdown summary (the flow's artifact): window, totals, chain, breakdowns."""
+
+    def table(series: pd.Series, heading: str) -> str:
+        rows = "\n".join(f"| {name} | {int(count):,} |" for name, count in series.items())
+        return f"| {heading} | baskets |\n| --- | ---: |\n{rows or '| (none) | 0 |'}"
+
+    lines = [
+        "# Basket audit report",
+        "",
+        f"**Window:** {report.window.describe()}  ",
+        f"**Deleted:** {report.deleted:,} baskets with {report.lines:,} lines  ",
+        f"**Restored:** {report.restored:,}  ",
+        f"**Audit chain:** {report.chain.label} — {report.chain.detail}",
+    ]
+    if path is not None:
+        lines.append(f"**Report file:** `{path}`")
+    lines += [
+        "",
+        table(report.baskets_per("account_type"), "account type"),
+        "",
+        table(report.baskets_per("reason"), "reason"),
+        "",
+        table(report.baskets_per("actor"), "actor"),
+    ]
+    return "\n".join(lines) + "\n"
