@@ -1,0 +1,194 @@
+"""The audit hash chain: canonical rows, and verify catching every kind of tampering."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import delete, select, update
+
+from baskets.audit import (
+    HASHED_COLUMNS,
+    canonical_lines,
+    canonical_quantity,
+    canonical_row,
+    chain_hash,
+    parse_lines,
+    verify_audit_chain,
+    verify_audit_chain_snapshot,
+)
+from baskets.db import write_transaction
+from baskets.deletion import delete_baskets_with_audit
+from baskets.models import GENESIS_HASH, AuditChainHead, Basket, BasketAudit
+from baskets.roles import Actor
+from tests.conftest import DatabaseUnderTest, seed
+
+BOB = Actor("bob", "order_processor")
+
+
+def _row(**changes: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "seq": 1, "event": "deleted", "basket_id": "3f2504e0-4f89-11d3-9a0c-0305e82c3301",
+        "occurred_at": dt.datetime(2026, 11, 1, 12, tzinfo=dt.UTC), "actor": "bob",
+        "actor_role": "order_processor", "reason": "broken", "note": None, "flow_run_id": None,
+        "shop_account_id": None, "shop_account_name": None, "shop_account_email": None, "account_id": None,
+        "account_name": None, "account_email": None, "account_type": "Anonymous",
+        "basket_created_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        "basket_modified_at": dt.datetime(2026, 1, 2, tzinfo=dt.UTC), "line_count": 0,
+        "total_quantity": Decimal("0"), "lines": "[]", "prev_hash": GENESIS_HASH,
+    }  # fmt: skip
+    row.update(changes)
+    return row
+
+
+def _chain(database: DatabaseUnderTest, deletions: int = 6) -> list[str]:
+    """Seed and delete `deletions` baskets one per transaction; return the hashes."""
+    seed(database, 30)
+    with database.engine.connect() as connection:
+        ids = list(connection.scalars(select(Basket.id).order_by(Basket.id).limit(deletions)))
+    for basket_id in ids:
+        with write_transaction(database.engine) as connection:
+            delete_baskets_with_audit(connection, [basket_id], actor=BOB, reason="broken")
+    with database.engine.connect() as connection:
+        return list(connection.scalars(select(BasketAudit.hash).order_by(BasketAudit.seq)))
+
+
+def _verify(database: DatabaseUnderTest, head: str | None = None):  # type: ignore[no-untyped-def]
+    return verify_audit_chain_snapshot(database.engine, head)
+
+
+def test_canonical_row_covers_every_column_but_the_hash() -> None:
+    assert "hash" not in HASHED_COLUMNS
+    assert {"seq", "prev_hash", "lines", "note", "total_quantity"} <= set(HASHED_COLUMNS)
+    assert canonical_row(_row()).startswith(b'{"account_email":null,')
+
+
+def test_same_instant_in_another_zone_and_float_quantity_hash_the_same() -> None:
+    amsterdam = dt.timezone(dt.timedelta(hours=1))
+    same = _row(occurred_at=dt.datetime(2026, 11, 1, 13, tzinfo=amsterdam), total_quantity=2.4999999999999996)
+    assert chain_hash(GENESIS_HASH, same) == chain_hash(GENESIS_HASH, _row(total_quantity=Decimal("2.5")))
+
+
+@given(
+    field=st.sampled_from([c for c in HASHED_COLUMNS if c not in ("seq", "line_count")]),
+    text=st.text(min_size=1, max_size=20),
+)
+def test_any_change_to_a_text_field_changes_the_hash(field: str, text: str) -> None:
+    original = _row()
+    if field in ("occurred_at", "basket_created_at", "basket_modified_at"):
+        changed = _row(**{field: original[field] + dt.timedelta(microseconds=1)})  # type: ignore[operator]
+    elif field == "total_quantity":
+        changed = _row(total_quantity=Decimal("0.0001"))
+    else:
+        changed = _row(**{field: text if text != original[field] else text + "x"})
+    assert chain_hash(GENESIS_HASH, changed) != chain_hash(GENESIS_HASH, original)
+
+
+@given(st.decimals(min_value=0, max_value=10**9, places=4, allow_nan=False))
+def test_quantity_survives_a_round_trip_through_float(value: Decimal) -> None:
+    assert canonical_quantity(float(value)) == canonical_quantity(value) == format(value, "f")
+
+
+def test_lines_round_trip_in_line_id_order() -> None:
+    lines = [
+        {"id": 9, "product_id": "ITEM-2", "variant_id": None, "quantity": Decimal("1.5"), "uom_id": "KG"},
+        {"id": 3, "product_id": "ITEM-1", "variant_id": "V1", "quantity": 2.0, "uom_id": None},
+    ]
+    text = canonical_lines(lines)
+    assert [line["id"] for line in parse_lines(text)] == [3, 9]
+    assert [line["quantity"] for line in parse_lines(text)] == [Decimal("2.0000"), Decimal("1.5000")]
+
+
+def test_empty_log_verifies_with_the_genesis_head(db: DatabaseUnderTest) -> None:
+    report = _verify(db)
+    assert (report.ok, report.count, report.head_hash) == (True, 0, GENESIS_HASH)
+
+
+def test_intact_chain_verifies_and_reports_its_head(db: DatabaseUnderTest) -> None:
+    hashes = _chain(db)
+    report = _verify(db, head=hashes[3])
+    assert (report.ok, report.count, report.head_seq, report.head_hash) == (True, 6, 6, hashes[-1])
+
+
+def test_changed_field_is_caught_at_its_row(db: DatabaseUnderTest) -> None:
+    _chain(db)
+    with db.engine.begin() as connection:
+        connection.execute(update(BasketAudit).where(BasketAudit.seq == 4).values(actor="mallory"))
+    report = _verify(db)
+    assert (report.ok, report.first_bad_seq, report.count) == (False, 4, 3)
+    assert "changed" in (report.problem or "")
+
+
+def test_changed_field_with_recomputed_hash_is_caught_at_the_next_row(db: DatabaseUnderTest) -> None:
+    _chain(db)
+    with db.engine.begin() as connection:
+        row = dict(
+            connection.execute(select(BasketAudit.__table__).where(BasketAudit.seq == 2)).mappings().one()
+        )
+        row["note"] = "nothing to see"
+        connection.execute(
+            update(BasketAudit).where(BasketAudit.seq == 2).values(note=row["note"],
+                                                                   hash=chain_hash(row["prev_hash"], row))
+        )  # fmt: skip
+    assert _verify(db).first_bad_seq == 3
+
+
+def test_removed_row_is_caught(db: DatabaseUnderTest) -> None:
+    _chain(db)
+    with db.engine.begin() as connection:
+        connection.execute(delete(BasketAudit).where(BasketAudit.seq == 3))
+    report = _verify(db)
+    assert (report.first_bad_seq, report.count) == (3, 2)
+    assert "missing" in (report.problem or "")
+
+
+def test_removed_and_renumbered_row_is_caught(db: DatabaseUnderTest) -> None:
+    _chain(db)
+    with db.engine.begin() as connection:
+        connection.execute(delete(BasketAudit).where(BasketAudit.seq == 3))
+        for seq in (4, 5, 6):
+            connection.execute(update(BasketAudit).where(BasketAudit.seq == seq).values(seq=seq - 1))
+    assert _verify(db).first_bad_seq == 3
+
+
+def test_two_swapped_rows_are_caught(db: DatabaseUnderTest) -> None:
+    _chain(db)
+    with db.engine.begin() as connection:
+        connection.execute(update(BasketAudit).where(BasketAudit.seq == 2).values(seq=-2))
+        connection.execute(update(BasketAudit).where(BasketAudit.seq == 3).values(seq=2))
+        connection.execute(update(BasketAudit).where(BasketAudit.seq == -2).values(seq=3))
+    report = _verify(db)
+    assert report.first_bad_seq == 2
+    assert "link" in (report.problem or "")
+
+
+def test_cut_off_tail_is_caught_by_the_chain_head_row(db: DatabaseUnderTest) -> None:
+    _chain(db)
+    with db.engine.begin() as connection:
+        connection.execute(delete(BasketAudit).where(BasketAudit.seq > 4))
+    report = _verify(db)
+    assert (report.first_bad_seq, report.count) == (5, 4)
+
+
+def test_cut_off_tail_with_rewound_head_is_caught_only_by_a_saved_head(db: DatabaseUnderTest) -> None:
+    hashes = _chain(db)
+    with db.engine.begin() as connection:
+        connection.execute(delete(BasketAudit).where(BasketAudit.seq > 4))
+        connection.execute(update(AuditChainHead).values(seq=4, hash=hashes[3]))
+    assert _verify(db).ok
+    report = _verify(db, head=hashes[-1])
+    assert (report.ok, report.first_bad_seq) == (False, 5)
+    assert "saved head" in (report.problem or "")
+
+
+def test_verify_streams_a_log_longer_than_one_chunk(db: DatabaseUnderTest) -> None:
+    seed(db, 40)
+    with db.engine.connect() as connection:
+        ids = list(connection.scalars(select(Basket.id).order_by(Basket.id)))
+    with write_transaction(db.engine) as connection:
+        delete_baskets_with_audit(connection, ids, actor=BOB, reason="manual")
+    with db.engine.connect() as connection:
+        report = verify_audit_chain(connection, chunk=7)
+    assert (report.ok, report.count) == (True, 40)
