@@ -1,0 +1,57 @@
+"""The `audit-report` flow: deleted baskets per day, reason, account type and actor, plus the chain status."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Literal
+
+from prefect import flow, runtime
+
+from baskets.audit_report import DEFAULT_WINDOW_DAYS, default_report_path, resolve_window
+from baskets.errors import AuditChainBroken
+from config.settings import load_settings
+from tasks.audit_report import authorize_reader, publish_report_summary, read_audit, write_report_file
+
+
+@flow(name="audit-report", log_prints=False, validate_parameters=True)
+def audit_report(
+    operator: str,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    days: int = DEFAULT_WINDOW_DAYS,
+    report_format: Literal["html", "csv", "parquet"] = "html",
+    output: str | None = None,
+    database_url: str | None = None,
+) -> dict[str, Any]:
+    """Report the baskets deleted between `since` (inclusive) and `until` (exclusive, default now;
+    `since` defaults to `days` before `until`).
+
+    1. Check the operator may read the audit (system administrator, order processor, or the
+       schedule's built-in actor).
+    2. Read and aggregate the audit in one snapshot and verify the whole hash chain.
+    3. Write the report (HTML, CSV or Parquet) atomically; default under the export folder.
+    4. Record the summary as a markdown artifact.
+
+    Returns the summary with the report path and flow run id. When the chain does not verify
+    the report is still written, then the run fails with AuditChainBroken (exit 6).
+    """
+    settings = load_settings(database_url=database_url)
+    now = dt.datetime.now(dt.UTC)
+    window = resolve_window(since, until, now, days)
+    path = Path(output) if output else default_report_path(settings.export_dir, report_format, now)
+
+    actor = authorize_reader(settings.database_url, operator)
+    report = read_audit(settings.database_url, window, now, actor)
+    written = write_report_file(report, report_format, path)
+    publish_report_summary(report, written)
+
+    if report.chain.intact is False:
+        raise AuditChainBroken(f"audit chain broken: {report.chain.detail} (report written to {written})")
+    return {
+        **report.summary(),
+        "format": report_format,
+        "path": str(written),
+        "operator": actor.name,
+        "flow_run_id": str(runtime.flow_run.id) if runtime.flow_run.id else None,
+    }
