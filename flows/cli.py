@@ -19,6 +19,7 @@ from baskets.errors import BasketsError
 from baskets.filters import BasketFilter
 from baskets.queries import list_baskets
 from baskets.roles import Action, add_operator, authorize, list_operators
+from flows.commands import status as status_commands
 from flows.console import (
     DatabaseUrl,
     JsonOutput,
@@ -193,7 +194,7 @@ def demo(
 
 
 # Each area's commands live in flows/commands/<area>.py and add themselves here.
-for _area in ():
+for _area in (status_commands,):
     _area.register(app)
 
 

@@ -1,0 +1,165 @@
+"""`baskets status` (health for cron and monitoring: exit 0 healthy, 1 not) and `baskets alerts test`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+import typer
+
+from baskets.alerts import Alert, Delivery, deliver_alert, describe_channels
+from baskets.status import CLEANUP_FLOW, check_health, stale_success_alert
+from flows.console import (
+    DatabaseUrl,
+    JsonOutput,
+    NowOption,
+    emit_json,
+    open_runtime,
+    parse_now,
+    read_settings,
+    stdout,
+)
+
+SendAlert = Annotated[
+    bool,
+    typer.Option(
+        "--alert", help="When not healthy, also send the stale-success alert (for cron without Prefect)."
+    ),
+]
+
+
+def status(
+    now: NowOption = None,
+    alert: SendAlert = False,
+    database_url: DatabaseUrl = None,
+    json_output: JsonOutput = False,
+) -> None:
+    """Health of the nightly cleanup: last success, baskets, expired ones waiting, audit head.
+
+    Exit 0 when a cleanup succeeded within alerts.stale_after_hours, 1 when not.
+    """
+    checked_at = parse_now(now)
+    runtime = open_runtime(database_url)
+    with runtime.engine.connect() as connection:
+        report = check_health(connection, runtime.settings, checked_at)
+    database = runtime.engine.url.render_as_string(hide_password=True)
+    deliveries: list[Delivery] = []
+    if alert and not report.healthy:
+        deliveries = deliver_alert(stale_success_alert(report, database), runtime.settings.alerts)
+    if json_output:
+        emit_json(
+            {
+                **report.as_json(),
+                "database": database,
+                "alert_channels": describe_channels(runtime.settings.alerts),
+                "alerts_sent": [_delivery_json(d) for d in deliveries],
+            }
+        )
+    else:
+        _print_report(report.as_json(), database, describe_channels(runtime.settings.alerts), deliveries)
+    if not report.healthy:
+        raise typer.Exit(1)
+
+
+def alerts_test(database_url: DatabaseUrl = None, json_output: JsonOutput = False) -> None:
+    """Send a test alert on every configured channel; exit 1 unless all of them delivered it."""
+    settings = read_settings(database_url)
+    alert = Alert(
+        kind="test",
+        flow=CLEANUP_FLOW,
+        state="Test",
+        reason="a test alert sent by `baskets alerts test`; no action needed",
+        occurred_at=dt.datetime.now(dt.UTC),
+    )
+    deliveries = deliver_alert(alert, settings.alerts)
+    ok = bool(deliveries) and all(d.delivered for d in deliveries)
+    if json_output:
+        emit_json(
+            {
+                "delivered": ok,
+                "alert_channels": describe_channels(settings.alerts),
+                "alerts_sent": [_delivery_json(d) for d in deliveries],
+            }
+        )
+    elif not deliveries:
+        stdout.print("no alert channel configured: set [alerts] smtp_host and mail_to, and/or webhook_url")
+    else:
+        _print_deliveries(deliveries)
+    if not ok:
+        raise typer.Exit(1)
+
+
+def _delivery_json(delivery: Delivery) -> dict[str, Any]:
+    return {
+        "channel": delivery.channel,
+        "target": delivery.target,
+        "delivered": delivery.delivered,
+        "error": delivery.error,
+    }
+
+
+def _counts_line(counts: dict[str, int]) -> str:
+    parts = ", ".join(f"{name} {value:,}" for name, value in counts.items() if name != "total")
+    return f"{counts['total']:,} ({parts})"
+
+
+def _print_report(
+    report: dict[str, Any], database: str, channels: dict[str, Any], deliveries: list[Delivery]
+) -> None:
+    if report["healthy"]:
+        stdout.print(
+            f"[green]healthy[/]: {CLEANUP_FLOW} succeeded {report['hours_since_success']:g} hours ago"
+        )
+    else:
+        stdout.print(f"[red]NOT healthy[/]: {'; '.join(report['problems'])}", highlight=False)
+    rows: list[tuple[str, str]] = [("database", database)]
+    last = report["last_success"]
+    if last:
+        finished = last["finished_at"] or last["started_at"]
+        rows.append(
+            (
+                "last success",
+                f"{finished:%Y-%m-%d %H:%M} UTC by {last['actor']}: selected {last['selected']:,}, "
+                f"deleted {last['deleted']:,}, survived {last['survived']:,}, skipped {last['skipped']:,}"
+                + (f" (flow run {last['flow_run_id']})" if last["flow_run_id"] else ""),
+            )
+        )
+    else:
+        rows.append(("last success", "never"))
+    run = report["last_run"]
+    if run and (not last or run["started_at"] != last["started_at"]):
+        rows.append(("last run", f"{run['status']}, started {run['started_at']:%Y-%m-%d %H:%M} UTC"))
+    rows += [
+        ("baskets", _counts_line(report["baskets"])),
+        ("expired, waiting", _counts_line(report["expired_waiting"])),
+        ("audit head", f"#{report['audit_head']['seq']} {report['audit_head']['hash']}"),
+        ("alert after", f"{report['stale_after_hours']:g} hours without a successful cleanup"),
+        ("alerts go to", _channels_line(channels)),
+    ]
+    for label, value in rows:
+        stdout.print(f"{label:<17} {value}", markup=False, highlight=False)
+    _print_deliveries(deliveries)
+
+
+def _channels_line(channels: dict[str, Any]) -> str:
+    targets = []
+    if channels["email"]["configured"]:
+        targets.append(f"e-mail to {', '.join(channels['email']['to'])} via {channels['email']['smtp']}")
+    if channels["webhook"]["configured"]:
+        targets.append(f"webhook {channels['webhook']['url']}")
+    return "; ".join(targets) or "nowhere (configure [alerts])"
+
+
+def _print_deliveries(deliveries: list[Delivery]) -> None:
+    for delivery in deliveries:
+        outcome = "sent" if delivery.delivered else f"FAILED: {delivery.error}"
+        stdout.print(
+            f"alert by {delivery.channel} to {delivery.target}: {outcome}", markup=False, highlight=False
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("status")(status)
+    alerts_app = typer.Typer(help="Check where failure and stale-cleanup alerts go.", no_args_is_help=True)
+    alerts_app.command("test")(alerts_test)
+    app.add_typer(alerts_app, name="alerts")
