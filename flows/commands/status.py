@@ -8,7 +8,6 @@ from typing import Annotated, Any
 import typer
 
 from baskets.alerts import Alert, Delivery, deliver_alert, describe_channels
-from baskets.status import CLEANUP_FLOW, check_health, stale_success_alert
 from flows.console import (
     DatabaseUrl,
     JsonOutput,
@@ -38,6 +37,10 @@ def status(
 
     Exit 0 when a cleanup succeeded within alerts.stale_after_hours, 1 when not.
     """
+    # Imported here: the expiry predicate pulls in the retention module (and pyarrow), which
+    # `baskets list` and the other commands should not pay for at start-up.
+    from baskets.status import check_health, stale_success_alert
+
     checked_at = parse_now(now)
     runtime = open_runtime(database_url)
     with runtime.engine.connect() as connection:
@@ -66,7 +69,7 @@ def alerts_test(database_url: DatabaseUrl = None, json_output: JsonOutput = Fals
     settings = read_settings(database_url)
     alert = Alert(
         kind="test",
-        flow=CLEANUP_FLOW,
+        flow="retention-cleanup",
         state="Test",
         reason="a test alert sent by `baskets alerts test`; no action needed",
         occurred_at=dt.datetime.now(dt.UTC),
@@ -108,7 +111,7 @@ def _print_report(
 ) -> None:
     if report["healthy"]:
         stdout.print(
-            f"[green]healthy[/]: {CLEANUP_FLOW} succeeded {report['hours_since_success']:g} hours ago"
+            f"[green]healthy[/]: retention-cleanup succeeded {report['hours_since_success']:g} hours ago"
         )
     else:
         stdout.print(f"[red]NOT healthy[/]: {'; '.join(report['problems'])}", highlight=False)
