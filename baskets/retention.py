@@ -1,0 +1,674 @@
+"""Retention cleanup, plain: the policy, what is expired, batches, the safety share, run records."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    case,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+
+from baskets.audit import canonical_quantity
+from baskets.db import write_transaction
+from baskets.deletion import delete_baskets_with_audit, existing_basket_ids
+from baskets.errors import BasketsError, SafetyLimitHit
+from baskets.models import Basket, BasketAudit, BasketLine, CleanupRun
+from baskets.roles import Actor
+from config.settings import ACCOUNT_TYPES, RetentionSettings
+
+# What a run reports on: each account type, and empty baskets on their own line.
+EMPTY = "empty"
+CATEGORIES = (*ACCOUNT_TYPES, EMPTY)
+# The stored account_type spelling of each configured (lowercase) type.
+STORED_TYPE = {"anonymous": "Anonymous", "contact": "Contact", "customer": "Customer"}
+RETENTION_REASON = "retention"
+# How many skipped basket ids a run's record and failure message name in full.
+SKIPPED_IDS_SHOWN = 50
+
+
+class CleanupIncomplete(BasketsError):
+    """Some batches failed even after retries: the rest was done, those baskets wait for the next run."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, summary: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    """How long baskets live: days per account type, a shorter life for empty baskets, batching, safety."""
+
+    days: Mapping[str, int]
+    empty_basket_days: int = 1
+    batch_size: int = 1000
+    max_share: float = 0.25
+
+    @classmethod
+    def from_settings(cls, settings: RetentionSettings) -> RetentionPolicy:
+        return cls(
+            days=dict(settings.days),
+            empty_basket_days=settings.empty_basket_days,
+            batch_size=settings.batch_size,
+            max_share=settings.max_share,
+        )
+
+    def __post_init__(self) -> None:
+        # Settings validate this already; a policy built by hand must not slip past it.
+        short = {kind: days for kind, days in self.days.items() if days < 1}
+        if self.empty_basket_days < 1:
+            short[EMPTY] = self.empty_basket_days
+        if short:
+            kind, days = next(iter(short.items()))
+            raise BasketsError(f"retention days for {kind}: {days} is below 1 (expected e.g. 30)")
+
+    def retention_days(self, category: str) -> int:
+        return self.empty_basket_days if category == EMPTY else self.days[category]
+
+    def cutoffs(self, now: dt.datetime) -> dict[str, dt.datetime]:
+        """Per category, the time before which a basket's last modification makes it expired."""
+        return {category: now - dt.timedelta(days=self.retention_days(category)) for category in CATEGORIES}
+
+    def expired(self, now: dt.datetime) -> ColumnElement[bool]:
+        """The expiry predicate over `baskets` at `now`.
+
+        A basket is expired when it was last modified before its account type's cutoff, or
+        when it has no lines and was last modified before the (shorter) empty-basket cutoff.
+        """
+        cutoffs = self.cutoffs(now)
+        by_type = [
+            and_(Basket.account_type == STORED_TYPE[kind], Basket.modified_at < cutoffs[kind])
+            for kind in ACCOUNT_TYPES
+        ]
+        empty = and_(_has_no_lines(), Basket.modified_at < cutoffs[EMPTY])
+        return or_(*by_type, empty)
+
+
+def _has_no_lines() -> ColumnElement[bool]:
+    return ~exists().where(BasketLine.basket_id == Basket.id)
+
+
+def _category_column() -> ColumnElement[str]:
+    """'Empty' for baskets without lines, else the stored account type (lowercased in Python)."""
+    return case((_has_no_lines(), "Empty"), else_=Basket.account_type)
+
+
+@dataclass(frozen=True)
+class ExpiredBasket:
+    basket_id: str
+    category: str  # one of CATEGORIES
+
+
+def select_expired_basket_ids(
+    connection: Connection,
+    policy: RetentionPolicy,
+    now: dt.datetime,
+    *,
+    after: str | None = None,
+    limit: int | None = None,
+) -> list[ExpiredBasket]:
+    """The next `limit` (default: the policy's batch size) expired baskets in key order after `after`."""
+    query = (
+        select(Basket.id, _category_column())
+        .where(policy.expired(now))
+        .order_by(Basket.id)
+        .limit(limit or policy.batch_size)
+    )
+    if after is not None:
+        query = query.where(Basket.id > after)
+    return [ExpiredBasket(basket_id, category.lower()) for basket_id, category in connection.execute(query)]
+
+
+def walk_expired_batches(
+    engine: Engine, policy: RetentionPolicy, now: dt.datetime
+) -> Iterator[list[ExpiredBasket]]:
+    """Batches of expired baskets in key order, each selected on a short connection of its own.
+
+    Selection resumes after the last key of the previous batch, so the walk ends even when a
+    batch is left undeleted (it failed, or its baskets were touched) and is linear overall.
+    """
+    after: str | None = None
+    while True:
+        with engine.connect() as connection:
+            batch = select_expired_basket_ids(connection, policy, now, after=after)
+        if not batch:
+            return
+        yield batch
+        if len(batch) < policy.batch_size:
+            return
+        after = batch[-1].basket_id
+
+
+def count_expired_baskets(
+    connection: Connection, policy: RetentionPolicy, now: dt.datetime
+) -> dict[str, int]:
+    """How many baskets a run at `now` would select, per category (every category present)."""
+    category = _category_column().label("category")
+    rows = connection.execute(
+        select(category, func.count()).where(policy.expired(now)).group_by(category)
+    ).all()
+    counts = dict.fromkeys(CATEGORIES, 0)
+    for name, count in rows:
+        counts[str(name).lower()] = int(count)
+    return counts
+
+
+@dataclass(frozen=True)
+class CleanupPlan:
+    """What a run at `as_of` is going to delete, and whether the safety share allows it."""
+
+    as_of: dt.datetime
+    cutoffs: dict[str, dt.datetime]
+    expired: dict[str, int]
+    all_baskets: int
+    max_share: float
+
+    @property
+    def total(self) -> int:
+        return sum(self.expired.values())
+
+    @property
+    def share(self) -> float:
+        return self.total / self.all_baskets if self.all_baskets else 0.0
+
+    @property
+    def over_limit(self) -> bool:
+        return self.share > self.max_share
+
+
+def plan_cleanup(connection: Connection, policy: RetentionPolicy, now: dt.datetime) -> CleanupPlan:
+    """Count what is expired at `now` against all baskets (the dry run and the safety check)."""
+    return CleanupPlan(
+        as_of=now,
+        cutoffs=policy.cutoffs(now),
+        expired=count_expired_baskets(connection, policy, now),
+        all_baskets=int(connection.scalar(select(func.count()).select_from(Basket)) or 0),
+        max_share=policy.max_share,
+    )
+
+
+def check_safety_share(plan: CleanupPlan, *, forced: bool) -> None:
+    """Raise SafetyLimitHit (exit 5) when the plan deletes more than the allowed share, unless forced."""
+    if plan.over_limit and not forced:
+        raise SafetyLimitHit(
+            f"this run would delete {plan.total:,} of {plan.all_baskets:,} baskets "
+            f"({plan.share:.1%}), more than the limit of {plan.max_share:.0%} "
+            "(retention.max_share): nothing deleted. Check the retention settings and --now, "
+            "or rerun with --force as a system administrator"
+        )
+
+
+# --- one batch -------------------------------------------------------------------------------
+
+
+@dataclass
+class CategoryTally:
+    selected: int = 0
+    deleted: int = 0
+    survived: int = 0  # touched since selection: no longer expired when its delete came
+    gone: int = 0  # deleted by someone else between selection and delete
+    skipped: int = 0  # in a batch that failed even after retries
+
+
+@dataclass
+class RunTally:
+    """The running counts of one cleanup run, as stored in cleanup_runs."""
+
+    categories: dict[str, CategoryTally] = field(
+        default_factory=lambda: {category: CategoryTally() for category in CATEGORIES}
+    )
+    batches: int = 0
+    failed_batches: int = 0
+    skipped_ids: list[str] = field(default_factory=list)
+    first_seq: int | None = None
+    last_seq: int | None = None
+    longest_batch_seconds: float = 0.0
+
+    def total(self, name: str) -> int:
+        return sum(getattr(tally, name) for tally in self.categories.values())
+
+    def as_detail(self) -> dict[str, Any]:
+        return {
+            "per_category": {name: asdict(tally) for name, tally in self.categories.items()},
+            "batches": self.batches,
+            "failed_batches": self.failed_batches,
+            "gone": self.total("gone"),
+            "skipped_basket_ids": self.skipped_ids[:SKIPPED_IDS_SHOWN],
+            "first_seq": self.first_seq,
+            "last_seq": self.last_seq,
+            "longest_batch_seconds": round(self.longest_batch_seconds, 3),
+        }
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    selected: int
+    deleted: list[str]
+    survived: list[str]
+    gone: list[str]
+    first_seq: int | None
+    last_seq: int | None
+    seconds: float  # how long the batch's write transaction was open
+    tally: RunTally  # the run's counts after this batch
+
+
+def delete_expired_batch(
+    engine: Engine,
+    batch: Sequence[ExpiredBasket],
+    *,
+    policy: RetentionPolicy,
+    now: dt.datetime,
+    actor: Actor,
+    run_id: int,
+    tally: RunTally,
+    flow_run_id: str | None = None,
+) -> BatchOutcome:
+    """Delete one batch with its audit rows; the outcome carries the run's counts after it.
+
+    One short write transaction: the expiry predicate is re-checked under row locks (a basket
+    touched since selection survives without an audit row), and the audit rows, the deletes
+    and the run's counts in cleanup_runs commit together or not at all. `tally` is not changed,
+    so after an exception (nothing of the batch was changed) the batch can simply be retried.
+    """
+    ids = [basket.basket_id for basket in batch]
+    category_of = {basket.basket_id: basket.category for basket in batch}
+    started = time.perf_counter()
+    with write_transaction(engine) as connection:
+        result = delete_baskets_with_audit(
+            connection,
+            ids,
+            actor=actor,
+            reason=RETENTION_REASON,
+            flow_run_id=flow_run_id,
+            still_matches=policy.expired(now),
+            occurred_at=dt.datetime.now(dt.UTC),
+        )
+        still_there = existing_basket_ids(connection, result.missing) if result.missing else set()
+        survived = [basket_id for basket_id in result.missing if basket_id in still_there]
+        gone = [basket_id for basket_id in result.missing if basket_id not in still_there]
+        counted = _counted(
+            tally, category_of, result.deleted, survived, gone, result.first_seq, result.last_seq
+        )
+        _store_tally(connection, run_id, counted)
+    seconds = time.perf_counter() - started
+    counted.longest_batch_seconds = max(counted.longest_batch_seconds, seconds)
+    return BatchOutcome(
+        len(ids), result.deleted, survived, gone, result.first_seq, result.last_seq, seconds, counted
+    )
+
+
+def _counted(
+    tally: RunTally,
+    category_of: Mapping[str, str],
+    deleted: Sequence[str],
+    survived: Sequence[str],
+    gone: Sequence[str],
+    first_seq: int | None,
+    last_seq: int | None,
+) -> RunTally:
+    counted = RunTally(
+        categories={name: CategoryTally(**asdict(value)) for name, value in tally.categories.items()},
+        batches=tally.batches + 1,
+        failed_batches=tally.failed_batches,
+        skipped_ids=list(tally.skipped_ids),
+        first_seq=tally.first_seq if tally.first_seq is not None else first_seq,
+        last_seq=last_seq if last_seq is not None else tally.last_seq,
+        longest_batch_seconds=tally.longest_batch_seconds,
+    )
+    for basket_id in category_of:
+        counted.categories[category_of[basket_id]].selected += 1
+    for name, ids in (("deleted", deleted), ("survived", survived), ("gone", gone)):
+        for basket_id in ids:
+            tally_of = counted.categories[category_of[basket_id]]
+            setattr(tally_of, name, getattr(tally_of, name) + 1)
+    return counted
+
+
+def record_failed_batch(
+    engine: Engine, batch: Sequence[ExpiredBasket], *, run_id: int, tally: RunTally
+) -> RunTally:
+    """Count a batch that failed even after retries as skipped (its baskets wait for the next
+    run); returns the run's counts after it, also stored in the run's record."""
+    counted = _counted(tally, {basket.basket_id: basket.category for basket in batch}, [], [], [], None, None)
+    counted.failed_batches += 1
+    for basket in batch:
+        counted.categories[basket.category].skipped += 1
+        counted.skipped_ids.append(basket.basket_id)
+    with engine.begin() as connection:
+        _store_tally(connection, run_id, counted)
+    return counted
+
+
+# --- the run's record in cleanup_runs ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AbandonedRun:
+    run_id: int
+    started_at: dt.datetime
+    first_seq: int | None
+    last_seq: int | None
+
+
+def start_cleanup_run(
+    engine: Engine,
+    *,
+    actor: Actor,
+    dry_run: bool,
+    as_of: dt.datetime,
+    flow_run_id: str | None,
+) -> tuple[int, list[AbandonedRun]]:
+    """Record a new run as `running`; call it holding the cleanup lock.
+
+    Holding the lock means no other run is alive, so any row still `running` belongs to a
+    process that died: it is closed as failed and returned, so its deletions can be reported.
+    """
+    now = dt.datetime.now(dt.UTC)
+    with engine.begin() as connection:
+        stale = connection.execute(
+            select(CleanupRun.id, CleanupRun.started_at, CleanupRun.detail).where(
+                CleanupRun.status == "running"
+            )
+        ).all()
+        abandoned = []
+        for run_id, started_at, detail in stale:
+            found = json.loads(detail) if detail else {}
+            found["error"] = "abandoned: the process ended before the run finished (killed or crashed)"
+            connection.execute(
+                update(CleanupRun)
+                .where(CleanupRun.id == run_id)
+                .values(status="failed", finished_at=now, detail=json.dumps(found))
+            )
+            abandoned.append(AbandonedRun(run_id, started_at, found.get("first_seq"), found.get("last_seq")))
+        run_id = connection.execute(
+            insert(CleanupRun).values(
+                started_at=now,
+                status="running",
+                actor=actor.name,
+                dry_run=dry_run,
+                as_of=as_of,
+                flow_run_id=flow_run_id,
+                detail=json.dumps(RunTally().as_detail()),
+            )
+        ).inserted_primary_key[0]  # type: ignore[index]
+    return int(run_id), abandoned
+
+
+def record_refused_run(
+    engine: Engine,
+    *,
+    actor: Actor,
+    dry_run: bool,
+    as_of: dt.datetime,
+    flow_run_id: str | None,
+    error: BasketsError,
+) -> int:
+    """Record a run that never started its work (another run held the lock) as failed."""
+    now = dt.datetime.now(dt.UTC)
+    with engine.begin() as connection:
+        run_id = connection.execute(
+            insert(CleanupRun).values(
+                started_at=now,
+                finished_at=now,
+                status="failed",
+                actor=actor.name,
+                dry_run=dry_run,
+                as_of=as_of,
+                flow_run_id=flow_run_id,
+                detail=json.dumps({"error": error.message, "exit_code": error.exit_code}),
+            )
+        ).inserted_primary_key[0]  # type: ignore[index]
+    return int(run_id)
+
+
+def _store_tally(connection: Connection, run_id: int, tally: RunTally, **extra: Any) -> None:
+    detail = tally.as_detail() | extra
+    connection.execute(
+        update(CleanupRun)
+        .where(CleanupRun.id == run_id)
+        .values(
+            selected=tally.total("selected"),
+            deleted=tally.total("deleted"),
+            survived=tally.total("survived"),
+            skipped=tally.total("skipped"),
+            detail=json.dumps(detail, default=str),
+        )
+    )
+
+
+def finish_cleanup_run(
+    engine: Engine,
+    run_id: int,
+    tally: RunTally,
+    *,
+    succeeded: bool,
+    plan: CleanupPlan | None = None,
+    error: str | None = None,
+    exit_code: int | None = None,
+    snapshot: Path | None = None,
+) -> None:
+    """Close the run's record as succeeded or failed, with its final counts and details."""
+    extra: dict[str, Any] = {}
+    if plan is not None:
+        extra["expired_at_start"] = plan.expired
+        extra["all_baskets"] = plan.all_baskets
+        extra["cutoffs"] = {name: cutoff.isoformat() for name, cutoff in plan.cutoffs.items()}
+    if error is not None:
+        extra["error"] = error
+        extra["exit_code"] = exit_code
+    if snapshot is not None:
+        extra["snapshot"] = str(snapshot)
+    with engine.begin() as connection:
+        _store_tally(connection, run_id, tally, **extra)
+        connection.execute(
+            update(CleanupRun)
+            .where(CleanupRun.id == run_id)
+            .values(status="succeeded" if succeeded else "failed", finished_at=dt.datetime.now(dt.UTC))
+        )
+        if plan is not None and not tally.batches:
+            # A dry run (or a run refused before deleting) reports what it selected.
+            connection.execute(update(CleanupRun).where(CleanupRun.id == run_id).values(selected=plan.total))
+
+
+def cleanup_run_record(connection: Connection, run_id: int) -> dict[str, Any]:
+    """The stored record of one run, with `detail` parsed."""
+    row = connection.execute(select(CleanupRun).where(CleanupRun.id == run_id)).mappings().one()
+    record = dict(row)
+    record["detail"] = json.loads(record["detail"]) if record["detail"] else {}
+    return record
+
+
+# --- the Parquet snapshot ------------------------------------------------------------------
+
+SNAPSHOT_SCHEMA = pa.schema(
+    [
+        ("seq", pa.int64()),
+        ("basket_id", pa.string()),
+        ("deleted_at", pa.timestamp("us", tz="UTC")),
+        ("actor", pa.string()),
+        ("actor_role", pa.string()),
+        ("reason", pa.string()),
+        ("flow_run_id", pa.string()),
+        ("shop_account_id", pa.string()),
+        ("shop_account_name", pa.string()),
+        ("shop_account_email", pa.string()),
+        ("account_id", pa.string()),
+        ("account_name", pa.string()),
+        ("account_email", pa.string()),
+        ("account_type", pa.string()),
+        ("basket_created_at", pa.timestamp("us", tz="UTC")),
+        ("basket_modified_at", pa.timestamp("us", tz="UTC")),
+        ("line_count", pa.int32()),
+        ("total_quantity", pa.decimal128(18, 4)),
+        ("lines", pa.string()),
+        ("hash", pa.string()),
+    ]
+)
+_SNAPSHOT_SOURCE = {"deleted_at": BasketAudit.occurred_at}
+SNAPSHOT_CHUNK_ROWS = 20_000
+
+
+def snapshot_path(export_dir: Path, run_id: int, started_at: dt.datetime) -> Path:
+    return export_dir / "retention" / f"deleted-baskets-{started_at:%Y%m%dT%H%M%SZ}-run{run_id}.parquet"
+
+
+def write_parquet_snapshot(engine: Engine, first_seq: int | None, last_seq: int | None, path: Path) -> int:
+    """Write the audit rows of the baskets one run deleted (seq `first_seq`..`last_seq`, reason
+    retention) to a Parquet file at `path`; returns the row count.
+
+    Streamed in chunks; written to a temporary file beside `path` and renamed when complete,
+    so a crash never leaves a partial file under the final name.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    columns = [_SNAPSHOT_SOURCE.get(name, getattr(BasketAudit, name, None)) for name in SNAPSHOT_SCHEMA.names]
+    query = (
+        select(*(column.label(name) for column, name in zip(columns, SNAPSHOT_SCHEMA.names, strict=True)))  # type: ignore[union-attr]
+        .where(
+            BasketAudit.seq.between(first_seq or 0, last_seq or -1),
+            BasketAudit.reason == RETENTION_REASON,
+            BasketAudit.event == "deleted",
+        )
+        .order_by(BasketAudit.seq)
+    )
+    rows = 0
+    try:
+        with pq.ParquetWriter(temporary, SNAPSHOT_SCHEMA) as writer, engine.connect() as connection:
+            result = connection.execution_options(yield_per=SNAPSHOT_CHUNK_ROWS).execute(query)
+            for chunk in result.partitions():
+                records = [_snapshot_record(dict(row._mapping)) for row in chunk]
+                writer.write_table(pa.Table.from_pylist(records, schema=SNAPSHOT_SCHEMA))
+                rows += len(records)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return rows
+
+
+def _snapshot_record(row: Mapping[str, Any]) -> dict[str, Any]:
+    # SQLite keeps numerics as REAL: round to the column's four places, as the audit hash does.
+    return {**row, "total_quantity": Decimal(canonical_quantity(row["total_quantity"]))}
+
+
+# --- what a run reports --------------------------------------------------------------------
+
+CATEGORY_TITLES = {
+    "anonymous": "Anonymous baskets",
+    "contact": "Contact baskets",
+    "customer": "Customer baskets",
+    EMPTY: "Empty baskets (no lines, any account type)",
+}
+
+
+def category_report_markdown(
+    category: str,
+    *,
+    policy: RetentionPolicy,
+    plan: CleanupPlan,
+    tally: RunTally | None,
+    dry_run: bool,
+) -> str:
+    """The markdown a run publishes for one category: cutoff, selected, deleted, survived."""
+    days = policy.retention_days(category)
+    cutoff = plan.cutoffs[category]
+    lines = [
+        f"# Retention cleanup: {CATEGORY_TITLES[category]}",
+        "",
+        f"Run as of {plan.as_of:%Y-%m-%d %H:%M:%S} UTC{' (dry run: nothing deleted)' if dry_run else ''}.",
+        "",
+        "| | |",
+        "| --- | --- |",
+        f"| cutoff | last modified before {cutoff:%Y-%m-%d %H:%M:%S} UTC ({days} days) |",
+    ]
+    if dry_run or tally is None:
+        lines.append(f"| would delete | {plan.expired[category]:,} |")
+    else:
+        counts = tally.categories[category]
+        lines += [
+            f"| selected | {counts.selected:,} |",
+            f"| deleted (audited) | {counts.deleted:,} |",
+            f"| survived because touched | {counts.survived:,} |",
+            f"| already gone | {counts.gone:,} |",
+            f"| skipped (failed batch) | {counts.skipped:,} |",
+        ]
+    if category == EMPTY:
+        lines += ["", "A basket without lines counts here whatever its account type."]
+    return "\n".join(lines) + "\n"
+
+
+def run_summary(
+    *,
+    run_id: int,
+    plan: CleanupPlan,
+    tally: RunTally | None,
+    dry_run: bool,
+    actor: Actor,
+    flow_run_id: str | None,
+    snapshot: Path | None = None,
+    snapshot_rows: int | None = None,
+) -> dict[str, Any]:
+    """The counts of a run as one JSON-ready object (the flow's result and `--json` output)."""
+    summary: dict[str, Any] = {
+        "run_id": run_id,
+        "flow_run_id": flow_run_id,
+        "actor": actor.name,
+        "dry_run": dry_run,
+        "as_of": plan.as_of.isoformat(),
+        "all_baskets": plan.all_baskets,
+        "share": round(plan.share, 6),
+        "max_share": plan.max_share,
+        "over_limit": plan.over_limit,
+        "cutoffs": {name: cutoff.isoformat() for name, cutoff in plan.cutoffs.items()},
+    }
+    if dry_run or tally is None:
+        summary["would_delete"] = dict(plan.expired)
+        summary["would_delete_total"] = plan.total
+        return summary
+    summary |= {
+        "selected": tally.total("selected"),
+        "deleted": tally.total("deleted"),
+        "survived": tally.total("survived"),
+        "gone": tally.total("gone"),
+        "skipped": tally.total("skipped"),
+        "per_category": {name: asdict(counts) for name, counts in tally.categories.items()},
+        "batches": tally.batches,
+        "failed_batches": tally.failed_batches,
+        "skipped_basket_ids": tally.skipped_ids[:SKIPPED_IDS_SHOWN],
+        "longest_batch_seconds": round(tally.longest_batch_seconds, 3),
+        "snapshot": str(snapshot) if snapshot else None,
+        "snapshot_rows": snapshot_rows,
+    }
+    return summary
+
+
+def describe_incomplete(summary: Mapping[str, Any]) -> str:
+    """The one-line failure message of a run whose batches did not all succeed."""
+    ids = summary.get("skipped_basket_ids", [])
+    more = summary["skipped"] - len(ids)
+    named = ", ".join(ids) + (f" and {more:,} more" if more > 0 else "")
+    return (
+        f"retention cleanup incomplete: {summary['failed_batches']} of {summary['batches']} batches "
+        f"failed after retries; deleted {summary['deleted']:,}, survived {summary['survived']:,}, "
+        f"skipped {summary['skipped']:,} (left for the next run: {named})"
+    )
