@@ -1,0 +1,220 @@
+"""The health of unattended cleanup: what `baskets status`, the watchdog and the failure alerts read."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from baskets.alerts import Alert
+from baskets.models import AuditChainHead, Basket, CleanupRun
+from baskets.retention import RetentionPolicy, count_expired_baskets
+from config.settings import Settings
+
+CLEANUP_FLOW = "retention-cleanup"
+WATCHDOG_FLOW = "cleanup-watchdog"
+COUNT_NAMES = ("selected", "deleted", "survived", "skipped")
+
+
+@dataclass(frozen=True)
+class CleanupRunSummary:
+    """One row of `cleanup_runs`, as the status and alerts show it."""
+
+    status: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    actor: str
+    dry_run: bool
+    counts: dict[str, int]
+    flow_run_id: str | None
+    detail: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "actor": self.actor,
+            "dry_run": self.dry_run,
+            **self.counts,
+            "flow_run_id": self.flow_run_id,
+        }
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    """Everything `baskets status` prints; `healthy` is False when the last success is too old."""
+
+    checked_at: dt.datetime
+    stale_after_hours: float
+    last_success: CleanupRunSummary | None
+    last_run: CleanupRunSummary | None
+    baskets: dict[str, int]
+    expired_waiting: dict[str, int]
+    audit_head_seq: int
+    audit_head_hash: str
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        return not self.problems
+
+    @property
+    def hours_since_success(self) -> float | None:
+        return _hours_between(self.last_success, self.checked_at)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "healthy": self.healthy,
+            "problems": list(self.problems),
+            "checked_at": self.checked_at,
+            "stale_after_hours": self.stale_after_hours,
+            "hours_since_success": self.hours_since_success,
+            "last_success": self.last_success.as_json() if self.last_success else None,
+            "last_run": self.last_run.as_json() if self.last_run else None,
+            "baskets": dict(self.baskets),
+            "expired_waiting": dict(self.expired_waiting),
+            "audit_head": {"seq": self.audit_head_seq, "hash": self.audit_head_hash},
+        }
+
+
+def _summary(row: Any) -> CleanupRunSummary:
+    try:
+        detail = json.loads(row.detail) if row.detail else {}
+    except ValueError:
+        detail = {"raw": row.detail}
+    return CleanupRunSummary(
+        status=row.status,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        actor=row.actor,
+        dry_run=bool(row.dry_run),
+        counts={name: int(getattr(row, name) or 0) for name in COUNT_NAMES},
+        flow_run_id=row.flow_run_id,
+        detail=detail if isinstance(detail, dict) else {"detail": detail},
+    )
+
+
+def _latest_run(connection: Connection, *conditions: Any) -> CleanupRunSummary | None:
+    query = (
+        select(CleanupRun)
+        .where(CleanupRun.dry_run.is_(False), *conditions)
+        .order_by(CleanupRun.started_at.desc(), CleanupRun.id.desc())
+        .limit(1)
+    )
+    row = connection.execute(query).first()
+    return _summary(row) if row else None
+
+
+def cleanup_run_for_flow_run(connection: Connection, flow_run_id: str) -> CleanupRunSummary | None:
+    """The cleanup run recorded by Prefect flow run `flow_run_id`, or None if it recorded none."""
+    row = connection.execute(
+        select(CleanupRun)
+        .where(CleanupRun.flow_run_id == flow_run_id)
+        .order_by(CleanupRun.id.desc())
+        .limit(1)
+    ).first()
+    return _summary(row) if row else None
+
+
+def baskets_per_account_type(connection: Connection) -> dict[str, int]:
+    """Baskets per account type (lowercase keys, every type present) plus `total`."""
+    counts = {kind.lower(): 0 for kind in ("Anonymous", "Contact", "Customer")}
+    rows = connection.execute(select(Basket.account_type, func.count()).group_by(Basket.account_type))
+    for account_type, count in rows:
+        counts[str(account_type).lower()] = int(count)
+    return {**counts, "total": sum(counts.values())}
+
+
+def check_health(connection: Connection, settings: Settings, now: dt.datetime) -> HealthReport:
+    """Read the cleanup history, the basket counts and the audit head as of `now` (aware UTC).
+
+    Unhealthy when no non-dry cleanup has succeeded within `alerts.stale_after_hours` of `now`.
+    Raises nothing of its own; database errors propagate.
+    """
+    stale_after = settings.alerts.stale_after_hours
+    last_success = _latest_run(connection, CleanupRun.status == "succeeded")
+    last_run = _latest_run(connection)
+    head = connection.execute(select(AuditChainHead.seq, AuditChainHead.hash).limit(1)).first()
+    expired = count_expired_baskets(connection, RetentionPolicy.from_settings(settings.retention), now)
+    problems = []
+    hours = _hours_between(last_success, now)
+    if hours is None:
+        problems.append(f"no {CLEANUP_FLOW} run has succeeded yet")
+    elif hours > stale_after:
+        problems.append(
+            f"the last successful {CLEANUP_FLOW} finished {hours:g} hours ago "
+            f"(alert after {stale_after:g} hours)"
+        )
+    return HealthReport(
+        checked_at=now,
+        stale_after_hours=stale_after,
+        last_success=last_success,
+        last_run=last_run,
+        baskets=baskets_per_account_type(connection),
+        expired_waiting={**expired, "total": sum(expired.values())},
+        audit_head_seq=int(head.seq) if head else 0,
+        audit_head_hash=str(head.hash) if head else "",
+        problems=problems,
+    )
+
+
+def _hours_between(run: CleanupRunSummary | None, now: dt.datetime) -> float | None:
+    if run is None:
+        return None
+    finished = run.finished_at or run.started_at
+    return round((now - finished).total_seconds() / 3600, 2)
+
+
+def stale_success_alert(report: HealthReport, database: str | None = None) -> Alert:
+    """The alert for an unhealthy report: names the last success, its counts and what waits."""
+    last = report.last_success
+    counts = dict(last.counts) if last else {}
+    counts["expired_waiting"] = report.expired_waiting.get("total", 0)
+    return Alert(
+        kind="stale-success",
+        flow=CLEANUP_FLOW,
+        state="Stale",
+        reason="; ".join(report.problems) or "cleanup is healthy",
+        flow_run_id=last.flow_run_id if last else None,
+        counts=counts,
+        occurred_at=report.checked_at,
+        database=database,
+        details={
+            "last_success_finished_at": (
+                (last.finished_at or last.started_at).isoformat() if last else "never"
+            ),
+            "last_run_status": report.last_run.status if report.last_run else "none",
+        },
+    )
+
+
+def stale_alert_record(report: HealthReport) -> dict[str, str | None]:
+    """What the watchdog remembers after alerting: which success went stale, and when it told."""
+    last = report.last_success
+    finished = (last.finished_at or last.started_at).isoformat() if last else None
+    return {"last_success": finished, "alerted_at": report.checked_at.isoformat()}
+
+
+def stale_alert_due(report: HealthReport, previous: Any, remind_after_hours: float) -> bool:
+    """Whether an unhealthy `report` should alert, given the record of the previous alert.
+
+    Once per stale spell: due when nothing was sent for this last success yet, or the last
+    alert is `remind_after_hours` old (or lies in the future of `report`, e.g. a test's --now).
+    A malformed record counts as none.
+    """
+    if report.healthy:
+        return False
+    if not isinstance(previous, dict):
+        return True
+    if previous.get("last_success") != stale_alert_record(report)["last_success"]:
+        return True
+    try:
+        alerted_at = dt.datetime.fromisoformat(str(previous.get("alerted_at")))
+    except ValueError:
+        return True
+    since = report.checked_at - alerted_at
+    return since < dt.timedelta(0) or since >= dt.timedelta(hours=remind_after_hours)
