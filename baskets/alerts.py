@@ -136,7 +136,7 @@ def deliver_alert(
     alert: Alert,
     settings: AlertSettings,
     *,
-    retry_delays: Sequence[float] = RETRY_DELAYS,
+    retry_delays: Sequence[float] | None = None,
     timeout: float = TIMEOUT_SECONDS,
 ) -> list[Delivery]:
     """Send `alert` on every configured channel; returns one Delivery per channel tried.
@@ -146,6 +146,7 @@ def deliver_alert(
     """
     deliveries: list[Delivery] = []
     secrets = _secrets(settings)
+    retry_delays = RETRY_DELAYS if retry_delays is None else retry_delays
     if email_configured(settings):
         target = f"smtp://{settings.smtp_host}:{settings.smtp_port}"
         send = functools.partial(_send_email, alert, settings, timeout)
