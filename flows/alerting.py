@@ -1,0 +1,186 @@
+"""Alerts from Prefect: hooks for a failed or crashed retention-cleanup, and the cleanup-watchdog flow."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from typing import Any
+
+from prefect import Flow, flow
+from prefect.artifacts import create_markdown_artifact
+from prefect.client.schemas.objects import FlowRun, State
+from prefect.logging.loggers import flow_run_logger
+from prefect.variables import Variable
+
+from baskets.alerts import Alert, Delivery, deliver_alert, scrub
+from baskets.db import make_engine
+from baskets.status import (
+    CLEANUP_FLOW,
+    WATCHDOG_FLOW,
+    check_health,
+    cleanup_run_for_flow_run,
+    stale_alert_due,
+    stale_alert_record,
+    stale_success_alert,
+)
+from config.settings import Settings, SettingsError, load_settings
+
+# Parameters of a flow run that may name the database it worked on.
+_DATABASE_PARAMETERS = ("database_url",)
+# What of a cleanup run's recorded detail an alert repeats: why, and which baskets wait.
+_RUN_DETAILS = ("error", "batches", "failed_batches", "skipped_basket_ids", "snapshot")
+
+
+def alert_cleanup_failed(flow: Flow[Any, Any], flow_run: FlowRun, state: State) -> None:
+    """on_failure hook of retention-cleanup: tell the configured recipients, never raise."""
+    _alert_for_run("run-failed", flow, flow_run, state)
+
+
+def alert_cleanup_crashed(flow: Flow[Any, Any], flow_run: FlowRun, state: State) -> None:
+    """on_crashed hook of retention-cleanup (the process was interrupted or its infrastructure died)."""
+    _alert_for_run("run-crashed", flow, flow_run, state)
+
+
+def _settings_for(flow_run: FlowRun) -> Settings:
+    given = next(
+        (flow_run.parameters.get(name) for name in _DATABASE_PARAMETERS if flow_run.parameters.get(name)),
+        None,
+    )
+    try:
+        return load_settings(database_url=given)
+    except SettingsError:
+        return load_settings()
+
+
+def _alert_for_run(kind: str, flow: Flow[Any, Any], flow_run: FlowRun, state: State) -> None:
+    logger: logging.LoggerAdapter[Any] | logging.Logger
+    try:
+        logger = flow_run_logger(flow_run, flow)
+    except Exception:  # noqa: BLE001 - no logger must not mean no alert
+        logger = logging.getLogger("baskets.alerts")
+    try:
+        settings = _settings_for(flow_run)
+        alert = _run_alert(kind, flow, flow_run, state, settings)
+        _log_deliveries(logger, deliver_alert(alert, settings.alerts))
+    except Exception as error:  # noqa: BLE001 - a hook that raises would hide the run's own failure
+        logger.error("could not send the %s alert: %s: %s", kind, type(error).__name__, error)
+
+
+def _run_alert(kind: str, flow: Flow[Any, Any], flow_run: FlowRun, state: State, settings: Settings) -> Alert:
+    engine = make_engine(settings.database_url)
+    database = engine.url.render_as_string(hide_password=True)
+    counts: dict[str, int] = {}
+    details: dict[str, Any] = {}
+    try:
+        with engine.connect() as connection:
+            run = cleanup_run_for_flow_run(connection, str(flow_run.id))
+        if run is not None:
+            counts = dict(run.counts)
+            details = {"cleanup_status": run.status, "dry_run": run.dry_run, "actor": run.actor}
+            details |= {key: run.detail[key] for key in _RUN_DETAILS if run.detail.get(key) not in (None, [])}
+    except Exception as error:  # noqa: BLE001 - the database may be why the run failed
+        details["cleanup_runs"] = f"not readable: {type(error).__name__}"
+    finally:
+        engine.dispose()
+    password = engine.url.password
+    reason = scrub(state.message or state.name or "no reason given", [str(password)] if password else [])
+    return Alert(
+        kind=kind,
+        flow=flow.name or CLEANUP_FLOW,
+        state=state.name or str(state.type.value).title(),
+        reason=reason,
+        flow_run_id=str(flow_run.id),
+        flow_run_name=flow_run.name,
+        counts=counts,
+        occurred_at=state.timestamp or dt.datetime.now(dt.UTC),
+        database=database,
+        details=details,
+    )
+
+
+def _log_deliveries(logger: logging.LoggerAdapter[Any] | logging.Logger, deliveries: list[Delivery]) -> None:
+    if not deliveries:
+        logger.warning("no alert sent: configure [alerts] smtp_host + mail_to and/or webhook_url")
+    for delivery in deliveries:
+        if delivery.delivered:
+            logger.info("alert sent by %s to %s", delivery.channel, delivery.target)
+        else:
+            logger.error("alert by %s to %s failed: %s", delivery.channel, delivery.target, delivery.error)
+
+
+def _reminder_variable(database: str) -> str:
+    # One record per database: the watchdog may watch several stores from one Prefect server.
+    return f"{WATCHDOG_FLOW}-{hashlib.sha256(database.encode()).hexdigest()[:16]}"
+
+
+@flow(name=WATCHDOG_FLOW, log_prints=False)
+def cleanup_watchdog(
+    now: dt.datetime | None = None,
+    database_url: str | None = None,
+    remind_after_hours: float = 24,
+) -> dict[str, Any]:
+    """Alert when no retention-cleanup has succeeded for longer than `alerts.stale_after_hours`.
+
+    1. Read the cleanup health as of `now` (default: the current time).
+    2. If it is stale, send the stale-success alert once per stale spell: again only after a
+       newer success went stale too, or after `remind_after_hours`.
+    3. Record the health as a markdown artifact and return it (without secrets).
+    """
+    from prefect.logging import get_run_logger
+
+    logger = get_run_logger()
+    settings = load_settings(database_url=database_url)
+    checked_at = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    engine = make_engine(settings.database_url)
+    database = engine.url.render_as_string(hide_password=True)
+    try:
+        with engine.connect() as connection:
+            report = check_health(connection, settings, checked_at)
+    finally:
+        engine.dispose()
+
+    alerted = False
+    if not report.healthy:
+        name = _reminder_variable(database)
+        previous = Variable.get(name, default=None)
+        if stale_alert_due(report, previous, remind_after_hours):
+            deliveries = deliver_alert(stale_success_alert(report, database), settings.alerts)
+            _log_deliveries(logger, deliveries)
+            alerted = any(d.delivered for d in deliveries)
+            if alerted:
+                Variable.set(name, stale_alert_record(report), overwrite=True)
+        else:
+            logger.info(
+                "still stale; alerted at %s, next reminder %g hours after that",
+                previous.get("alerted_at"),
+                remind_after_hours,
+            )
+
+    summary = {**report.as_json(), "alerted": alerted}
+    create_markdown_artifact(
+        key=WATCHDOG_FLOW,
+        markdown=_health_markdown(report.healthy, report.problems, summary),
+        description="retention-cleanup health",
+    )
+    return summary
+
+
+def _health_markdown(healthy: bool, problems: list[str], summary: dict[str, Any]) -> str:
+    last = summary["last_success"]
+    lines = [
+        f"# retention-cleanup: {'healthy' if healthy else 'NOT healthy'}",
+        "",
+        *[f"- {problem}" for problem in problems],
+        "",
+        "| | |",
+        "| --- | --- |",
+        f"| checked at (UTC) | {summary['checked_at']:%Y-%m-%d %H:%M} |",
+        f"| last success finished | {last['finished_at'] if last else 'never'} |",
+        f"| hours since success | {summary['hours_since_success'] if last else '-'} |",
+        f"| baskets | {summary['baskets']['total']:,} |",
+        f"| expired and waiting | {summary['expired_waiting']['total']:,} |",
+        f"| audit head | {summary['audit_head']['seq']} `{summary['audit_head']['hash'][:16]}…` |",
+        f"| alert sent | {'yes' if summary['alerted'] else 'no'} |",
+    ]
+    return "\n".join(lines) + "\n"

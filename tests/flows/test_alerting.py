@@ -1,0 +1,135 @@
+"""Prefect-side alerts: the failure/crash hooks and the cleanup-watchdog flow, against loopback receivers."""
+# ruff: noqa: F811 - the loopback receivers are fixtures imported by name
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import pytest
+from prefect import flow
+from prefect.client.schemas.objects import FlowRun, State, StateType
+from prefect.runtime import flow_run as current_flow_run
+
+from flows.alerting import alert_cleanup_crashed, alert_cleanup_failed, cleanup_watchdog
+from tests.baskets.test_status import HOUR, add_cleanup_run
+from tests.conftest import NOW, DatabaseUnderTest
+from tests.loopback_receivers import WebhookReceiver, webhook_server  # noqa: F401
+
+TOKEN = "hook-token-never-logged"
+
+
+@pytest.fixture
+def alerting_to(webhook_server: WebhookReceiver, sqlite_db: DatabaseUnderTest, monkeypatch):
+    """Alerts of the sqlite_db database go to the loopback webhook."""
+    monkeypatch.setenv("BASKETS_DATABASE_URL", sqlite_db.url)
+    monkeypatch.setenv("BASKETS_ALERTS__WEBHOOK_URL", webhook_server.url)
+    monkeypatch.setenv("BASKETS_ALERTS__WEBHOOK_TOKEN", TOKEN)
+    monkeypatch.setattr("baskets.alerts.RETRY_DELAYS", (0.01,))
+    return webhook_server
+
+
+def test_watchdog_alerts_once_when_cleanup_goes_stale_and_reminds_a_day_later(
+    prefect_harness, alerting_to: WebhookReceiver, sqlite_db: DatabaseUnderTest
+) -> None:
+    flow_run_id = add_cleanup_run(sqlite_db, finished=NOW - HOUR, counts=(12, 11, 1, 0))
+
+    healthy = cleanup_watchdog(now=NOW)
+    assert healthy["healthy"] is True
+    assert healthy["alerted"] is False
+    assert alerting_to.posts == []
+
+    stale = cleanup_watchdog(now=NOW + 30 * HOUR)
+    assert stale["healthy"] is False
+    assert stale["alerted"] is True
+    [post] = alerting_to.posts
+    assert post.body["kind"] == "stale-success"
+    assert post.body["flow_run_id"] == flow_run_id
+    assert post.body["counts"]["deleted"] == 11
+    assert post.body["reason"] == (
+        "the last successful retention-cleanup finished 31 hours ago (alert after 26 hours)"
+    )
+
+    an_hour_later = cleanup_watchdog(now=NOW + 31 * HOUR)
+    assert an_hour_later["alerted"] is False
+    assert len(alerting_to.posts) == 1
+
+    a_day_later = cleanup_watchdog(now=NOW + 54 * HOUR)
+    assert a_day_later["alerted"] is True
+    assert len(alerting_to.posts) == 2
+
+
+def test_failure_hook_alerts_with_the_run_its_counts_and_reason(
+    prefect_harness, alerting_to: WebhookReceiver, sqlite_db: DatabaseUnderTest, caplog
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    @flow(name="retention-cleanup", on_failure=[alert_cleanup_failed])
+    def failing_cleanup(database_url: str | None = None) -> None:
+        from sqlalchemy import insert
+
+        from baskets.models import CleanupRun
+
+        with sqlite_db.engine.begin() as connection:
+            connection.execute(
+                insert(CleanupRun).values(
+                    started_at=NOW, finished_at=NOW, status="failed", actor="retention-policy",
+                    dry_run=False, as_of=NOW, selected=30, deleted=20, survived=0, skipped=10,
+                    flow_run_id=current_flow_run.get_id(),
+                    detail='{"error": "1 of 3 batches failed", "skipped_basket_ids": ["b-1", "b-2"]}',
+                )
+            )  # fmt: skip
+        raise RuntimeError("1 of 3 batches failed after retries: lock wait timeout")
+
+    state = failing_cleanup(database_url=sqlite_db.url, return_state=True)
+
+    assert state.is_failed()
+    [post] = alerting_to.posts
+    assert post.body["kind"] == "run-failed"
+    assert post.body["flow"] == "retention-cleanup"
+    assert post.body["state"] == "Failed"
+    assert post.body["flow_run_id"] == str(state.state_details.flow_run_id)
+    assert post.body["flow_run_name"]
+    assert "lock wait timeout" in post.body["reason"]
+    assert post.body["counts"] == {"selected": 30, "deleted": 20, "survived": 0, "skipped": 10}
+    assert post.body["details"]["skipped_basket_ids"] == ["b-1", "b-2"]
+    assert post.body["details"]["error"] == "1 of 3 batches failed"
+    assert TOKEN not in caplog.text
+
+
+def test_crash_hook_alerts_even_when_the_run_recorded_nothing(
+    alerting_to: WebhookReceiver, sqlite_db: DatabaseUnderTest
+) -> None:
+    run = FlowRun(
+        id=uuid.uuid4(), flow_id=uuid.uuid4(), name="brave-otter", parameters={"database_url": sqlite_db.url}
+    )
+    crashed = State(type=StateType.CRASHED, name="Crashed", message="Execution was interrupted by SIGTERM")
+
+    @flow(name="retention-cleanup")
+    def stand_in() -> None:
+        pass
+
+    alert_cleanup_crashed(stand_in, run, crashed)
+
+    [post] = alerting_to.posts
+    assert post.body["kind"] == "run-crashed"
+    assert post.body["state"] == "Crashed"
+    assert post.body["flow_run_name"] == "brave-otter"
+    assert post.body["reason"] == "Execution was interrupted by SIGTERM"
+    assert post.body["counts"] == {}
+
+
+def test_hook_never_raises_when_the_database_is_gone(alerting_to: WebhookReceiver) -> None:
+    url = "postgresql+psycopg://nobody:db-pass-x@127.0.0.1:1/none"
+    run = FlowRun(id=uuid.uuid4(), flow_id=uuid.uuid4(), name="calm-lynx", parameters={"database_url": url})
+    failed = State(type=StateType.FAILED, name="Failed", message="cannot reach the database")
+
+    @flow(name="retention-cleanup")
+    def stand_in() -> None:
+        pass
+
+    alert_cleanup_failed(stand_in, run, failed)
+
+    [post] = alerting_to.posts
+    assert post.body["details"] == {"cleanup_runs": "not readable: OperationalError"}
+    assert post.body["database"] == "postgresql+psycopg://nobody:***@127.0.0.1:1/none"
