@@ -20,6 +20,7 @@ from baskets.audit import (
     parse_lines,
 )
 from baskets.errors import BadInput, NotFound
+from baskets.guid import parse_guid
 from baskets.models import Account, Basket, BasketLine, ShopAccount
 from baskets.queries import joined_baskets
 from baskets.roles import Actor
@@ -41,6 +42,17 @@ class DeletionResult:
 def _chunks(items: Sequence[str], size: int = IN_LIST_SIZE) -> Iterator[Sequence[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def parse_basket_ids(basket_ids: list[str]) -> list[str]:
+    """Normalised, de-duplicated GUIDs in the order given; BadInput naming the first bad one."""
+    parsed: dict[str, None] = {}
+    for value in basket_ids:
+        try:
+            parsed[parse_guid(value)] = None
+        except ValueError as error:
+            raise BadInput(f"BASKET_ID: {error}") from None
+    return list(parsed)
 
 
 def check_note(note: str | None) -> str | None:
@@ -235,12 +247,7 @@ def restore_basket(
     note = check_note(note)
     when = occurred_at or dt.datetime.now(dt.UTC)
     head = lock_chain_head(connection)
-    if connection.scalar(select(Basket.id).where(Basket.id == basket_id).with_for_update()) is not None:
-        raise BadInput(f"basket {basket_id} exists: only a deleted basket can be restored")
-    deletions = [row for row in audit_rows_for_basket(connection, basket_id) if row["event"] == "deleted"]
-    if not deletions:
-        raise NotFound(f"no deleted basket {basket_id} in the audit log")
-    source = deletions[-1]
+    source = latest_deletion(connection, basket_id, lock=True)
     lines = parse_lines(source["lines"])
     connection.execute(
         insert(Basket).values(
@@ -281,6 +288,20 @@ def restore_basket(
     return RestoreResult(
         basket_id=basket_id, line_count=len(lines), restored_from_seq=int(source["seq"]), seq=new_head.seq
     )
+
+
+def latest_deletion(connection: Connection, basket_id: str, *, lock: bool = False) -> dict[str, Any]:
+    """The audit row a restore of `basket_id` would use: its latest deletion.
+
+    Raises BadInput when a basket with that id exists, NotFound when no deletion is on record.
+    """
+    exists = select(Basket.id).where(Basket.id == basket_id)
+    if connection.scalar(exists.with_for_update() if lock else exists) is not None:
+        raise BadInput(f"basket {basket_id} exists: only a deleted basket can be restored")
+    deletions = [row for row in audit_rows_for_basket(connection, basket_id) if row["event"] == "deleted"]
+    if not deletions:
+        raise NotFound(f"no deleted basket {basket_id} in the audit log")
+    return deletions[-1]
 
 
 def _audit_row_from(source: dict[str, Any]) -> dict[str, Any]:

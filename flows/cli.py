@@ -19,6 +19,10 @@ from baskets.errors import BasketsError
 from baskets.filters import BasketFilter
 from baskets.queries import list_baskets
 from baskets.roles import Action, add_operator, authorize, list_operators
+from flows.commands import audit as audit_commands
+from flows.commands import cleanup as cleanup_commands
+from flows.commands import delete as delete_commands
+from flows.commands import export as export_commands
 from flows.commands import status as status_commands
 from flows.console import (
     DatabaseUrl,
@@ -191,10 +195,25 @@ def demo(
             f"{row['shop_account_name'] or '-':<28}  {row['line_count']:>2} lines  "
             f"modified {row['modified_at']:%Y-%m-%d %H:%M}"
         )
+    from flows.export import report_export
+
+    exported = report_export(
+        basket_filter=BasketFilter(),
+        format="both",
+        output=None,
+        operator="demo-admin",
+        database_url=runtime.settings.database_url,
+    )
+    stdout.print(
+        f"[bold]3. exported[/] {exported['lines']:,} lines of {exported['baskets']:,} baskets "
+        "as demo-admin (`baskets export --format both --as demo-admin`):"
+    )
+    for file in exported["files"]:
+        stdout.print(f"   {file['path']}  sha256 {file['sha256'][:16]}…", highlight=False)
 
 
 # Each area's commands live in flows/commands/<area>.py and add themselves here.
-for _area in (status_commands,):
+for _area in (status_commands, delete_commands, audit_commands, cleanup_commands, export_commands):
     _area.register(app)
 
 

@@ -1,0 +1,188 @@
+"""`baskets delete`, `baskets restore` and `baskets shop-account`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from baskets.deletion import check_note, existing_basket_ids, latest_deletion, parse_basket_ids
+from baskets.errors import BadInput, NotFound
+from baskets.filters import BasketFilter
+from baskets.guid import parse_guid
+from baskets.queries import count_baskets
+from baskets.roles import Action, authorize
+from baskets.shop_accounts import shop_account_details
+from flows.console import (
+    DatabaseUrl,
+    JsonOutput,
+    OperatorName,
+    emit_json,
+    open_runtime,
+    stdout,
+    with_basket_filter,
+)
+
+REASONS = ("broken", "manual")
+
+
+def _check_reason(reason: str | None) -> str | None:
+    if reason is None:
+        return None
+    cleaned = reason.strip().lower()
+    if cleaned not in REASONS:
+        raise BadInput(f"--reason: {reason!r} is not a reason (expected broken or manual)")
+    return cleaned
+
+
+@with_basket_filter
+def delete_command(
+    basket_filter: BasketFilter,
+    basket_ids: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="[BASKET_ID]...", help="Basket GUIDs (any spelling).", show_default=False),
+    ] = None,
+    reason: Annotated[
+        str | None,
+        typer.Option(
+            "--reason", help="broken (default for IDs) or manual (default for filters).", show_default=False
+        ),
+    ] = None,  # fmt: skip
+    note: Annotated[str | None, typer.Option("--note", help="Free text kept in the audit log.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Really delete what the filters match.")] = False,
+    delete_all: Annotated[bool, typer.Option("--all", help="Allow a delete without any filter.")] = False,
+    operator: OperatorName = None,
+    database_url: DatabaseUrl = None,
+    json_output: JsonOutput = False,
+) -> None:
+    """Delete baskets with their lines, each with an audit row (all or nothing for listed IDs).
+
+    With filters instead of IDs it shows how many baskets match and deletes them only with --yes.
+    """
+    reason = _check_reason(reason)
+    note = check_note(note)
+    ids = parse_basket_ids(basket_ids or [])
+    if ids and (not basket_filter.is_empty() or delete_all):
+        raise BadInput("give basket IDs or filters, not both (e.g. baskets delete ID --as NAME)")
+    if not ids and basket_filter.is_empty() and not delete_all:
+        raise BadInput(
+            "no basket IDs and no filter: pass IDs, a filter (e.g. --account-type anonymous), "
+            "or --all to delete every basket"
+        )
+    runtime = open_runtime(database_url)
+    name = runtime.operator(operator)
+    with runtime.engine.connect() as connection:
+        authorize(connection, name, Action.DELETE)
+        if ids:
+            found = existing_basket_ids(connection, ids)
+            unknown = [basket_id for basket_id in ids if basket_id not in found]
+            if unknown:
+                raise NotFound(f"no basket with ID {', '.join(unknown)}: nothing was deleted")
+        else:
+            matched = count_baskets(connection, basket_filter)
+    if not ids and not yes:
+        _report_match(matched, basket_filter, json_output)
+        return
+    from flows.delete import basket_delete
+
+    summary = basket_delete(
+        operator=name,
+        basket_ids=ids or None,
+        basket_filter=None if ids else basket_filter,
+        delete_all=delete_all,
+        reason=reason,
+        note=note,
+        database_url=runtime.settings.database_url,
+    )
+    if json_output:
+        emit_json(summary)
+        return
+    seqs = (
+        f"audit seq {summary['first_seq']}..{summary['last_seq']}" if summary["deleted"] else "no audit rows"
+    )
+    stdout.print(f"deleted {summary['deleted']} baskets ({seqs}), flow run {summary['flow_run_id']}")
+    if summary["survived"]:
+        stdout.print(f"kept {summary['survived']} baskets that changed since selection and no longer match")
+
+
+def _report_match(matched: int, basket_filter: BasketFilter, json_output: bool) -> None:
+    described = basket_filter.describe()
+    if json_output:
+        emit_json({"matched": matched, "deleted": 0, "filter": described, "confirmed": False})
+        return
+    filters = " ".join(f"{flag} {value!r}" for flag, value in described.items()) or "--all"
+    stdout.print(f"{matched} baskets match {filters}; nothing deleted. Add --yes to delete them.")
+
+
+def restore_command(
+    basket_id: Annotated[str, typer.Argument(metavar="BASKET_ID", help="GUID of a deleted basket.")],
+    note: Annotated[str | None, typer.Option("--note", help="Free text kept in the audit log.")] = None,
+    operator: OperatorName = None,
+    database_url: DatabaseUrl = None,
+    json_output: JsonOutput = False,
+) -> None:
+    """Put a deleted basket and its lines back from the audit log (system administrators only)."""
+    (parsed,) = parse_basket_ids([basket_id])
+    note = check_note(note)
+    runtime = open_runtime(database_url)
+    name = runtime.operator(operator)
+    with runtime.engine.connect() as connection:
+        authorize(connection, name, Action.RESTORE)
+        latest_deletion(connection, parsed)
+    from flows.delete import basket_restore
+
+    summary = basket_restore(
+        basket_id=parsed, operator=name, note=note, database_url=runtime.settings.database_url
+    )
+    if json_output:
+        emit_json(summary)
+        return
+    stdout.print(
+        f"restored basket {summary['basket_id']} with {summary['line_count']} lines from audit seq "
+        f"{summary['restored_from_seq']} (recorded as seq {summary['seq']}), "
+        f"flow run {summary['flow_run_id']}"
+    )
+
+
+def shop_account_command(
+    guid: Annotated[str, typer.Argument(metavar="ID", help="Shop account GUID, or a basket GUID.")],
+    operator: OperatorName = None,
+    database_url: DatabaseUrl = None,
+    json_output: JsonOutput = False,
+) -> None:
+    """A shop account's details, given its ID or one of its baskets' (system administrators only)."""
+    try:
+        parsed = parse_guid(guid)
+    except ValueError as error:
+        raise BadInput(f"ID: {error}") from None
+    runtime = open_runtime(database_url)
+    with runtime.engine.connect() as connection:
+        authorize(connection, runtime.operator(operator), Action.VIEW_SHOP_ACCOUNT)
+        details = shop_account_details(connection, parsed)
+    if json_output:
+        emit_json(details)
+        return
+    stdout.print(_details_table(details))
+
+
+def _details_table(details: dict[str, Any]) -> Table:
+    table = Table(show_header=False, title=f"Shop account {details['shop_account_id']}", title_justify="left")
+    labels = {
+        "name": "Name", "email": "E-mail", "shop_account_type": "Shop account type",
+        "activated": "Activated", "created_at": "Created (UTC)", "account_id": "Account Id (ERP)",
+        "account_name": "Account name", "account_email": "Account e-mail", "account_kind": "Account kind",
+        "basket_count": "Open baskets",
+    }  # fmt: skip
+    for key, label in labels.items():
+        value = details[key]
+        if key == "created_at":
+            value = f"{value:%Y-%m-%d %H:%M}"
+        table.add_row(label, "" if value is None else str(value))
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    app.command("delete")(delete_command)
+    app.command("restore")(restore_command)
+    app.command("shop-account")(shop_account_command)

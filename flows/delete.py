@@ -1,0 +1,184 @@
+"""The `basket-delete` and `basket-restore` flows: delete baskets with an audit trail, or put one back."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+from prefect.runtime import flow_run
+from prefect.states import Failed
+
+from baskets.deletion import check_note, parse_basket_ids
+from baskets.errors import BadInput, BasketsError
+from baskets.filters import BasketFilter
+from baskets.roles import Action
+from tasks.delete import (
+    authorize_operator,
+    check_baskets_exist,
+    delete_filtered_batch,
+    delete_listed_baskets,
+    load_task_settings,
+    restore_deleted_basket,
+    select_basket_batch,
+)
+
+# The flow result (and `--json`) lists at most this many ids; the audit log has them all.
+RESULT_ID_LIMIT = 10_000
+ARTIFACT_ID_LIMIT = 50
+
+
+@flow(name="basket-delete", validate_parameters=True)
+def basket_delete(
+    operator: str | None = None,
+    basket_ids: list[str] | None = None,
+    basket_filter: BasketFilter | None = None,
+    delete_all: bool = False,
+    reason: Literal["broken", "manual"] | None = None,
+    note: str | None = None,
+    database_url: str | None = None,
+) -> dict[str, Any]:
+    """Delete baskets with their lines, one chained audit row per basket in the same transaction.
+
+    1. Check that `operator` may delete baskets, before touching any data.
+    2. Listed `basket_ids`: all in one transaction; if any is unknown nothing is deleted (exit 4).
+       A `basket_filter` (or `delete_all`): key-ordered batches, each its own transaction,
+       each re-checking the filter under the row locks.
+    3. Record a markdown artifact and return counts, ids, the audit seq range and the flow run id.
+
+    An expected refusal (not permitted, unknown IDs, bad input) fails the run with its one-line
+    message; the caller gets the BasketsError back.
+    """
+    try:
+        return _delete_baskets(operator, basket_ids, basket_filter, delete_all, reason, note, database_url)
+    except BasketsError as error:
+        return _refused(error)
+
+
+def _refused(error: BasketsError) -> Any:
+    # A Failed state instead of a raise: the run log shows one line, not a traceback.
+    return Failed(message=error.message, data=error)
+
+
+def _delete_baskets(
+    operator: str | None,
+    basket_ids: list[str] | None,
+    basket_filter: BasketFilter | None,
+    delete_all: bool,
+    reason: str | None,
+    note: str | None,
+    database_url: str | None,
+) -> dict[str, Any]:
+    settings = load_task_settings(database_url)
+    url = settings.database_url
+    actor = authorize_operator(url, operator, Action.DELETE)
+    run_id = flow_run.get_id()
+    note = check_note(note)
+    basket_filter = basket_filter or BasketFilter()
+    if basket_ids:
+        if not basket_filter.is_empty() or delete_all:
+            raise BadInput("give basket IDs or filters, not both (e.g. baskets delete ID --as NAME)")
+        ids = parse_basket_ids(basket_ids)
+        check_baskets_exist(url, ids)
+        result = delete_listed_baskets(url, ids, actor, reason or "broken", note, run_id)
+        deleted, first_seq, last_seq = result.deleted, result.first_seq, result.last_seq
+        survived: list[str] = []
+    else:
+        if basket_filter.is_empty() and not delete_all:
+            raise BadInput("no filter given: pass a filter (e.g. --account-type anonymous) or --all")
+        deleted, survived, first_seq, last_seq = [], [], None, None
+        after: str | None = None
+        while batch := select_basket_batch(url, basket_filter, after, settings.retention.batch_size):
+            after = batch[-1]
+            result = delete_filtered_batch(url, batch, basket_filter, actor, reason or "manual", note, run_id)
+            deleted.extend(result.deleted)
+            survived.extend(result.missing)
+            if result.first_seq is not None:
+                first_seq = first_seq if first_seq is not None else result.first_seq
+                last_seq = result.last_seq
+    summary = {
+        "deleted": len(deleted),
+        "survived": len(survived),
+        "basket_ids": deleted[:RESULT_ID_LIMIT],
+        "basket_ids_truncated": len(deleted) > RESULT_ID_LIMIT,
+        "first_seq": first_seq,
+        "last_seq": last_seq,
+        "actor": actor.name,
+        "reason": reason or ("broken" if basket_ids else "manual"),
+        "filter": basket_filter.describe(),
+        "flow_run_id": str(run_id) if run_id else None,
+    }
+    get_run_logger().info("deleted %d baskets as %s", len(deleted), actor.name)
+    create_markdown_artifact(key="basket-delete", markdown=_deletion_markdown(summary, deleted),
+                             description="Baskets deleted by this run")  # fmt: skip
+    return summary
+
+
+def _deletion_markdown(summary: dict[str, Any], deleted: list[str]) -> str:
+    seqs = f"{summary['first_seq']}..{summary['last_seq']}" if summary["first_seq"] is not None else "none"
+    filters = ", ".join(f"`{flag} {value}`" for flag, value in summary["filter"].items()) or "basket IDs"
+    lines = [
+        "# Baskets deleted",
+        "",
+        "| | |",
+        "| --- | --- |",
+        f"| deleted | {summary['deleted']} |",
+        f"| changed since selection, kept | {summary['survived']} |",
+        f"| by | {summary['actor']} |",
+        f"| reason | {summary['reason']} |",
+        f"| selected by | {filters} |",
+        f"| audit seq | {seqs} |",
+        "",
+    ]
+    if deleted:
+        lines += [
+            "| basket id |",
+            "| --- |",
+            *(f"| {basket_id} |" for basket_id in deleted[:ARTIFACT_ID_LIMIT]),
+        ]
+        if len(deleted) > ARTIFACT_ID_LIMIT:
+            lines.append(f"| … and {len(deleted) - ARTIFACT_ID_LIMIT} more (see `baskets audit report`) |")
+    return "\n".join(lines)
+
+
+@flow(name="basket-restore", validate_parameters=True)
+def basket_restore(
+    basket_id: str, operator: str | None = None, note: str | None = None, database_url: str | None = None
+) -> dict[str, Any]:
+    """Put a deleted basket and its lines back from the audit log.
+
+    1. Check that `operator` is a system administrator, before touching any data.
+    2. Restore from the basket's latest deletion (refused if a basket with that ID exists)
+       and record the restore in the audit chain.
+    """
+    try:
+        return _restore(basket_id, operator, note, database_url)
+    except BasketsError as error:
+        return _refused(error)
+
+
+def _restore(
+    basket_id: str, operator: str | None, note: str | None, database_url: str | None
+) -> dict[str, Any]:
+    settings = load_task_settings(database_url)
+    actor = authorize_operator(settings.database_url, operator, Action.RESTORE)
+    (parsed,) = parse_basket_ids([basket_id])
+    run_id = flow_run.get_id()
+    result = restore_deleted_basket(settings.database_url, parsed, actor, check_note(note), run_id)
+    summary = {
+        "restored": 1,
+        "basket_id": result.basket_id,
+        "line_count": result.line_count,
+        "restored_from_seq": result.restored_from_seq,
+        "seq": result.seq,
+        "actor": actor.name,
+        "flow_run_id": str(run_id) if run_id else None,
+    }
+    create_markdown_artifact(
+        key="basket-restore",
+        markdown=(
+            f"# Basket restored\n\n`{result.basket_id}` with {result.line_count} lines, from audit seq "
+            f"{result.restored_from_seq}, by {actor.name}; recorded as audit seq {result.seq}."
+        ),
+    )
+    return summary

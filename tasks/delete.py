@@ -1,0 +1,144 @@
+"""Prefect tasks that delete and restore baskets through `baskets.deletion`, with retries and logging."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+
+from baskets.db import make_engine, write_transaction
+from baskets.deletion import (
+    DeletionResult,
+    RestoreResult,
+    delete_baskets_with_audit,
+    existing_basket_ids,
+    restore_basket,
+    select_basket_ids,
+)
+from baskets.errors import BadInput, NotFound
+from baskets.filters import BasketFilter
+from baskets.roles import Action, Actor, authorize
+from config.settings import Settings, SettingsError, load_settings
+
+
+def load_task_settings(database_url: str | None) -> Settings:
+    try:
+        return load_settings(database_url=database_url)
+    except SettingsError as error:
+        raise BadInput(str(error)) from None
+
+
+@functools.lru_cache(maxsize=8)
+def engine_for(database_url: str) -> Engine:
+    """One engine (and connection pool) per database per process, shared by the tasks."""
+    return make_engine(database_url)
+
+
+def retry_on_lost_connection(_task: Any, _task_run: Any, state: Any) -> bool:
+    """Retry a transaction that failed on the connection or a deadlock: it rolled back whole,
+    so running it again cannot delete or audit twice. Expected failures are not retried."""
+    return isinstance(state.result(raise_on_failure=False), OperationalError)
+
+
+@task(name="authorize-operator", cache_policy=NO_CACHE)
+def authorize_operator(database_url: str, operator: str | None, action: Action) -> Actor:
+    """The operator as an Actor; NotPermitted (exit 3) when unknown or their role lacks `action`."""
+    with engine_for(database_url).connect() as connection:
+        return authorize(connection, operator, action)
+
+
+@task(name="check-baskets-exist", cache_policy=NO_CACHE)
+def check_baskets_exist(database_url: str, basket_ids: list[str]) -> None:
+    """NotFound (exit 4) naming every id that is not a basket now."""
+    with engine_for(database_url).connect() as connection:
+        found = existing_basket_ids(connection, basket_ids)
+    unknown = [basket_id for basket_id in basket_ids if basket_id not in found]
+    if unknown:
+        raise NotFound(f"no basket with ID {', '.join(unknown)}: nothing was deleted")
+
+
+@task(
+    name="delete-listed-baskets",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=1,
+    retry_condition_fn=retry_on_lost_connection,
+)
+def delete_listed_baskets(
+    database_url: str,
+    basket_ids: list[str],
+    actor: Actor,
+    reason: str,
+    note: str | None,
+    flow_run_id: str | None,
+) -> DeletionResult:
+    """Delete exactly `basket_ids` in one transaction, all or nothing.
+
+    Raises NotFound naming the ids that are gone (by the time the rows are locked); then
+    nothing is deleted and no audit row is written.
+    """
+    with write_transaction(engine_for(database_url)) as connection:
+        result = delete_baskets_with_audit(
+            connection, basket_ids, actor=actor, reason=reason, note=note, flow_run_id=flow_run_id
+        )
+        if result.missing:
+            raise NotFound(f"no basket with ID {', '.join(result.missing)}: nothing was deleted")
+    get_run_logger().info(
+        "deleted %d baskets as %s (audit seq %s..%s)",
+        len(result.deleted), actor.name, result.first_seq, result.last_seq,
+    )  # fmt: skip
+    return result
+
+
+@task(
+    name="select-basket-batch", cache_policy=NO_CACHE, retries=2, retry_condition_fn=retry_on_lost_connection
+)
+def select_basket_batch(
+    database_url: str, basket_filter: BasketFilter, after: str | None, limit: int
+) -> list[str]:
+    """The next `limit` ids matching `basket_filter` after `after`, in key order."""
+    with engine_for(database_url).connect() as connection:
+        return select_basket_ids(connection, basket_filter.where(), after=after, limit=limit)
+
+
+@task(
+    name="delete-filtered-batch",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=1,
+    retry_condition_fn=retry_on_lost_connection,
+)
+def delete_filtered_batch(
+    database_url: str,
+    basket_ids: list[str],
+    basket_filter: BasketFilter,
+    actor: Actor,
+    reason: str,
+    note: str | None,
+    flow_run_id: str | None,
+) -> DeletionResult:
+    """Delete one batch in its own transaction, re-checking the filter under the row locks:
+    a basket changed since it was selected so that it no longer matches is left alone."""
+    with write_transaction(engine_for(database_url)) as connection:
+        return delete_baskets_with_audit(
+            connection, basket_ids, actor=actor, reason=reason, note=note, flow_run_id=flow_run_id,
+            still_matches=basket_filter.where(),
+        )  # fmt: skip
+
+
+@task(name="restore-basket", cache_policy=NO_CACHE, retries=2, retry_condition_fn=retry_on_lost_connection)
+def restore_deleted_basket(
+    database_url: str, basket_id: str, actor: Actor, note: str | None, flow_run_id: str | None
+) -> RestoreResult:
+    """Put a deleted basket back from the audit log and chain a 'restored' row."""
+    with write_transaction(engine_for(database_url)) as connection:
+        result = restore_basket(connection, basket_id, actor=actor, note=note, flow_run_id=flow_run_id)
+    get_run_logger().info(
+        "restored basket %s with %d lines from audit seq %d (recorded as seq %d)",
+        basket_id, result.line_count, result.restored_from_seq, result.seq,
+    )  # fmt: skip
+    return result
