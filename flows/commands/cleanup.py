@@ -1,0 +1,148 @@
+"""`baskets cleanup`: run the retention-cleanup flow now, or see what it would delete."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+import typer
+
+from baskets.errors import BasketsError
+from baskets.retention import CATEGORIES, CATEGORY_TITLES, CleanupIncomplete
+from flows.console import (
+    DatabaseUrl,
+    JsonOutput,
+    NowOption,
+    OperatorName,
+    emit_json,
+    open_runtime,
+    parse_now,
+    progress_bar,
+    stdout,
+)
+
+DryRun = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="Report what a real run with the same --now would delete; change nothing.",
+    ),
+]
+Force = Annotated[
+    bool,
+    typer.Option(
+        "--force", help="Delete even past the safety share (retention.max_share); administrators only."
+    ),
+]
+
+
+def cleanup(
+    dry_run: DryRun = False,
+    now: NowOption = None,
+    force: Force = False,
+    operator: OperatorName = None,
+    database_url: DatabaseUrl = None,
+    json_output: JsonOutput = False,
+) -> None:
+    """Delete baskets past their retention (per account type; empty baskets sooner), with audit rows.
+
+    Without --as (or BASKETS_OPERATOR) it runs as the nightly schedule does, as the built-in
+    actor retention-policy; with --as the operator must be a system administrator.
+    """
+    as_of = parse_now(now)
+    runtime = open_runtime(database_url)
+    from flows.retention import reporting_progress_to, retention_cleanup
+
+    with _quiet_prefect_console(), progress_bar() as bar:
+        batches = bar.add_task("deleting expired baskets", total=None)
+
+        def show(done: int, expected: int) -> None:
+            bar.update(batches, completed=done, total=expected)
+
+        with reporting_progress_to(show):
+            try:
+                summary = retention_cleanup(
+                    now=as_of,
+                    dry_run=dry_run,
+                    force=force,
+                    operator=runtime.operator(operator),
+                    database_url=database_url,
+                )
+            except CleanupIncomplete as error:
+                _report(error.summary, json_output)
+                raise
+    _report(summary, json_output)
+
+
+def _report(summary: dict[str, Any], json_output: bool) -> None:
+    if json_output:
+        emit_json(summary)
+        return
+    as_of = summary["as_of"][:19].replace("T", " ")
+    if summary["dry_run"]:
+        stdout.print(f"[bold]dry run[/] as of {as_of} UTC: nothing deleted; a real run would delete")
+        for category in CATEGORIES:
+            stdout.print(
+                f"  {summary['would_delete'][category]:>10,}  {CATEGORY_TITLES[category].lower()}"
+                f"  (last modified before {summary['cutoffs'][category][:16].replace('T', ' ')})"
+            )
+        stdout.print(
+            f"  {summary['would_delete_total']:>10,}  in all, of {summary['all_baskets']:,} baskets "
+            f"({summary['share']:.1%}; the limit is {summary['max_share']:.0%})"
+        )
+        if summary["over_limit"]:
+            stdout.print(
+                "  [yellow]over the safety share:[/] a real run would delete nothing and exit 5 "
+                "unless a system administrator adds --force"
+            )
+        return
+    stdout.print(f"retention cleanup as of {as_of} UTC by {summary['actor']} (run {summary['run_id']}):")
+    for category in CATEGORIES:
+        counts = summary["per_category"][category]
+        stdout.print(
+            f"  {CATEGORY_TITLES[category].lower():<44} selected {counts['selected']:>9,}  "
+            f"deleted {counts['deleted']:>9,}  survived {counts['survived']:>6,}  "
+            f"skipped {counts['skipped']:>6,}"
+        )
+    stdout.print(
+        f"  deleted {summary['deleted']:,} in {summary['batches']:,} batches "
+        f"(longest {summary['longest_batch_seconds']} s); snapshot {summary['snapshot']}"
+    )
+
+
+class _NoTracebackForExpectedFailures(logging.Filter):
+    """Drop Prefect's traceback of an expected failure: the command prints it as one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], BasketsError))
+
+
+@contextlib.contextmanager
+def _quiet_prefect_console() -> Iterator[None]:
+    """Warnings and errors only on the terminal (the progress bar shows the batches); the flow
+    run's full log still goes to the Prefect API."""
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    handlers = {
+        handler
+        for logger in (logging.getLogger(), logging.getLogger("prefect"))
+        for handler in logger.handlers
+        if isinstance(handler, PrefectConsoleHandler)
+    }
+    quiet = _NoTracebackForExpectedFailures()
+    levels = {handler: handler.level for handler in handlers}
+    for handler in handlers:
+        handler.setLevel(logging.WARNING)
+        handler.addFilter(quiet)
+    try:
+        yield
+    finally:
+        for handler, level in levels.items():
+            handler.setLevel(level)
+            handler.removeFilter(quiet)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("cleanup")(cleanup)

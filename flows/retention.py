@@ -1,0 +1,248 @@
+"""The `retention-cleanup` flow: delete baskets past their retention, each with its audit row."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.runtime import flow_run
+from sqlalchemy import Engine
+
+from baskets.db import check_schema, make_engine
+from baskets.errors import BadInput, BasketsError, CleanupAlreadyRunning, NotPermitted
+from baskets.locks import cleanup_lock
+from baskets.retention import (
+    CleanupIncomplete,
+    CleanupPlan,
+    RetentionPolicy,
+    RunTally,
+    check_safety_share,
+    describe_incomplete,
+    finish_cleanup_run,
+    record_failed_batch,
+    record_refused_run,
+    run_summary,
+    snapshot_path,
+    start_cleanup_run,
+    walk_expired_batches,
+)
+from baskets.roles import RETENTION_ACTOR, RETENTION_ROLE, Action, Actor, authorize
+from config.settings import Settings, SettingsError, load_settings
+from tasks import retention as retention_tasks
+from tasks.retention import (
+    plan_retention_cleanup,
+    publish_retention_report,
+    write_deleted_snapshot,
+)
+
+FLOW_NAME = "retention-cleanup"
+PROGRESS_KEY = "retention-cleanup-progress"
+
+# Who wants to hear about each batch in this process (the command line's progress bar).
+ProgressListener = Callable[[int, int], None]
+_progress_listeners: list[ProgressListener] = []
+
+
+@contextlib.contextmanager
+def reporting_progress_to(listener: ProgressListener) -> Iterator[None]:
+    """Call `listener(baskets done, baskets expected)` after every batch of runs in this process."""
+    _progress_listeners.append(listener)
+    try:
+        yield
+    finally:
+        _progress_listeners.remove(listener)
+
+
+@flow(name=FLOW_NAME, validate_parameters=True)
+def retention_cleanup(
+    now: dt.datetime | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+    operator: str | None = None,
+    database_url: str | None = None,
+) -> dict[str, Any]:
+    """Delete the baskets past their retention (per account type; empty baskets sooner).
+
+    1. Who: a scheduled run (no operator) acts as `retention-policy`; an on-demand run needs a
+       system administrator, and so does `force`.
+    2. Take this database's one-cleanup lock (exit 7 when another run holds it); record the run.
+    3. Count the expired baskets per type; stop before deleting anything when they are more than
+       the allowed share of all baskets (exit 5), unless forced.
+    4. A dry run reports the counts and stops. Otherwise delete in key-ordered batches, each its
+       own transaction with its audit rows and a re-check of expiry; a failing batch is retried
+       with backoff, and skipped if it keeps failing while the run goes on.
+    5. Snapshot the deleted baskets to Parquet from their audit rows; publish a report per type.
+    6. Fail, naming the skipped baskets, when any batch was skipped (the next run picks them up).
+    """
+    as_of = _as_utc(now) if now is not None else dt.datetime.now(dt.UTC)
+    settings = _read_settings(database_url)
+    policy = RetentionPolicy.from_settings(settings.retention)
+    engine = make_engine(settings.database_url)
+    flow_run_id = flow_run.get_id()
+    try:
+        check_schema(engine)
+        actor = _cleanup_actor(engine, operator, force)
+        with contextlib.ExitStack() as held:
+            try:
+                held.enter_context(cleanup_lock(engine))
+            except CleanupAlreadyRunning as error:
+                record_refused_run(
+                    engine, actor=actor, dry_run=dry_run, as_of=as_of, flow_run_id=flow_run_id, error=error
+                )
+                raise
+            return _run_holding_lock(engine, settings, policy, actor, as_of, dry_run, force, flow_run_id)
+    finally:
+        engine.dispose()
+
+
+def _run_holding_lock(
+    engine: Engine,
+    settings: Settings,
+    policy: RetentionPolicy,
+    actor: Actor,
+    as_of: dt.datetime,
+    dry_run: bool,
+    force: bool,
+    flow_run_id: str | None,
+) -> dict[str, Any]:
+    logger = get_run_logger()
+    run_id, abandoned = start_cleanup_run(
+        engine, actor=actor, dry_run=dry_run, as_of=as_of, flow_run_id=flow_run_id
+    )
+    for run in abandoned:
+        logger.warning(
+            "cleanup run %d (started %s) never finished: closed as failed", run.run_id, run.started_at
+        )
+    tally = RunTally()
+    plan: CleanupPlan | None = None
+    try:
+        plan = plan_retention_cleanup(engine, policy, as_of)
+        if dry_run:
+            publish_retention_report(policy, plan, None, True)
+            finish_cleanup_run(engine, run_id, tally, succeeded=True, plan=plan)
+            return run_summary(
+                run_id=run_id, plan=plan, tally=None, dry_run=True, actor=actor, flow_run_id=flow_run_id
+            )
+        check_safety_share(plan, forced=force)
+        if plan.over_limit:
+            logger.warning("over the safety share (%.1f%%), forced by %s", plan.share * 100, actor.name)
+        tally = _delete_in_batches(engine, policy, plan, actor, run_id, flow_run_id)
+        path = snapshot_path(settings.export_dir.resolve(), run_id, dt.datetime.now(dt.UTC))
+        rows = write_deleted_snapshot(engine, tally.first_seq, tally.last_seq, path)
+        for run in abandoned:
+            if run.first_seq is not None:
+                write_deleted_snapshot(
+                    engine,
+                    run.first_seq,
+                    run.last_seq,
+                    snapshot_path(settings.export_dir, run.run_id, run.started_at),
+                )
+        publish_retention_report(policy, plan, tally, False)
+        summary = run_summary(
+            run_id=run_id,
+            plan=plan,
+            tally=tally,
+            dry_run=False,
+            actor=actor,
+            flow_run_id=flow_run_id,
+            snapshot=path,
+            snapshot_rows=rows,
+        )
+        if tally.failed_batches:
+            message = describe_incomplete(summary)
+            finish_cleanup_run(
+                engine, run_id, tally, succeeded=False, plan=plan, error=message, exit_code=1, snapshot=path
+            )
+            raise CleanupIncomplete(message, summary)
+        finish_cleanup_run(engine, run_id, tally, succeeded=True, plan=plan, snapshot=path)
+        logger.info(
+            "deleted %d baskets, %d survived because touched, snapshot %s",
+            summary["deleted"],
+            summary["survived"],
+            path,
+        )
+        return summary
+    except CleanupIncomplete:
+        raise
+    except BaseException as error:
+        message = error.message if isinstance(error, BasketsError) else f"{type(error).__name__}: {error}"
+        finish_cleanup_run(
+            engine,
+            run_id,
+            tally,
+            succeeded=False,
+            plan=plan,
+            error=message.splitlines()[0] if message else type(error).__name__,
+            exit_code=getattr(error, "exit_code", 1),
+        )
+        raise
+
+
+def _delete_in_batches(
+    engine: Engine,
+    policy: RetentionPolicy,
+    plan: CleanupPlan,
+    actor: Actor,
+    run_id: int,
+    flow_run_id: str | None,
+) -> RunTally:
+    logger = get_run_logger()
+    delays = list(retention_tasks.BATCH_RETRY_DELAYS)
+    delete_batch = retention_tasks.delete_expired_batch_task.with_options(
+        retries=len(delays), retry_delay_seconds=delays
+    )
+    progress = create_progress_artifact(
+        progress=0.0, key=PROGRESS_KEY, description=f"retention cleanup as of {plan.as_of:%Y-%m-%d %H:%M} UTC"
+    )
+    tally = RunTally()
+    done = 0
+    for batch in walk_expired_batches(engine, policy, plan.as_of):
+        state = delete_batch(
+            engine, batch, policy, plan.as_of, actor, run_id, tally, flow_run_id, return_state=True
+        )
+        if state.is_completed():
+            tally = state.result().tally
+        else:
+            logger.error(
+                "batch %s..%s failed after %d retries, skipped for the next run: %s",
+                batch[0].basket_id,
+                batch[-1].basket_id,
+                len(delays),
+                state.message,
+            )
+            tally = record_failed_batch(engine, batch, run_id=run_id, tally=tally)
+        done += len(batch)
+        expected = max(plan.total, done)
+        update_progress_artifact(progress, progress=100.0 * done / expected)
+        for listener in list(_progress_listeners):
+            listener(done, expected)
+    update_progress_artifact(progress, progress=100.0)
+    return tally
+
+
+def _cleanup_actor(engine: Engine, operator: str | None, force: bool) -> Actor:
+    """The actor of this run; NotPermitted (exit 3) for a wrong operator or an unpermitted force."""
+    if not operator:  # scheduled (a blank run-form field counts as none)
+        if force:
+            raise NotPermitted("--force needs a system administrator: pass --as NAME")
+        return Actor(name=RETENTION_ACTOR, role=RETENTION_ROLE)
+    with engine.connect() as connection:
+        actor = authorize(connection, operator, Action.CLEANUP)
+        if force:
+            authorize(connection, operator, Action.FORCE)
+    return actor
+
+
+def _read_settings(database_url: str | None) -> Settings:
+    try:
+        return load_settings(database_url=database_url)
+    except SettingsError as error:
+        raise BadInput(str(error)) from None
+
+
+def _as_utc(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)

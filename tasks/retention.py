@@ -1,0 +1,103 @@
+"""Prefect tasks of the retention cleanup: plan, delete one batch (with retries), snapshot, report."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from sqlalchemy import Engine
+
+from baskets.retention import (
+    CATEGORIES,
+    BatchOutcome,
+    CleanupPlan,
+    ExpiredBasket,
+    RetentionPolicy,
+    RunTally,
+    category_report_markdown,
+    delete_expired_batch,
+    plan_cleanup,
+    write_parquet_snapshot,
+)
+from baskets.roles import Actor
+
+# Waits before each retry of a failed batch (a lock timeout, a deadlock, a constraint error):
+# the transaction rolled back whole, so running it again cannot delete or audit twice.
+BATCH_RETRY_DELAYS: tuple[float, ...] = (2.0, 8.0, 30.0)
+
+
+@task(name="plan-retention-cleanup", cache_policy=NO_CACHE)
+def plan_retention_cleanup(engine: Engine, policy: RetentionPolicy, now: dt.datetime) -> CleanupPlan:
+    """Count the expired baskets per category against all baskets."""
+    with engine.connect() as connection:
+        plan = plan_cleanup(connection, policy, now)
+    get_run_logger().info(
+        "expired at %s: %s (%d of %d baskets, %.1f%%)",
+        now.isoformat(),
+        ", ".join(f"{name} {count}" for name, count in plan.expired.items()),
+        plan.total,
+        plan.all_baskets,
+        plan.share * 100,
+    )
+    return plan
+
+
+@task(name="delete-expired-batch", cache_policy=NO_CACHE, retries=len(BATCH_RETRY_DELAYS))
+def delete_expired_batch_task(
+    engine: Engine,
+    batch: Sequence[ExpiredBasket],
+    policy: RetentionPolicy,
+    now: dt.datetime,
+    actor: Actor,
+    run_id: int,
+    tally: RunTally,
+    flow_run_id: str | None,
+) -> BatchOutcome:
+    """Delete one key-ordered batch with its audit rows in one transaction (see delete_expired_batch)."""
+    outcome = delete_expired_batch(
+        engine,
+        batch,
+        policy=policy,
+        now=now,
+        actor=actor,
+        run_id=run_id,
+        tally=tally,
+        flow_run_id=flow_run_id,
+    )
+    if outcome.survived or outcome.gone:
+        get_run_logger().info(
+            "batch %s..%s: %d deleted, %d touched since selection (kept), %d already gone",
+            batch[0].basket_id,
+            batch[-1].basket_id,
+            len(outcome.deleted),
+            len(outcome.survived),
+            len(outcome.gone),
+        )
+    return outcome
+
+
+@task(name="write-deleted-snapshot", cache_policy=NO_CACHE)
+def write_deleted_snapshot(engine: Engine, first_seq: int | None, last_seq: int | None, path: Path) -> int:
+    """The Parquet snapshot of the baskets one run deleted, from their audit rows; returns rows."""
+    rows = write_parquet_snapshot(engine, first_seq, last_seq, path)
+    get_run_logger().info("wrote %d deleted baskets to %s", rows, path)
+    return rows
+
+
+@task(name="publish-retention-report", cache_policy=NO_CACHE)
+def publish_retention_report(
+    policy: RetentionPolicy, plan: CleanupPlan, tally: RunTally | None, dry_run: bool
+) -> None:
+    """One markdown artifact per account type and one for empty baskets."""
+    for category in CATEGORIES:
+        create_markdown_artifact(
+            markdown=category_report_markdown(
+                category, policy=policy, plan=plan, tally=tally, dry_run=dry_run
+            ),
+            key=f"retention-cleanup-{category}",
+            description=f"retention cleanup: {category} baskets",
+        )
