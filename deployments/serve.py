@@ -1,0 +1,82 @@
+"""Every deployment of the suite on one screen, served by one process: `python -m deployments.serve`.
+
+`baskets serve` runs this module against the Prefect server named by PREFECT_API_URL (or a
+local one it starts). Schedules come from the settings (`[schedule]` in the settings file or
+BASKETS_SCHEDULE__* variables); flow runs read the database URL from the same settings.
+"""
+
+from __future__ import annotations
+
+from prefect import serve
+from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+from prefect.deployments.runner import EntrypointType, RunnerDeployment
+from prefect.schedules import Cron
+
+from baskets.roles import RETENTION_ACTOR
+from config.settings import Settings, load_settings
+from flows.audit_report import audit_report
+from flows.delete import basket_delete
+from flows.export import report_export
+from flows.retention import retention_cleanup
+
+TAGS = ["basket-maintenance"]
+# Flows are found by module path, so a served run works from any working folder.
+BY_MODULE = EntrypointType.MODULE_PATH
+
+
+def build_deployments(settings: Settings) -> list[RunnerDeployment]:
+    """The four deployments: nightly cleanup, weekly audit report, and the on-demand jobs."""
+    timezone = settings.schedule.timezone
+    return [
+        retention_cleanup.to_deployment(
+            name="nightly",
+            description="Delete expired baskets as the built-in actor retention-policy, every night.",
+            schedules=[Cron(settings.schedule.cleanup_cron, timezone=timezone)],
+            # One cleanup at a time: a run that starts while the last one is still busy is
+            # cancelled rather than queued (the next night picks up what is left).
+            concurrency_limit=ConcurrencyLimitConfig(
+                limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
+            ),
+            tags=[*TAGS, "retention"],
+            entrypoint_type=BY_MODULE,
+        ),
+        report_export.to_deployment(
+            name="on-demand",
+            description="Export the baskets matching the filters to CSV or Parquet.",
+            # The run form starts filled in: no filter, CSV, the default path; only the operator
+            # (and any filters) left to type.
+            parameters={"basket_filter": {}, "format": "csv", "output": None},
+            tags=[*TAGS, "export"],
+            entrypoint_type=BY_MODULE,
+        ),
+        basket_delete.to_deployment(
+            name="on-demand",
+            description="Delete baskets by ID or filter, with an audit row per basket.",
+            tags=[*TAGS, "delete"],
+            entrypoint_type=BY_MODULE,
+        ),
+        audit_report.to_deployment(
+            name="weekly",
+            description="Report deleted baskets per day, reason, account type and actor; weekly "
+            "and on demand.",
+            # The schedule has no operator at the keyboard: it reads as the built-in actor.
+            schedules=[
+                Cron(
+                    settings.schedule.audit_report_cron,
+                    timezone=timezone,
+                    parameters={"operator": RETENTION_ACTOR},
+                )
+            ],
+            tags=[*TAGS, "audit"],
+            entrypoint_type=BY_MODULE,
+        ),
+    ]
+
+
+def serve_deployments(settings: Settings, limit: int | None = None) -> None:
+    """Register the deployments with the Prefect server and run their flow runs until stopped."""
+    serve(*build_deployments(settings), limit=limit)
+
+
+if __name__ == "__main__":
+    serve_deployments(load_settings())

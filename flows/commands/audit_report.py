@@ -1,0 +1,92 @@
+"""`baskets audit report`: deleted baskets per day, reason, account type and actor (flow `audit-report`)."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from baskets.audit_report import (
+    authorize_report_reader,
+    parse_report_format,
+    refuse_builtin_actor,
+    resolve_window,
+)
+from flows.console import (
+    DatabaseUrl,
+    JsonOutput,
+    OperatorName,
+    emit_json,
+    open_runtime,
+    parse_now,
+    stderr,
+    stdout,
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Join the `audit` sub-app (flows/commands/audit.py), whichever registers first."""
+    from flows.commands.audit import audit_app
+
+    audit_app.command("report")(report_command)
+
+
+def report_command(
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="From this ISO date/time, inclusive (default: 7 days before --until).",
+                     show_default=False),
+    ] = None,  # fmt: skip
+    until: Annotated[
+        str | None,
+        typer.Option("--until", help="Up to this ISO date/time; a date includes that day (default: now).",
+                     show_default=False),
+    ] = None,  # fmt: skip
+    report_format: Annotated[str, typer.Option("--format", help="html, csv or parquet.")] = "html",
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", help="File to write (default: <export dir>/audit-report-<UTC time>.<ext>).",
+                     show_default=False),
+    ] = None,  # fmt: skip
+    operator: OperatorName = None,
+    database_url: DatabaseUrl = None,
+    json_output: JsonOutput = False,
+) -> None:
+    """Report deleted baskets per day, reason, account type and actor, with the audit chain status.
+
+    HTML is one self-contained page with charts; CSV and Parquet hold one row per day, reason,
+    account type and actor. Exits 6 (after writing the report) when the audit chain is broken.
+    """
+    chosen_format = parse_report_format(report_format)
+    window = resolve_window(since, until, parse_now(None))
+    runtime = open_runtime(database_url)
+    name = runtime.operator(operator)
+    refuse_builtin_actor(name)
+    with runtime.engine.connect() as connection:
+        authorize_report_reader(connection, name)
+    runtime.engine.dispose()
+    from flows.audit_report import audit_report
+
+    spinner = stderr.status("writing the audit report") if stderr.is_terminal else nullcontext()
+    with spinner:
+        summary = audit_report(
+            operator=name,  # type: ignore[arg-type]  # authorize_report_reader refused None
+            since=window.since,
+            until=window.until,
+            report_format=chosen_format,
+            output=str(output.expanduser().resolve()) if output else None,
+            database_url=runtime.settings.database_url,
+        )
+    if json_output:
+        emit_json(summary)
+        return
+    per_type = ", ".join(f"{kind} {count:,}" for kind, count in summary["per_account_type"].items())
+    stdout.print(
+        f"{summary['deleted']:,} baskets deleted from {window.describe()}"
+        f"{f' ({per_type})' if per_type else ''}, {summary['restored']:,} restored; "
+        f"audit chain {summary['chain']}",
+        highlight=False,
+    )
+    stdout.print(f"wrote {summary['path']}", highlight=False)

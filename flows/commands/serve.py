@@ -1,0 +1,168 @@
+"""`baskets serve`: serve the schedules and on-demand deployments, with a local Prefect server if needed."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from baskets.errors import BadInput, BasketsError
+from flows.console import DatabaseUrl, open_runtime, stderr, stdout
+
+SERVER_START_TIMEOUT_S = 120.0
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+
+
+def serve(
+    host: Annotated[
+        str, typer.Option("--host", help="Address of a local Prefect server started by this command.")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", min=1, max=65535, help="Port of that local Prefect server.")
+    ] = 4200,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Serve the deployments: nightly retention-cleanup, weekly audit-report, on-demand
+    report-export, basket-delete and audit-report.
+
+    Uses the Prefect server named by PREFECT_API_URL; without one, starts a local server
+    (its data under PREFECT_HOME, default ~/.prefect) and prints the UI address. Runs until
+    stopped with Ctrl-C.
+    """
+    # Refuse bad settings and an unmigrated database now, not at 02:30 tonight.
+    runtime = open_runtime(database_url)
+    runtime.engine.dispose()
+    env = {**os.environ, "BASKETS_DATABASE_URL": runtime.settings.database_url}
+    api_url = configured_api_url()
+    with contextlib.ExitStack() as stack:
+        if api_url is None:
+            api_url = stack.enter_context(local_prefect_server(host, port, env))
+            stdout.print(f"Prefect UI: {api_url.removesuffix('/api')}", highlight=False)
+        else:
+            stdout.print(f"using the Prefect server at {api_url}", highlight=False)
+        env["PREFECT_API_URL"] = api_url
+        schedule = runtime.settings.schedule
+        stdout.print(
+            f"serving retention-cleanup/nightly ({schedule.cleanup_cron}), audit-report/weekly "
+            f"({schedule.audit_report_cron}) in {schedule.timezone}, report-export/on-demand, "
+            "basket-delete/on-demand; Ctrl-C stops",
+            highlight=False,
+        )
+        code = run_until_stopped([sys.executable, "-m", "deployments.serve"], env)
+    if code not in (0, -signal.SIGINT, -signal.SIGTERM):
+        raise BasketsError(f"the deployment server stopped with exit code {code}")
+
+
+def configured_api_url() -> str | None:
+    """PREFECT_API_URL from the environment or the active Prefect profile, if any."""
+    if os.environ.get("PREFECT_API_URL"):
+        return os.environ["PREFECT_API_URL"]
+    from prefect.settings import get_current_settings
+
+    url = get_current_settings().api.url
+    return str(url) if url else None
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def _port_in_use(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex((host, port)) == 0
+
+
+@contextlib.contextmanager
+def local_prefect_server(host: str, port: int, env: dict[str, str]) -> Iterator[str]:
+    """Start `prefect server start` on host:port, wait until it answers, yield its API URL, stop it.
+
+    Raises BadInput when the port is taken, BasketsError when the server does not come up.
+    """
+    if _port_in_use(host, port):
+        raise BadInput(
+            f"--port: {port} on {host} is in use (pick another, e.g. --port {port + 1}, or point "
+            "PREFECT_API_URL at the server that runs there)"
+        )
+    log_path = Path(env.get("PREFECT_HOME", Path.home() / ".prefect")).expanduser() / "server.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    api_url = f"http://{host}:{port}/api"
+    stderr.print(f"starting a local Prefect server on {host}:{port} (log: {log_path})", highlight=False)
+    with log_path.open("ab") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)],
+            env={key: value for key, value in env.items() if key != "PREFECT_API_URL"},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_until_healthy(api_url, server, log_path)
+        yield api_url
+    finally:
+        _stop(server)
+
+
+def _wait_until_healthy(api_url: str, server: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise BasketsError(f"the Prefect server exited with code {server.returncode}; see {log_path}")
+        try:
+            with urllib.request.urlopen(f"{api_url}/health", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.25)
+    raise BasketsError(
+        f"the Prefect server did not answer within {SERVER_START_TIMEOUT_S:.0f} s; see {log_path}"
+    )
+
+
+def run_until_stopped(command: list[str], env: dict[str, str]) -> int:
+    """Run `command` in the foreground; Ctrl-C or SIGTERM stops it gracefully. Returns its exit code."""
+    child = subprocess.Popen(command, env=env)
+
+    def forward(signum: int, _frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            child.send_signal(signum)
+
+    previous = signal.signal(signal.SIGTERM, forward)
+    try:
+        try:
+            return child.wait()
+        except KeyboardInterrupt:  # the child got the same Ctrl-C: give it time to stop cleanly
+            try:
+                return child.wait(timeout=30)
+            except (KeyboardInterrupt, subprocess.TimeoutExpired):
+                return -signal.SIGINT
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        _stop(child)
+
+
+def _stop(process: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
