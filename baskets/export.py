@@ -308,8 +308,8 @@ def plan_export_paths(
         ) from None
     formats = chosen.file_formats()
     if output is None or str(output).strip() == "":
-        return {fmt: default_export_path(export_dir, fmt, now) for fmt in formats}
-    target = Path(str(output)).expanduser()
+        return {fmt: default_export_path(export_dir.absolute(), fmt, now) for fmt in formats}
+    target = Path(str(output)).expanduser().absolute()
     if target.is_dir():
         return {fmt: default_export_path(target, fmt, now) for fmt in formats}
     if str(output).endswith(("/", os.sep)):
@@ -343,7 +343,7 @@ def remove_stray_temp_files(folder: Path) -> list[Path]:
 
     Files a running export is still writing (it holds their lock) are left alone.
     """
-    removed = []
+    removed: list[Path] = []
     if not folder.is_dir():
         return removed
     for path in sorted(folder.glob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}")):
@@ -385,16 +385,22 @@ class _AtomicFile:
         self._lock.close()
 
 
-def _prepare_folder(path: Path) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise BadInput(
-            f"--output: cannot create folder {str(path.parent)!r}: {error.strerror} "
-            "(expected a writable folder, e.g. var/exports)"
-        ) from None
-    if not os.access(path.parent, os.W_OK):
-        raise BadInput(f"--output: folder {str(path.parent)!r} is not writable (expected e.g. var/exports)")
+def prepare_export_folders(paths: dict[str, Path]) -> None:
+    """Create the folders of `paths` and prove a file can be written there.
+
+    Raises BadInput naming --output when a folder cannot be created or written.
+    """
+    for folder in {path.parent for path in paths.values()}:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe = folder / f"{TEMP_PREFIX}probe.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+            probe.touch()
+            probe.unlink()
+        except OSError as error:
+            raise BadInput(
+                f"--output: cannot write in folder {str(folder)!r}: {error.strerror} "
+                "(expected a writable folder, e.g. var/exports)"
+            ) from None
 
 
 def export_baskets(
@@ -411,9 +417,9 @@ def export_baskets(
     Raises BadInput when a folder cannot be written; database errors pass through.
     """
     started = time.perf_counter()
-    for path in paths.values():
-        _prepare_folder(path)
-        remove_stray_temp_files(path.parent)
+    prepare_export_folders(paths)
+    for folder in {path.parent for path in paths.values()}:
+        remove_stray_temp_files(folder)
     result = ExportResult(transport=export_transport(engine, basket_filter))
     files = {fmt: _AtomicFile(path) for fmt, path in paths.items()}
     csv_writer: pacsv.CSVWriter | None = None

@@ -1,0 +1,79 @@
+"""`baskets export`: the filtered CSV/Parquet export, run as the `report-export` flow."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from baskets.export import count_export_rows, plan_export_paths, prepare_export_folders
+from baskets.filters import BasketFilter
+from baskets.roles import Action, authorize
+from flows.console import (
+    DatabaseUrl,
+    JsonOutput,
+    OperatorName,
+    emit_json,
+    open_runtime,
+    parse_now,
+    progress_bar,
+    stderr,
+    stdout,
+    with_basket_filter,
+)
+
+
+@with_basket_filter
+def export_command(
+    basket_filter: BasketFilter,
+    export_format: Annotated[str, typer.Option("--format", help="csv, parquet, or both.")] = "csv",
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            help="File to write (for both: its extension is replaced per format) or an existing folder; "
+            "default <export dir>/baskets-<UTC timestamp>.<ext>.",
+            show_default=False,
+        ),
+    ] = None,
+    operator: OperatorName = None,
+    database_url: DatabaseUrl = None,
+    json_output: JsonOutput = False,
+) -> None:
+    """Export the baskets matching the filters, one row per basket line, to CSV and/or Parquet."""
+    runtime = open_runtime(database_url)
+    export_format = export_format.strip().lower()
+    # Refuse a bad --format or --output before anything runs.
+    paths = plan_export_paths(export_format, output, runtime.settings.export_dir, parse_now(None))
+    prepare_export_folders(paths)
+    name = runtime.operator(operator)
+    # Refuse before any flow starts; the flow checks again for runs started elsewhere.
+    with runtime.engine.connect() as connection:
+        authorize(connection, name, Action.EXPORT)
+        total = count_export_rows(connection, basket_filter) if stderr.is_terminal else 0
+    from flows.export import report_export
+    from tasks.export import export_progress
+
+    with progress_bar() as bar:
+        rows = bar.add_task("exporting rows", total=total or None)
+        with export_progress(lambda written: bar.update(rows, completed=written)):
+            summary = report_export(
+                basket_filter=basket_filter,
+                format=export_format,
+                output=output,
+                operator=name or "",
+                database_url=runtime.settings.database_url,
+            )
+    if json_output:
+        emit_json(summary)
+        return
+    for file in summary["files"]:
+        stdout.print(
+            f"wrote {summary['lines']:,} lines of {summary['baskets']:,} baskets to {file['path']} "
+            f"(sha256 {file['sha256']})",
+            highlight=False,
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export")(export_command)

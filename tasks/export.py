@@ -1,0 +1,104 @@
+"""Prefect tasks of the report export: check the operator, write the files, publish artifacts."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_link_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from sqlalchemy.exc import OperationalError
+
+from baskets.db import make_engine
+from baskets.export import ExportResult, export_baskets
+from baskets.filters import BasketFilter
+from baskets.roles import Action, Actor, authorize
+
+# Who hears about rows written, e.g. the command line's progress bar. The export task runs in
+# the process that called the flow, so a plain list reaches it without passing a callable
+# through the flow's (serialised) parameters.
+_progress_listeners: list[Callable[[int], None]] = []
+
+
+@contextlib.contextmanager
+def export_progress(listener: Callable[[int], None]) -> Iterator[None]:
+    """While inside, `listener` gets the running count of rows written by export tasks."""
+    _progress_listeners.append(listener)
+    try:
+        yield
+    finally:
+        _progress_listeners.remove(listener)
+
+
+def _report_progress(rows: int) -> None:
+    for listener in list(_progress_listeners):
+        listener(rows)
+
+
+def _retry_on_lost_connection(_task: Any, _task_run: Any, state: Any) -> bool:
+    """An export only reads and replaces its files atomically: a dropped connection is safe to
+    retry. Expected failures (bad output folder) are not retried."""
+    return isinstance(state.result(raise_on_failure=False), OperationalError)
+
+
+@task(name="authorize-exporter", cache_policy=NO_CACHE)
+def authorize_exporter(database_url: str, operator: str | None) -> Actor:
+    """The operator, checked before any basket is read; NotPermitted (exit 3) otherwise."""
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return authorize(connection, operator, Action.EXPORT)
+    finally:
+        engine.dispose()
+
+
+@task(
+    name="write-export-files",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=5,
+    retry_condition_fn=_retry_on_lost_connection,
+)
+def write_export_files(
+    database_url: str, basket_filter: BasketFilter, paths: dict[str, Path]
+) -> ExportResult:
+    """Stream the matching rows into every file of `paths` (format -> path), each atomically."""
+    engine = make_engine(database_url)
+    try:
+        result = export_baskets(engine, basket_filter, paths, progress=_report_progress)
+    finally:
+        engine.dispose()
+    get_run_logger().info(
+        "exported %s lines of %s baskets via %s in %.2f s to %s",
+        f"{result.lines:,}",
+        f"{result.baskets:,}",
+        result.transport,
+        result.seconds,
+        ", ".join(str(file.path) for file in result.files),
+    )
+    return result
+
+
+@task(name="publish-export-artifacts", cache_policy=NO_CACHE)
+def publish_export_artifacts(result: ExportResult, basket_filter: BasketFilter, actor: Actor) -> None:
+    """A table artifact with the counts and the filter, and a link artifact per file."""
+    filters = basket_filter.describe()
+    rows: list[dict[str, Any]] = [
+        {"item": "baskets", "value": result.baskets},
+        {"item": "lines", "value": result.lines},
+        {"item": "rows", "value": result.rows},
+        {"item": "operator", "value": actor.name},
+        {"item": "filter", "value": " ".join(f"{f} {v}" for f, v in filters.items()) or "(none: all)"},
+        *({"item": f"file ({file.format})", "value": str(file.path)} for file in result.files),
+    ]
+    create_table_artifact(table=rows, key="report-export", description="Counts and filter of this export")
+    for file in result.files:
+        create_link_artifact(
+            link=file.path.resolve().as_uri(),
+            link_text=file.path.name,
+            key=f"report-export-{file.format}",
+            description=f"{file.format} export, {file.bytes:,} bytes, SHA-256 {file.sha256}",
+        )
