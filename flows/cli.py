@@ -20,9 +20,11 @@ from baskets.filters import BasketFilter
 from baskets.queries import list_baskets
 from baskets.roles import Action, add_operator, authorize, list_operators
 from flows.commands import audit as audit_commands
+from flows.commands import audit_report as audit_report_commands
 from flows.commands import cleanup as cleanup_commands
 from flows.commands import delete as delete_commands
 from flows.commands import export as export_commands
+from flows.commands import serve as serve_commands
 from flows.commands import status as status_commands
 from flows.console import (
     DatabaseUrl,
@@ -210,10 +212,14 @@ def demo(
     )
     for file in exported["files"]:
         stdout.print(f"   {file['path']}  sha256 {file['sha256'][:16]}…", highlight=False)
+    cleanup_commands.demo_cleanup(runtime.settings.database_url, "demo-admin")
 
 
 # Each area's commands live in flows/commands/<area>.py and add themselves here.
-for _area in (status_commands, delete_commands, audit_commands, cleanup_commands, export_commands):
+for _area in (
+    status_commands, delete_commands, audit_commands, audit_report_commands, cleanup_commands,
+    export_commands, serve_commands,
+):  # fmt: skip
     _area.register(app)
 
 

@@ -36,12 +36,10 @@ def serve(
     ] = 4200,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Serve the deployments: nightly retention-cleanup, weekly audit-report, on-demand
-    report-export, basket-delete and audit-report.
+    """Serve the deployments: nightly retention-cleanup, weekly audit-report, and on demand
+    report-export, basket-delete and audit-report, until stopped with Ctrl-C.
 
-    Uses the Prefect server named by PREFECT_API_URL; without one, starts a local server
-    (its data under PREFECT_HOME, default ~/.prefect) and prints the UI address. Runs until
-    stopped with Ctrl-C.
+    Uses the Prefect server named by PREFECT_API_URL, or starts a local one and prints its UI address.
     """
     # Refuse bad settings and an unmigrated database now, not at 02:30 tonight.
     runtime = open_runtime(database_url)
