@@ -144,5 +144,28 @@ def _quiet_prefect_console() -> Iterator[None]:
             handler.removeFilter(quiet)
 
 
+def demo_cleanup(database_url: str, operator: str) -> None:
+    """The demo's cleanup step: a dry run, then the real run (forced: a fresh two-year backlog is
+    far over the safety share), as `operator`."""
+    from flows.retention import retention_cleanup
+
+    with _quiet_prefect_console():
+        planned = retention_cleanup(dry_run=True, operator=operator, database_url=database_url)
+        stdout.print(
+            f"[bold]cleanup, dry run[/] (`baskets cleanup --dry-run --as {operator}`): "
+            f"{planned['would_delete_total']:,} of {planned['all_baskets']:,} baskets are past retention"
+        )
+        for category in CATEGORIES:
+            stdout.print(f"   {planned['would_delete'][category]:>9,}  {CATEGORY_TITLES[category].lower()}")
+        done = retention_cleanup(force=planned["over_limit"], operator=operator, database_url=database_url)
+    forced = " --force" if planned["over_limit"] else ""
+    stdout.print(
+        f"[bold]cleanup[/] (`baskets cleanup{forced} --as {operator}`): deleted {done['deleted']:,} "
+        f"baskets with an audit row each, {done['survived']:,} survived because touched; "
+        f"snapshot {done['snapshot']}",
+        highlight=False,
+    )
+
+
 def register(app: typer.Typer) -> None:
     app.command("cleanup")(cleanup)
