@@ -93,3 +93,80 @@ def test_scheduled_run_as_the_built_in_actor_reports_the_last_days(
     )  # fmt: skip
     assert result["deleted"] == 1
     assert result["until"] - result["since"] == dt.timedelta(days=7)
+
+
+# --- baskets audit report -----------------------------------------------------------------------------
+
+
+def test_command_writes_the_report_and_prints_json(audited: DatabaseUnderTest, cli, tmp_path: Path) -> None:
+    out = tmp_path / "october.csv"
+    result = cli(
+        "audit", "report", "--since", "2026-10-01", "--until", "2026-10-07", "--format", "csv",
+        "--output", str(out), "--json", "--as", "bob", env=audited.env,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    summary = result.json()
+    assert summary["deleted"] == 11  # --until 2026-10-07 includes that whole day
+    assert summary["until"] == "2026-10-08T00:00:00+00:00"
+    assert summary["path"] == str(out)
+    assert summary["chain"] == "intact"
+    assert summary["flow_run_id"]
+    assert (
+        out.read_text(encoding="utf-8").splitlines()[0]
+        == "day,reason,account_type,actor,actor_role,baskets,lines"
+    )
+
+
+def test_command_defaults_to_html_under_the_export_folder(sqlite_db: DatabaseUnderTest, cli) -> None:
+    add_operators(sqlite_db)
+    result = cli("audit", "report", "--as", "alice", env=sqlite_db.env)
+    assert result.exit_code == 0, result.stderr
+    assert "0 baskets deleted from " in result.stdout
+    assert "audit chain intact" in result.stdout
+    written = Path(result.stdout.strip().splitlines()[-1].removeprefix("wrote "))
+    assert written.parent.name == "exports" and written.suffix == ".html"
+    assert "<svg" in written.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("args", "start"),
+    [
+        (["--format", "pdf"], "error: --format: 'pdf' is not a report format"),
+        (["--since", "last week"], "error: --since: 'last week' is not an ISO date or datetime"),
+        (
+            ["--since", "2026-10-09", "--until", "2026-10-01"],
+            "error: --since: 2026-10-09 00:00 is not before",
+        ),
+    ],
+)
+def test_command_refuses_bad_input_in_one_line(
+    sqlite_db: DatabaseUnderTest, cli, args: list[str], start: str
+) -> None:
+    add_operators(sqlite_db)
+    result = cli("audit", "report", *args, "--as", "alice", env=sqlite_db.env)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(start)
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("name", ["carol", "nobody", "retention-policy"])
+def test_command_refuses_who_may_not_read_the_audit(
+    sqlite_db: DatabaseUnderTest, cli, tmp_path: Path, name: str
+) -> None:
+    add_operators(sqlite_db)
+    result = cli("audit", "report", "--output", str(tmp_path / "r.html"), "--as", name, env=sqlite_db.env)
+    assert result.exit_code == 3
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_command_exits_6_after_writing_when_the_chain_is_broken(
+    audited: DatabaseUnderTest, cli, tmp_path: Path
+) -> None:
+    with audited.engine.begin() as connection:
+        connection.execute(update(BasketAudit).where(BasketAudit.seq == 3).values(reason="manual"))
+    out = tmp_path / "r.html"
+    result = cli("audit", "report", "--output", str(out), "--as", "alice", env=audited.env)
+    assert result.exit_code == 6
+    assert result.stderr.startswith("error: audit chain broken: first bad row seq 3: ")
+    assert 'class="chain-BROKEN"' in out.read_text(encoding="utf-8")
