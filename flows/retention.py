@@ -32,6 +32,7 @@ from baskets.retention import (
 )
 from baskets.roles import RETENTION_ACTOR, RETENTION_ROLE, Action, Actor, authorize
 from config.settings import Settings, SettingsError, load_settings
+from flows.alerting import alert_cleanup_crashed, alert_cleanup_failed
 from tasks import retention as retention_tasks
 from tasks.retention import (
     plan_retention_cleanup,
@@ -57,7 +58,12 @@ def reporting_progress_to(listener: ProgressListener) -> Iterator[None]:
         _progress_listeners.remove(listener)
 
 
-@flow(name=FLOW_NAME, validate_parameters=True)
+@flow(
+    name=FLOW_NAME,
+    validate_parameters=True,
+    on_failure=[alert_cleanup_failed],
+    on_crashed=[alert_cleanup_crashed],
+)
 def retention_cleanup(
     now: dt.datetime | None = None,
     dry_run: bool = False,
