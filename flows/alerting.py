@@ -28,6 +28,7 @@ from config.settings import Settings, SettingsError, load_settings
 
 # Parameters of a flow run that may name the database it worked on.
 _DATABASE_PARAMETERS = ("database_url",)
+_PREFECT_PREFIX = "Flow run encountered an exception: "
 # What of a cleanup run's recorded detail an alert repeats: why, and which baskets wait.
 _RUN_DETAILS = ("error", "batches", "failed_batches", "skipped_basket_ids", "snapshot")
 
@@ -84,7 +85,8 @@ def _run_alert(kind: str, flow: Flow[Any, Any], flow_run: FlowRun, state: State,
     finally:
         engine.dispose()
     password = engine.url.password
-    reason = scrub(state.message or state.name or "no reason given", [str(password)] if password else [])
+    message = (state.message or state.name or "no reason given").removeprefix(_PREFECT_PREFIX)
+    reason = scrub(message, [str(password)] if password else [])
     return Alert(
         kind=kind,
         flow=flow.name or CLEANUP_FLOW,

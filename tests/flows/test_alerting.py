@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
 
@@ -10,9 +11,12 @@ import pytest
 from prefect import flow
 from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.runtime import flow_run as current_flow_run
+from sqlalchemy import select
 
+import tasks.retention
+from baskets.models import Basket
 from flows.alerting import alert_cleanup_crashed, alert_cleanup_failed, cleanup_watchdog
-from tests.baskets.test_status import HOUR, add_cleanup_run
+from tests.baskets.test_status import HOUR, add_basket, add_cleanup_run
 from tests.conftest import NOW, DatabaseUnderTest
 from tests.loopback_receivers import WebhookReceiver, webhook_server  # noqa: F401
 
@@ -133,3 +137,80 @@ def test_hook_never_raises_when_the_database_is_gone(alerting_to: WebhookReceive
     [post] = alerting_to.posts
     assert post.body["details"] == {"cleanup_runs": "not readable: OperationalError"}
     assert post.body["database"] == "postgresql+psycopg://nobody:***@127.0.0.1:1/none"
+
+
+@pytest.fixture
+def expired_baskets(sqlite_db: DatabaseUnderTest, monkeypatch, tmp_path) -> list[str]:
+    """Six baskets long past retention, in batches of two, with no safety share in the way."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BASKETS_RETENTION__BATCH_SIZE", "2")
+    monkeypatch.setenv("BASKETS_RETENTION__MAX_SHARE", "1")
+    for _ in range(6):
+        add_basket(sqlite_db, "Anonymous", dt.timedelta(days=90), lines=1)
+    with sqlite_db.engine.connect() as connection:
+        return sorted(connection.scalars(select(Basket.id)))
+
+
+def test_retention_cleanup_with_a_failing_batch_alerts_naming_the_skipped_baskets(
+    prefect_harness, alerting_to: WebhookReceiver, sqlite_db: DatabaseUnderTest, expired_baskets, monkeypatch
+) -> None:
+    from flows.retention import retention_cleanup
+
+    real_delete = tasks.retention.delete_expired_batch
+    poisoned = expired_baskets[2]  # the second batch
+
+    def delete_unless_poisoned(engine, batch, **kwargs):
+        if any(basket.basket_id == poisoned for basket in batch):
+            raise RuntimeError("database is locked")
+        return real_delete(engine, batch, **kwargs)
+
+    monkeypatch.setattr(tasks.retention, "delete_expired_batch", delete_unless_poisoned)
+    monkeypatch.setattr(tasks.retention, "BATCH_RETRY_DELAYS", (0.0,))
+
+    state = retention_cleanup(now=NOW, database_url=sqlite_db.url, return_state=True)
+
+    assert state.is_failed()
+    [post] = alerting_to.posts
+    assert post.body["kind"] == "run-failed"
+    assert post.body["flow"] == "retention-cleanup"
+    assert post.body["state"] == "Failed"
+    assert post.body["flow_run_id"] == str(state.state_details.flow_run_id)
+    assert post.body["counts"] == {"selected": 6, "deleted": 4, "survived": 0, "skipped": 2}
+    assert post.body["details"]["skipped_basket_ids"] == expired_baskets[2:4]
+    assert post.body["details"]["failed_batches"] == 1
+    assert post.body["reason"].startswith(
+        "CleanupIncomplete: retention cleanup incomplete: 1 of 3 batches failed after retries"
+    )
+    assert post.headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_retention_cleanup_refused_by_the_safety_limit_alerts(
+    prefect_harness, alerting_to: WebhookReceiver, sqlite_db: DatabaseUnderTest, expired_baskets, monkeypatch
+) -> None:
+    from flows.retention import retention_cleanup
+
+    monkeypatch.setenv("BASKETS_RETENTION__MAX_SHARE", "0.25")
+
+    state = retention_cleanup(now=NOW, database_url=sqlite_db.url, return_state=True)
+
+    assert state.is_failed()
+    [post] = alerting_to.posts
+    assert post.body["kind"] == "run-failed"
+    assert "would delete 6 of 6 baskets" in post.body["reason"]
+    assert post.body["counts"]["deleted"] == 0
+    assert post.body["details"]["cleanup_status"] == "failed"
+
+
+def test_successful_retention_cleanup_sends_no_alert_and_makes_status_healthy(
+    prefect_harness, alerting_to: WebhookReceiver, sqlite_db: DatabaseUnderTest, expired_baskets
+) -> None:
+    from flows.retention import retention_cleanup
+
+    summary = retention_cleanup(now=NOW, database_url=sqlite_db.url)
+
+    assert summary["deleted"] == 6
+    assert alerting_to.posts == []
+    watchdog = cleanup_watchdog(now=dt.datetime.now(dt.UTC))
+    assert watchdog["healthy"] is True
+    assert watchdog["last_success"]["deleted"] == 6
+    assert watchdog["audit_head"]["seq"] == 6
