@@ -14,6 +14,7 @@ from prefect.schedules import Cron
 
 from baskets.roles import RETENTION_ACTOR
 from config.settings import Settings, load_settings
+from flows.alerting import cleanup_watchdog
 from flows.audit_report import audit_report
 from flows.delete import basket_delete
 from flows.export import report_export
@@ -68,6 +69,13 @@ def build_deployments(settings: Settings) -> list[RunnerDeployment]:
                 )
             ],
             tags=[*TAGS, "audit"],
+            entrypoint_type=BY_MODULE,
+        ),
+        cleanup_watchdog.to_deployment(
+            name="hourly",
+            description="Alert when no retention-cleanup has succeeded for alerts.stale_after_hours.",
+            schedules=[Cron("0 * * * *", timezone=timezone)],
+            tags=[*TAGS, "alerts"],
             entrypoint_type=BY_MODULE,
         ),
     ]
