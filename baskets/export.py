@@ -164,6 +164,8 @@ def conform_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
                 column = pc.cast(column, pa.timestamp("us"))
             if pa.types.is_decimal(target.type) and pa.types.is_floating(column.type):
                 column = pc.round(column, 4)
+            if pa.types.is_decimal(target.type) and pa.types.is_integer(column.type):
+                column = pc.cast(column, pa.decimal128(38, 4))  # int64 needs 19 digits first
             column = pc.cast(column, target.type)
         columns.append(column)
     return pa.RecordBatch.from_arrays(columns, schema=EXPORT_SCHEMA)
