@@ -1,0 +1,197 @@
+"""The `report-export` flow and `baskets export`: files, counts, artifacts, roles and killed runs."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from baskets.errors import NotPermitted
+from baskets.export import CSV_HEADER, PAUSE_ENV, TEMP_PREFIX, TEMP_SUFFIX
+from baskets.filters import BasketFilter
+from tests.conftest import REPO, DatabaseUnderTest, add_operators, seed
+
+
+@pytest.fixture
+def store(db: DatabaseUnderTest) -> DatabaseUnderTest:
+    seed(db, 200, 5)
+    add_operators(db)
+    return db
+
+
+def _count(database: DatabaseUnderTest, where: str = "") -> tuple[int, int]:
+    baskets = database.scalar(f"SELECT count(*) FROM baskets b {where}")
+    lines = database.scalar(
+        f"SELECT count(*) FROM basket_lines l JOIN baskets b ON b.id = l.basket_id {where}"
+    )
+    return int(baskets), int(lines)  # type: ignore[arg-type]
+
+
+def test_export_writes_both_files_and_reports_counts_and_hashes(
+    prefect_harness, cli, store: DatabaseUnderTest, tmp_path: Path
+) -> None:
+    result = cli(
+        "export", "--account-type", "customer", "--format", "both", "--output", str(tmp_path / "out" / "c.csv"),
+        "--as", "bob", "--json", env=store.env,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    summary = result.json()
+    assert (summary["baskets"], summary["lines"]) == _count(store, "WHERE b.account_type = 'Customer'")
+    assert summary["filter"] == {"--account-type": "customer"}
+    assert summary["operator"] == "bob"
+    files = {file["format"]: file for file in summary["files"]}
+    assert files["csv"]["path"] == str(tmp_path / "out" / "c.csv")
+    assert files["parquet"]["path"] == str(tmp_path / "out" / "c.parquet")
+    for file in files.values():
+        assert file["sha256"] == hashlib.sha256(Path(file["path"]).read_bytes()).hexdigest()
+    with open(files["csv"]["path"], newline="", encoding="utf-8") as stream:
+        header, *rows = list(csv.reader(stream))
+    assert header == list(CSV_HEADER)
+    assert {row[5] for row in rows} == {"Customer"}
+    assert pq.read_table(files["parquet"]["path"]).num_rows == len(rows)
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[summary["flow_run_id"]]))
+        )
+    by_type: dict[str, list] = {}
+    for artifact in artifacts:
+        by_type.setdefault(artifact.type, []).append(artifact)
+    assert len(by_type["table"]) == 1
+    table = str(by_type["table"][0].data)
+    assert f"{summary['lines']}" in table and "--account-type customer" in table
+    # Prefect stores a link artifact as markdown: [name](uri)
+    links = sorted(str(artifact.data) for artifact in by_type["markdown"])
+    assert len(links) == 2
+    assert any(Path(files["csv"]["path"]).as_uri() in link for link in links)
+
+
+def test_export_goes_to_the_export_dir_by_default(
+    prefect_harness, cli, store: DatabaseUnderTest, tmp_path: Path
+) -> None:
+    env = {**store.env, "BASKETS_EXPORT_DIR": str(tmp_path / "exports")}
+    result = cli("export", "--as", "alice", "--json", env=env)
+    assert result.exit_code == 0, result.stderr
+    (file,) = result.json()["files"]
+    path = Path(file["path"])
+    assert path.parent == tmp_path / "exports"
+    assert path.name.startswith("baskets-") and path.name.endswith("Z.csv")
+    assert (result.json()["baskets"], result.json()["lines"]) == _count(store)
+
+
+def test_export_prints_where_it_wrote_without_json(
+    prefect_harness, cli, store: DatabaseUnderTest, tmp_path: Path
+) -> None:
+    target = tmp_path / "one.parquet"
+    result = cli("export", "--format", "parquet", "--output", str(target), "--as", "alice", env=store.env)
+    assert result.exit_code == 0, result.stderr
+    assert f"to {target} (sha256 " in result.stdout
+    assert "\x1b[" not in result.stderr  # no progress bar when piped
+
+
+@pytest.mark.parametrize("operator", ["nobody", "carol"])
+def test_export_refuses_unknown_operator_or_role_without_the_right(
+    cli, store: DatabaseUnderTest, tmp_path: Path, operator: str
+) -> None:
+    result = cli("export", "--output", str(tmp_path / "x.csv"), "--as", operator, env=store.env)
+    assert result.exit_code == 3
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.glob("x*")) == []
+
+
+def test_flow_refuses_an_operator_without_the_right(
+    prefect_harness, store: DatabaseUnderTest, tmp_path: Path
+) -> None:
+    from flows.export import report_export
+
+    with pytest.raises(NotPermitted, match="'carol' is a content_manager"):
+        report_export(
+            basket_filter=BasketFilter(),
+            format="both",
+            output=str(tmp_path / "x.csv"),
+            operator="carol",
+            database_url=store.url,
+        )
+    assert list(tmp_path.glob("x*")) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--format", "xlsx"], "error: --format: 'xlsx' is not a format (expected csv, parquet or both)"),
+        (["--basket-id", "abc"], "error: --basket-id: 'abc' is not a GUID"),
+        (["--modified-after", "last week"], "error: --modified-after: 'last week' is not an ISO date"),
+    ],
+)
+def test_bad_input_is_refused_in_one_line(cli, store: DatabaseUnderTest, args, message) -> None:
+    result = cli("export", *args, "--as", "alice", env=store.env)
+    assert result.exit_code == 2
+    assert result.stderr.strip().startswith(message)
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def _start_export(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "export", *args],
+        env={**os.environ, "PYTHONPATH": str(REPO), **env},
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own group: the kill reaches Prefect's temporary server too
+    )
+
+
+def test_killed_export_leaves_nothing_under_the_final_name_and_next_run_cleans_up(
+    store: DatabaseUnderTest, tmp_path: Path
+) -> None:
+    folder = tmp_path / "exports"
+    target = folder / "killed.csv"
+    process = _start_export(
+        {**store.env, PAUSE_ENV: "120"},
+        tmp_path,
+        "--format",
+        "both",
+        "--output",
+        str(target),
+        "--as",
+        "alice",
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while len(list(folder.glob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"))) < 2:
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the export never started writing"
+            time.sleep(0.1)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL
+    left = sorted(path.name for path in folder.iterdir())
+    assert not target.exists() and not target.with_suffix(".parquet").exists()
+    assert len(left) == 2 and all(name.startswith(TEMP_PREFIX) for name in left)
+
+    rerun = _start_export(store.env, tmp_path, "--output", str(target), "--as", "alice", "--json")
+    out, err = rerun.communicate(timeout=180)
+    assert rerun.returncode == 0, err
+    assert sorted(path.name for path in folder.iterdir()) == ["killed.csv"]
+    with open(target, newline="", encoding="utf-8") as stream:
+        rows = list(csv.reader(stream))
+    assert len(rows) - 1 == store.scalar(
+        "SELECT count(*) FROM baskets b LEFT JOIN basket_lines l ON l.basket_id = b.id"
+    )
