@@ -108,6 +108,9 @@ def local_prefect_server(host: str, port: int, env: dict[str, str]) -> Iterator[
             env={key: value for key, value in env.items() if key != "PREFECT_API_URL"},
             stdout=log,
             stderr=subprocess.STDOUT,
+            # Out of the terminal's process group: Ctrl-C reaches the deployment server first,
+            # which still needs this one to pause its schedules; this one is stopped after it.
+            start_new_session=True,
         )
     try:
         _wait_until_healthy(api_url, server, log_path)

@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import io
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +20,8 @@ import pytest
 import yaml
 
 from config.settings import ScheduleSettings, Settings, load_settings
+from flows.commands.serve import free_port
+from tests.conftest import DatabaseUnderTest, add_operators, seed
 
 DEPLOYMENTS_DIR = Path(__file__).resolve().parents[2] / "deployments"
 FILTER_FIELDS = {
@@ -123,3 +136,102 @@ def test_prefect_yaml_declares_the_same_deployments_as_the_serve_script() -> Non
     nightly = next(d for d in model.deployments if d.name == "nightly")
     assert nightly.concurrency_limit.limit == 1  # type: ignore[union-attr]
     assert nightly.concurrency_limit.collision_strategy == "CANCEL_NEW"  # type: ignore[union-attr]
+
+
+# --- end to end: a real Prefect server, served deployments, a run through the API ------------------
+
+
+class ServeProcess:
+    """`baskets serve` as its own process group, its output collected line by line."""
+
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "flows.cli", "serve", "--port", str(free_port())],
+            env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True,
+        )  # fmt: skip
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def wait_for_line(self, pattern: str, timeout: float) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.5)
+            except queue.Empty:
+                if self.process.poll() is not None:
+                    break
+                continue
+            self.seen.append(line)
+            if found := re.search(pattern, line):
+                return found
+        raise AssertionError(f"no line matching {pattern!r}; output so far:\n" + "\n".join(self.seen))
+
+    def stop(self) -> int:
+        """Ctrl-C as from a terminal; the whole group is killed if it does not stop in time."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGINT)
+        try:
+            return self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            return self.process.wait()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_served_report_export_runs_through_the_prefect_api(
+    sqlite_db: DatabaseUnderTest, tmp_path: Path
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    add_operators(sqlite_db)
+    seed(sqlite_db, 40)
+    env = {
+        **{key: value for key, value in os.environ.items() if not key.startswith("PREFECT_API")},
+        "PREFECT_HOME": str(tmp_path / "prefect-home"),  # the server's own database, not the harness's
+        "BASKETS_DATABASE_URL": sqlite_db.url,
+        "BASKETS_EXPORT_DIR": str(tmp_path / "exports"),
+        "PREFECT_RUNNER_POLL_FREQUENCY": "1",  # pick the run up at once, not within 10 s
+    }
+    served = ServeProcess(env, tmp_path)
+    try:
+        ui = served.wait_for_line(r"Prefect UI: (http://127\.0\.0\.1:\d+)", timeout=120).group(1)
+        api_url = f"{ui}/api"
+        with temporary_settings(updates={PREFECT_API_URL: api_url}):
+            with get_client(sync_client=True) as client:
+                deadline = time.monotonic() + 60
+                while True:  # serve registers the deployments a moment after the server is up
+                    try:
+                        client.read_deployment_by_name("report-export/on-demand")
+                        break
+                    except Exception:
+                        if time.monotonic() > deadline:
+                            raise
+                        time.sleep(0.5)
+            wanted = tmp_path / "exports" / "customers.csv"
+            flow_run = run_deployment(
+                "report-export/on-demand",
+                parameters={
+                    "operator": "bob",
+                    "basket_filter": {"account_type": "customer"},
+                    "format": "csv",
+                    "output": str(wanted),
+                },
+                timeout=180,
+                poll_interval=1,
+            )
+        assert flow_run.state is not None and flow_run.state.is_completed(), flow_run.state
+        exported = list(csv.DictReader(io.StringIO(wanted.read_text(encoding="utf-8"))))
+        assert exported and {row["Account type"] for row in exported} == {"Customer"}
+    finally:
+        served.stop()
+    assert served.process.returncode is not None
