@@ -26,17 +26,31 @@ class CleanupRunSummary:
     status: str
     started_at: dt.datetime
     finished_at: dt.datetime | None
+    as_of: dt.datetime
     actor: str
     dry_run: bool
     counts: dict[str, int]
     flow_run_id: str | None
     detail: dict[str, Any]
 
+    @property
+    def completed_at(self) -> dt.datetime:
+        """When the run finished on the clock it ran by: its `as_of` (`--now`) plus its duration.
+
+        For a scheduled run `as_of` is its start, so this is its finish; a run given `--now`
+        counts as having run then, so `baskets status --now` agrees with `baskets cleanup --now`.
+        """
+        if self.finished_at is None:
+            return self.as_of
+        return self.as_of + max(self.finished_at - self.started_at, dt.timedelta(0))
+
     def as_json(self) -> dict[str, Any]:
         return {
             "status": self.status,
+            "completed_at": self.completed_at,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
+            "as_of": self.as_of,
             "actor": self.actor,
             "dry_run": self.dry_run,
             **self.counts,
@@ -90,6 +104,7 @@ def _summary(row: Any) -> CleanupRunSummary:
         status=row.status,
         started_at=row.started_at,
         finished_at=row.finished_at,
+        as_of=row.as_of,
         actor=row.actor,
         dry_run=bool(row.dry_run),
         counts={name: int(getattr(row, name) or 0) for name in COUNT_NAMES},
@@ -98,11 +113,12 @@ def _summary(row: Any) -> CleanupRunSummary:
     )
 
 
-def _latest_run(connection: Connection, *conditions: Any) -> CleanupRunSummary | None:
+def _latest_run(connection: Connection, now: dt.datetime, *conditions: Any) -> CleanupRunSummary | None:
+    """The newest non-dry run that had begun by `now` on its own clock (its as_of)."""
     query = (
         select(CleanupRun)
-        .where(CleanupRun.dry_run.is_(False), *conditions)
-        .order_by(CleanupRun.started_at.desc(), CleanupRun.id.desc())
+        .where(CleanupRun.dry_run.is_(False), CleanupRun.as_of <= now, *conditions)
+        .order_by(CleanupRun.as_of.desc(), CleanupRun.id.desc())
         .limit(1)
     )
     row = connection.execute(query).first()
@@ -136,8 +152,8 @@ def check_health(connection: Connection, settings: Settings, now: dt.datetime) -
     Raises nothing of its own; database errors propagate.
     """
     stale_after = settings.alerts.stale_after_hours
-    last_success = _latest_run(connection, CleanupRun.status == "succeeded")
-    last_run = _latest_run(connection)
+    last_success = _latest_run(connection, now, CleanupRun.status == "succeeded")
+    last_run = _latest_run(connection, now)
     head = connection.execute(select(AuditChainHead.seq, AuditChainHead.hash).limit(1)).first()
     expired = count_expired_baskets(connection, RetentionPolicy.from_settings(settings.retention), now)
     problems = []
@@ -165,8 +181,7 @@ def check_health(connection: Connection, settings: Settings, now: dt.datetime) -
 def _hours_between(run: CleanupRunSummary | None, now: dt.datetime) -> float | None:
     if run is None:
         return None
-    finished = run.finished_at or run.started_at
-    return round((now - finished).total_seconds() / 3600, 2)
+    return round(max((now - run.completed_at).total_seconds(), 0.0) / 3600, 2)
 
 
 def stale_success_alert(report: HealthReport, database: str | None = None) -> Alert:
@@ -184,9 +199,7 @@ def stale_success_alert(report: HealthReport, database: str | None = None) -> Al
         occurred_at=report.checked_at,
         database=database,
         details={
-            "last_success_finished_at": (
-                (last.finished_at or last.started_at).isoformat() if last else "never"
-            ),
+            "last_success_completed_at": last.completed_at.isoformat() if last else "never",
             "last_run_status": report.last_run.status if report.last_run else "none",
         },
     )
@@ -195,7 +208,7 @@ def stale_success_alert(report: HealthReport, database: str | None = None) -> Al
 def stale_alert_record(report: HealthReport) -> dict[str, str | None]:
     """What the watchdog remembers after alerting: which success went stale, and when it told."""
     last = report.last_success
-    finished = (last.finished_at or last.started_at).isoformat() if last else None
+    finished = last.completed_at.isoformat() if last else None
     return {"last_success": finished, "alerted_at": report.checked_at.isoformat()}
 
 

@@ -178,7 +178,7 @@ def _health_markdown(healthy: bool, problems: list[str], summary: dict[str, Any]
         "| | |",
         "| --- | --- |",
         f"| checked at (UTC) | {summary['checked_at']:%Y-%m-%d %H:%M} |",
-        f"| last success finished | {last['finished_at'] if last else 'never'} |",
+        f"| last success | {last['completed_at'] if last else 'never'} |",
         f"| hours since success | {summary['hours_since_success'] if last else '-'} |",
         f"| baskets | {summary['baskets']['total']:,} |",
         f"| expired and waiting | {summary['expired_waiting']['total']:,} |",

@@ -118,7 +118,7 @@ def _print_report(
     rows: list[tuple[str, str]] = [("database", database)]
     last = report["last_success"]
     if last:
-        finished = last["finished_at"] or last["started_at"]
+        finished = last["completed_at"]
         rows.append(
             (
                 "last success",
@@ -130,8 +130,8 @@ def _print_report(
     else:
         rows.append(("last success", "never"))
     run = report["last_run"]
-    if run and (not last or run["started_at"] != last["started_at"]):
-        rows.append(("last run", f"{run['status']}, started {run['started_at']:%Y-%m-%d %H:%M} UTC"))
+    if run and (not last or run["flow_run_id"] != last["flow_run_id"] or run["as_of"] != last["as_of"]):
+        rows.append(("last run", f"{run['status']}, as of {run['as_of']:%Y-%m-%d %H:%M} UTC"))
     rows += [
         ("baskets", _counts_line(report["baskets"])),
         ("expired, waiting", _counts_line(report["expired_waiting"])),

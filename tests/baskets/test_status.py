@@ -26,6 +26,7 @@ def add_cleanup_run(
     dry_run: bool = False,
     counts: tuple[int, int, int, int] = (10, 8, 1, 1),
     detail: dict | None = None,
+    as_of: dt.datetime | None = None,
 ) -> str:
     flow_run_id = str(uuid.uuid4())
     selected, deleted, survived, skipped = counts
@@ -37,7 +38,7 @@ def add_cleanup_run(
                 status=status,
                 actor="retention-policy",
                 dry_run=dry_run,
-                as_of=finished - dt.timedelta(minutes=5),
+                as_of=as_of or finished - dt.timedelta(minutes=5),
                 selected=selected,
                 deleted=deleted,
                 survived=survived,
@@ -96,6 +97,7 @@ def test_success_two_hours_ago_is_healthy_and_reported_with_its_counts(db: Datab
     assert report.hours_since_success == 2.0
     assert report.last_success is not None
     assert report.last_success.finished_at == NOW - 2 * HOUR
+    assert report.last_success.completed_at == NOW - 2 * HOUR
     assert report.last_success.counts == {"selected": 120, "deleted": 110, "survived": 6, "skipped": 4}
     assert report.last_success.flow_run_id == flow_run_id
     assert report.as_json()["last_success"]["deleted"] == 110
@@ -123,6 +125,29 @@ def test_moving_now_forward_turns_a_fresh_success_stale(db: DatabaseUnderTest) -
 
     assert health(db, NOW).healthy is True
     assert health(db, NOW + 26 * HOUR).healthy is False
+
+
+def test_a_run_given_now_counts_as_finished_at_its_now_plus_its_duration(db: DatabaseUnderTest) -> None:
+    # `baskets cleanup --now NOW-3h` run for real a month later, taking five minutes.
+    add_cleanup_run(db, finished=NOW + 30 * DAY, as_of=NOW - 3 * HOUR - dt.timedelta(minutes=5))
+
+    report = health(db)
+
+    assert report.healthy is True
+    assert report.last_success is not None
+    assert report.last_success.completed_at == NOW - 3 * HOUR
+    assert report.hours_since_success == 3.0
+
+
+def test_runs_as_of_after_now_are_not_seen_yet(db: DatabaseUnderTest) -> None:
+    add_cleanup_run(db, finished=NOW - 40 * HOUR, counts=(4, 4, 0, 0))
+    add_cleanup_run(db, finished=NOW + 2 * HOUR, counts=(9, 9, 0, 0))
+
+    report = health(db)
+
+    assert report.healthy is False
+    assert report.last_success is not None
+    assert report.last_success.counts["deleted"] == 4
 
 
 def test_dry_runs_and_failed_runs_do_not_count_as_success(db: DatabaseUnderTest) -> None:
@@ -178,7 +203,7 @@ def test_stale_alert_names_the_last_success_its_counts_and_what_waits(db: Databa
     )
     assert alert.flow_run_id == flow_run_id
     assert alert.counts == {"selected": 50, "deleted": 45, "survived": 3, "skipped": 2, "expired_waiting": 1}
-    assert alert.details["last_success_finished_at"] == (NOW - 40 * HOUR).isoformat()
+    assert alert.details["last_success_completed_at"] == (NOW - 40 * HOUR).isoformat()
     assert alert.database == "sqlite:///shop.db"
 
 

@@ -210,7 +210,7 @@ def test_successful_retention_cleanup_sends_no_alert_and_makes_status_healthy(
 
     assert summary["deleted"] == 6
     assert alerting_to.posts == []
-    watchdog = cleanup_watchdog(now=dt.datetime.now(dt.UTC))
+    watchdog = cleanup_watchdog(now=NOW + HOUR)
     assert watchdog["healthy"] is True
     assert watchdog["last_success"]["deleted"] == 6
     assert watchdog["audit_head"]["seq"] == 6
