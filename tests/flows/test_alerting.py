@@ -214,3 +214,15 @@ def test_successful_retention_cleanup_sends_no_alert_and_makes_status_healthy(
     assert watchdog["healthy"] is True
     assert watchdog["last_success"]["deleted"] == 6
     assert watchdog["audit_head"]["seq"] == 6
+
+
+def test_the_watchdog_is_served_hourly_beside_the_nightly_cleanup() -> None:
+    from config.settings import load_settings
+    from deployments.serve import build_deployments
+
+    found = {f"{d.flow_name}/{d.name}": d for d in build_deployments(load_settings())}
+
+    watchdog = found["cleanup-watchdog/hourly"]
+    assert watchdog.entrypoint == "flows.alerting.cleanup_watchdog"
+    assert [(s.schedule.cron, s.schedule.timezone) for s in watchdog.schedules] == [("0 * * * *", "UTC")]
+    assert "retention-cleanup/nightly" in found
