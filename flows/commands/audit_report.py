@@ -8,12 +8,6 @@ from typing import Annotated
 
 import typer
 
-from baskets.audit_report import (
-    authorize_report_reader,
-    parse_report_format,
-    refuse_builtin_actor,
-    resolve_window,
-)
 from flows.console import (
     DatabaseUrl,
     JsonOutput,
@@ -36,19 +30,28 @@ def register(app: typer.Typer) -> None:
 def report_command(
     since: Annotated[
         str | None,
-        typer.Option("--since", help="From this ISO date/time, inclusive (default: 7 days before --until).",
-                     show_default=False),
+        typer.Option(
+            "--since",
+            help="From this ISO date/time, inclusive (default: 7 days before --until).",
+            show_default=False,
+        ),
     ] = None,  # fmt: skip
     until: Annotated[
         str | None,
-        typer.Option("--until", help="Up to this ISO date/time; a date includes that day (default: now).",
-                     show_default=False),
+        typer.Option(
+            "--until",
+            help="Up to this ISO date/time; a date includes that day (default: now).",
+            show_default=False,
+        ),
     ] = None,  # fmt: skip
     report_format: Annotated[str, typer.Option("--format", help="html, csv or parquet.")] = "html",
     output: Annotated[
         Path | None,
-        typer.Option("--output", help="File to write (default: <export dir>/audit-report-<UTC time>.<ext>).",
-                     show_default=False),
+        typer.Option(
+            "--output",
+            help="File to write (default: <export dir>/audit-report-<UTC time>.<ext>).",
+            show_default=False,
+        ),
     ] = None,  # fmt: skip
     operator: OperatorName = None,
     database_url: DatabaseUrl = None,
@@ -59,6 +62,14 @@ def report_command(
     HTML is one self-contained page with charts; CSV and Parquet hold one row per day, reason,
     account type and actor. Exits 6 (after writing the report) when the audit chain is broken.
     """
+    # Imported here: pandas and Prefect would slow every other command's start.
+    from baskets.audit_report import (
+        authorize_report_reader,
+        parse_report_format,
+        refuse_builtin_actor,
+        resolve_window,
+    )
+
     chosen_format = parse_report_format(report_format)
     window = resolve_window(since, until, parse_now(None))
     runtime = open_runtime(database_url)
