@@ -1,0 +1,362 @@
+"""`baskets cleanup` and the retention-cleanup flow end to end, on every database."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from sqlalchemy import select
+
+from baskets.locks import cleanup_lock
+from baskets.models import Basket, BasketAudit, CleanupRun
+from baskets.retention import RetentionPolicy, plan_cleanup, select_expired_basket_ids
+from tests.conftest import NOW, DatabaseUnderTest, add_operators, seed
+
+AT_NOW = ("--now", NOW.isoformat())
+POLICY = RetentionPolicy(days={"anonymous": 30, "contact": 90, "customer": 180})
+# Seeded data spans two years, so most of it is expired: lift the safety share where a test
+# is about something else.
+NO_SHARE_LIMIT = {"BASKETS_RETENTION__MAX_SHARE": "1"}
+
+
+@pytest.fixture
+def store(db: DatabaseUnderTest) -> DatabaseUnderTest:
+    seed(db, 300, 11)
+    add_operators(db)
+    return db
+
+
+def expired_ids(db: DatabaseUnderTest, policy: RetentionPolicy = POLICY) -> set[str]:
+    with db.engine.connect() as connection:
+        return {
+            basket.basket_id for basket in select_expired_basket_ids(connection, policy, NOW, limit=10**6)
+        }
+
+
+def basket_ids(db: DatabaseUnderTest) -> set[str]:
+    with db.engine.connect() as connection:
+        return {str(basket_id) for basket_id in connection.scalars(select(Basket.id))}
+
+
+def audit_rows(db: DatabaseUnderTest) -> list[dict]:
+    with db.engine.connect() as connection:
+        return [
+            dict(row) for row in connection.execute(select(BasketAudit).order_by(BasketAudit.seq)).mappings()
+        ]
+
+
+def cleanup_runs(db: DatabaseUnderTest) -> list[dict]:
+    with db.engine.connect() as connection:
+        rows = connection.execute(select(CleanupRun).order_by(CleanupRun.id)).mappings()
+        return [{**row, "detail": json.loads(row["detail"] or "{}")} for row in rows]
+
+
+def test_dry_run_reports_per_type_exactly_what_the_real_run_deletes(
+    cli, store: DatabaseUnderTest, prefect_harness: None
+) -> None:
+    env = {**store.env, **NO_SHARE_LIMIT}
+    before = basket_ids(store)
+    dry = cli("cleanup", "--dry-run", *AT_NOW, "--as", "alice", "--json", env=env)
+    assert dry.exit_code == 0, dry.stderr
+    assert basket_ids(store) == before and audit_rows(store) == []
+    planned = dry.json()
+    assert planned["dry_run"] is True and set(planned["would_delete"]) == {
+        "anonymous", "contact", "customer", "empty",
+    }  # fmt: skip
+    assert planned["would_delete_total"] == len(expired_ids(store)) > 0
+
+    real = cli("cleanup", *AT_NOW, "--as", "alice", "--json", env=env)
+    assert real.exit_code == 0, real.stderr
+    done = real.json()
+    assert {name: counts["deleted"] for name, counts in done["per_category"].items()} == planned[
+        "would_delete"
+    ]
+    deleted = before - basket_ids(store)
+    assert len(deleted) == done["deleted"] == planned["would_delete_total"]
+    rows = audit_rows(store)
+    assert sorted(row["basket_id"] for row in rows) == sorted(deleted)  # each exactly once
+    assert {(row["actor"], row["actor_role"], row["reason"]) for row in rows} == {
+        ("alice", "system_administrator", "retention")
+    }
+    assert {row["flow_run_id"] for row in rows} == {done["flow_run_id"]}
+    snapshot = pq.read_table(done["snapshot"])
+    assert sorted(snapshot.column("basket_id").to_pylist()) == sorted(deleted)
+
+    again = cli("cleanup", "--dry-run", *AT_NOW, "--as", "alice", "--json", env=env)
+    assert again.json()["would_delete_total"] == 0
+
+
+def test_dry_run_prints_empty_baskets_on_their_own_line(
+    cli, store: DatabaseUnderTest, prefect_harness: None
+) -> None:
+    result = cli("cleanup", "--dry-run", *AT_NOW, "--as", "alice", env=store.env)
+    assert result.exit_code == 0, result.stderr
+    with store.engine.connect() as connection:
+        empty = plan_cleanup(connection, POLICY, NOW).expired["empty"]
+    line = next(line for line in result.stdout.splitlines() if "empty baskets" in line)
+    assert line.split()[0] == f"{empty:,}"
+    assert "over the safety share" in result.stdout  # two years of seeded backlog
+
+
+def test_scheduled_run_acts_as_retention_policy(cli, store: DatabaseUnderTest, prefect_harness: None) -> None:
+    result = cli("cleanup", *AT_NOW, "--json", env={**store.env, **NO_SHARE_LIMIT})
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["actor"] == "retention-policy"
+    assert {(row["actor"], row["actor_role"]) for row in audit_rows(store)} == {
+        ("retention-policy", "system")
+    }
+    (run,) = cleanup_runs(store)
+    assert (run["status"], run["actor"], run["deleted"]) == (
+        "succeeded",
+        "retention-policy",
+        result.json()["deleted"],
+    )
+
+
+def test_safety_limit_deletes_nothing_and_exits_5(
+    cli, store: DatabaseUnderTest, prefect_harness: None
+) -> None:
+    before = basket_ids(store)
+    result = cli("cleanup", *AT_NOW, "--as", "alice", env=store.env)
+    assert result.exit_code == 5
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: this run would delete ") and "more than the limit of 25%" in line
+    assert basket_ids(store) == before and audit_rows(store) == []
+    (run,) = cleanup_runs(store)
+    assert (run["status"], run["deleted"], run["detail"]["exit_code"]) == ("failed", 0, 5)
+
+
+def test_force_by_an_administrator_passes_the_safety_limit(
+    cli, store: DatabaseUnderTest, prefect_harness: None
+) -> None:
+    expired = expired_ids(store)
+    result = cli("cleanup", *AT_NOW, "--force", "--as", "alice", "--json", env=store.env)
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["over_limit"] is True and result.json()["deleted"] == len(expired)
+    assert basket_ids(store).isdisjoint(expired)
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (("--as", "bob"), 3, "'bob' is a order_processor: only system_administrator may run cleanup"),
+        (("--as", "carol"), 3, "only system_administrator may run cleanup"),
+        (("--as", "mallory"), 3, "--as: no operator named 'mallory'"),
+        (("--force",), 3, "--force needs a system administrator"),
+        (("--dry-run", "--as", "bob"), 3, "only system_administrator may run cleanup"),
+        (("--now", "last tuesday"), 2, "--now: 'last tuesday' is not an ISO date or datetime"),
+    ],
+)
+def test_refused_runs_change_nothing_and_say_why_in_one_line(
+    cli, store: DatabaseUnderTest, prefect_harness: None, args: tuple[str, ...], code: int, says: str
+) -> None:
+    before = basket_ids(store)
+    result = cli("cleanup", *args, env={**store.env, **NO_SHARE_LIMIT})
+    assert result.exit_code == code
+    (line,) = result.stderr.strip().splitlines()
+    assert says in line and "Traceback" not in result.stderr
+    assert basket_ids(store) == before and audit_rows(store) == []
+
+
+def test_order_processor_cannot_force(cli, store: DatabaseUnderTest, prefect_harness: None) -> None:
+    result = cli("cleanup", *AT_NOW, "--force", "--as", "bob", env=store.env)
+    assert result.exit_code == 3 and audit_rows(store) == []
+
+
+@pytest.mark.parametrize(
+    ("settings_file", "says"),
+    [
+        ("[retention]\ndays = { anonymous = 0, contact = 90, customer = 180 }\n", "anonymous: 0 is below 1"),
+        ("[retention]\nempty_basket_days = 0\n", "retention.empty_basket_days: 0 is below 1"),
+    ],
+)
+def test_retention_days_below_one_are_refused(
+    cli, store: DatabaseUnderTest, prefect_harness: None, tmp_path: Path, settings_file: str, says: str
+) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text(settings_file)
+    result = cli("cleanup", *AT_NOW, "--as", "alice", env={**store.env, "BASKETS_CONFIG": str(config)})
+    assert result.exit_code == 2
+    assert says in result.stderr and audit_rows(store) == []
+
+
+def test_run_while_another_holds_the_lock_exits_7_at_once(
+    cli, store: DatabaseUnderTest, prefect_harness: None
+) -> None:
+    before = basket_ids(store)
+    with cleanup_lock(store.engine):
+        result = cli("cleanup", *AT_NOW, "--as", "alice", env={**store.env, **NO_SHARE_LIMIT})
+    assert result.exit_code == 7
+    assert "another cleanup is running" in result.stderr
+    assert basket_ids(store) == before
+    (run,) = cleanup_runs(store)
+    assert (run["status"], run["detail"]["exit_code"]) == ("failed", 7)
+
+
+def test_run_publishes_a_report_per_type_and_a_finished_progress_artifact(
+    cli, store: DatabaseUnderTest, prefect_harness: None
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    result = cli("cleanup", *AT_NOW, "--as", "alice", "--json", env={**store.env, **NO_SHARE_LIMIT})
+    assert result.exit_code == 0, result.stderr
+    done = result.json()
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[uuid.UUID(done["flow_run_id"])])
+            )
+        )
+    by_key = {artifact.key: artifact for artifact in artifacts}
+    for category in ("anonymous", "contact", "customer", "empty"):
+        markdown = by_key[f"retention-cleanup-{category}"].data
+        assert f"| deleted (audited) | {done['per_category'][category]['deleted']:,} |" in markdown
+        assert "| cutoff | last modified before " in markdown
+        assert "| survived because touched | 0 |" in markdown
+    assert by_key["retention-cleanup-progress"].data == 100.0
+
+
+def _failing_for(target: str, attempts: list[int]):
+    import tasks.retention as retention_tasks
+
+    real = retention_tasks.delete_expired_batch
+
+    def delete_or_time_out(engine, batch, **kwargs):
+        if any(basket.basket_id == target for basket in batch):
+            from sqlalchemy.exc import OperationalError
+
+            attempts.append(1)
+            raise OperationalError("DELETE FROM baskets", {}, Exception("lock wait timeout exceeded"))
+        return real(engine, batch, **kwargs)
+
+    return delete_or_time_out
+
+
+def test_failing_batch_is_retried_then_skipped_and_the_next_run_finishes(
+    cli, store: DatabaseUnderTest, prefect_harness: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tasks.retention as retention_tasks
+
+    env = {**store.env, **NO_SHARE_LIMIT, "BASKETS_RETENTION__BATCH_SIZE": "40"}
+    expired = sorted(expired_ids(store))
+    target = expired[len(expired) // 2]
+    bad_batch = expired[(len(expired) // 2) // 40 * 40 :][:40]
+    attempts: list[int] = []
+    real_delete = retention_tasks.delete_expired_batch
+    monkeypatch.setattr(retention_tasks, "BATCH_RETRY_DELAYS", (0.0, 0.1))
+    monkeypatch.setattr(retention_tasks, "delete_expired_batch", _failing_for(target, attempts))
+
+    failed = cli("cleanup", *AT_NOW, "--as", "alice", "--json", env=env)
+    assert failed.exit_code == 1
+    assert len(attempts) == 3  # the first try and two retries
+    summary = failed.json()
+    assert (summary["failed_batches"], summary["skipped"]) == (1, len(bad_batch))
+    assert summary["deleted"] == len(expired) - len(bad_batch)
+    assert "retention cleanup incomplete: 1 of" in failed.stderr and target in failed.stderr
+    assert basket_ids(store) & set(expired) == set(bad_batch)  # the other batches are done...
+    assert sorted(row["basket_id"] for row in audit_rows(store)) == sorted(set(expired) - set(bad_batch))
+    (run,) = cleanup_runs(store)  # ...and audited, and the run is on record as failed
+    assert (run["status"], run["skipped"], run["detail"]["skipped_basket_ids"]) == ("failed", 40, bad_batch)
+
+    monkeypatch.setattr(retention_tasks, "delete_expired_batch", real_delete)  # the fault is gone
+    rerun = cli("cleanup", *AT_NOW, "--as", "alice", "--json", env=env)
+    assert rerun.exit_code == 0, rerun.stderr
+    assert rerun.json()["deleted"] == len(bad_batch)
+    assert basket_ids(store).isdisjoint(expired)
+    assert sorted(row["basket_id"] for row in audit_rows(store)) == expired
+    assert [run["status"] for run in cleanup_runs(store)] == ["failed", "succeeded"]
+
+
+# --- real processes: killed mid-run, and two started together --------------------------------
+
+
+def _process_env(db: DatabaseUnderTest, batch_size: int) -> dict[str, str]:
+    from prefect.settings import PREFECT_API_URL
+
+    return {
+        **os.environ,
+        **db.env,
+        **NO_SHARE_LIMIT,
+        "BASKETS_RETENTION__BATCH_SIZE": str(batch_size),
+        "PREFECT_API_URL": str(PREFECT_API_URL.value()),
+    }
+
+
+def _start_cleanup(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "cleanup", *AT_NOW, *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _audit_count(db: DatabaseUnderTest) -> int:
+    return int(db.scalar("select count(*) from basket_audit") or 0)
+
+
+def test_sigkill_mid_run_then_rerun_ends_as_an_uninterrupted_run(
+    store: DatabaseUnderTest, prefect_harness: None, tmp_path: Path
+) -> None:
+    seed(store, 900, 11)
+    add_operators_if_missing(store)
+    expired = expired_ids(store)
+    kept = basket_ids(store) - expired
+    env = _process_env(store, batch_size=4)
+    run = _start_cleanup(env, tmp_path, "--as", "alice")
+    try:
+        deadline = time.monotonic() + 90
+        while _audit_count(store) < 8 and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        os.kill(run.pid, signal.SIGKILL)
+        run.wait(timeout=30)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    killed_at = _audit_count(store)
+    assert 0 < killed_at < len(expired), "the run was not killed mid-way"
+    assert cleanup_runs(store)[-1]["status"] == "running"  # it never got to close its record
+
+    rerun = _start_cleanup(env, tmp_path, "--as", "alice", "--json")
+    out, err = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, err
+    assert json.loads(out.strip().splitlines()[-1])["deleted"] == len(expired) - killed_at
+    assert basket_ids(store) == kept
+    audited = [row["basket_id"] for row in audit_rows(store)]
+    assert sorted(audited) == sorted(expired)  # every deleted basket audited exactly once
+    assert [run["status"] for run in cleanup_runs(store)] == ["failed", "succeeded"]
+    assert "abandoned" in cleanup_runs(store)[0]["detail"]["error"]
+
+
+def test_two_runs_started_together_one_runs_and_one_exits_7(
+    store: DatabaseUnderTest, prefect_harness: None, tmp_path: Path
+) -> None:
+    seed(store, 900, 11)
+    add_operators_if_missing(store)
+    expired = expired_ids(store)
+    kept = basket_ids(store) - expired
+    env = _process_env(store, batch_size=4)
+    runs = [_start_cleanup(env, tmp_path, "--as", "alice") for _ in range(2)]
+    results = [(run.wait(timeout=300), run.stderr.read() if run.stderr else "") for run in runs]
+    assert sorted(code for code, _ in results) == [0, 7], results
+    refused = next(err for code, err in results if code == 7)
+    assert "another cleanup is running on this database" in refused
+    assert basket_ids(store) == kept
+    assert sorted(row["basket_id"] for row in audit_rows(store)) == sorted(expired)
+    assert sorted(run["status"] for run in cleanup_runs(store)) == ["failed", "succeeded"]
+
+
+def add_operators_if_missing(db: DatabaseUnderTest) -> None:
+    if not db.scalar("select count(*) from operators"):
+        add_operators(db)
