@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from sqlalchemy import Connection, Engine, Select, String, cast, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from baskets.errors import BadInput
 from baskets.filters import BasketFilter
@@ -138,9 +138,14 @@ def export_sql(basket_filter: BasketFilter, dialect_name: str) -> str:
     """The export query as one SQL text with its values inlined, for a driver outside
     SQLAlchemy (ADBC). SQLAlchemy renders the literals (quotes doubled), never string pasting.
     """
-    dialect = (
-        postgresql.dialect(paramstyle="numeric_dollar") if dialect_name == "postgresql" else sqlite.dialect()
-    )
+    dialects = {
+        # numeric_dollar: ADBC's placeholders, and no doubling of % in literals as pyformat does
+        "postgresql": lambda: postgresql.dialect(paramstyle="numeric_dollar"),
+        "sqlite": sqlite.dialect,
+        "mysql": lambda: mysql.dialect(paramstyle="named"),
+        "mariadb": lambda: mysql.dialect(paramstyle="named", is_mariadb=True),
+    }
+    dialect = dialects[dialect_name]()
     compiled = export_query(basket_filter).compile(dialect=dialect, compile_kwargs={"literal_binds": True})
     return str(compiled)
 
