@@ -26,7 +26,7 @@ BY_MODULE = EntrypointType.MODULE_PATH
 
 
 def build_deployments(settings: Settings) -> list[RunnerDeployment]:
-    """The four deployments: nightly cleanup, weekly audit report, and the on-demand jobs."""
+    """Nightly cleanup, hourly cleanup watchdog, weekly audit report, and the on-demand jobs."""
     timezone = settings.schedule.timezone
     return [
         retention_cleanup.to_deployment(

@@ -36,8 +36,8 @@ def serve(
     ] = 4200,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Serve the deployments: nightly retention-cleanup, weekly audit-report, and on demand
-    report-export, basket-delete and audit-report, until stopped with Ctrl-C.
+    """Serve the deployments until stopped with Ctrl-C: nightly retention-cleanup, hourly
+    cleanup-watchdog, weekly audit-report, and on demand report-export, basket-delete, audit-report.
 
     Uses the Prefect server named by PREFECT_API_URL, or starts a local one and prints its UI address.
     """
@@ -56,8 +56,8 @@ def serve(
         schedule = runtime.settings.schedule
         stdout.print(
             f"serving retention-cleanup/nightly ({schedule.cleanup_cron}), audit-report/weekly "
-            f"({schedule.audit_report_cron}) in {schedule.timezone}, report-export/on-demand, "
-            "basket-delete/on-demand; Ctrl-C stops",
+            f"({schedule.audit_report_cron}), cleanup-watchdog/hourly in {schedule.timezone}; "
+            "report-export/on-demand, basket-delete/on-demand; Ctrl-C stops",
             highlight=False,
         )
         code = run_until_stopped([sys.executable, "-m", "deployments.serve"], env)

@@ -41,13 +41,14 @@ def schedules_of(deployment: Any) -> list[tuple[str, str, dict[str, Any]]]:
     return [(s.schedule.cron, s.schedule.timezone, s.parameters) for s in deployment.schedules]
 
 
-def test_the_four_deployments_load_with_their_names_and_module_entrypoints() -> None:
+def test_the_deployments_load_with_their_names_and_module_entrypoints() -> None:
     found = deployments()
     assert {name: d.entrypoint for name, d in found.items()} == {
         "retention-cleanup/nightly": "flows.retention.retention_cleanup",
         "report-export/on-demand": "flows.export.report_export",
         "basket-delete/on-demand": "flows.delete.basket_delete",
         "audit-report/weekly": "flows.audit_report.audit_report",
+        "cleanup-watchdog/hourly": "flows.alerting.cleanup_watchdog",
     }
 
 
@@ -82,6 +83,13 @@ def test_audit_report_runs_weekly_as_the_built_in_actor() -> None:
     weekly = deployments()["audit-report/weekly"]
     assert schedules_of(weekly) == [("0 6 * * 1", "UTC", {"operator": "retention-policy"})]
     assert weekly.concurrency_limit is None
+
+
+def test_cleanup_watchdog_runs_hourly_in_the_configured_timezone() -> None:
+    settings = Settings(schedule=ScheduleSettings(timezone="Europe/Amsterdam"))
+    assert schedules_of(deployments(settings)["cleanup-watchdog/hourly"]) == [
+        ("0 * * * *", "Europe/Amsterdam", {})
+    ]
 
 
 def test_export_and_delete_run_only_on_demand() -> None:
