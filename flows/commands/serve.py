@@ -36,8 +36,10 @@ def serve(
     ] = 4200,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Serve the deployments until stopped with Ctrl-C: nightly retention-cleanup, hourly
-    cleanup-watchdog, weekly audit-report, and on demand report-export, basket-delete, audit-report.
+    """Serve the schedules and on-demand jobs to Prefect until stopped with Ctrl-C.
+
+    Nightly retention-cleanup, hourly cleanup-watchdog, weekly audit-report; on demand
+    report-export, basket-delete and audit-report.
 
     Uses the Prefect server named by PREFECT_API_URL, or starts a local one and prints its UI address.
     """
