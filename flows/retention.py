@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -42,6 +43,8 @@ from tasks.retention import (
 
 FLOW_NAME = "retention-cleanup"
 PROGRESS_KEY = "retention-cleanup-progress"
+# The progress artifact is updated after a batch at most this often.
+PROGRESS_UPDATE_SECONDS = 1.0
 
 # Who wants to hear about each batch in this process (the command line's progress bar).
 ProgressListener = Callable[[int, int], None]
@@ -206,6 +209,7 @@ def _delete_in_batches(
     )
     tally = RunTally()
     done = 0
+    next_update = time.monotonic() + PROGRESS_UPDATE_SECONDS
     for batch in walk_expired_batches(engine, policy, plan.as_of):
         state = delete_batch(
             engine, batch, policy, plan.as_of, actor, run_id, tally, flow_run_id, return_state=True
@@ -223,7 +227,9 @@ def _delete_in_batches(
             tally = record_failed_batch(engine, batch, run_id=run_id, tally=tally)
         done += len(batch)
         expected = max(plan.total, done)
-        update_progress_artifact(progress, progress=100.0 * done / expected)
+        if time.monotonic() >= next_update:  # one API call per batch would cost more than some batches
+            update_progress_artifact(progress, progress=100.0 * done / expected)
+            next_update = time.monotonic() + PROGRESS_UPDATE_SECONDS
         for listener in list(_progress_listeners):
             listener(done, expected)
     update_progress_artifact(progress, progress=100.0)
