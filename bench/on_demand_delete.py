@@ -12,11 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -27,20 +29,37 @@ from flows.commands.serve import free_port, local_prefect_server  # noqa: E402
 BASKETS = [sys.executable, "-m", "flows.cli"]
 
 
-def timed(args: list[str], env: dict[str, str], cwd: Path) -> float:
+@dataclass(frozen=True)
+class Sample:
+    """One command's wall time, and its CPU time (user + system, with the children it waited
+    for): on a busy machine wall time also counts waiting for a CPU, CPU time does not."""
+
+    wall: float
+    cpu: float
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(args: list[str], env: dict[str, str], cwd: Path) -> Sample:
+    cpu_before = _children_cpu()
     started = time.perf_counter()
     done = subprocess.run([*BASKETS, *args], env=env, cwd=cwd, capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"baskets {' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}")
-    return seconds
+    return Sample(wall=seconds, cpu=_children_cpu() - cpu_before)
 
 
-def describe(label: str, times: list[float], baseline: float) -> str:
-    median = statistics.median(times)
+def describe(label: str, samples: list[Sample], baseline: float) -> str:
+    walls = [sample.wall for sample in samples]
+    median = statistics.median(walls)
+    cpu = statistics.median(sample.cpu for sample in samples)
     return (
-        f"{label:<38} median {median:5.2f} s  min {min(times):5.2f} s  max {max(times):5.2f} s  "
-        f"n={len(times)}  ({median / baseline:4.1f}x baskets list)"
+        f"{label:<40} wall median {median:5.2f} s  min {min(walls):5.2f} s  max {max(walls):5.2f} s  "
+        f"CPU median {cpu:5.2f} s  n={len(samples)}  ({median / baseline:4.1f}x baskets list)"
     )
 
 
@@ -69,7 +88,7 @@ def main() -> None:
     ids = iter(row["basket_id"] for row in json.loads(listed.stdout)["baskets"])
 
     baseline = [timed(["list", "--limit", "5", "--as", "alice"], env, work) for _ in range(options.runs)]
-    base = statistics.median(baseline)
+    base = statistics.median(sample.wall for sample in baseline)
     print(f"small SQLite database (200 baskets), {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
     print(describe("baskets list (no Prefect)", baseline, base))
 
