@@ -35,6 +35,15 @@ def audit_report(
 
     Returns the summary with the report path and flow run id. When the chain does not verify
     the report is still written, then the run fails with AuditChainBroken (exit 6).
+
+    Args:
+        operator: Your operator name (a system administrator or order processor).
+        since: Start of the window, inclusive (UTC). Empty: `days` before `until`.
+        until: End of the window, exclusive (UTC). Empty: now.
+        days: Length of the window when `since` is empty.
+        report_format: html (one self-contained page with charts), csv or parquet.
+        output: File to write. Empty: <export dir>/audit-report-<UTC time>.<ext>.
+        database_url: Leave empty: the database of the service's settings.
     """
     settings = load_settings(database_url=database_url)
     now = dt.datetime.now(dt.UTC)
