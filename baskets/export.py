@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-from sqlalchemy import Connection, Engine, Select, String, cast, func, select
+from sqlalchemy import Connection, Dialect, Engine, Select, String, cast, func, select
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from baskets.errors import BadInput
@@ -91,6 +91,8 @@ CSV_WRITE_OPTIONS = pacsv.WriteOptions(
     eol="\r\n", quoting_style="needed", quoting_header="none", batch_size=8192
 )
 BATCH_ROWS = 65_536
+# Rows as Python objects weigh ~1.5 kB each: smaller batches keep the SQLAlchemy path flat.
+PYTHON_BATCH_ROWS = 10_000
 TEMP_PREFIX = ".export-"
 TEMP_SUFFIX = ".partial"
 # Test hook: pause this many seconds after the first batch is written (kill tests).
@@ -138,10 +140,10 @@ def export_sql(basket_filter: BasketFilter, dialect_name: str) -> str:
     """The export query as one SQL text with its values inlined, for a driver outside
     SQLAlchemy (ADBC). SQLAlchemy renders the literals (quotes doubled), never string pasting.
     """
-    dialects = {
+    dialects: dict[str, Callable[[], Dialect]] = {
         # numeric_dollar: ADBC's placeholders, and no doubling of % in literals as pyformat does
         "postgresql": lambda: postgresql.dialect(paramstyle="numeric_dollar"),
-        "sqlite": sqlite.dialect,
+        "sqlite": lambda: sqlite.dialect(),
         "mysql": lambda: mysql.dialect(paramstyle="named"),
         "mariadb": lambda: mysql.dialect(paramstyle="named", is_mariadb=True),
     }
@@ -199,7 +201,8 @@ def _adbc_postgresql_batches(engine: Engine, sql: str) -> Iterator[pa.RecordBatc
 def _sqlalchemy_batches(engine: Engine, basket_filter: BasketFilter) -> Iterator[pa.RecordBatch]:
     """Rows through SQLAlchemy with a server-side cursor (MariaDB, and SQLite text filters)."""
     with engine.connect() as connection:
-        result = connection.execution_options(yield_per=BATCH_ROWS).execute(export_query(basket_filter))
+        query = export_query(basket_filter)
+        result = connection.execution_options(yield_per=PYTHON_BATCH_ROWS).execute(query)
         for rows in result.partitions():
             columns = list(zip(*rows, strict=True))
             arrays = [
@@ -439,13 +442,19 @@ def export_baskets(
             parquet_writer = pq.ParquetWriter(str(files["parquet"].temp), EXPORT_SCHEMA, compression="zstd")
         pause = float(os.environ.get(PAUSE_ENV) or 0)
         last_basket: str | None = None
+        pending: list[pa.RecordBatch] = []
+        pending_rows = 0
         for batch in fetch_export_batches(engine, basket_filter):
             if batch.num_rows == 0:
                 continue
             if csv_writer is not None:
                 csv_writer.write_batch(csv_batch(batch))
             if parquet_writer is not None:
-                parquet_writer.write_batch(batch)
+                pending.append(batch)
+                pending_rows += batch.num_rows
+                if pending_rows >= BATCH_ROWS:  # row groups of a useful size, whatever the batches
+                    parquet_writer.write_table(pa.Table.from_batches(pending))
+                    pending, pending_rows = [], 0
             # Rows come ordered by basket, so a basket spanning two batches is counted once.
             basket_ids = batch.column("basket_id")
             result.baskets += pc.count_distinct(basket_ids).as_py()
@@ -463,6 +472,8 @@ def export_baskets(
             csv_writer.close()
             csv_writer = None
         if parquet_writer is not None:
+            if pending:
+                parquet_writer.write_table(pa.Table.from_batches(pending))
             parquet_writer.close()
             parquet_writer = None
         for fmt, file in files.items():
