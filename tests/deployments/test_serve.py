@@ -122,6 +122,7 @@ def test_audit_report_run_form_asks_for_operator_window_and_format() -> None:
     assert schema["properties"]["report_format"]["enum"] == ["html", "csv", "parquet"]
     assert schema["properties"]["since"]["anyOf"][0]["format"] == "date-time"
     assert schema["properties"]["days"]["default"] == 7
+    assert schema["properties"]["operator"]["description"].startswith("Your operator name")
 
 
 def test_prefect_yaml_declares_the_same_deployments_as_the_serve_script() -> None:
