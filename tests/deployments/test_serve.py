@@ -142,6 +142,7 @@ def test_prefect_yaml_declares_the_same_deployments_as_the_serve_script() -> Non
             for s in declared.schedules or []  # type: ignore[union-attr]
         ]
         assert declared_schedules == schedules_of(expected)
+        assert declared.parameters == expected.parameters
     nightly = next(d for d in model.deployments if d.name == "nightly")
     assert nightly.concurrency_limit.limit == 1  # type: ignore[union-attr]
     assert nightly.concurrency_limit.collision_strategy == "CANCEL_NEW"  # type: ignore[union-attr]
