@@ -198,6 +198,22 @@ def _adbc_postgresql_batches(engine: Engine, sql: str) -> Iterator[pa.RecordBatc
             yield conform_batch(batch)
 
 
+def _connectorx_mysql_batches(engine: Engine, sql: str) -> Iterator[pa.RecordBatch]:
+    import connectorx
+
+    uri = engine.url.set(drivername="mysql", query={}).render_as_string(hide_password=False)
+    reader = connectorx.read_sql(
+        uri,
+        sql,
+        return_type="arrow_stream",
+        batch_size=BATCH_ROWS,
+        # The SQL's literals escape backslashes, so the session must read them that way.
+        pre_execution_query=["SET SESSION sql_mode = REPLACE(@@sql_mode, 'NO_BACKSLASH_ESCAPES', '')"],
+    )
+    for batch in reader:
+        yield conform_batch(batch)
+
+
 def _sqlalchemy_batches(engine: Engine, basket_filter: BasketFilter) -> Iterator[pa.RecordBatch]:
     """Rows through SQLAlchemy with a server-side cursor (MariaDB, and SQLite text filters)."""
     with engine.connect() as connection:
@@ -215,13 +231,16 @@ def _sqlalchemy_batches(engine: Engine, basket_filter: BasketFilter) -> Iterator
 def export_transport(engine: Engine, basket_filter: BasketFilter) -> str:
     """Which transport `fetch_export_batches` uses for this engine and filter.
 
-    ADBC (Arrow straight from the driver) where there is one. SQLite text filters go through
+    ADBC (Arrow straight from the driver) where there is one, ConnectorX (Arrow from a Rust
+    MySQL client, several times faster than PyMySQL) on MariaDB. SQLite text filters go through
     SQLAlchemy: they need the Unicode-aware lower() that `make_engine` registers, which an
     ADBC connection does not have. An in-memory SQLite database is only visible to its engine.
     """
     backend = engine.dialect.name
     if backend == "postgresql":
         return "adbc-postgresql"
+    if backend in ("mysql", "mariadb") and _has_connectorx():
+        return "connectorx-mysql"
     if (
         backend == "sqlite"
         and engine.url.database not in (None, "", ":memory:")
@@ -231,6 +250,14 @@ def export_transport(engine: Engine, basket_filter: BasketFilter) -> str:
     return "sqlalchemy"
 
 
+def _has_connectorx() -> bool:
+    try:
+        import connectorx  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def fetch_export_batches(engine: Engine, basket_filter: BasketFilter) -> Iterator[pa.RecordBatch]:
     """The export rows as Arrow record batches in EXPORT_SCHEMA, streamed (never all in memory)."""
     transport = export_transport(engine, basket_filter)
@@ -238,6 +265,8 @@ def fetch_export_batches(engine: Engine, basket_filter: BasketFilter) -> Iterato
         return _adbc_postgresql_batches(engine, export_sql(basket_filter, "postgresql"))
     if transport == "adbc-sqlite":
         return _adbc_sqlite_batches(engine, export_sql(basket_filter, "sqlite"))
+    if transport == "connectorx-mysql":
+        return _connectorx_mysql_batches(engine, export_sql(basket_filter, engine.dialect.name))
     return _sqlalchemy_batches(engine, basket_filter)
 
 

@@ -213,7 +213,7 @@ def test_every_transport_gives_the_same_rows(store: DatabaseUnderTest) -> None:
         fast = pa.Table.from_batches(list(fetch_export_batches(store.engine, basket_filter)), EXPORT_SCHEMA)
         plain = pa.Table.from_batches(list(_sqlalchemy_batches(store.engine, basket_filter)), EXPORT_SCHEMA)
         assert fast.equals(plain)
-    expected = {"sqlite": "adbc-sqlite", "postgresql": "adbc-postgresql", "mariadb": "sqlalchemy"}
+    expected = {"sqlite": "adbc-sqlite", "postgresql": "adbc-postgresql", "mariadb": "connectorx-mysql"}
     assert export_transport(store.engine, BasketFilter()) == expected[store.backend]
 
 
