@@ -27,6 +27,7 @@ from baskets.export import (
     TEMP_SUFFIX,
     ExportFormat,
     _sqlalchemy_batches,
+    count_export_rows,
     export_baskets,
     export_transport,
     fetch_export_batches,
@@ -328,10 +329,15 @@ def test_result_names_each_file_with_its_sha256(store: DatabaseUnderTest, tmp_pa
     assert sorted(p.name for p in (tmp_path / "exports").iterdir()) == ["out.csv", "out.parquet"]
 
 
-def test_progress_gets_the_running_row_count(store: DatabaseUnderTest, tmp_path: Path) -> None:
+def test_progress_gets_the_running_row_count_and_its_total_is_known_up_front(
+    store: DatabaseUnderTest, tmp_path: Path
+) -> None:
     seen: list[int] = []
     result, _ = _export(store, BasketFilter(), tmp_path, progress=seen.append)
     assert seen and seen[-1] == result.rows and seen == sorted(seen)
+    with store.engine.connect() as connection:
+        assert count_export_rows(connection, BasketFilter()) == result.rows
+        assert count_export_rows(connection, BasketFilter(account_type="contact")) < result.rows
 
 
 def test_a_filter_matching_nothing_writes_a_header_only_csv(store: DatabaseUnderTest, tmp_path: Path) -> None:
