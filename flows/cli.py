@@ -244,6 +244,19 @@ def main() -> None:
         first = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
         stderr.print(f"error: database: {first}", markup=False, highlight=False)
         sys.exit(1)
+    except KeyboardInterrupt:
+        stderr.print("interrupted")
+        sys.exit(130)
+    except Exception as error:  # noqa: BLE001 - the last line of defence: one line, never a traceback
+        if os.environ.get("BASKETS_DEBUG"):
+            traceback.print_exc()
+        first = (str(error).strip().splitlines() or [""])[0]
+        stderr.print(
+            f"error: {type(error).__name__}: {first} (set BASKETS_DEBUG=1 for the traceback)",
+            markup=False,
+            highlight=False,
+        )
+        sys.exit(1)
     sys.exit(result if isinstance(result, int) else 0)
 
 

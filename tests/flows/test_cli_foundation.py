@@ -146,3 +146,18 @@ def test_list_as_a_separate_process_prints_a_table(store: DatabaseUnderTest, tmp
     assert "3 baskets (newest first)" in process.stdout
     assert "Basket Id" in process.stdout
     assert process.stderr == ""
+
+
+def test_unexpected_failure_is_one_line_with_exit_1(cli, store: DatabaseUnderTest, monkeypatch) -> None:
+    import flows.cli
+
+    def explode(*_args, **_kwargs):
+        raise RuntimeError("Failed to reach API at http://127.0.0.1:9/api/\nmore detail")
+
+    monkeypatch.setattr(flows.cli, "list_baskets", explode)
+    result = cli("list", "--as", "bob", env=store.env)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "error: RuntimeError: Failed to reach API at http://127.0.0.1:9/api/ (set BASKETS_DEBUG=1 for the traceback)"
+    )
+    assert "Traceback" not in result.stderr
