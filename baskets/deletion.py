@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, delete, insert, select, true
+from sqlalchemy import Column, ColumnElement, Connection, Table, and_, delete, insert, select, true
+from sqlalchemy.sql import visitors
 
 from baskets.audit import (
     append_to_chain,
@@ -67,32 +68,74 @@ def check_note(note: str | None) -> str | None:
 def _lock_baskets(
     connection: Connection, ids: Sequence[str], still_matches: ColumnElement[bool]
 ) -> list[dict[str, Any]]:
-    """The baskets among `ids` that still match, as the list page shows them, row-locked.
+    """The baskets among `ids` that still match, row-locked, in key order (basket columns only).
 
-    FOR UPDATE OF baskets on PostgreSQL (the joined sides are nullable); MariaDB has no OF and
-    also locks the joined shop account and account rows, which only delays other writers to them.
+    Joined to shop accounts and accounts only when `still_matches` looks at them (a filter on
+    the shop account name): an outer join here makes PostgreSQL hash whole account tables for
+    every batch. FOR UPDATE OF baskets on PostgreSQL; MariaDB has no OF and also locks the
+    joined rows, which only delays other writers to them.
     """
+    columns = (
+        Basket.id.label("basket_id"),
+        Basket.shop_account_id,
+        Basket.account_id,
+        Basket.account_type,
+        Basket.created_at.label("basket_created_at"),
+        Basket.modified_at.label("basket_modified_at"),
+    )
+    joined = bool(_tables_named_in(still_matches) & {ShopAccount.__tablename__, Account.__tablename__})
     found: list[dict[str, Any]] = []
     for chunk in _chunks(ids):
+        query = joined_baskets(*columns) if joined else select(*columns)
         query = (
-            joined_baskets(
-                Basket.id.label("basket_id"),
-                Basket.shop_account_id,
-                ShopAccount.name.label("shop_account_name"),
-                ShopAccount.email.label("shop_account_email"),
-                Basket.account_id,
-                Account.name.label("account_name"),
-                Account.email.label("account_email"),
-                Basket.account_type,
-                Basket.created_at.label("basket_created_at"),
-                Basket.modified_at.label("basket_modified_at"),
-            )
-            .where(Basket.id.in_(chunk), still_matches)
+            query.where(Basket.id.in_(chunk), still_matches)
             .order_by(Basket.id)
             .with_for_update(of=Basket.__table__)
         )
         found.extend(dict(row._mapping) for row in connection.execute(query))
     return found
+
+
+def _tables_named_in(condition: ColumnElement[bool]) -> set[str]:
+    return {
+        element.table.name
+        for element in visitors.iterate(condition)
+        if isinstance(element, Column) and isinstance(getattr(element, "table", None), Table)
+    }
+
+
+def _with_account_names(connection: Connection, baskets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`baskets` with their shop account's and ERP account's name and e-mail (None when gone),
+    looked up by primary key, as the list page shows them."""
+    names: dict[str, dict[str, tuple[str | None, str | None]]] = {}
+    for prefix, table in (("shop_account", ShopAccount), ("account", Account)):
+        wanted = sorted({basket[f"{prefix}_id"] for basket in baskets if basket[f"{prefix}_id"] is not None})
+        found: dict[str, tuple[str | None, str | None]] = {}
+        for chunk in _chunks(wanted):
+            rows = connection.execute(select(table.id, table.name, table.email).where(table.id.in_(chunk)))
+            found.update((key, (name, email)) for key, name, email in rows)
+        names[prefix] = found
+    completed = []
+    for basket in baskets:
+        row = dict(basket)
+        for prefix, found in names.items():
+            row[f"{prefix}_name"], row[f"{prefix}_email"] = found.get(basket[f"{prefix}_id"], (None, None))
+        completed.append(row)
+    return completed
+
+
+def _lines_of(connection: Connection, chunk: Sequence[str]) -> ColumnElement[bool]:
+    """`basket_lines.basket_id IN chunk`, on PostgreSQL with the chunk's key range beside it.
+
+    Without the range PostgreSQL, with no statistics on a freshly loaded table, estimates that a
+    1,000-value IN list matches most lines and scans the whole table for every batch; the range
+    makes the index plan the obvious one. Only there: its uuid order is the order of the
+    lowercase text ids, which need not hold under another backend's collation.
+    """
+    condition = BasketLine.basket_id.in_(chunk)
+    if connection.dialect.name == "postgresql":
+        condition = and_(BasketLine.basket_id.between(min(chunk), max(chunk)), condition)
+    return condition
 
 
 def _read_lines(connection: Connection, ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
@@ -108,7 +151,7 @@ def _read_lines(connection: Connection, ids: Sequence[str]) -> dict[str, list[di
                 BasketLine.quantity,
                 BasketLine.uom_id,
             )
-            .where(BasketLine.basket_id.in_(chunk))
+            .where(_lines_of(connection, chunk))
             .order_by(BasketLine.basket_id, BasketLine.id)
             # A locking read sees the newest lines even when the caller's snapshot is older.
             .with_for_update()
@@ -121,7 +164,7 @@ def _read_lines(connection: Connection, ids: Sequence[str]) -> dict[str, list[di
 def delete_basket_rows(connection: Connection, ids: Sequence[str]) -> None:
     """Delete the baskets `ids` and their lines; raise if any of them vanished under the lock."""
     for chunk in _chunks(ids):
-        connection.execute(delete(BasketLine).where(BasketLine.basket_id.in_(chunk)))
+        connection.execute(delete(BasketLine).where(_lines_of(connection, chunk)))
         removed = connection.execute(delete(Basket).where(Basket.id.in_(chunk))).rowcount
         if removed != len(chunk):
             raise RuntimeError(f"deleted {removed} of {len(chunk)} locked baskets: rolling back")
@@ -157,6 +200,7 @@ def delete_baskets_with_audit(
     missing = [basket_id for basket_id in wanted if basket_id not in found]
     if not baskets:
         return DeletionResult(deleted=[], missing=missing, first_seq=None, last_seq=None)
+    baskets = _with_account_names(connection, baskets)
     lines = _read_lines(connection, deleted)
     audit_rows = [
         _audit_row(basket, lines.get(basket["basket_id"], []), "deleted", actor, reason, note,
