@@ -492,6 +492,8 @@ def export_baskets(
             last_basket = basket_ids[-1].as_py()
             result.lines += batch.num_rows - batch.column("product_id").null_count
             result.rows += batch.num_rows
+            # Hand freed batch memory back now: Arrow's allocator would otherwise keep it cached.
+            pa.default_memory_pool().release_unused()
             if progress is not None:
                 progress(result.rows)
             if pause:
