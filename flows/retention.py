@@ -199,11 +199,6 @@ def _delete_in_batches(
     run_id: int,
     flow_run_id: str | None,
 ) -> RunTally:
-    logger = get_run_logger()
-    delays = list(retention_tasks.BATCH_RETRY_DELAYS)
-    delete_batch = retention_tasks.delete_expired_batch_task.with_options(
-        retries=len(delays), retry_delay_seconds=delays
-    )
     progress = create_progress_artifact(
         progress=0.0, key=PROGRESS_KEY, description=f"retention cleanup as of {plan.as_of:%Y-%m-%d %H:%M} UTC"
     )
@@ -211,19 +206,19 @@ def _delete_in_batches(
     done = 0
     next_update = time.monotonic() + PROGRESS_UPDATE_SECONDS
     for batch in walk_expired_batches(engine, policy, plan.as_of):
-        state = delete_batch(
-            engine, batch, policy, plan.as_of, actor, run_id, tally, flow_run_id, return_state=True
+        outcome = retention_tasks.delete_batch_with_retries(
+            engine,
+            batch,
+            policy=policy,
+            now=plan.as_of,
+            actor=actor,
+            run_id=run_id,
+            tally=tally,
+            flow_run_id=flow_run_id,
         )
-        if state.is_completed():
-            tally = state.result().tally
+        if outcome is not None:
+            tally = outcome.tally
         else:
-            logger.error(
-                "batch %s..%s failed after %d retries, skipped for the next run: %s",
-                batch[0].basket_id,
-                batch[-1].basket_id,
-                len(delays),
-                state.message,
-            )
             tally = record_failed_batch(engine, batch, run_id=run_id, tally=tally)
         done += len(batch)
         expected = max(plan.total, done)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -46,38 +47,74 @@ def plan_retention_cleanup(engine: Engine, policy: RetentionPolicy, now: dt.date
     return plan
 
 
-@task(name="delete-expired-batch", cache_policy=NO_CACHE, retries=len(BATCH_RETRY_DELAYS))
-def delete_expired_batch_task(
+def delete_batch_with_retries(
     engine: Engine,
     batch: Sequence[ExpiredBasket],
+    *,
     policy: RetentionPolicy,
     now: dt.datetime,
     actor: Actor,
     run_id: int,
     tally: RunTally,
     flow_run_id: str | None,
-) -> BatchOutcome:
-    """Delete one key-ordered batch with its audit rows in one transaction (see delete_expired_batch)."""
-    outcome = delete_expired_batch(
-        engine,
-        batch,
-        policy=policy,
-        now=now,
-        actor=actor,
-        run_id=run_id,
-        tally=tally,
-        flow_run_id=flow_run_id,
-    )
-    if outcome.survived or outcome.gone:
-        get_run_logger().info(
-            "batch %s..%s: %d deleted, %d touched since selection (kept), %d already gone",
-            batch[0].basket_id,
-            batch[-1].basket_id,
-            len(outcome.deleted),
-            len(outcome.survived),
-            len(outcome.gone),
-        )
-    return outcome
+) -> BatchOutcome | None:
+    """Delete one key-ordered batch with its audit rows in one transaction (see
+    delete_expired_batch), retrying after each of BATCH_RETRY_DELAYS; None when it kept failing.
+
+    A plain function, not a Prefect task: a task run costs tens of milliseconds of API calls,
+    as much as the batch itself, and a night's cleanup has a thousand batches.
+    """
+    logger = get_run_logger()
+    delays = tuple(BATCH_RETRY_DELAYS)  # read at call time (tests shorten them)
+    for attempt in range(len(delays) + 1):
+        try:
+            outcome = delete_expired_batch(
+                engine,
+                batch,
+                policy=policy,
+                now=now,
+                actor=actor,
+                run_id=run_id,
+                tally=tally,
+                flow_run_id=flow_run_id,
+            )
+        except Exception as error:  # a lock timeout, a deadlock, a lost connection, a constraint
+            if attempt == len(delays):
+                logger.error(
+                    "batch %s..%s failed after %d retries, skipped for the next run: %s",
+                    batch[0].basket_id,
+                    batch[-1].basket_id,
+                    len(delays),
+                    _first_line(error),
+                )
+                return None
+            logger.warning(
+                "batch %s..%s failed (retry %d of %d in %.0f s): %s",
+                batch[0].basket_id,
+                batch[-1].basket_id,
+                attempt + 1,
+                len(delays),
+                delays[attempt],
+                _first_line(error),
+            )
+            time.sleep(delays[attempt])
+            continue
+        if outcome.survived or outcome.gone:
+            logger.info(
+                "batch %s..%s: %d deleted, %d touched since selection (kept), %d already gone",
+                batch[0].basket_id,
+                batch[-1].basket_id,
+                len(outcome.deleted),
+                len(outcome.survived),
+                len(outcome.gone),
+            )
+        return outcome
+    raise AssertionError("unreachable")
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"
 
 
 @task(name="write-deleted-snapshot", cache_policy=NO_CACHE)
