@@ -18,9 +18,9 @@ from tasks.export import authorize_exporter, publish_export_artifacts, write_exp
 @flow(name="report-export", validate_parameters=True)
 def report_export(
     basket_filter: BasketFilter,
-    format: Literal["csv", "parquet", "both"],
-    output: str | None,
-    operator: str,
+    format: Literal["csv", "parquet", "both"] = "csv",
+    output: str | None = None,
+    operator: str = "",
     database_url: str | None = None,
 ) -> dict[str, Any]:
     """Export the baskets matching `basket_filter`, one row per line, to CSV and/or Parquet.

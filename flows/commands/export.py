@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from baskets.export import count_export_rows, plan_export_paths, prepare_export_folders
 from baskets.filters import BasketFilter
 from baskets.roles import Action, authorize
 from flows.console import (
@@ -41,16 +40,19 @@ def export_command(
     json_output: JsonOutput = False,
 ) -> None:
     """Export the baskets matching the filters, one row per basket line, to CSV and/or Parquet."""
+    # pyarrow is imported here, not at the top: other commands should not pay for it.
+    from baskets.export import count_export_rows, plan_export_paths, prepare_export_folders
+
     runtime = open_runtime(database_url)
     export_format = export_format.strip().lower()
     # Refuse a bad --format or --output before anything runs.
     paths = plan_export_paths(export_format, output, runtime.settings.export_dir, parse_now(None))
-    prepare_export_folders(paths)
     name = runtime.operator(operator)
-    # Refuse before any flow starts; the flow checks again for runs started elsewhere.
+    # Refuse before any flow starts (or folder is made); the flow checks again for runs started elsewhere.
     with runtime.engine.connect() as connection:
         authorize(connection, name, Action.EXPORT)
         total = count_export_rows(connection, basket_filter) if stderr.is_terminal else 0
+    prepare_export_folders(paths)
     from flows.export import report_export
     from tasks.export import export_progress
 
