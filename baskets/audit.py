@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from baskets.models import GENESIS_HASH, AuditChainHead, BasketAudit
@@ -30,7 +32,14 @@ def canonical_quantity(value: Decimal | float | int | str) -> str:
     SQLite keeps Numeric as REAL, so a value read back may be 2.4999999999; rounding to the
     column's four places gives the same text on every backend.
     """
-    return format(Decimal(str(value)).quantize(_FOUR_PLACES), "f")
+    return _four_places(str(value))
+
+
+@functools.lru_cache(maxsize=65_536)
+def _four_places(text: str) -> str:
+    # Keyed on the text, like the Decimal it is parsed from: a cleanup canonicalises millions of
+    # quantities, most of them the same few values.
+    return format(Decimal(text).quantize(_FOUR_PLACES), "f")
 
 
 def canonical_time(value: dt.datetime) -> str:
@@ -38,6 +47,14 @@ def canonical_time(value: dt.datetime) -> str:
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value!r} in an audit row")
     return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def canonical_json(document: Any) -> bytes:
+    """Sorted-key compact JSON, non-ASCII kept as UTF-8: byte for byte what
+    `json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()`
+    gives for the strings, integers and nulls of an audit row (a test holds the two together),
+    about ten times faster."""
+    return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
 
 
 def canonical_row(row: Mapping[str, Any]) -> bytes:
@@ -59,7 +76,7 @@ def canonical_row(row: Mapping[str, Any]) -> bytes:
             document[name] = int(value)
         else:
             document[name] = str(value)
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return canonical_json(document)
 
 
 def chain_hash(prev_hash: str, row: Mapping[str, Any]) -> str:
@@ -79,7 +96,7 @@ def canonical_lines(lines: Iterable[Mapping[str, Any]]) -> str:
         }
         for line in sorted(lines, key=lambda line: int(line["id"]))
     ]
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return canonical_json(document).decode()
 
 
 def parse_lines(text: str) -> list[dict[str, Any]]:

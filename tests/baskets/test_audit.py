@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 
 from hypothesis import given
@@ -11,6 +12,7 @@ from sqlalchemy import delete, select, update
 
 from baskets.audit import (
     HASHED_COLUMNS,
+    canonical_json,
     canonical_lines,
     canonical_quantity,
     canonical_row,
@@ -89,6 +91,57 @@ def test_any_change_to_a_text_field_changes_the_hash(field: str, text: str) -> N
 @given(st.decimals(min_value=0, max_value=10**9, places=4, allow_nan=False))
 def test_quantity_survives_a_round_trip_through_float(value: Decimal) -> None:
     assert canonical_quantity(float(value)) == canonical_quantity(value) == format(value, "f")
+
+
+# A row with every awkward value the log can hold; its hash was computed by the first release
+# (json.dumps), so a faster canonical form must give exactly these bytes.
+_LINES = [
+    {"id": 9, "product_id": 'ITEM-2 "Zoë"\n', "variant_id": None, "quantity": Decimal("1.5"), "uom_id": "KG"},
+    {"id": 3, "product_id": "ITEM-1", "variant_id": "V\u00e5\u2028", "quantity": 2.4999999999999996,
+     "uom_id": None},
+]  # fmt: skip
+_LINES_TEXT = (
+    '[{"id":3,"product_id":"ITEM-1","quantity":"2.5000","uom_id":null,"variant_id":"V\u00e5\u2028"},'
+    '{"id":9,"product_id":"ITEM-2 \\"Zoë\\"\\n","quantity":"1.5000","uom_id":"KG","variant_id":null}]'
+)
+
+
+def test_hash_of_a_row_with_awkward_text_is_the_one_the_first_release_wrote() -> None:
+    row = _row(
+        seq=7, occurred_at=dt.datetime(2026, 11, 1, 12, 0, 0, 123456, tzinfo=dt.UTC), actor="bøb",
+        note="ERP price\tchange \\ broke it \x01 😀", flow_run_id="0b8f2b6c-4a5e-4d6f-9c1e-2f3a4b5c6d7e",
+        shop_account_id="a1b2c3d4-0000-4000-8000-000000000001", shop_account_name='=HYPERLINK("x")',
+        shop_account_email="zoë@example.com", account_id="C-10042", account_name="Bäckerei Groß GmbH",
+        account_type="Customer", basket_created_at=dt.datetime(2025, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+        basket_modified_at=dt.datetime(2025, 6, 30, 23, 59, 59, 999999, tzinfo=dt.UTC), line_count=2,
+        total_quantity=Decimal("3.9999"), lines=canonical_lines(_LINES), prev_hash="ab" * 32,
+    )  # fmt: skip
+    assert canonical_lines(_LINES) == _LINES_TEXT
+    assert (
+        chain_hash(row["prev_hash"], row)
+        == "4db60683dab843d80ddd36209a3a8f5f7efbb50239b51167e78d573d73f74f40"
+    )  # type: ignore[arg-type]
+
+
+def _reference_json(document: object) -> bytes:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+_TEXT = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=30)
+
+
+@given(
+    texts=st.dictionaries(st.sampled_from(HASHED_COLUMNS), st.one_of(st.none(), _TEXT), min_size=1),
+    number=st.integers(min_value=-(2**63), max_value=2**63 - 1),
+)
+def testcanonical_json_is_byte_for_byte_the_reference_json(texts: dict[str, str | None], number: int) -> None:
+    document = {**texts, "seq": number}
+    assert canonical_json(document) == _reference_json(document)
+    lines = [{"id": abs(number) % 1000, "product_id": text or "", "variant_id": text, "quantity": "1",
+              "uom_id": None} for text in texts.values()]  # fmt: skip
+    assert canonical_lines(lines).encode() == _reference_json(
+        sorted(({**line, "quantity": "1.0000"} for line in lines), key=lambda line: line["id"])
+    )
 
 
 def test_lines_round_trip_in_line_id_order() -> None:
