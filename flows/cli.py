@@ -34,6 +34,7 @@ from flows.console import (
     emit_json,
     open_runtime,
     parse_now,
+    running_flow,
     stderr,
     stdout,
     with_basket_filter,
@@ -199,13 +200,14 @@ def demo(
         )
     from flows.export import report_export
 
-    exported = report_export(
-        basket_filter=BasketFilter(),
-        format="both",
-        output=None,
-        operator="demo-admin",
-        database_url=runtime.settings.database_url,
-    )
+    with running_flow():
+        exported = report_export(
+            basket_filter=BasketFilter(),
+            format="both",
+            output=None,
+            operator="demo-admin",
+            database_url=runtime.settings.database_url,
+        )
     stdout.print(
         f"[bold]3. exported[/] {exported['lines']:,} lines of {exported['baskets']:,} baskets "
         "as demo-admin (`baskets export --format both --as demo-admin`):"

@@ -15,6 +15,7 @@ from flows.console import (
     emit_json,
     open_runtime,
     parse_now,
+    running_flow,
     stderr,
     stdout,
 )
@@ -81,7 +82,7 @@ def report_command(
     from flows.audit_report import audit_report
 
     spinner = stderr.status("writing the audit report") if stderr.is_terminal else nullcontext()
-    with spinner:
+    with running_flow(), spinner:
         summary = audit_report(
             operator=name,  # type: ignore[arg-type]  # authorize_report_reader refused None
             since=window.since,

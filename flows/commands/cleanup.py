@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
-import logging
-from collections.abc import Iterator
 from typing import Annotated, Any
 
 import typer
 
-from baskets.errors import BasketsError
 from baskets.retention import CATEGORIES, CATEGORY_TITLES, CleanupIncomplete
 from flows.console import (
     DatabaseUrl,
@@ -20,6 +16,7 @@ from flows.console import (
     open_runtime,
     parse_now,
     progress_bar,
+    running_flow,
     stdout,
 )
 
@@ -55,7 +52,7 @@ def cleanup(
     runtime = open_runtime(database_url)
     from flows.retention import reporting_progress_to, retention_cleanup
 
-    with _quiet_prefect_console(), progress_bar() as bar:
+    with running_flow(heartbeats=True), progress_bar() as bar:
         batches = bar.add_task("deleting expired baskets", total=None)
 
         def show(done: int, expected: int) -> None:
@@ -112,44 +109,12 @@ def _report(summary: dict[str, Any], json_output: bool) -> None:
     )
 
 
-class _NoTracebackForExpectedFailures(logging.Filter):
-    """Drop Prefect's traceback of an expected failure: the command prints it as one line."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], BasketsError))
-
-
-@contextlib.contextmanager
-def _quiet_prefect_console() -> Iterator[None]:
-    """Warnings and errors only on the terminal (the progress bar shows the batches); the flow
-    run's full log still goes to the Prefect API."""
-    from prefect.logging.handlers import PrefectConsoleHandler
-
-    handlers = {
-        handler
-        for logger in (logging.getLogger(), logging.getLogger("prefect"))
-        for handler in logger.handlers
-        if isinstance(handler, PrefectConsoleHandler)
-    }
-    quiet = _NoTracebackForExpectedFailures()
-    levels = {handler: handler.level for handler in handlers}
-    for handler in handlers:
-        handler.setLevel(logging.WARNING)
-        handler.addFilter(quiet)
-    try:
-        yield
-    finally:
-        for handler, level in levels.items():
-            handler.setLevel(level)
-            handler.removeFilter(quiet)
-
-
 def demo_cleanup(database_url: str, operator: str) -> None:
     """The demo's cleanup step: a dry run, then the real run (forced: a fresh two-year backlog is
     far over the safety share), as `operator`."""
     from flows.retention import retention_cleanup
 
-    with _quiet_prefect_console():
+    with running_flow():
         planned = retention_cleanup(dry_run=True, operator=operator, database_url=database_url)
         stdout.print(
             f"[bold]cleanup, dry run[/] (`baskets cleanup --dry-run --as {operator}`): "

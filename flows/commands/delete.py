@@ -20,6 +20,7 @@ from flows.console import (
     OperatorName,
     emit_json,
     open_runtime,
+    running_flow,
     stdout,
     with_basket_filter,
 )
@@ -86,15 +87,16 @@ def delete_command(
         return
     from flows.delete import basket_delete
 
-    summary = basket_delete(
-        operator=name,
-        basket_ids=ids or None,
-        basket_filter=None if ids else basket_filter,
-        delete_all=delete_all,
-        reason=reason,
-        note=note,
-        database_url=runtime.settings.database_url,
-    )
+    with running_flow():
+        summary = basket_delete(
+            operator=name,
+            basket_ids=ids or None,
+            basket_filter=None if ids else basket_filter,
+            delete_all=delete_all,
+            reason=reason,
+            note=note,
+            database_url=runtime.settings.database_url,
+        )
     if json_output:
         emit_json(summary)
         return
@@ -132,9 +134,10 @@ def restore_command(
         latest_deletion(connection, parsed)
     from flows.delete import basket_restore
 
-    summary = basket_restore(
-        basket_id=parsed, operator=name, note=note, database_url=runtime.settings.database_url
-    )
+    with running_flow():
+        summary = basket_restore(
+            basket_id=parsed, operator=name, note=note, database_url=runtime.settings.database_url
+        )
     if json_output:
         emit_json(summary)
         return

@@ -16,6 +16,7 @@ from flows.console import (
     open_runtime,
     parse_now,
     progress_bar,
+    running_flow,
     stderr,
     stdout,
     with_basket_filter,
@@ -56,7 +57,7 @@ def export_command(
     from flows.export import report_export
     from tasks.export import export_progress
 
-    with progress_bar() as bar:
+    with running_flow(), progress_bar() as bar:
         rows = bar.add_task("exporting rows", total=total or None)
         with export_progress(lambda written: bar.update(rows, completed=written)):
             summary = report_export(
