@@ -13,6 +13,8 @@ import enum
 import hashlib
 import os
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -179,13 +181,32 @@ def conform_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
 
 
 def _adbc_sqlite_batches(engine: Engine, sql: str) -> Iterator[pa.RecordBatch]:
-    import adbc_driver_sqlite.dbapi as adbc_sqlite
-
-    with adbc_sqlite.connect(str(engine.url.database)) as connection, connection.cursor() as cursor:
-        cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(BATCH_ROWS)})
-        cursor.execute(sql)
-        for batch in cursor.fetch_record_batch():
-            yield conform_batch(batch)
+    """ADBC's Arrow batches from SQLite, read in a child process (see baskets.sqlite_arrow_reader:
+    ADBC's own copy of SQLite must not share a process with Python's on the same file)."""
+    command = [sys.executable, "-m", "baskets.sqlite_arrow_reader", str(engine.url.database), str(BATCH_ROWS)]
+    child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert child.stdin is not None and child.stdout is not None and child.stderr is not None
+    completed = False
+    try:
+        child.stdin.write(sql.encode("utf-8"))
+        child.stdin.close()
+        try:
+            reader = pa.ipc.open_stream(child.stdout)
+        except pa.ArrowInvalid:  # the child failed before it wrote a stream: its stderr says why
+            reader = None
+        if reader is not None:
+            for batch in reader:
+                yield conform_batch(batch)
+        completed = True
+    finally:
+        if not completed:  # the consumer stopped early or the stream broke: stop the reader
+            child.kill()
+        child.wait()
+        message = child.stderr.read().decode("utf-8", "replace").strip().splitlines()
+        child.stdout.close()
+        child.stderr.close()
+    if child.returncode != 0:
+        raise RuntimeError(f"SQLite export reader failed: {message[-1] if message else child.returncode}")
 
 
 def _adbc_postgresql_batches(engine: Engine, sql: str) -> Iterator[pa.RecordBatch]:

@@ -421,3 +421,27 @@ def test_format_quantity_drops_trailing_zeros_only(value: Decimal) -> None:
     assert Decimal(out) == value
     assert out == format(value.normalize(), "f") or (value == 0 and out == "0")
     assert "e" not in out.lower()
+
+
+def test_sqlite_fast_path_leaves_this_process_connections_and_the_file_intact(
+    sqlite_db: DatabaseUnderTest, tmp_path: Path
+) -> None:
+    # ADBC links its own SQLite; in the same process it would drop Python's file locks and
+    # delete the WAL under it on close ("disk I/O error" on the next connection).
+    seed(sqlite_db, 200, 3)
+    assert export_transport(sqlite_db.engine, BasketFilter()) == "adbc-sqlite"
+    for round_ in range(3):
+        result = export_baskets(sqlite_db.engine, BasketFilter(), {"csv": tmp_path / f"run{round_}.csv"})
+        assert result.lines == sqlite_db.scalar("select count(*) from basket_lines")
+        sqlite_db.engine.dispose()  # fresh connections must open cleanly, WAL and all
+        with sqlite_db.engine.begin() as connection:
+            connection.execute(text("update baskets set modified_at = modified_at"))
+            assert connection.execute(text("pragma integrity_check")).scalar() == "ok"
+            assert connection.execute(text("pragma journal_mode")).scalar() == "wal"
+
+
+def test_sqlite_reader_failure_is_reported_not_swallowed(sqlite_db: DatabaseUnderTest, tmp_path: Path) -> None:
+    from baskets.export import _adbc_sqlite_batches
+
+    with pytest.raises(RuntimeError, match="SQLite export reader failed: .*no such table: nowhere"):
+        list(_adbc_sqlite_batches(sqlite_db.engine, "select * from nowhere"))
