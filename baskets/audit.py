@@ -6,6 +6,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -138,11 +139,52 @@ def append_to_chain(connection: Connection, head: ChainHead, rows: Sequence[Mapp
         record = {**row, "seq": seq, "prev_hash": prev_hash}
         record["hash"] = prev_hash = chain_hash(prev_hash, record)
         chained.append(record)
-    connection.execute(insert(BasketAudit), chained)
+    _insert_audit_rows(connection, chained)
     connection.execute(
         update(AuditChainHead).where(AuditChainHead.id == CHAIN_HEAD_ID).values(seq=seq, hash=prev_hash)
     )
     return ChainHead(seq=seq, hash=prev_hash)
+
+
+_AUDIT_TABLE = BasketAudit.__table__
+_AUDIT_COLUMN_LIST = ", ".join(column.name for column in _AUDIT_TABLE.columns)
+
+
+def _insert_audit_rows(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert complete audit rows: COPY on PostgreSQL, one prepared INSERT on SQLite.
+
+    The values are converted by the columns' own SQLAlchemy types, exactly as an ORM-less
+    `insert(BasketAudit)` would send them; only SQLAlchemy's per-row parameter bookkeeping (a
+    third of the insert's time on SQLite) and, on PostgreSQL, one INSERT per row are skipped.
+    """
+    dialect = connection.dialect
+    if dialect.name not in ("postgresql", "sqlite"):
+        connection.execute(insert(BasketAudit), list(rows))
+        return
+    names = [column.name for column in _AUDIT_TABLE.columns]
+    converters = [
+        (position, convert)
+        for position, column in enumerate(_AUDIT_TABLE.columns)
+        if (convert := column.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+    ]
+    in_column_order = operator.itemgetter(*names)
+    values = []
+    for row in rows:
+        value = list(in_column_order(row))
+        for position, convert in converters:
+            if value[position] is not None:
+                value[position] = convert(value[position])
+        values.append(tuple(value))
+    if dialect.name == "postgresql":
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"COPY basket_audit ({_AUDIT_COLUMN_LIST}) FROM STDIN") as copy:
+            for value in values:
+                copy.write_row(value)
+    else:
+        placeholders = ", ".join("?" for _ in names)
+        connection.exec_driver_sql(
+            f"INSERT INTO basket_audit ({_AUDIT_COLUMN_LIST}) VALUES ({placeholders})", values
+        )
 
 
 @dataclass(frozen=True)
