@@ -13,10 +13,12 @@ from sqlalchemy import (
     Column,
     ColumnElement,
     Connection,
+    String,
     Table,
     and_,
     any_,
     bindparam,
+    cast,
     delete,
     insert,
     select,
@@ -164,33 +166,42 @@ def _lines_of(connection: Connection, chunk: Sequence[str]) -> ColumnElement[boo
     return condition
 
 
-def _read_lines(connection: Connection, ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
-    """The lines of the (locked) baskets `ids`, grouped by basket id, in line id order."""
+def _take_lines(connection: Connection, ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    """Delete the lines of the (locked) baskets `ids` and return them, grouped by basket id, in
+    line id order.
+
+    One DELETE ... RETURNING instead of a locking read and a delete: each line is visited once.
+    The baskets are locked, so no line can be added to them meanwhile; the rows returned are
+    the lines' newest versions even when the caller's snapshot is older.
+    """
     lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for chunk in _chunks(ids):
         rows = connection.execute(
-            select(
+            delete(BasketLine)
+            .where(_lines_of(connection, chunk))
+            .returning(
+                # As text: PostgreSQL's uuid would come back as a UUID object per line, then str.
+                cast(BasketLine.basket_id, String),
                 BasketLine.id,
-                BasketLine.basket_id,
                 BasketLine.product_id,
                 BasketLine.variant_id,
                 BasketLine.quantity,
                 BasketLine.uom_id,
             )
-            .where(_lines_of(connection, chunk))
-            .order_by(BasketLine.basket_id, BasketLine.id)
-            # A locking read sees the newest lines even when the caller's snapshot is older.
-            .with_for_update()
-        )
-        for row in rows:
-            lines[row.basket_id].append(dict(row._mapping))
+        ).all()
+        rows.sort(key=lambda row: (row[0], row[1]))
+        for basket_id, line_id, product_id, variant_id, quantity, uom_id in rows:
+            lines[basket_id].append(
+                {"id": line_id, "product_id": product_id, "variant_id": variant_id, "quantity": quantity,
+                 "uom_id": uom_id}
+            )  # fmt: skip
     return lines
 
 
 def delete_basket_rows(connection: Connection, ids: Sequence[str]) -> None:
-    """Delete the baskets `ids` and their lines; raise if any of them vanished under the lock."""
+    """Delete the (locked) baskets `ids`, whose lines `_take_lines` took already; raise if any
+    of them vanished under the lock."""
     for chunk in _chunks(ids):
-        connection.execute(delete(BasketLine).where(_lines_of(connection, chunk)))
         removed = connection.execute(delete(Basket).where(key_in(connection, Basket.id, chunk))).rowcount
         if removed != len(chunk):
             raise RuntimeError(f"deleted {removed} of {len(chunk)} locked baskets: rolling back")
@@ -207,11 +218,12 @@ def delete_baskets_with_audit(
     still_matches: ColumnElement[bool] | None = None,
     occurred_at: dt.datetime | None = None,
 ) -> DeletionResult:
-    """Delete baskets and their lines, writing one chained audit row per basket first.
+    """Delete baskets and their lines, writing one chained audit row per basket.
 
     Runs in the caller's transaction (open it with `write_transaction`): the chain head is
     locked first, then the baskets; `still_matches` is re-checked under those locks, so a basket
-    changed since it was selected is left alone and reported in `missing`. An exception
+    changed since it was selected is left alone and reported in `missing`. Then the lines are
+    taken (deleted, returned), the audit rows written and the baskets deleted. An exception
     anywhere rolls back audit rows and deletes together.
     """
     if not reason or len(reason) > REASON_MAX_CHARS:
@@ -227,7 +239,7 @@ def delete_baskets_with_audit(
     if not baskets:
         return DeletionResult(deleted=[], missing=missing, first_seq=None, last_seq=None)
     baskets = _with_account_names(connection, baskets)
-    lines = _read_lines(connection, deleted)
+    lines = _take_lines(connection, deleted)
     audit_rows = [
         _audit_row(basket, lines.get(basket["basket_id"], []), "deleted", actor, reason, note,
                    flow_run_id, when)
