@@ -23,6 +23,11 @@ HASHED_COLUMNS: tuple[str, ...] = tuple(
 )
 _TIME_COLUMNS = frozenset({"occurred_at", "basket_created_at", "basket_modified_at"})
 _QUANTITY_COLUMNS = frozenset({"total_quantity"})
+# How canonical_row treats each hashed column: as a time, a quantity, or anything else (str).
+_COLUMN_KINDS: tuple[tuple[str, type], ...] = tuple(
+    (name, dt.datetime if name in _TIME_COLUMNS else Decimal if name in _QUANTITY_COLUMNS else str)
+    for name in HASHED_COLUMNS
+)
 _FOUR_PLACES = Decimal("0.0001")
 CHAIN_HEAD_ID = 1
 
@@ -65,13 +70,13 @@ def canonical_row(row: Mapping[str, Any]) -> bytes:
     the same row therefore gives the same bytes on SQLite, PostgreSQL and MariaDB.
     """
     document: dict[str, Any] = {}
-    for name in HASHED_COLUMNS:
+    for name, kind in _COLUMN_KINDS:
         value = row[name]
-        if value is None:
-            document[name] = None
-        elif name in _TIME_COLUMNS:
+        if value is None or kind is str and type(value) is str:  # most values: kept as they are
+            document[name] = value
+        elif kind is dt.datetime:
             document[name] = canonical_time(value)
-        elif name in _QUANTITY_COLUMNS:
+        elif kind is Decimal:
             document[name] = canonical_quantity(value)
         elif isinstance(value, int) and not isinstance(value, bool):
             document[name] = int(value)
@@ -85,19 +90,31 @@ def chain_hash(prev_hash: str, row: Mapping[str, Any]) -> str:
     return hashlib.sha256(prev_hash.encode("ascii") + canonical_row(row)).hexdigest()
 
 
+def canonical_line(
+    line_id: int, product_id: str, variant_id: str | None, quantity: Decimal | float | str, uom_id: str | None
+) -> dict[str, Any]:
+    """One basket line as it is kept in an audit row's `lines`."""
+    return {
+        "id": int(line_id),
+        "product_id": product_id,
+        "variant_id": variant_id,
+        "quantity": canonical_quantity(quantity),
+        "uom_id": uom_id,
+    }
+
+
 def canonical_lines(lines: Iterable[Mapping[str, Any]]) -> str:
     """Basket lines as the canonical JSON text kept in an audit row (enough to restore them)."""
-    document = [
-        {
-            "id": int(line["id"]),
-            "product_id": line["product_id"],
-            "variant_id": line["variant_id"],
-            "quantity": canonical_quantity(line["quantity"]),
-            "uom_id": line["uom_id"],
-        }
-        for line in sorted(lines, key=lambda line: int(line["id"]))
-    ]
-    return canonical_json(document).decode()
+    ordered = sorted(lines, key=lambda line: int(line["id"]))
+    return canonical_lines_text([canonical_line(*_LINE_FIELDS(line)) for line in ordered])
+
+
+_LINE_FIELDS = operator.itemgetter("id", "product_id", "variant_id", "quantity", "uom_id")
+
+
+def canonical_lines_text(lines: Sequence[Mapping[str, Any]]) -> str:
+    """`canonical_lines` of lines already made by `canonical_line` and in line id order."""
+    return canonical_json(lines).decode()
 
 
 def parse_lines(text: str) -> list[dict[str, Any]]:

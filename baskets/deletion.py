@@ -30,8 +30,8 @@ from sqlalchemy.sql import visitors
 from baskets.audit import (
     append_to_chain,
     audit_rows_for_basket,
-    canonical_lines,
-    canonical_quantity,
+    canonical_line,
+    canonical_lines_text,
     lock_chain_head,
     parse_lines,
 )
@@ -167,8 +167,8 @@ def _lines_of(connection: Connection, chunk: Sequence[str]) -> ColumnElement[boo
 
 
 def _take_lines(connection: Connection, ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
-    """Delete the lines of the (locked) baskets `ids` and return them, grouped by basket id, in
-    line id order.
+    """Delete the lines of the (locked) baskets `ids` and return them as `canonical_line`s,
+    grouped by basket id, in line id order.
 
     One DELETE ... RETURNING instead of a locking read and a delete: each line is visited once.
     The baskets are locked, so no line can be added to them meanwhile; the rows returned are
@@ -189,12 +189,9 @@ def _take_lines(connection: Connection, ids: Sequence[str]) -> dict[str, list[di
                 BasketLine.uom_id,
             )
         ).all()
-        rows.sort(key=lambda row: (row[0], row[1]))
-        for basket_id, line_id, product_id, variant_id, quantity, uom_id in rows:
-            lines[basket_id].append(
-                {"id": line_id, "product_id": product_id, "variant_id": variant_id, "quantity": quantity,
-                 "uom_id": uom_id}
-            )  # fmt: skip
+        rows.sort(key=lambda row: (row[0], int(row[1])))
+        for basket_id, *line in rows:
+            lines[basket_id].append(canonical_line(*line))
     return lines
 
 
@@ -260,7 +257,8 @@ def _audit_row(
     flow_run_id: str | None,
     when: dt.datetime,
 ) -> dict[str, Any]:
-    total = sum((Decimal(canonical_quantity(line["quantity"])) for line in lines), Decimal("0"))
+    """The audit row of `basket`; `lines` are `canonical_line`s in line id order."""
+    total = sum((Decimal(line["quantity"]) for line in lines), Decimal("0"))
     return {
         "event": event,
         "basket_id": basket["basket_id"],
@@ -281,7 +279,7 @@ def _audit_row(
         "basket_modified_at": basket["basket_modified_at"],
         "line_count": len(lines),
         "total_quantity": total,
-        "lines": canonical_lines(lines),
+        "lines": canonical_lines_text(lines),
     }
 
 
