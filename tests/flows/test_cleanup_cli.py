@@ -342,16 +342,29 @@ def test_sigkill_mid_run_then_rerun_ends_as_an_uninterrupted_run(
 def test_two_runs_started_together_one_runs_and_one_exits_7(
     store: DatabaseUnderTest, prefect_harness: None, tmp_path: Path
 ) -> None:
-    seed(store, 900, 11)
+    # Enough single-basket batches that the first run lasts well past the second's start-up.
+    seed(store, 2500, 11)
     add_operators_if_missing(store)
     expired = expired_ids(store)
     kept = basket_ids(store) - expired
-    env = _process_env(store, batch_size=4)
-    runs = [_start_cleanup(env, tmp_path, "--as", "alice") for _ in range(2)]
-    results = [(run.wait(timeout=300), run.stderr.read() if run.stderr else "") for run in runs]
-    assert sorted(code for code, _ in results) == [0, 7], results
-    refused = next(err for code, err in results if code == 7)
-    assert "another cleanup is running on this database" in refused
+    env = _process_env(store, batch_size=1)
+    first = _start_cleanup(env, tmp_path, "--as", "alice")
+    try:
+        # Start the second while the first is provably mid-run (it has deleted some baskets and
+        # not finished), whatever the start-up times of the two processes.
+        deadline = time.monotonic() + 120
+        while _audit_count(store) < 2 and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert first.poll() is None, "the first run ended before the second could start"
+        second = _start_cleanup(env, tmp_path, "--as", "alice")
+        second_code = second.wait(timeout=300)
+        second_err = second.stderr.read() if second.stderr else ""
+        first_code = first.wait(timeout=600)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert (first_code, second_code) == (0, 7), second_err
+    assert "another cleanup is running on this database" in second_err
     assert basket_ids(store) == kept
     assert sorted(row["basket_id"] for row in audit_rows(store)) == sorted(expired)
     assert sorted(run["status"] for run in cleanup_runs(store)) == ["failed", "succeeded"]
