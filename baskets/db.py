@@ -7,17 +7,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from baskets.errors import BasketsError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# The newest migration in migrations/versions. Every command checks the database against it, so
+# it is a constant rather than a walk of the migration scripts (importing Alembic costs 0.1 s
+# on every command); tests/baskets/test_db.py keeps it equal to Alembic's head.
+SCHEMA_REVISION = "0001"
 
 # The driver each backend gets when the URL names none.
 _DEFAULT_DRIVERS = {
@@ -95,7 +95,9 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
         yield connection
 
 
-def _alembic_config(connection: Connection) -> Config:
+def _alembic_config(connection: Connection) -> Any:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
@@ -108,6 +110,9 @@ def upgrade_database(engine: Engine) -> tuple[str | None, str]:
     Returns (revision before, revision after). Raises BasketsError when the database
     cannot be reached.
     """
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
     try:
         with engine.begin() as connection:
             before = MigrationContext.configure(connection).get_current_revision()
@@ -119,26 +124,32 @@ def upgrade_database(engine: Engine) -> tuple[str | None, str]:
 
 
 def head_revision() -> str:
-    script = ScriptDirectory.from_config(_alembic_config_no_connection())
-    return script.get_current_head() or ""
+    """The newest revision among the shipped migration scripts, as Alembic sees it."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
-
-def _alembic_config_no_connection() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    return config
+    return ScriptDirectory.from_config(config).get_current_head() or ""
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (None for a database `baskets init` never touched)."""
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        return connection.scalar(text("SELECT version_num FROM alembic_version"))
 
 
 def check_schema(engine: Engine) -> None:
-    """Raise BasketsError (telling to run `baskets init`) unless the schema is at head."""
+    """Raise BasketsError (telling to run `baskets init`) unless the schema is at SCHEMA_REVISION."""
     try:
-        with engine.connect() as connection:
-            current = MigrationContext.configure(connection).get_current_revision()
+        current = current_revision(engine)
     except (OperationalError, ProgrammingError) as error:
         raise BasketsError(f"cannot reach the database: {_first_line(error)}") from None
-    if current != head_revision():
+    if current != SCHEMA_REVISION:
         raise BasketsError(
-            f"the database schema is at {current or 'nothing'}, not {head_revision()}: "
+            f"the database schema is at {current or 'nothing'}, not {SCHEMA_REVISION}: "
             "run `baskets init` first"
         )
 

@@ -65,3 +65,22 @@ def test_check_schema_refuses_an_empty_database(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path}/blank.db")
     with pytest.raises(BasketsError, match=f"schema is at nothing, not {head_revision()}"):
         check_schema(engine)
+
+
+def test_schema_revision_constant_is_alembics_head() -> None:
+    from baskets.db import SCHEMA_REVISION
+
+    assert head_revision() == SCHEMA_REVISION
+
+
+def test_a_database_behind_the_shipped_schema_is_refused(db: DatabaseUnderTest) -> None:
+    from baskets.db import SCHEMA_REVISION
+
+    with db.engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0000'")
+    try:
+        with pytest.raises(BasketsError, match="schema is at 0000, not .*run `baskets init` first"):
+            check_schema(db.engine)
+    finally:  # the server databases are shared by the session's tests
+        with db.engine.begin() as connection:
+            connection.exec_driver_sql(f"UPDATE alembic_version SET version_num = '{SCHEMA_REVISION}'")
