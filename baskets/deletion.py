@@ -94,11 +94,14 @@ def check_note(note: str | None) -> str | None:
 def _lock_baskets(
     connection: Connection, ids: Sequence[str], still_matches: ColumnElement[bool]
 ) -> list[dict[str, Any]]:
-    """The baskets among `ids` that still match, row-locked, in key order (basket columns only).
+    """The baskets among `ids` that still match, as the list page shows them, row-locked, in
+    key order.
 
-    Joined to shop accounts and accounts only when `still_matches` looks at them (a filter on
-    the shop account name): an outer join here makes PostgreSQL hash whole account tables for
-    every batch. FOR UPDATE OF baskets on PostgreSQL; MariaDB has no OF and also locks the
+    The shop account's and ERP account's name and e-mail (None when there is none, or it is
+    gone) come from correlated subqueries, one primary-key probe each: outer joins let
+    PostgreSQL hash or scan the whole account tables for every batch when it has no
+    statistics. Joined only when `still_matches` looks at those tables (a filter on the shop
+    account name). FOR UPDATE OF baskets on PostgreSQL; MariaDB has no OF and also locks
     joined rows, which only delays other writers to them.
     """
     columns = (
@@ -109,17 +112,35 @@ def _lock_baskets(
         Basket.created_at.label("basket_created_at"),
         Basket.modified_at.label("basket_modified_at"),
     )
-    joined = bool(_tables_named_in(still_matches) & {ShopAccount.__tablename__, Account.__tablename__})
+    if _tables_named_in(still_matches) & {ShopAccount.__tablename__, Account.__tablename__}:
+        query = joined_baskets(
+            *columns,
+            ShopAccount.name.label("shop_account_name"),
+            ShopAccount.email.label("shop_account_email"),
+            Account.name.label("account_name"),
+            Account.email.label("account_email"),
+        )
+    else:
+        query = select(
+            *columns,
+            _looked_up(ShopAccount.name, ShopAccount.id, Basket.shop_account_id).label("shop_account_name"),
+            _looked_up(ShopAccount.email, ShopAccount.id, Basket.shop_account_id).label("shop_account_email"),
+            _looked_up(Account.name, Account.id, Basket.account_id).label("account_name"),
+            _looked_up(Account.email, Account.id, Basket.account_id).label("account_email"),
+        )
     found: list[dict[str, Any]] = []
     for chunk in _chunks(ids):
-        query = joined_baskets(*columns) if joined else select(*columns)
-        query = (
+        locking = (
             query.where(key_in(connection, Basket.id, chunk), still_matches)
             .order_by(Basket.id)
             .with_for_update(of=Basket.__table__)
         )
-        found.extend(dict(row._mapping) for row in connection.execute(query))
+        found.extend(connection.execute(locking).mappings())
     return found
+
+
+def _looked_up(value: Any, key: Any, reference: Any) -> Any:
+    return select(value).where(key == reference).scalar_subquery()
 
 
 def _tables_named_in(condition: ColumnElement[bool]) -> set[str]:
@@ -128,28 +149,6 @@ def _tables_named_in(condition: ColumnElement[bool]) -> set[str]:
         for element in visitors.iterate(condition)
         if isinstance(element, Column) and isinstance(getattr(element, "table", None), Table)
     }
-
-
-def _with_account_names(connection: Connection, baskets: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """`baskets` with their shop account's and ERP account's name and e-mail (None when gone),
-    looked up by primary key, as the list page shows them."""
-    names: dict[str, dict[str, tuple[str | None, str | None]]] = {}
-    for prefix, table in (("shop_account", ShopAccount), ("account", Account)):
-        wanted = sorted({basket[f"{prefix}_id"] for basket in baskets if basket[f"{prefix}_id"] is not None})
-        found: dict[str, tuple[str | None, str | None]] = {}
-        for chunk in _chunks(wanted):
-            rows = connection.execute(
-                select(table.id, table.name, table.email).where(key_in(connection, table.id, chunk))
-            )
-            found.update((key, (name, email)) for key, name, email in rows)
-        names[prefix] = found
-    completed = []
-    for basket in baskets:
-        row = dict(basket)
-        for prefix, found in names.items():
-            row[f"{prefix}_name"], row[f"{prefix}_email"] = found.get(basket[f"{prefix}_id"], (None, None))
-        completed.append(row)
-    return completed
 
 
 def _lines_of(connection: Connection, chunk: Sequence[str]) -> ColumnElement[bool]:
@@ -235,7 +234,6 @@ def delete_baskets_with_audit(
     missing = [basket_id for basket_id in wanted if basket_id not in found]
     if not baskets:
         return DeletionResult(deleted=[], missing=missing, first_seq=None, last_seq=None)
-    baskets = _with_account_names(connection, baskets)
     lines = _take_lines(connection, deleted)
     audit_rows = [
         _audit_row(basket, lines.get(basket["basket_id"], []), "deleted", actor, reason, note,
