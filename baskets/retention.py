@@ -13,13 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Select,
+    String,
     and_,
     case,
+    cast,
     exists,
     func,
     insert,
@@ -27,6 +31,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql
 
 from baskets.audit import canonical_quantity
 from baskets.db import write_transaction
@@ -542,9 +547,29 @@ def write_parquet_snapshot(engine: Engine, first_seq: int | None, last_seq: int 
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    columns = [_SNAPSHOT_SOURCE.get(name, getattr(BasketAudit, name, None)) for name in SNAPSHOT_SCHEMA.names]
-    query = (
-        select(*(column.label(name) for column, name in zip(columns, SNAPSHOT_SCHEMA.names, strict=True)))  # type: ignore[union-attr]
+    query = _snapshot_query(first_seq, last_seq)
+    fetch = _adbc_postgresql_chunks if engine.dialect.name == "postgresql" else _sqlalchemy_chunks
+    rows = 0
+    try:
+        with pq.ParquetWriter(temporary, SNAPSHOT_SCHEMA) as writer:
+            for chunk in fetch(engine, query):
+                writer.write_table(chunk)
+                rows += chunk.num_rows
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return rows
+
+
+def _snapshot_query(first_seq: int | None, last_seq: int | None) -> Select[Any]:
+    columns = []
+    for name in SNAPSHOT_SCHEMA.names:
+        column = _SNAPSHOT_SOURCE[name] if name in _SNAPSHOT_SOURCE else getattr(BasketAudit, name)
+        if name in ("basket_id", "shop_account_id"):  # uuid on PostgreSQL: text for Arrow
+            column = cast(column, String)
+        columns.append(column.label(name))
+    return (
+        select(*columns)
         .where(
             BasketAudit.seq.between(first_seq or 0, last_seq or -1),
             BasketAudit.reason == RETENTION_REASON,
@@ -552,23 +577,47 @@ def write_parquet_snapshot(engine: Engine, first_seq: int | None, last_seq: int 
         )
         .order_by(BasketAudit.seq)
     )
-    rows = 0
-    try:
-        with pq.ParquetWriter(temporary, SNAPSHOT_SCHEMA) as writer, engine.connect() as connection:
-            result = connection.execution_options(yield_per=SNAPSHOT_CHUNK_ROWS).execute(query)
-            for chunk in result.partitions():
-                records = [_snapshot_record(dict(row._mapping)) for row in chunk]
-                writer.write_table(pa.Table.from_pylist(records, schema=SNAPSHOT_SCHEMA))
-                rows += len(records)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return rows
 
 
-def _snapshot_record(row: Mapping[str, Any]) -> dict[str, Any]:
-    # SQLite keeps numerics as REAL: round to the column's four places, as the audit hash does.
-    return {**row, "total_quantity": Decimal(canonical_quantity(row["total_quantity"]))}
+def _adbc_postgresql_chunks(engine: Engine, query: Select[Any]) -> Iterator[pa.Table]:
+    """The snapshot's rows as Arrow straight from PostgreSQL's wire format (ADBC): about ten
+    times faster than a Python object per value, which took as long as the whole bare delete."""
+    import adbc_driver_postgresql.dbapi as adbc_postgresql
+
+    sql = str(
+        query.compile(
+            dialect=postgresql.dialect(paramstyle="numeric_dollar"), compile_kwargs={"literal_binds": True}
+        )
+    )
+    uri = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with adbc_postgresql.connect(uri) as connection, connection.cursor() as cursor:
+        cursor.execute(sql)
+        for batch in cursor.fetch_record_batch():
+            columns = []
+            for target in SNAPSHOT_SCHEMA:
+                column = batch.column(target.name)
+                if isinstance(column.type, pa.ExtensionType):  # numeric arrives as text
+                    column = column.storage
+                # Times are stored as naive UTC: the same instants, labelled UTC.
+                columns.append(column if column.type == target.type else pc.cast(column, target.type))
+            yield pa.Table.from_arrays(columns, schema=SNAPSHOT_SCHEMA)
+
+
+def _sqlalchemy_chunks(engine: Engine, query: Select[Any]) -> Iterator[pa.Table]:
+    """The snapshot's rows through SQLAlchemy, SNAPSHOT_CHUNK_ROWS at a time, column by column."""
+    total_quantity = SNAPSHOT_SCHEMA.names.index("total_quantity")
+    with engine.connect() as connection:
+        result = connection.execution_options(yield_per=SNAPSHOT_CHUNK_ROWS).execute(query)
+        for chunk in result.partitions():
+            columns = [list(values) for values in zip(*chunk, strict=True)]
+            # SQLite keeps numerics as REAL: round to the column's four places, as the audit hash does.
+            columns[total_quantity] = [
+                None if value is None else Decimal(canonical_quantity(value))
+                for value in columns[total_quantity]
+            ]
+            types = SNAPSHOT_SCHEMA.types
+            arrays = [pa.array(values, type=kind) for values, kind in zip(columns, types, strict=True)]
+            yield pa.Table.from_arrays(arrays, schema=SNAPSHOT_SCHEMA)
 
 
 # --- what a run reports --------------------------------------------------------------------

@@ -16,10 +16,12 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import OperationalError
 
 from baskets import retention
+from baskets.audit import canonical_quantity
 from baskets.errors import BasketsError, SafetyLimitHit
 from baskets.models import Basket, BasketAudit, BasketLine, CleanupRun
 from baskets.retention import (
     CATEGORIES,
+    SNAPSHOT_SCHEMA,
     RetentionPolicy,
     RunTally,
     check_safety_share,
@@ -344,6 +346,22 @@ def test_snapshot_holds_exactly_the_baskets_the_run_deleted(db: DatabaseUnderTes
         )
     assert sum(table.column("line_count").to_pylist()) == audited_lines
     assert [p.name for p in path.parent.iterdir()] == ["snapshot.parquet"]  # no temporary left
+
+
+def test_snapshot_rows_equal_the_audit_rows_value_for_value(db: DatabaseUnderTest, tmp_path: Path) -> None:
+    seed(db, 60, 4)
+    _, tally = run_all_batches(db, RetentionPolicy(days=POLICY.days, batch_size=25))
+    path = tmp_path / "snapshot.parquet"
+    write_parquet_snapshot(db.engine, tally.first_seq, tally.last_seq, path)
+    with db.engine.connect() as connection:
+        audit = connection.execute(select(BasketAudit).order_by(BasketAudit.seq)).mappings().all()
+    expected = [
+        {**{name: row[name] for name in SNAPSHOT_SCHEMA.names if name != "deleted_at"},
+         "deleted_at": row["occurred_at"], "total_quantity": Decimal(canonical_quantity(row["total_quantity"]))}
+        for row in audit
+    ]  # fmt: skip
+    assert expected  # the seed has expired baskets
+    assert pq.read_table(path).to_pylist() == expected
 
 
 def test_snapshot_of_a_run_that_deleted_nothing_is_empty(db: DatabaseUnderTest, tmp_path: Path) -> None:
