@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import delete  # noqa: E402
 
 from baskets.db import make_engine, upgrade_database, write_transaction  # noqa: E402
+from baskets.deletion import key_in  # noqa: E402
 from baskets.models import Basket  # noqa: E402
 from baskets.retention import RetentionPolicy, walk_expired_batches  # noqa: E402
 from baskets.seed import seed_database  # noqa: E402
@@ -36,12 +37,17 @@ AS_OF = SEED_NOW + dt.timedelta(days=3 * 365)  # every seeded basket is past ret
 
 
 def bare_batched_delete(engine, policy: RetentionPolicy) -> tuple[float, float, int]:
-    """The baseline: the same key-ordered walk, one plain DELETE per batch (lines cascade), no audit."""
+    """The baseline: the same key-ordered walk, one plain DELETE per batch (lines cascade), no audit.
+
+    The ids are bound as the suite binds them (`key_in`: one array parameter on PostgreSQL), so
+    the baseline does not pay for a slower way of sending them.
+    """
     started, longest, deleted = time.perf_counter(), 0.0, 0
     for batch in walk_expired_batches(engine, policy, AS_OF):
         opened = time.perf_counter()
         with write_transaction(engine) as connection:
-            connection.execute(delete(Basket).where(Basket.id.in_([basket.basket_id for basket in batch])))
+            ids = [basket.basket_id for basket in batch]
+            connection.execute(delete(Basket).where(key_in(connection, Basket.id, ids)))
         longest = max(longest, time.perf_counter() - opened)
         deleted += len(batch)
     return time.perf_counter() - started, longest, deleted
