@@ -1,4 +1,4 @@
-"""Prefect tasks of the retention cleanup: plan, delete one batch (with retries), snapshot, report."""
+"""Retention cleanup steps: Prefect tasks to plan, snapshot and report; the batch delete with retries."""
 
 from __future__ import annotations
 
