@@ -185,13 +185,13 @@ def _insert_audit_rows(connection: Connection, rows: Sequence[Mapping[str, Any]]
         if (convert := column.type.dialect_impl(dialect).bind_processor(dialect)) is not None
     ]
     in_column_order = operator.itemgetter(*names)
-    values = []
+    values: list[tuple[Any, ...]] = []
     for row in rows:
-        value = list(in_column_order(row))
+        converted = list(in_column_order(row))
         for position, convert in converters:
-            if value[position] is not None:
-                value[position] = convert(value[position])
-        values.append(tuple(value))
+            if converted[position] is not None:
+                converted[position] = convert(converted[position])
+        values.append(tuple(converted))
     if dialect.name == "postgresql":
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         with cursor.copy(f"COPY basket_audit ({_AUDIT_COLUMN_LIST}) FROM STDIN") as copy:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -13,6 +13,7 @@ from sqlalchemy import (
     Column,
     ColumnElement,
     Connection,
+    RowMapping,
     String,
     Table,
     and_,
@@ -93,7 +94,7 @@ def check_note(note: str | None) -> str | None:
 
 def _lock_baskets(
     connection: Connection, ids: Sequence[str], still_matches: ColumnElement[bool]
-) -> list[dict[str, Any]]:
+) -> list[RowMapping]:
     """The baskets among `ids` that still match, as the list page shows them, row-locked, in
     key order.
 
@@ -128,7 +129,7 @@ def _lock_baskets(
             _looked_up(Account.name, Account.id, Basket.account_id).label("account_name"),
             _looked_up(Account.email, Account.id, Basket.account_id).label("account_email"),
         )
-    found: list[dict[str, Any]] = []
+    found: list[RowMapping] = []
     for chunk in _chunks(ids):
         locking = (
             query.where(key_in(connection, Basket.id, chunk), still_matches)
@@ -188,9 +189,10 @@ def _take_lines(connection: Connection, ids: Sequence[str]) -> dict[str, list[di
                 BasketLine.uom_id,
             )
         ).all()
-        rows.sort(key=lambda row: (row[0], int(row[1])))
-        for basket_id, *line in rows:
-            lines[basket_id].append(canonical_line(*line))
+        for basket_id, line_id, product_id, variant_id, quantity, uom_id in sorted(
+            rows, key=lambda row: (row[0], int(row[1]))
+        ):
+            lines[basket_id].append(canonical_line(line_id, product_id, variant_id, quantity, uom_id))
     return lines
 
 
@@ -246,7 +248,7 @@ def delete_baskets_with_audit(
 
 
 def _audit_row(
-    basket: dict[str, Any],
+    basket: Mapping[Any, Any],
     lines: list[dict[str, Any]],
     event: str,
     actor: Actor,
