@@ -440,7 +440,9 @@ def test_sqlite_fast_path_leaves_this_process_connections_and_the_file_intact(
             assert connection.execute(text("pragma journal_mode")).scalar() == "wal"
 
 
-def test_sqlite_reader_failure_is_reported_not_swallowed(sqlite_db: DatabaseUnderTest, tmp_path: Path) -> None:
+def test_sqlite_reader_failure_is_reported_not_swallowed(
+    sqlite_db: DatabaseUnderTest, tmp_path: Path
+) -> None:
     from baskets.export import _adbc_sqlite_batches
 
     with pytest.raises(RuntimeError, match="SQLite export reader failed: .*no such table: nowhere"):
