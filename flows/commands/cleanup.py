@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 import typer
 
-from baskets.retention import CATEGORIES, CATEGORY_TITLES, CleanupIncomplete
 from flows.console import (
     DatabaseUrl,
     JsonOutput,
@@ -48,6 +47,9 @@ def cleanup(
     Without --as (or BASKETS_OPERATOR) it runs as the nightly schedule does, as the built-in
     actor retention-policy; with --as the operator must be a system administrator.
     """
+    # Imported here: baskets.retention loads pyarrow, which no other command should pay for.
+    from baskets.retention import CleanupIncomplete
+
     as_of = parse_now(now)
     runtime = open_runtime(database_url)
     from flows.retention import reporting_progress_to, retention_cleanup
@@ -74,6 +76,8 @@ def cleanup(
 
 
 def _report(summary: dict[str, Any], json_output: bool) -> None:
+    from baskets.retention import CATEGORIES, CATEGORY_TITLES
+
     if json_output:
         emit_json(summary)
         return
@@ -112,6 +116,8 @@ def _report(summary: dict[str, Any], json_output: bool) -> None:
 def demo_cleanup(database_url: str, operator: str) -> None:
     """The demo's cleanup step: a dry run, then the real run (forced: a fresh two-year backlog is
     far over the safety share), as `operator`."""
+    # Imported here: baskets.retention loads pyarrow, which no other command should pay for.
+    from baskets.retention import CATEGORIES, CATEGORY_TITLES
     from flows.retention import retention_cleanup
 
     with running_flow():
