@@ -205,7 +205,7 @@ class BasketAudit(Base):
     # The lines as canonical JSON, enough to restore the basket.
     lines: Mapped[str] = mapped_column(Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb"))
     prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64))  # no index: nothing looks rows up by hash (0002)
 
 
 class AuditChainHead(Base):

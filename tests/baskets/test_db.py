@@ -84,3 +84,30 @@ def test_a_database_behind_the_shipped_schema_is_refused(db: DatabaseUnderTest) 
     finally:  # the server databases are shared by the session's tests
         with db.engine.begin() as connection:
             connection.exec_driver_sql(f"UPDATE alembic_version SET version_num = '{SCHEMA_REVISION}'")
+
+
+def test_migration_0002_drops_the_hash_index_and_keeps_the_chain(db: DatabaseUnderTest) -> None:
+    """A database written at 0001 (hash unique) upgrades to 0002 with every audit row intact."""
+    from alembic import command
+
+    from baskets.audit import verify_audit_chain_snapshot
+    from baskets.db import _alembic_config
+    from tests.baskets.test_audit import _chain
+
+    with db.engine.begin() as connection:
+        command.downgrade(_alembic_config(connection), "0001")
+    assert _unique_column_sets(db, "basket_audit") == [["hash"]]
+    hashes = _chain(db, deletions=4)
+    before, after = upgrade_database(db.engine)
+    assert (before, after) == ("0001", "0002")
+    assert _unique_column_sets(db, "basket_audit") == []
+    report = verify_audit_chain_snapshot(db.engine)
+    assert (report.ok, report.count, report.head_hash) == (True, 4, hashes[-1])
+
+
+def _unique_column_sets(database: DatabaseUnderTest, table: str) -> list[list[str]]:
+    inspector = inspect(database.engine)
+    found = [constraint["column_names"] for constraint in inspector.get_unique_constraints(table)]
+    # MariaDB reports a unique constraint as a unique index only.
+    found += [ix["column_names"] for ix in inspector.get_indexes(table) if ix["unique"]]
+    return sorted({tuple(columns): list(columns) for columns in found}.values())
