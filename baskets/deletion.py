@@ -6,14 +6,12 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     Column,
     ColumnElement,
     Connection,
-    RowMapping,
     String,
     Table,
     and_,
@@ -29,10 +27,14 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql import visitors
 
 from baskets.audit import (
+    append_documents,
     append_to_chain,
     audit_rows_for_basket,
     canonical_line,
     canonical_lines_text,
+    canonical_time,
+    canonical_time_column,
+    canonical_time_text,
     lock_chain_head,
     parse_lines,
 )
@@ -94,54 +96,77 @@ def check_note(note: str | None) -> str | None:
 
 def _lock_baskets(
     connection: Connection, ids: Sequence[str], still_matches: ColumnElement[bool]
-) -> list[RowMapping]:
+) -> list[Sequence[Any]]:
     """The baskets among `ids` that still match, as the list page shows them, row-locked, in
-    key order.
+    key order, as tuples in `_BASKET_FIELDS` order with ids as text and times as
+    `canonical_time_column` gives them.
 
     The shop account's and ERP account's name and e-mail (None when there is none, or it is
-    gone) come from correlated subqueries, one primary-key probe each: outer joins let
-    PostgreSQL hash or scan the whole account tables for every batch when it has no
-    statistics. Joined only when `still_matches` looks at those tables (a filter on the shop
-    account name). FOR UPDATE OF baskets on PostgreSQL; MariaDB has no OF and also locks
-    joined rows, which only delays other writers to them.
+    gone) are looked up afterwards, once per account of the batch, by primary key: outer joins
+    let PostgreSQL hash or scan the whole account tables for every batch when it has no
+    statistics, and a subquery per field probed each account twice per basket. Joined only
+    when `still_matches` looks at those tables (a filter on the shop account name). FOR UPDATE
+    OF baskets on PostgreSQL; MariaDB has no OF and also locks joined rows, which only delays
+    other writers to them.
     """
+    dialect = connection.dialect.name
     columns = (
-        Basket.id.label("basket_id"),
-        Basket.shop_account_id,
+        _as_text(Basket.id, dialect),
+        _as_text(Basket.shop_account_id, dialect),
         Basket.account_id,
         Basket.account_type,
-        Basket.created_at.label("basket_created_at"),
-        Basket.modified_at.label("basket_modified_at"),
+        canonical_time_column(Basket.created_at, dialect),
+        canonical_time_column(Basket.modified_at, dialect),
     )
-    if _tables_named_in(still_matches) & {ShopAccount.__tablename__, Account.__tablename__}:
-        query = joined_baskets(
-            *columns,
-            ShopAccount.name.label("shop_account_name"),
-            ShopAccount.email.label("shop_account_email"),
-            Account.name.label("account_name"),
-            Account.email.label("account_email"),
-        )
+    joined = bool(_tables_named_in(still_matches) & {ShopAccount.__tablename__, Account.__tablename__})
+    if joined:
+        query = joined_baskets(*columns, ShopAccount.name, ShopAccount.email, Account.name, Account.email)
     else:
-        query = select(
-            *columns,
-            _looked_up(ShopAccount.name, ShopAccount.id, Basket.shop_account_id).label("shop_account_name"),
-            _looked_up(ShopAccount.email, ShopAccount.id, Basket.shop_account_id).label("shop_account_email"),
-            _looked_up(Account.name, Account.id, Basket.account_id).label("account_name"),
-            _looked_up(Account.email, Account.id, Basket.account_id).label("account_email"),
-        )
-    found: list[RowMapping] = []
+        query = select(*columns)
+    found: list[Sequence[Any]] = []
     for chunk in _chunks(ids):
         locking = (
             query.where(key_in(connection, Basket.id, chunk), still_matches)
             .order_by(Basket.id)
             .with_for_update(of=Basket.__table__)
         )
-        found.extend(connection.execute(locking).mappings())
+        found.extend(connection.execute(locking).all())
+    return found if joined else _with_account_fields(connection, found)
+
+
+def _with_account_fields(connection: Connection, baskets: list[Sequence[Any]]) -> list[Sequence[Any]]:
+    """`baskets` (without the account fields) each followed by its shop account's and ERP
+    account's name and e-mail."""
+    shop = _name_and_email(connection, ShopAccount, {basket[1] for basket in baskets})
+    erp = _name_and_email(connection, Account, {basket[2] for basket in baskets})
+    nobody = (None, None)
+    return [(*basket, *shop.get(basket[1], nobody), *erp.get(basket[2], nobody)) for basket in baskets]
+
+
+def _name_and_email(
+    connection: Connection, model: type[ShopAccount] | type[Account], ids: set[str | None]
+) -> dict[str, tuple[str | None, str | None]]:
+    found: dict[str, tuple[str | None, str | None]] = {}
+    wanted = sorted(key for key in ids if key is not None)
+    key = _as_text(model.id, connection.dialect.name)
+    for chunk in _chunks(wanted):
+        rows = connection.execute(
+            select(key, model.name, model.email).where(key_in(connection, model.id, chunk))
+        )
+        found.update((row[0], (row[1], row[2])) for row in rows)
     return found
 
 
-def _looked_up(value: Any, key: Any, reference: Any) -> Any:
-    return select(value).where(key == reference).scalar_subquery()
+# What `_lock_baskets` returns per basket, in order.
+_BASKET_FIELDS = (
+    "basket_id", "shop_account_id", "account_id", "account_type", "basket_created_at",
+    "basket_modified_at", "shop_account_name", "shop_account_email", "account_name", "account_email",
+)  # fmt: skip
+
+
+def _as_text(column: Any, dialect: str) -> Any:
+    # PostgreSQL's uuid would come back as a UUID object per value, then str.
+    return cast(column, String) if dialect == "postgresql" else column
 
 
 def _tables_named_in(condition: ColumnElement[bool]) -> set[str]:
@@ -180,8 +205,7 @@ def _take_lines(connection: Connection, ids: Sequence[str]) -> dict[str, list[di
             delete(BasketLine)
             .where(_lines_of(connection, chunk))
             .returning(
-                # As text: PostgreSQL's uuid would come back as a UUID object per line, then str.
-                cast(BasketLine.basket_id, String),
+                _as_text(BasketLine.basket_id, connection.dialect.name),
                 BasketLine.id,
                 BasketLine.product_id,
                 BasketLine.variant_id,
@@ -231,56 +255,48 @@ def delete_baskets_with_audit(
     wanted = sorted(set(basket_ids))
     head = lock_chain_head(connection)
     baskets = _lock_baskets(connection, wanted, true() if still_matches is None else still_matches)
-    deleted = [basket["basket_id"] for basket in baskets]
+    deleted = [basket[0] for basket in baskets]
     found = set(deleted)
     missing = [basket_id for basket_id in wanted if basket_id not in found]
     if not baskets:
         return DeletionResult(deleted=[], missing=missing, first_seq=None, last_seq=None)
     lines = _take_lines(connection, deleted)
-    audit_rows = [
-        _audit_row(basket, lines.get(basket["basket_id"], []), "deleted", actor, reason, note,
-                   flow_run_id, when)
-        for basket in baskets
-    ]  # fmt: skip
-    new_head = append_to_chain(connection, head, audit_rows)
-    delete_basket_rows(connection, deleted)
-    return DeletionResult(deleted=deleted, missing=missing, first_seq=head.seq + 1, last_seq=new_head.seq)
-
-
-def _audit_row(
-    basket: Mapping[Any, Any],
-    lines: list[dict[str, Any]],
-    event: str,
-    actor: Actor,
-    reason: str,
-    note: str | None,
-    flow_run_id: str | None,
-    when: dt.datetime,
-) -> dict[str, Any]:
-    """The audit row of `basket`; `lines` are `canonical_line`s in line id order."""
-    total = sum((Decimal(line["quantity"]) for line in lines), Decimal("0"))
-    return {
-        "event": event,
-        "basket_id": basket["basket_id"],
-        "occurred_at": when,
+    common = {
+        "event": "deleted",
+        "occurred_at": canonical_time(when),
         "actor": actor.name,
         "actor_role": actor.role,
         "reason": reason,
         "note": note,
         "flow_run_id": flow_run_id,
-        "shop_account_id": basket["shop_account_id"],
-        "shop_account_name": basket["shop_account_name"],
-        "shop_account_email": basket["shop_account_email"],
-        "account_id": basket["account_id"],
-        "account_name": basket["account_name"],
-        "account_email": basket["account_email"],
-        "account_type": basket["account_type"],
-        "basket_created_at": basket["basket_created_at"],
-        "basket_modified_at": basket["basket_modified_at"],
-        "line_count": len(lines),
-        "total_quantity": total,
-        "lines": canonical_lines_text(lines),
     }
+    documents = [_deleted_document(basket, lines.get(basket[0], []), common) for basket in baskets]
+    new_head = append_documents(connection, head, documents)
+    delete_basket_rows(connection, deleted)
+    return DeletionResult(deleted=deleted, missing=missing, first_seq=head.seq + 1, last_seq=new_head.seq)
+
+
+def _deleted_document(
+    basket: Sequence[Any], lines: list[dict[str, Any]], common: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The canonical audit document of a deleted basket (a `_lock_baskets` row) with its
+    `canonical_line`s in line id order; `common` holds the columns every row of the batch shares."""
+    document = dict(zip(_BASKET_FIELDS, basket, strict=True))
+    document["basket_created_at"] = canonical_time_text(document["basket_created_at"])
+    document["basket_modified_at"] = canonical_time_text(document["basket_modified_at"])
+    document.update(common)
+    document["line_count"] = len(lines)
+    document["total_quantity"] = _total_quantity(lines)
+    document["lines"] = canonical_lines_text(lines)
+    return document
+
+
+def _total_quantity(lines: Sequence[Mapping[str, Any]]) -> str:
+    """The sum of canonical (four-place) line quantities, itself canonical, in exact integers."""
+    units = sum(int(line["quantity"].replace(".", "")) for line in lines)
+    sign = "-" if units < 0 else ""
+    units = abs(units)
+    return f"{sign}{units // 10000}.{units % 10000:04d}"
 
 
 def select_basket_ids(

@@ -7,10 +7,11 @@ import json
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -47,6 +48,7 @@ CATEGORIES = (*ACCOUNT_TYPES, EMPTY)
 # The stored account_type spelling of each configured (lowercase) type.
 STORED_TYPE = {"anonymous": "Anonymous", "contact": "Contact", "customer": "Customer"}
 RETENTION_REASON = "retention"
+T = TypeVar("T")
 # How many skipped basket ids a run's record and failure message name in full.
 SKIPPED_IDS_SHOWN = 50
 
@@ -163,6 +165,22 @@ def walk_expired_batches(
         if len(batch) < policy.batch_size:
             return
         after = batch[-1].basket_id
+
+
+def selected_ahead(batches: Iterator[T]) -> Iterator[T]:
+    """The items of `batches`, each next one fetched in a background thread while the caller
+    works on the current one.
+
+    With `walk_expired_batches` this selects batch n + 1 (a read on a connection of its own,
+    keys above all of batch n's) while batch n is deleted: the database runs the selection while
+    this process builds and hashes audit rows. An error in the selection is raised here, in
+    the caller's thread, at the batch it would have produced.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="select-next-batch") as pool:
+        upcoming = pool.submit(next, batches, None)
+        while (item := upcoming.result()) is not None:
+            upcoming = pool.submit(next, batches, None)
+            yield item
 
 
 def count_expired_baskets(

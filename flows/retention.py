@@ -27,6 +27,7 @@ from baskets.retention import (
     record_failed_batch,
     record_refused_run,
     run_summary,
+    selected_ahead,
     snapshot_path,
     start_cleanup_run,
     walk_expired_batches,
@@ -205,7 +206,7 @@ def _delete_in_batches(
     tally = RunTally()
     done = 0
     next_update = time.monotonic() + PROGRESS_UPDATE_SECONDS
-    for batch in walk_expired_batches(engine, policy, plan.as_of):
+    for batch in selected_ahead(walk_expired_batches(engine, policy, plan.as_of)):
         outcome = retention_tasks.delete_batch_with_retries(
             engine,
             batch,

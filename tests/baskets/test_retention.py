@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -31,6 +33,7 @@ from baskets.retention import (
     plan_cleanup,
     record_failed_batch,
     select_expired_basket_ids,
+    selected_ahead,
     start_cleanup_run,
     walk_expired_batches,
     write_parquet_snapshot,
@@ -368,3 +371,49 @@ def test_snapshot_of_a_run_that_deleted_nothing_is_empty(db: DatabaseUnderTest, 
     path = tmp_path / "empty.parquet"
     assert write_parquet_snapshot(db.engine, None, None, path) == 0
     assert pq.read_table(path).num_rows == 0
+
+
+def test_selected_ahead_fetches_the_next_batch_while_the_current_one_is_worked_on() -> None:
+    second_asked_for = threading.Event()
+
+    def batches() -> Iterator[list[int]]:
+        yield [1, 2]
+        second_asked_for.set()
+        yield [3]
+
+    received = []
+    for batch in selected_ahead(batches()):
+        if not received:  # still on the first batch: the second is being fetched meanwhile
+            assert second_asked_for.wait(timeout=10)
+        received.append(batch)
+    assert received == [[1, 2], [3]]
+
+
+def test_selected_ahead_raises_a_failed_selection_in_the_callers_thread_at_its_place() -> None:
+    def batches() -> Iterator[list[int]]:
+        yield [1]
+        raise RuntimeError("selection failed")
+
+    received = []
+    with pytest.raises(RuntimeError, match="selection failed"):
+        for batch in selected_ahead(batches()):
+            received.append(batch)
+    assert received == [[1]]
+
+
+def test_walk_selected_ahead_deletes_exactly_what_a_plain_walk_does(db: DatabaseUnderTest) -> None:
+    seed(db, 200, 11)
+    policy = RetentionPolicy(days=POLICY.days, batch_size=13)
+    with db.engine.connect() as connection:
+        plan = plan_cleanup(connection, policy, NOW)
+    run_id, _ = start_cleanup_run(db.engine, actor=ACTOR, dry_run=False, as_of=NOW, flow_run_id=None)
+    tally, deleted = RunTally(), []
+    for batch in selected_ahead(walk_expired_batches(db.engine, policy, NOW)):
+        outcome = delete_expired_batch(
+            db.engine, batch, policy=policy, now=NOW, actor=ACTOR, run_id=run_id, tally=tally
+        )
+        tally, deleted = outcome.tally, deleted + outcome.deleted
+    assert deleted == sorted(deleted) and len(deleted) == plan.total == tally.total("deleted")
+    assert sorted(audited_ids(db)) == deleted
+    with db.engine.connect() as connection:
+        assert plan_cleanup(connection, policy, NOW).total == 0
