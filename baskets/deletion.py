@@ -137,21 +137,41 @@ def _lock_baskets(
 def _with_account_fields(connection: Connection, baskets: list[Sequence[Any]]) -> list[Sequence[Any]]:
     """`baskets` (without the account fields) each followed by its shop account's and ERP
     account's name and e-mail."""
-    shop = _name_and_email(connection, ShopAccount, {basket[1] for basket in baskets})
-    erp = _name_and_email(connection, Account, {basket[2] for basket in baskets})
+    shop = _name_and_email(connection, ShopAccount, Basket.shop_account_id, baskets, 1)
+    erp = _name_and_email(connection, Account, Basket.account_id, baskets, 2)
     nobody = (None, None)
-    return [(*basket, *shop.get(basket[1], nobody), *erp.get(basket[2], nobody)) for basket in baskets]
+    return [(*basket, *shop.get(basket[0], nobody), *erp.get(basket[0], nobody)) for basket in baskets]
 
 
 def _name_and_email(
-    connection: Connection, model: type[ShopAccount] | type[Account], ids: set[str | None]
+    connection: Connection,
+    model: type[ShopAccount] | type[Account],
+    reference: Any,
+    baskets: list[Sequence[Any]],
+    position: int,
 ) -> dict[str, tuple[str | None, str | None]]:
-    found: dict[str, tuple[str | None, str | None]] = {}
-    wanted = sorted(key for key in ids if key is not None)
-    key = _as_text(model.id, connection.dialect.name)
+    """Per basket id, the name and e-mail of the account `basket[position]` refers to.
+
+    One primary-key lookup per account. A reference the exact lookup misses (the account is
+    gone, or, on MariaDB, it matches only under the column's case-insensitive collation) is
+    joined in SQL, so the audit row shows what the list page's join shows."""
+    dialect = connection.dialect.name
+    accounts: dict[str, tuple[str | None, str | None]] = {}
+    wanted = sorted({basket[position] for basket in baskets if basket[position] is not None})
     for chunk in _chunks(wanted):
         rows = connection.execute(
-            select(key, model.name, model.email).where(key_in(connection, model.id, chunk))
+            select(_as_text(model.id, dialect), model.name, model.email).where(
+                key_in(connection, model.id, chunk)
+            )
+        )
+        accounts.update((row[0], (row[1], row[2])) for row in rows)
+    found = {basket[0]: accounts[basket[position]] for basket in baskets if basket[position] in accounts}
+    missed = [basket[0] for basket in baskets if basket[position] is not None and basket[0] not in found]
+    for chunk in _chunks(missed):
+        rows = connection.execute(
+            select(_as_text(Basket.id, dialect), model.name, model.email)
+            .join(model, model.id == reference)
+            .where(key_in(connection, Basket.id, chunk))
         )
         found.update((row[0], (row[1], row[2])) for row in rows)
     return found

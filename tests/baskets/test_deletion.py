@@ -304,3 +304,47 @@ def test_two_concurrent_deleters_keep_the_chain_linear(server_db: DatabaseUnderT
         seqs = list(connection.scalars(select(BasketAudit.seq).order_by(BasketAudit.seq)))
     assert report.ok and report.count == 160
     assert seqs == list(range(1, 161))
+
+
+def test_audit_account_fields_match_the_list_page_when_the_reference_differs_in_case_or_is_gone(
+    db: DatabaseUnderTest,
+) -> None:
+    """Account names are looked up by exact key; what that misses is joined in SQL, so MariaDB's
+    case-insensitive ERP ids give the list page's answer there, and a gone account gives none."""
+    from baskets.filters import BasketFilter
+    from baskets.queries import list_baskets
+
+    seed(db, 80)
+    with db.engine.connect() as connection:
+        customers = [row for row in list_baskets(connection, BasketFilter(account_type="customer"), 50)
+                     if row["account_name"]][:2]  # fmt: skip
+    odd_case, gone = customers[0]["basket_id"], customers[1]["basket_id"]
+    with db.engine.begin() as connection:
+        connection.execute(
+            update(Basket)
+            .where(Basket.id == odd_case)
+            .values(account_id=customers[0]["account_id"].swapcase())
+        )
+        connection.execute(update(Basket).where(Basket.id == gone).values(account_id="NO-SUCH-ERP-ID"))
+        shown = {
+            row["basket_id"]: (row["account_name"], row["account_email"])
+            for row in list_baskets(connection, BasketFilter(), 1000)
+            if row["basket_id"] in (odd_case, gone)
+        }
+    case_insensitive = db.backend == "mariadb"
+    assert shown[odd_case] == (
+        (customers[0]["account_name"], customers[0]["account_email"]) if case_insensitive else (None, None)
+    )
+    assert shown[gone] == (None, None)
+    with write_transaction(db.engine) as connection:
+        delete_baskets_with_audit(connection, [odd_case, gone], actor=BOB, reason="manual", occurred_at=WHEN)
+    with db.engine.connect() as connection:
+        audited = {
+            row.basket_id: (row.account_name, row.account_email)
+            for row in connection.execute(
+                select(BasketAudit.basket_id, BasketAudit.account_name, BasketAudit.account_email)
+            )
+        }
+    assert audited == shown
+    with db.engine.connect() as connection:
+        assert verify_audit_chain(connection).ok
