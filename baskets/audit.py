@@ -122,7 +122,11 @@ def canonical_row(row: Mapping[str, Any]) -> bytes:
 
 def chain_hash(prev_hash: str, row: Mapping[str, Any]) -> str:
     """SHA-256(prev_hash ‖ canonical row) as 64 lowercase hex digits."""
-    return hashlib.sha256(prev_hash.encode("ascii") + canonical_row(row)).hexdigest()
+    return _linked(prev_hash, canonical_row(row))
+
+
+def _linked(prev_hash: str, canonical: bytes) -> str:
+    return hashlib.sha256(prev_hash.encode("ascii") + canonical).hexdigest()
 
 
 def canonical_line(
@@ -201,7 +205,7 @@ def append_documents(
     for document in documents:
         seq += 1
         document["seq"], document["prev_hash"] = seq, prev_hash
-        prev_hash = hashlib.sha256(prev_hash.encode("ascii") + canonical_json(document)).hexdigest()
+        prev_hash = _linked(prev_hash, canonical_json(document))
         stored.append(to_stored(document, prev_hash))
     _insert_audit_rows(connection, stored)
     connection.execute(

@@ -137,8 +137,8 @@ def _lock_baskets(
 def _with_account_fields(connection: Connection, baskets: list[Sequence[Any]]) -> list[Sequence[Any]]:
     """`baskets` (without the account fields) each followed by its shop account's and ERP
     account's name and e-mail."""
-    shop = _name_and_email(connection, ShopAccount, Basket.shop_account_id, baskets, 1)
-    erp = _name_and_email(connection, Account, Basket.account_id, baskets, 2)
+    shop = _name_and_email(connection, ShopAccount, Basket.shop_account_id, baskets)
+    erp = _name_and_email(connection, Account, Basket.account_id, baskets)
     nobody = (None, None)
     return [(*basket, *shop.get(basket[0], nobody), *erp.get(basket[0], nobody)) for basket in baskets]
 
@@ -148,14 +148,15 @@ def _name_and_email(
     model: type[ShopAccount] | type[Account],
     reference: Any,
     baskets: list[Sequence[Any]],
-    position: int,
 ) -> dict[str, tuple[str | None, str | None]]:
-    """Per basket id, the name and e-mail of the account `basket[position]` refers to.
+    """Per basket id, the name and e-mail of the account the basket's `reference` column
+    (Basket.shop_account_id or Basket.account_id) points to.
 
-    One primary-key lookup per account. A reference the exact lookup misses (the account is
-    gone, or, on MariaDB, it matches only under the column's case-insensitive collation) is
-    joined in SQL, so the audit row shows what the list page's join shows."""
+    One primary-key lookup per account, matched in Python by exact key. Where the database
+    compares keys more loosely (MariaDB's case-insensitive collation), a reference that match
+    misses is joined in SQL, so the audit row shows what the list page's join shows."""
     dialect = connection.dialect.name
+    position = _BASKET_FIELDS.index(reference.key)
     accounts: dict[str, tuple[str | None, str | None]] = {}
     wanted = sorted({basket[position] for basket in baskets if basket[position] is not None})
     for chunk in _chunks(wanted):
@@ -166,6 +167,8 @@ def _name_and_email(
         )
         accounts.update((row[0], (row[1], row[2])) for row in rows)
     found = {basket[0]: accounts[basket[position]] for basket in baskets if basket[position] in accounts}
+    if dialect in _EXACT_KEY_DIALECTS:
+        return found
     missed = [basket[0] for basket in baskets if basket[position] is not None and basket[0] not in found]
     for chunk in _chunks(missed):
         rows = connection.execute(
@@ -175,6 +178,10 @@ def _name_and_email(
         )
         found.update((row[0], (row[1], row[2])) for row in rows)
     return found
+
+
+# Where `=` on the id columns is exactly Python's `==` on the values read (binary text, uuid).
+_EXACT_KEY_DIALECTS = frozenset({"postgresql", "sqlite"})
 
 
 # What `_lock_baskets` returns per basket, in order.
