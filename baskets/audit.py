@@ -168,16 +168,22 @@ class ChainHead:
 
 
 def lock_chain_head(connection: Connection) -> ChainHead:
-    """Read the chain head, locking it (FOR UPDATE) until the caller's transaction ends.
+    """Read the chain head, locking it until the caller's transaction ends.
 
     Every writer takes this lock first, so sequence numbers and prev_hash links never fork.
-    SQLite ignores FOR UPDATE; there `write_transaction`'s BEGIN IMMEDIATE serialises writers.
+    On PostgreSQL the lock is on the table (EXCLUSIVE: readers go on), taken by the
+    transaction's first statement: LOCK TABLE takes no snapshot, so a REPEATABLE READ
+    transaction's snapshot comes after the lock and sees the head the last writer committed
+    (a row lock would be taken in an older snapshot and fail with a serialization error
+    whenever it had to wait). Elsewhere FOR UPDATE; SQLite ignores it, and there
+    `write_transaction`'s BEGIN IMMEDIATE serialises writers.
     """
-    row = connection.execute(
-        select(AuditChainHead.seq, AuditChainHead.hash)
-        .where(AuditChainHead.id == CHAIN_HEAD_ID)
-        .with_for_update()
-    ).one()
+    query = select(AuditChainHead.seq, AuditChainHead.hash).where(AuditChainHead.id == CHAIN_HEAD_ID)
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"LOCK TABLE {AuditChainHead.__tablename__} IN EXCLUSIVE MODE")
+    else:
+        query = query.with_for_update()
+    row = connection.execute(query).one()
     return ChainHead(seq=int(row.seq), hash=row.hash)
 
 

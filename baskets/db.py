@@ -86,13 +86,37 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
 
 @contextlib.contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A transaction that is going to write: on SQLite it takes the write lock up front.
+    """A transaction that is going to write the audit chain.
 
-    Taking it at BEGIN rather than at the first write avoids SQLite's deadlock-on-upgrade
-    (SQLITE_BUSY that no timeout resolves) when two writers read before they write.
+    On SQLite it takes the write lock up front: taking it at BEGIN rather than at the first
+    write avoids SQLite's deadlock-on-upgrade (SQLITE_BUSY that no timeout resolves) when two
+    writers read before they write. On PostgreSQL it is REPEATABLE READ, which the one-statement
+    delete (`baskets.deletion`) needs: a change by another transaction since this one's snapshot
+    to a row it deletes fails with a serialization error (`is_transaction_conflict`) rather
+    than going unseen; run the transaction again then. MariaDB's InnoDB is REPEATABLE READ
+    already.
     """
-    with engine.connect().execution_options(immediate=True) as connection, connection.begin():
+    options: dict[str, Any] = {"immediate": True}
+    if engine.dialect.name == "postgresql":
+        options["isolation_level"] = "REPEATABLE READ"
+    with engine.connect().execution_options(**options) as connection, connection.begin():
         yield connection
+
+
+# Errors after which a transaction rolled back whole and may simply run again: PostgreSQL's
+# serialization failure and deadlock (SQLSTATE), MariaDB's deadlock (error number).
+_CONFLICT_SQLSTATES = frozenset({"40001", "40P01"})
+_CONFLICT_ERRNOS = frozenset({1213})
+
+
+def is_transaction_conflict(error: BaseException) -> bool:
+    """Whether `error` is a clash with a concurrent transaction: a serialization failure or a
+    deadlock, after which the database rolled the transaction back."""
+    original = getattr(error, "orig", None)
+    if getattr(original, "sqlstate", None) in _CONFLICT_SQLSTATES:
+        return True
+    args: tuple[Any, ...] = getattr(original, "args", ())
+    return bool(args) and args[0] in _CONFLICT_ERRNOS
 
 
 def _alembic_config(connection: Connection) -> Any:

@@ -12,6 +12,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Engine
 
+from baskets.db import is_transaction_conflict
 from baskets.retention import (
     CATEGORIES,
     BatchOutcome,
@@ -29,6 +30,8 @@ from baskets.roles import Actor
 # Waits before each retry of a failed batch (a lock timeout, a deadlock, a constraint error):
 # the transaction rolled back whole, so running it again cannot delete or audit twice.
 BATCH_RETRY_DELAYS: tuple[float, ...] = (2.0, 8.0, 30.0)
+# Clashes with a concurrent transaction retried at once, on top of those.
+CONFLICT_RETRIES = 5
 
 
 @task(name="plan-retention-cleanup", cache_policy=NO_CACHE)
@@ -61,12 +64,17 @@ def delete_batch_with_retries(
     """Delete one key-ordered batch with its audit rows in one transaction (see
     delete_expired_batch), retrying after each of BATCH_RETRY_DELAYS; None when it kept failing.
 
+    A clash with a concurrent transaction (a serialization failure or deadlock: someone touched
+    a basket of the batch, or wrote the audit chain, meanwhile) is retried at once, up to
+    CONFLICT_RETRIES times, without using up a delayed retry: the next attempt sees the change.
+
     A plain function, not a Prefect task: a task run costs tens of milliseconds of API calls,
     as much as the batch itself, and a night's cleanup has a thousand batches.
     """
     logger = get_run_logger()
     delays = tuple(BATCH_RETRY_DELAYS)  # read at call time (tests shorten them)
-    for attempt in range(len(delays) + 1):
+    attempt = conflicts = 0
+    while True:
         try:
             outcome = delete_expired_batch(
                 engine,
@@ -79,6 +87,15 @@ def delete_batch_with_retries(
                 flow_run_id=flow_run_id,
             )
         except Exception as error:  # a lock timeout, a deadlock, a lost connection, a constraint
+            if is_transaction_conflict(error) and conflicts < CONFLICT_RETRIES:
+                conflicts += 1
+                logger.info(
+                    "batch %s..%s clashed with a concurrent change, running it again: %s",
+                    batch[0].basket_id,
+                    batch[-1].basket_id,
+                    _first_line(error),
+                )
+                continue
             if attempt == len(delays):
                 logger.error(
                     "batch %s..%s failed after %d retries, skipped for the next run: %s",
@@ -98,6 +115,7 @@ def delete_batch_with_retries(
                 _first_line(error),
             )
             time.sleep(delays[attempt])
+            attempt += 1
             continue
         if outcome.survived or outcome.gone:
             logger.info(
@@ -109,7 +127,6 @@ def delete_batch_with_retries(
                 len(outcome.gone),
             )
         return outcome
-    raise AssertionError("unreachable")
 
 
 def _first_line(error: BaseException) -> str:

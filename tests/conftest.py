@@ -152,6 +152,14 @@ def sqlite_db(tmp_path: Path) -> Iterator[DatabaseUnderTest]:
     yield from _make_database("sqlite", tmp_path)
 
 
+@pytest.fixture
+def postgresql_db(tmp_path: Path) -> Iterator[DatabaseUnderTest]:
+    """PostgreSQL alone, for what only PostgreSQL does."""
+    if "postgresql" not in BACKENDS:
+        pytest.skip("PostgreSQL is not among the backends under test")
+    yield from _make_database("postgresql", tmp_path)
+
+
 @dataclass
 class CliResult:
     exit_code: int

@@ -245,3 +245,19 @@ def test_verify_streams_a_log_longer_than_one_chunk(db: DatabaseUnderTest) -> No
     with db.engine.connect() as connection:
         report = verify_audit_chain(connection, chunk=7)
     assert (report.ok, report.count) == (True, 40)
+
+
+def test_postgresql_row_to_json_writes_canonical_json_for_every_code_point(
+    postgresql_db: DatabaseUnderTest,
+) -> None:
+    """The one-statement delete takes the lines' canonical text from PostgreSQL's row_to_json:
+    it must escape exactly as canonical_json does, for every character text can hold (NUL
+    cannot be in a PostgreSQL text, surrogates are not characters)."""
+    with postgresql_db.engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT n, row_to_json(x)::text FROM (SELECT n, chr(n) AS s FROM generate_series(1, 1114111) n "
+            "WHERE n NOT BETWEEN 55296 AND 57343) x"
+        ).all()
+    assert len(rows) == 1114111 - 2048
+    differing = [(n, text) for n, text in rows if text.encode() != canonical_json({"n": n, "s": chr(n)})]
+    assert differing == []

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from baskets import deletion
-from baskets.audit import parse_lines, verify_audit_chain
+from baskets.audit import canonical_lines, parse_lines, verify_audit_chain
 from baskets.db import make_engine, upgrade_database, write_transaction
 from baskets.deletion import (
     delete_baskets_with_audit,
@@ -157,7 +157,7 @@ def test_basket_that_no_longer_matches_at_delete_time_survives(db: DatabaseUnder
         assert existing_basket_ids(connection, ids) == {ids[1]}
 
 
-def test_failure_between_audit_insert_and_delete_undoes_both(
+def test_failure_after_the_delete_and_the_audit_insert_undoes_both(
     db: DatabaseUnderTest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seed(db, 30)
@@ -165,12 +165,15 @@ def test_failure_between_audit_insert_and_delete_undoes_both(
     before = _counts(db)
     with db.engine.connect() as connection:
         head_before = connection.execute(select(AuditChainHead.seq, AuditChainHead.hash)).one()
+    append_documents = deletion.append_documents
 
-    def fail_after_audit(connection, basket_ids):  # type: ignore[no-untyped-def]
+    def fail_after_audit(connection, head, documents):  # type: ignore[no-untyped-def]
+        append_documents(connection, head, documents)
         assert connection.scalar(select(func.count()).select_from(BasketAudit)) == 3  # audit rows are in
+        assert existing_basket_ids(connection, ids) == set()  # and the baskets gone
         raise RuntimeError("injected failure")
 
-    monkeypatch.setattr(deletion, "delete_basket_rows", fail_after_audit)
+    monkeypatch.setattr(deletion, "append_documents", fail_after_audit)
     with pytest.raises(RuntimeError, match="injected"), write_transaction(db.engine) as connection:
         delete_baskets_with_audit(connection, ids, actor=BOB, reason="broken")
     assert _counts(db) == before
@@ -348,3 +351,46 @@ def test_audit_account_fields_match_the_list_page_when_the_reference_differs_in_
     assert audited == shown
     with db.engine.connect() as connection:
         assert verify_audit_chain(connection).ok
+
+
+AWKWARD_TEXTS = [
+    'say "hi"',
+    "back\\slash",
+    "tab\tnew\nline\r",
+    "\x01\x1f\x7f",
+    "Zoë ✓ 😀",
+    "\u2028\u2029",
+    "{[,]}",
+]
+
+
+def test_lines_with_awkward_text_and_empty_baskets_are_audited_as_canonical_lines(
+    db: DatabaseUnderTest,
+) -> None:
+    seed(db, 10)
+    full, empty = _first_ids(db, 2)
+    with db.engine.begin() as connection:
+        connection.execute(BasketLine.__table__.delete().where(BasketLine.basket_id.in_([full, empty])))
+        for number, text in enumerate(AWKWARD_TEXTS):
+            connection.execute(BasketLine.__table__.insert().values(
+                basket_id=full, product_id=text[:50], variant_id=None if number % 2 else text,
+                quantity=Decimal("12345.6789") if number % 3 else Decimal("0.0001"), uom_id=text[:20] if number % 2 else None,
+            ))  # fmt: skip
+    _, expected_lines = _snapshot(db, full)
+    with write_transaction(db.engine) as connection:
+        delete_baskets_with_audit(connection, [full, empty], actor=BOB, reason="broken", occurred_at=WHEN)
+    with db.engine.connect() as connection:
+        rows = {row["basket_id"]: row for row in connection.execute(select(BasketAudit.__table__)).mappings()}
+        assert verify_audit_chain(connection).ok
+    expected = canonical_lines(
+        {"id": line_id, "product_id": product_id, "variant_id": variant_id, "quantity": quantity, "uom_id": uom_id}
+        for line_id, product_id, variant_id, quantity, uom_id in expected_lines
+    )  # fmt: skip
+    assert rows[full]["lines"] == expected
+    assert [line["product_id"] for line in parse_lines(rows[full]["lines"])] == AWKWARD_TEXTS
+    assert (rows[full]["line_count"], Decimal(rows[full]["total_quantity"])) == (
+        len(AWKWARD_TEXTS), sum((line[3] for line in expected_lines), Decimal(0)),
+    )  # fmt: skip
+    assert (rows[empty]["lines"], rows[empty]["line_count"], Decimal(rows[empty]["total_quantity"])) == (
+        "[]", 0, Decimal(0),
+    )  # fmt: skip

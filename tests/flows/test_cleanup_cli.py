@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
+from decimal import Decimal
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -373,3 +375,68 @@ def test_two_runs_started_together_one_runs_and_one_exits_7(
 def add_operators_if_missing(db: DatabaseUnderTest) -> None:
     if not db.scalar("select count(*) from operators"):
         add_operators(db)
+
+
+def _sessions_waiting_for_a_lock(db: DatabaseUnderTest) -> int:
+    query = {
+        "postgresql": "SELECT count(*) FROM pg_locks WHERE NOT granted",
+        # A statement of this test database's run for a second or more: one blocked by a lock
+        # (INNODB_TRX does not list a transaction that has not taken a lock yet).
+        "mariadb": "SELECT count(*) FROM information_schema.processlist WHERE command = 'Query' "
+        "AND time >= 1 AND db = DATABASE() AND id <> CONNECTION_ID()",
+    }[db.backend]
+    with db.engine.connect() as connection:
+        return int(connection.exec_driver_sql(query).scalar_one())
+
+
+def test_line_added_while_its_batch_waits_for_the_basket_is_audited_with_it(
+    server_db: DatabaseUnderTest, prefect_harness: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A line inserted into an expired basket by a transaction that commits while the cleanup
+    waits for that basket: the basket is deleted with the new line in its audit row, the
+    clash retried at once (there are no delayed retries here: a batch that needed one would
+    be skipped)."""
+    import threading
+
+    from sqlalchemy import func, insert
+
+    from baskets.audit import parse_lines, verify_audit_chain
+    from baskets.models import BasketLine
+    from flows.retention import retention_cleanup
+    from tasks import retention as retention_tasks
+    from tests.baskets.test_retention import add_basket
+
+    waited = add_basket(server_db, "anonymous", dt.timedelta(days=40), lines=1)
+    other = add_basket(server_db, "anonymous", dt.timedelta(days=40), lines=2)
+    for _ in range(10):  # keep the run under the safety share
+        add_basket(server_db, "anonymous", dt.timedelta(days=1))
+    monkeypatch.setattr(retention_tasks, "BATCH_RETRY_DELAYS", ())
+    line_added, lock_waits = threading.Event(), []
+
+    def add_a_line_and_commit_once_the_cleanup_waits() -> None:
+        with server_db.engine.begin() as connection:
+            connection.execute(
+                insert(BasketLine).values(basket_id=waited, product_id="ADDED-LATE", quantity=Decimal("7"))
+            )
+            line_added.set()
+            deadline = time.monotonic() + 60
+            while not (waiting := _sessions_waiting_for_a_lock(server_db)) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            lock_waits.append(waiting)
+
+    writer = threading.Thread(target=add_a_line_and_commit_once_the_cleanup_waits)
+    writer.start()
+    assert line_added.wait(30)
+    summary = retention_cleanup(now=NOW, database_url=server_db.url)
+    writer.join(60)
+
+    assert lock_waits and lock_waits[0] >= 1  # the cleanup really waited for the line's transaction
+    assert (summary["deleted"], summary["skipped"]) == (2, 0)
+    rows = {row["basket_id"]: row for row in audit_rows(server_db)}
+    assert set(rows) == {waited, other}
+    assert [line["product_id"] for line in parse_lines(rows[waited]["lines"])] == ["ITEM-00000", "ADDED-LATE"]
+    assert (rows[waited]["line_count"], Decimal(rows[waited]["total_quantity"])) == (2, Decimal("9.5"))
+    with server_db.engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(BasketLine).where(
+            BasketLine.basket_id.in_([waited, other]))) == 0  # fmt: skip
+        assert verify_audit_chain(connection).ok
