@@ -7,7 +7,7 @@ import functools
 import hashlib
 import json
 import operator
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -194,30 +194,37 @@ def append_to_chain(connection: Connection, head: ChainHead, rows: Sequence[Mapp
 
 
 def append_documents(
-    connection: Connection, head: ChainHead, documents: Sequence[dict[str, Any]]
+    connection: Connection, head: ChainHead, documents: Iterable[dict[str, Any]]
 ) -> ChainHead:
     """Chain and insert audit rows given as canonical documents (DOCUMENT_COLUMNS, values as
     `canonical_document` makes them); return the new head.
 
     Each document gets its seq and prev_hash, is hashed once, and is stored from the same
-    canonical values: what verify later reads back hashes to the same bytes. The caller must
-    hold the head lock (`lock_chain_head`) in the same transaction.
+    canonical values: what verify later reads back hashes to the same bytes. `documents` may be
+    a generator: on PostgreSQL each row goes into the COPY as soon as it is hashed, so the
+    database stores rows while this process builds the next ones. The caller must hold the
+    head lock (`lock_chain_head`) in the same transaction.
     """
-    if not documents:
-        return head
     to_stored = _STORED_ROW[connection.dialect.name]
-    seq, prev_hash = head.seq, head.hash
-    stored: list[list[Any]] = []
-    for document in documents:
-        seq += 1
-        document["seq"], document["prev_hash"] = seq, prev_hash
-        prev_hash = _linked(prev_hash, canonical_json(document))
-        stored.append(to_stored(document, prev_hash))
-    _insert_audit_rows(connection, stored)
-    connection.execute(
-        update(AuditChainHead).where(AuditChainHead.id == CHAIN_HEAD_ID).values(seq=seq, hash=prev_hash)
-    )
-    return ChainHead(seq=seq, hash=prev_hash)
+    new_head = [head]
+
+    def chained() -> Iterator[list[Any]]:
+        seq, prev_hash = head.seq, head.hash
+        for document in documents:
+            seq += 1
+            document["seq"], document["prev_hash"] = seq, prev_hash
+            prev_hash = _linked(prev_hash, canonical_json(document))
+            yield to_stored(document, prev_hash)
+        new_head[0] = ChainHead(seq=seq, hash=prev_hash)
+
+    _insert_audit_rows(connection, chained())
+    if new_head[0] != head:
+        connection.execute(
+            update(AuditChainHead)
+            .where(AuditChainHead.id == CHAIN_HEAD_ID)
+            .values(seq=new_head[0].seq, hash=new_head[0].hash)
+        )
+    return new_head[0]
 
 
 # A stored row: the hashed columns in table order, then the hash; the INSERT names them so.
@@ -257,20 +264,26 @@ _STORED_ROW = {
 }
 
 
-def _insert_audit_rows(connection: Connection, rows: Sequence[Sequence[Any]]) -> None:
-    """Insert audit rows already in stored form: COPY on PostgreSQL, one prepared INSERT elsewhere."""
+def _insert_audit_rows(connection: Connection, rows: Iterable[Sequence[Any]]) -> None:
+    """Insert audit rows already in stored form, if any: COPY on PostgreSQL (fed as `rows`
+    yields them), one prepared INSERT elsewhere."""
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is None:
+        return
     quote = connection.dialect.identifier_preparer.quote  # `lines` is a reserved word on MariaDB
     column_list = ", ".join(quote(name) for name in _AUDIT_COLUMNS)
     if connection.dialect.name == "postgresql":
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         with cursor.copy(f"COPY basket_audit ({column_list}) FROM STDIN") as copy:
+            copy.write_row(first)
             for row in rows:
                 copy.write_row(row)
         return
     marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     placeholders = ", ".join(marker for _ in _AUDIT_COLUMNS)
     statement = f"INSERT INTO basket_audit ({column_list}) VALUES ({placeholders})"
-    connection.exec_driver_sql(statement, [tuple(row) for row in rows])
+    connection.exec_driver_sql(statement, [tuple(first), *(tuple(row) for row in rows)])
 
 
 @dataclass(frozen=True)

@@ -308,7 +308,7 @@ def delete_baskets_with_audit(
         "note": note,
         "flow_run_id": flow_run_id,
     }
-    new_head = append_documents(connection, head, [_deleted_document(basket, common) for basket in removed])
+    new_head = append_documents(connection, head, (_deleted_document(basket, common) for basket in removed))
     return DeletionResult(deleted=deleted, missing=missing, first_seq=head.seq + 1, last_seq=new_head.seq)
 
 
