@@ -282,10 +282,12 @@ def delete_baskets_with_audit(
     """Delete baskets and their lines, writing one chained audit row per basket.
 
     Runs in the caller's transaction (open it with `write_transaction`): the chain head is
-    locked first, then the baskets; `still_matches` is re-checked under those locks, so a basket
-    changed since it was selected is left alone and reported in `missing`. Then the lines are
-    taken (deleted, returned), the audit rows written and the baskets deleted. An exception
-    anywhere rolls back audit rows and deletes together.
+    locked first, then the baskets are taken (`_take_baskets`: deleted with their lines, and
+    returned); `still_matches` is re-checked as they are, so a basket changed since it was
+    selected is left alone and reported in `missing`. Then the audit rows are written. An
+    exception anywhere rolls back audit rows and deletes together; on PostgreSQL a clash with a
+    concurrent change can surface as a serialization error (`is_transaction_conflict`), after
+    which the transaction may simply run again.
     """
     if not reason or len(reason) > REASON_MAX_CHARS:
         raise BadInput(f"--reason: {reason!r} is not a reason (expected e.g. broken or manual)")

@@ -39,7 +39,8 @@ def engine_for(database_url: str) -> Engine:
 
 
 def retry_on_lost_connection(_task: Any, _task_run: Any, state: Any) -> bool:
-    """Retry a transaction that failed on the connection or a deadlock: it rolled back whole,
+    """Retry a transaction that failed on the connection, a deadlock or a serialization failure
+    (PostgreSQL, a concurrent change since its snapshot): it rolled back whole,
     so running it again cannot delete or audit twice. Expected failures are not retried."""
     return isinstance(state.result(raise_on_failure=False), OperationalError)
 
