@@ -122,14 +122,7 @@ def _lock_baskets(
     other writers to them.
     """
     dialect = connection.dialect.name
-    columns = (
-        _as_text(Basket.id, dialect),
-        _as_text(Basket.shop_account_id, dialect),
-        Basket.account_id,
-        Basket.account_type,
-        canonical_time_column(Basket.created_at, dialect),
-        canonical_time_column(Basket.modified_at, dialect),
-    )
+    columns = _basket_columns(Basket.__table__.c, dialect)
     joined = _names_account_tables(still_matches)
     if joined:
         query = joined_baskets(*columns, ShopAccount.name, ShopAccount.email, Account.name, Account.email)
@@ -201,6 +194,23 @@ _BASKET_FIELDS = (
     "basket_id", "shop_account_id", "account_id", "account_type", "basket_created_at",
     "basket_modified_at", "shop_account_name", "shop_account_email", "account_name", "account_email",
 )  # fmt: skip
+
+
+# The basket columns behind the first six `_BASKET_FIELDS`.
+_BASKET_COLUMNS = ("id", "shop_account_id", "account_id", "account_type", "created_at", "modified_at")
+
+
+def _basket_columns(columns: Any, dialect: str) -> tuple[Any, ...]:
+    """The `_BASKET_COLUMNS` of `columns` (the baskets table's, or a CTE's returning them) as
+    `_lock_baskets` selects them: ids as text, times as `canonical_time_column` gives them."""
+    return (
+        _as_text(columns.id, dialect),
+        _as_text(columns.shop_account_id, dialect),
+        columns.account_id,
+        columns.account_type,
+        canonical_time_column(columns.created_at, dialect),
+        canonical_time_column(columns.modified_at, dialect),
+    )
 
 
 def _as_text(column: Any, dialect: str) -> Any:
@@ -368,14 +378,7 @@ def _delete_returning_baskets(
         gone = (
             delete(Basket)
             .where(key_in(connection, Basket.id, chunk), still_matches)
-            .returning(
-                Basket.id,
-                Basket.shop_account_id,
-                Basket.account_id,
-                Basket.account_type,
-                Basket.created_at,
-                Basket.modified_at,
-            )
+            .returning(*(Basket.__table__.c[name] for name in _BASKET_COLUMNS))
             .cte("gone")
         )
         shop = _account_lookup(ShopAccount, gone.c.shop_account_id)
@@ -383,12 +386,7 @@ def _delete_returning_baskets(
         lines = _lines_in_canonical_form(gone.c.id)
         query = (
             select(
-                cast(gone.c.id, String),
-                cast(gone.c.shop_account_id, String),
-                gone.c.account_id,
-                gone.c.account_type,
-                canonical_time_column(gone.c.created_at, "postgresql"),
-                canonical_time_column(gone.c.modified_at, "postgresql"),
+                *_basket_columns(gone.c, "postgresql"),
                 shop.c.name,
                 shop.c.email,
                 account.c.name,

@@ -64,9 +64,9 @@ def delete_batch_with_retries(
     """Delete one key-ordered batch with its audit rows in one transaction (see
     delete_expired_batch), retrying after each of BATCH_RETRY_DELAYS; None when it kept failing.
 
-    A clash with a concurrent transaction (a serialization failure or deadlock: someone touched
-    a basket of the batch, or wrote the audit chain, meanwhile) is retried at once, up to
-    CONFLICT_RETRIES times, without using up a delayed retry: the next attempt sees the change.
+    A clash with a concurrent transaction (a serialization failure: someone changed a basket or
+    line of the batch meanwhile; or a deadlock) is retried at once, up to CONFLICT_RETRIES
+    times, without using up a delayed retry: the next attempt sees the change.
 
     A plain function, not a Prefect task: a task run costs tens of milliseconds of API calls,
     as much as the batch itself, and a night's cleanup has a thousand batches.
