@@ -35,8 +35,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 
 from baskets.audit import canonical_quantity
-from baskets.db import write_transaction
-from baskets.deletion import delete_baskets_with_audit, existing_basket_ids
+from baskets.db import begin_write
+from baskets.deletion import TakenBaskets, audit_taken, existing_basket_ids, take_baskets
 from baskets.errors import BasketsError, SafetyLimitHit
 from baskets.models import Basket, BasketAudit, BasketLine, CleanupRun
 from baskets.roles import Actor
@@ -309,36 +309,83 @@ def delete_expired_batch(
 ) -> BatchOutcome:
     """Delete one batch with its audit rows; the outcome carries the run's counts after it.
 
-    One short write transaction: the expiry predicate is re-checked under row locks (a basket
-    touched since selection survives without an audit row), and the audit rows, the deletes
-    and the run's counts in cleanup_runs commit together or not at all. `tally` is not changed,
-    so after an exception (nothing of the batch was changed) the batch can simply be retried.
+    One short write transaction (`take_expired_batch`, then `finish_expired_batch`): the expiry
+    predicate is re-checked as the baskets are deleted (a basket touched since selection
+    survives without an audit row), and the audit rows, the deletes and the run's counts in
+    cleanup_runs commit together or not at all. `tally` is not changed, so after an exception
+    (nothing of the batch was changed) the batch can simply be retried.
     """
-    ids = [basket.basket_id for basket in batch]
-    category_of = {basket.basket_id: basket.category for basket in batch}
+    taken = take_expired_batch(engine, batch, policy=policy, now=now)
+    return finish_expired_batch(taken, actor=actor, run_id=run_id, tally=tally, flow_run_id=flow_run_id)
+
+
+@dataclass(frozen=True)
+class TakenBatch:
+    """A batch whose still-expired baskets an open write transaction has deleted, unaudited yet."""
+
+    batch: Sequence[ExpiredBasket]
+    connection: Connection  # in the batch's transaction
+    baskets: TakenBaskets
+    started: float  # perf_counter() when the transaction began
+
+
+def take_expired_batch(
+    engine: Engine, batch: Sequence[ExpiredBasket], *, policy: RetentionPolicy, now: dt.datetime
+) -> TakenBatch:
+    """The first half of `delete_expired_batch`: begin the batch's write transaction and delete
+    its baskets that are still expired (`take_baskets`). Rolled back if it raises; otherwise
+    the caller ends it with `finish_expired_batch` or `abandon_taken_batch`."""
     started = time.perf_counter()
-    with write_transaction(engine) as connection:
-        result = delete_baskets_with_audit(
+    connection = begin_write(engine)
+    try:
+        taken = take_baskets(connection, [basket.basket_id for basket in batch], policy.expired(now))
+    except BaseException:
+        abandon_taken_batch(connection)
+        raise
+    return TakenBatch(batch, connection, taken, started)
+
+
+def finish_expired_batch(
+    taken: TakenBatch, *, actor: Actor, run_id: int, tally: RunTally, flow_run_id: str | None = None
+) -> BatchOutcome:
+    """The second half of `delete_expired_batch`: the audit rows and the run's counts, then
+    commit; rolled back if anything raises. `tally` is not changed."""
+    connection, batch = taken.connection, taken.batch
+    try:
+        result = audit_taken(
             connection,
-            ids,
+            taken.baskets,
             actor=actor,
             reason=RETENTION_REASON,
             flow_run_id=flow_run_id,
-            still_matches=policy.expired(now),
             occurred_at=dt.datetime.now(dt.UTC),
         )
         still_there = existing_basket_ids(connection, result.missing) if result.missing else set()
         survived = [basket_id for basket_id in result.missing if basket_id in still_there]
         gone = [basket_id for basket_id in result.missing if basket_id not in still_there]
+        category_of = {basket.basket_id: basket.category for basket in batch}
         counted = _counted(
             tally, category_of, result.deleted, survived, gone, result.first_seq, result.last_seq
         )
         _store_tally(connection, run_id, counted)
-    seconds = time.perf_counter() - started
+        connection.commit()
+    except BaseException:
+        abandon_taken_batch(connection)
+        raise
+    connection.close()
+    seconds = time.perf_counter() - taken.started
     counted.longest_batch_seconds = max(counted.longest_batch_seconds, seconds)
     return BatchOutcome(
-        len(ids), result.deleted, survived, gone, result.first_seq, result.last_seq, seconds, counted
+        len(batch), result.deleted, survived, gone, result.first_seq, result.last_seq, seconds, counted
     )
+
+
+def abandon_taken_batch(connection: Connection) -> None:
+    """Roll back and close a batch's write transaction: none of its deletes happened."""
+    try:
+        connection.rollback()
+    finally:
+        connection.close()
 
 
 def _counted(

@@ -24,7 +24,6 @@ from baskets.retention import (
     check_safety_share,
     describe_incomplete,
     finish_cleanup_run,
-    record_failed_batch,
     record_refused_run,
     run_summary,
     selected_ahead,
@@ -206,21 +205,11 @@ def _delete_in_batches(
     tally = RunTally()
     done = 0
     next_update = time.monotonic() + PROGRESS_UPDATE_SECONDS
-    for batch in selected_ahead(walk_expired_batches(engine, policy, plan.as_of)):
-        outcome = retention_tasks.delete_batch_with_retries(
-            engine,
-            batch,
-            policy=policy,
-            now=plan.as_of,
-            actor=actor,
-            run_id=run_id,
-            tally=tally,
-            flow_run_id=flow_run_id,
-        )
-        if outcome is not None:
-            tally = outcome.tally
-        else:
-            tally = record_failed_batch(engine, batch, run_id=run_id, tally=tally)
+    batches = selected_ahead(walk_expired_batches(engine, policy, plan.as_of))
+    for batch, counted in retention_tasks.delete_batches(
+        engine, batches, policy=policy, now=plan.as_of, actor=actor, run_id=run_id, flow_run_id=flow_run_id
+    ):
+        tally = counted
         done += len(batch)
         expected = max(plan.total, done)
         if time.monotonic() >= next_update:  # one API call per batch would cost more than some batches

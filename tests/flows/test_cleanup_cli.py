@@ -230,9 +230,9 @@ def test_run_publishes_a_report_per_type_and_a_finished_progress_artifact(
 def _failing_for(target: str, attempts: list[int]):
     import tasks.retention as retention_tasks
 
-    real = retention_tasks.delete_expired_batch
+    real = retention_tasks.take_expired_batch
 
-    def delete_or_time_out(engine, batch, **kwargs):
+    def take_or_time_out(engine, batch, **kwargs):
         if any(basket.basket_id == target for basket in batch):
             from sqlalchemy.exc import OperationalError
 
@@ -240,7 +240,7 @@ def _failing_for(target: str, attempts: list[int]):
             raise OperationalError("DELETE FROM baskets", {}, Exception("lock wait timeout exceeded"))
         return real(engine, batch, **kwargs)
 
-    return delete_or_time_out
+    return take_or_time_out
 
 
 def test_failing_batch_is_retried_then_skipped_and_the_next_run_finishes(
@@ -253,9 +253,9 @@ def test_failing_batch_is_retried_then_skipped_and_the_next_run_finishes(
     target = expired[len(expired) // 2]
     bad_batch = expired[(len(expired) // 2) // 40 * 40 :][:40]
     attempts: list[int] = []
-    real_delete = retention_tasks.delete_expired_batch
+    real_take = retention_tasks.take_expired_batch
     monkeypatch.setattr(retention_tasks, "BATCH_RETRY_DELAYS", (0.0, 0.1))
-    monkeypatch.setattr(retention_tasks, "delete_expired_batch", _failing_for(target, attempts))
+    monkeypatch.setattr(retention_tasks, "take_expired_batch", _failing_for(target, attempts))
 
     failed = cli("cleanup", *AT_NOW, "--as", "alice", "--json", env=env)
     assert failed.exit_code == 1
@@ -269,7 +269,7 @@ def test_failing_batch_is_retried_then_skipped_and_the_next_run_finishes(
     (run,) = cleanup_runs(store)  # ...and audited, and the run is on record as failed
     assert (run["status"], run["skipped"], run["detail"]["skipped_basket_ids"]) == ("failed", 40, bad_batch)
 
-    monkeypatch.setattr(retention_tasks, "delete_expired_batch", real_delete)  # the fault is gone
+    monkeypatch.setattr(retention_tasks, "take_expired_batch", real_take)  # the fault is gone
     rerun = cli("cleanup", *AT_NOW, "--as", "alice", "--json", env=env)
     assert rerun.exit_code == 0, rerun.stderr
     assert rerun.json()["deleted"] == len(bad_batch)
