@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
-import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -38,6 +38,7 @@ from baskets.audit import canonical_quantity
 from baskets.db import begin_write
 from baskets.deletion import TakenBaskets, audit_taken, existing_basket_ids, take_baskets
 from baskets.errors import BasketsError, SafetyLimitHit
+from baskets.export import AtomicFile, remove_stray_temp_files
 from baskets.models import Basket, BasketAudit, BasketLine, CleanupRun
 from baskets.roles import Actor
 from config.settings import ACCOUNT_TYPES, RetentionSettings
@@ -597,6 +598,8 @@ SNAPSHOT_SCHEMA = pa.schema(
 )
 _SNAPSHOT_SOURCE = {"deleted_at": BasketAudit.occurred_at}
 SNAPSHOT_CHUNK_ROWS = 20_000
+# Audit rows a run's snapshot reads at a time while the run goes on (DeletedSnapshot).
+SNAPSHOT_FOLLOW_ROWS = 50_000
 
 
 def snapshot_path(export_dir: Path, run_id: int, started_at: dt.datetime) -> Path:
@@ -605,25 +608,95 @@ def snapshot_path(export_dir: Path, run_id: int, started_at: dt.datetime) -> Pat
 
 def write_parquet_snapshot(engine: Engine, first_seq: int | None, last_seq: int | None, path: Path) -> int:
     """Write the audit rows of the baskets one run deleted (seq `first_seq`..`last_seq`, reason
-    retention) to a Parquet file at `path`; returns the row count.
+    retention) to a Parquet file at `path`; returns the row count. See DeletedSnapshot."""
+    snapshot = DeletedSnapshot(engine, path)
+    snapshot.follow(first_seq, last_seq)
+    return snapshot.finish()
 
-    Streamed in chunks; written to a temporary file beside `path` and renamed when complete,
-    so a crash never leaves a partial file under the final name.
+
+class DeletedSnapshot:
+    """The Parquet snapshot of the baskets a run deletes, read from their audit rows while the
+    run goes on.
+
+    After each batch the run calls `follow` with the seq range its audit rows span so far;
+    whenever SNAPSHOT_FOLLOW_ROWS of them are not read yet and no read is under way, a worker
+    thread reads them (Arrow straight from the database where it can) and appends them to the
+    file, so the database and this process's second core do it between the batches' own
+    work, not after them. `finish` reads the rest and returns the row count; the file is
+    written under a temporary name (locked while written: a later run removes it if this one
+    is killed) and renamed when complete, so a crash never leaves a partial file under the
+    final name. `discard` drops it.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    query = _snapshot_query(first_seq, last_seq)
-    fetch = _adbc_postgresql_chunks if engine.dialect.name == "postgresql" else _sqlalchemy_chunks
-    rows = 0
-    try:
-        with pq.ParquetWriter(temporary, SNAPSHOT_SCHEMA) as writer:
-            for chunk in fetch(engine, query):
-                writer.write_table(chunk)
-                rows += chunk.num_rows
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return rows
+
+    def __init__(self, engine: Engine, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stray_temp_files(path.parent)
+        self.path = path
+        self.rows = 0
+        self._engine = engine
+        self._fetch = _adbc_postgresql_chunks if engine.dialect.name == "postgresql" else _sqlalchemy_chunks
+        self._file = AtomicFile(path)
+        self._writer = pq.ParquetWriter(self._file.temp, SNAPSHOT_SCHEMA)
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot")
+        self._reading: Future[None] | None = None
+        self._next_seq: int | None = None  # the first seq not read yet
+        self._last_seq: int | None = None
+
+    def follow(self, first_seq: int | None, last_seq: int | None) -> None:
+        """The run's audit rows now span `first_seq`..`last_seq` (None: it has none yet)."""
+        if first_seq is None or last_seq is None:
+            return
+        if self._next_seq is None:
+            self._next_seq = first_seq
+        self._last_seq = last_seq
+        if last_seq - self._next_seq + 1 >= SNAPSHOT_FOLLOW_ROWS and not self._busy():
+            self._read_on()
+
+    def finish(self) -> int:
+        """Read what is left, close the file and rename it into place; returns the row count."""
+        try:
+            self._busy(wait=True)
+            if self._next_seq is not None and self._last_seq is not None and self._next_seq <= self._last_seq:
+                self._read_on()
+                self._busy(wait=True)
+            self._writer.close()
+            self._file.commit()
+        except BaseException:
+            self.discard()
+            raise
+        self._worker.shutdown()
+        return self.rows
+
+    def discard(self) -> None:
+        """Drop the snapshot: no file under the final name (after a failed run)."""
+        with contextlib.suppress(Exception):
+            self._busy(wait=True)
+        with contextlib.suppress(Exception):
+            self._writer.close()
+        self._file.discard()
+        self._worker.shutdown()
+
+    def _busy(self, *, wait: bool = False) -> bool:
+        """Whether a read is under way (after waiting for it, if `wait`); raises what a
+        finished read raised."""
+        if self._reading is None:
+            return False
+        if not wait and not self._reading.done():
+            return True
+        reading, self._reading = self._reading, None
+        reading.result()
+        return False
+
+    def _read_on(self) -> None:
+        assert self._next_seq is not None and self._last_seq is not None
+        first, last = self._next_seq, self._last_seq
+        self._next_seq = last + 1
+        self._reading = self._worker.submit(self._append, first, last)
+
+    def _append(self, first_seq: int, last_seq: int) -> None:
+        for chunk in self._fetch(self._engine, _snapshot_query(first_seq, last_seq)):
+            self._writer.write_table(chunk)
+            self.rows += chunk.num_rows
 
 
 def _snapshot_query(first_seq: int | None, last_seq: int | None) -> Select[Any]:

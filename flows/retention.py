@@ -19,6 +19,7 @@ from baskets.locks import cleanup_lock
 from baskets.retention import (
     CleanupIncomplete,
     CleanupPlan,
+    DeletedSnapshot,
     RetentionPolicy,
     RunTally,
     check_safety_share,
@@ -139,17 +140,20 @@ def _run_holding_lock(
         check_safety_share(plan, forced=force)
         if plan.over_limit:
             logger.warning("over the safety share (%.1f%%), forced by %s", plan.share * 100, actor.name)
-        tally = _delete_in_batches(engine, policy, plan, actor, run_id, flow_run_id)
         path = snapshot_path(settings.export_dir.resolve(), run_id, dt.datetime.now(dt.UTC))
-        rows = write_deleted_snapshot(engine, tally.first_seq, tally.last_seq, path)
+        snapshot = DeletedSnapshot(engine, path)
+        try:
+            tally = _delete_in_batches(engine, policy, plan, actor, run_id, flow_run_id, snapshot)
+        except BaseException:
+            snapshot.discard()
+            raise
+        rows = write_deleted_snapshot(snapshot)
         for run in abandoned:
             if run.first_seq is not None:
-                write_deleted_snapshot(
-                    engine,
-                    run.first_seq,
-                    run.last_seq,
-                    snapshot_path(settings.export_dir, run.run_id, run.started_at),
-                )
+                earlier_path = snapshot_path(settings.export_dir, run.run_id, run.started_at)
+                earlier = DeletedSnapshot(engine, earlier_path)
+                earlier.follow(run.first_seq, run.last_seq)
+                write_deleted_snapshot(earlier)
         publish_retention_report(policy, plan, tally, False)
         summary = run_summary(
             run_id=run_id,
@@ -198,6 +202,7 @@ def _delete_in_batches(
     actor: Actor,
     run_id: int,
     flow_run_id: str | None,
+    snapshot: DeletedSnapshot,
 ) -> RunTally:
     progress = create_progress_artifact(
         progress=0.0, key=PROGRESS_KEY, description=f"retention cleanup as of {plan.as_of:%Y-%m-%d %H:%M} UTC"
@@ -210,6 +215,7 @@ def _delete_in_batches(
         engine, batches, policy=policy, now=plan.as_of, actor=actor, run_id=run_id, flow_run_id=flow_run_id
     ):
         tally = counted
+        snapshot.follow(tally.first_seq, tally.last_seq)
         done += len(batch)
         expected = max(plan.total, done)
         if time.monotonic() >= next_update:  # one API call per batch would cost more than some batches

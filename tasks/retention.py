@@ -6,7 +6,6 @@ import datetime as dt
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger, task
@@ -19,6 +18,7 @@ from baskets.retention import (
     CATEGORIES,
     BatchOutcome,
     CleanupPlan,
+    DeletedSnapshot,
     ExpiredBasket,
     RetentionPolicy,
     RunTally,
@@ -29,7 +29,6 @@ from baskets.retention import (
     plan_cleanup,
     record_failed_batch,
     take_expired_batch,
-    write_parquet_snapshot,
 )
 from baskets.roles import Actor
 
@@ -173,6 +172,7 @@ def delete_batch_with_retries(
     delays = tuple(BATCH_RETRY_DELAYS)  # read at call time (tests shorten them)
     attempt = conflicts = 0
     while True:
+        taken: TakenBatch | None = None
         try:
             taken = taken_ahead.take() if taken_ahead is not None else None
             taken_ahead = None
@@ -180,10 +180,13 @@ def delete_batch_with_retries(
                 taken = take_expired_batch(engine, batch, policy=policy, now=now)
             if ahead is not None:
                 ahead.start()
+            finishing, taken = taken, None  # finish_expired_batch ends the transaction either way
             outcome = finish_expired_batch(
-                taken, actor=actor, run_id=run_id, tally=tally, flow_run_id=flow_run_id
+                finishing, actor=actor, run_id=run_id, tally=tally, flow_run_id=flow_run_id
             )
         except Exception as error:  # a lock timeout, a deadlock, a lost connection, a constraint
+            if taken is not None:
+                abandon_taken_batch(taken.connection)
             if ahead is not None:
                 ahead.abandon()
             if is_transaction_conflict(error) and conflicts < CONFLICT_RETRIES:
@@ -234,10 +237,11 @@ def _first_line(error: BaseException) -> str:
 
 
 @task(name="write-deleted-snapshot", cache_policy=NO_CACHE)
-def write_deleted_snapshot(engine: Engine, first_seq: int | None, last_seq: int | None, path: Path) -> int:
-    """The Parquet snapshot of the baskets one run deleted, from their audit rows; returns rows."""
-    rows = write_parquet_snapshot(engine, first_seq, last_seq, path)
-    get_run_logger().info("wrote %d deleted baskets to %s", rows, path)
+def write_deleted_snapshot(snapshot: DeletedSnapshot) -> int:
+    """Complete the Parquet snapshot of the baskets one run deleted, from their audit rows (most
+    of it read while the run went on); returns rows."""
+    rows = snapshot.finish()
+    get_run_logger().info("wrote %d deleted baskets to %s", rows, snapshot.path)
     return rows
 
 

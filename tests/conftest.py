@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -233,3 +234,22 @@ def seed(database: DatabaseUnderTest, baskets: int = 300, seed_value: int = 7) -
     from baskets.seed import seed_database
 
     seed_database(database.engine, baskets, seed_value, NOW, replace=True)
+
+
+def sessions_waiting_for_a_lock(database: DatabaseUnderTest, timeout: float = 60.0) -> int:
+    """How many sessions of the server `database` wait for a lock, polled until one does (or
+    `timeout` seconds pass: then 0)."""
+    query = {
+        "postgresql": "SELECT count(*) FROM pg_locks WHERE NOT granted",
+        # A statement of this test database's run for a second or more: one blocked by a lock
+        # (INNODB_TRX does not list a transaction that has not taken a lock yet).
+        "mariadb": "SELECT count(*) FROM information_schema.processlist WHERE command = 'Query' "
+        "AND time >= 1 AND db = DATABASE() AND id <> CONNECTION_ID()",
+    }[database.backend]
+    deadline = time.monotonic() + timeout
+    while True:
+        with database.engine.connect() as connection:
+            waiting = int(connection.exec_driver_sql(query).scalar_one())
+        if waiting or time.monotonic() >= deadline:
+            return waiting
+        time.sleep(0.05)

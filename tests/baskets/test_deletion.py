@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 
 from baskets import deletion
 from baskets.audit import canonical_lines, parse_lines, verify_audit_chain
-from baskets.db import make_engine, upgrade_database, write_transaction
+from baskets.db import TransactionConflict, make_engine, upgrade_database, write_transaction
 from baskets.deletion import (
     delete_baskets_with_audit,
     existing_basket_ids,
@@ -23,7 +23,7 @@ from baskets.errors import BadInput, NotFound
 from baskets.models import AuditChainHead, Basket, BasketAudit, BasketLine
 from baskets.roles import Actor
 from baskets.seed import seed_database
-from tests.conftest import NOW, DatabaseUnderTest, seed
+from tests.conftest import NOW, DatabaseUnderTest, seed, sessions_waiting_for_a_lock
 
 BOB = Actor("bob", "order_processor")
 ALICE = Actor("alice", "system_administrator")
@@ -394,3 +394,109 @@ def test_lines_with_awkward_text_and_empty_baskets_are_audited_as_canonical_line
     assert (rows[empty]["lines"], rows[empty]["line_count"], Decimal(rows[empty]["total_quantity"])) == (
         "[]", 0, Decimal(0),
     )  # fmt: skip
+
+
+def _line_of(database: DatabaseUnderTest, basket_id: str) -> int:
+    with database.engine.connect() as connection:
+        return connection.scalar(select(func.min(BasketLine.id)).where(BasketLine.basket_id == basket_id))
+
+
+def _in_another_transaction_once_a_session_waits(
+    database: DatabaseUnderTest, change
+) -> tuple[threading.Thread, list[int]]:
+    """Run `change(connection)` in a transaction of its own, and commit it once some session
+    waits for one of its locks. Returns, once the change is made, the thread and the list it
+    puts how many sessions waited in."""
+    changed, waits = threading.Event(), []
+
+    def change_and_commit_once_waited_for() -> None:
+        with database.engine.begin() as connection:
+            change(connection)
+            changed.set()
+            waits.append(sessions_waiting_for_a_lock(database))
+
+    writer = threading.Thread(target=change_and_commit_once_waited_for)
+    writer.start()
+    assert changed.wait(30)
+    return writer, waits
+
+
+def test_postgresql_line_added_while_the_delete_waits_for_its_basket_fails_as_a_conflict(
+    postgresql_db: DatabaseUnderTest,
+) -> None:
+    """The one statement reads the lines in its snapshot; a line committed after it began,
+    which the cascade would delete unread, shows in the server's count of deleted lines."""
+    seed(postgresql_db, 20)
+    basket_id = _first_ids(postgresql_db, 1)[0]
+    writer, waits = _in_another_transaction_once_a_session_waits(
+        postgresql_db,
+        lambda connection: connection.execute(
+            BasketLine.__table__.insert().values(basket_id=basket_id, product_id="LATE", quantity=Decimal(3))
+        ),
+    )
+    with (
+        pytest.raises(TransactionConflict, match="lines deleted where"),
+        write_transaction(postgresql_db.engine) as connection,
+    ):
+        delete_baskets_with_audit(connection, [basket_id], actor=BOB, reason="broken")
+    writer.join(60)
+    assert waits == [1]  # the delete really waited for the inserting transaction
+    before = _snapshot(postgresql_db, basket_id)
+    assert "LATE" in [line[1] for line in before[1]]  # rolled back: the basket and every line are there
+    assert _counts(postgresql_db)[2] == 0
+    with write_transaction(postgresql_db.engine) as connection:  # run again, it sees the line
+        delete_baskets_with_audit(connection, [basket_id], actor=BOB, reason="broken")
+    with postgresql_db.engine.connect() as connection:
+        (row,) = connection.execute(select(BasketAudit.__table__)).mappings()
+    assert [line["id"] for line in parse_lines(row["lines"])] == [line[0] for line in before[1]]
+    assert row["line_count"] == len(before[1])
+
+
+def test_line_changed_while_the_delete_waits_for_it_is_audited_as_committed(
+    server_db: DatabaseUnderTest,
+) -> None:
+    seed(server_db, 20)
+    basket_id = _first_ids(server_db, 1)[0]
+    line_id = _line_of(server_db, basket_id)
+    writer, waits = _in_another_transaction_once_a_session_waits(
+        server_db,
+        lambda connection: connection.execute(
+            update(BasketLine).where(BasketLine.id == line_id).values(quantity=Decimal("42.5"))
+        ),
+    )
+    with write_transaction(server_db.engine) as connection:
+        result = delete_baskets_with_audit(connection, [basket_id], actor=BOB, reason="broken")
+    writer.join(60)
+    assert waits == [1] and result.deleted == [basket_id]
+    with server_db.engine.connect() as connection:
+        (row,) = connection.execute(select(BasketAudit.__table__)).mappings()
+        assert verify_audit_chain(connection).ok
+    quantities = {line["id"]: line["quantity"] for line in parse_lines(row["lines"])}
+    assert quantities[line_id] == Decimal("42.5")
+
+
+def test_postgresql_without_delete_counts_the_baskets_are_taken_the_general_way(
+    postgresql_db: DatabaseUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With track_counts off the server counts no deleted lines, so the one statement could not
+    be checked: the baskets are locked first and their lines read under the lock instead."""
+    seed(postgresql_db, 20)
+    ids = _first_ids(postgresql_db, 3)
+    expected = {basket_id: _snapshot(postgresql_db, basket_id)[1] for basket_id in ids}
+
+    def not_without_counts(*args: object) -> None:
+        raise AssertionError("the one statement ran without delete counts")
+
+    monkeypatch.setattr(deletion, "_delete_returning_baskets", not_without_counts)
+    with write_transaction(postgresql_db.engine) as connection:
+        connection.exec_driver_sql("SET LOCAL track_counts = off")
+        result = delete_baskets_with_audit(connection, ids, actor=BOB, reason="broken")
+    assert result.deleted == sorted(ids)
+    with postgresql_db.engine.connect() as connection:
+        rows = {row["basket_id"]: row for row in connection.execute(select(BasketAudit.__table__)).mappings()}
+        assert verify_audit_chain(connection).ok
+        assert connection.scalar(select(func.count()).select_from(Basket).where(Basket.id.in_(ids))) == 0
+    for basket_id in ids:
+        assert [line["id"] for line in parse_lines(rows[basket_id]["lines"])] == [
+            line[0] for line in expected[basket_id]
+        ]
