@@ -392,12 +392,10 @@ def _take_baskets(
     looks at the account tables (or the server counts no deletes, see there); elsewhere the
     baskets are locked, their lines deleted and returned, then the baskets deleted.
     """
-    if (
-        connection.dialect.name == "postgresql"
-        and not _names_account_tables(still_matches)
-        and _lines_deleted_so_far(connection) is not None
-    ):
-        return _delete_returning_baskets(connection, ids, still_matches)
+    if connection.dialect.name == "postgresql" and not _names_account_tables(still_matches):
+        counted = _lines_deleted_so_far(connection)
+        if counted is not None:
+            return _delete_returning_baskets(connection, ids, still_matches, counted)
     baskets = _lock_baskets(connection, ids, still_matches)
     deleted = [basket[0] for basket in baskets]
     lines = _take_lines(connection, deleted)
@@ -411,7 +409,7 @@ def _take_baskets(
 
 
 def _delete_returning_baskets(
-    connection: Connection, ids: Sequence[str], still_matches: ColumnElement[bool]
+    connection: Connection, ids: Sequence[str], still_matches: ColumnElement[bool], counted: int
 ) -> list[Sequence[Any]]:
     """PostgreSQL: per chunk, one statement that deletes the baskets that still match and their
     lines, and returns each basket with its account names and its lines, as `_take_baskets`
@@ -427,19 +425,18 @@ def _delete_returning_baskets(
     newest version. What one statement cannot see is a line added, by a transaction that
     committed while this one waited for the basket, after the statement began: the foreign
     key's cascade would delete it unread. So the lines this transaction deleted, as the
-    server counts them, must equal the lines returned; if not, TransactionConflict, and the
-    caller runs the transaction again, which sees the line.
+    server counts them (`counted` before the first chunk), must equal the lines returned; if
+    not, TransactionConflict, and the caller runs the transaction again, which sees the line.
     """
     removed: list[Sequence[Any]] = []
     for chunk in _chunks(ids):
-        before = _lines_deleted_so_far(connection)
         rows = connection.execute(_delete_returning_statement(connection, chunk, still_matches)).all()
         read = sum(row[_LINE_COUNT] for row in rows)
-        deleted = _lines_deleted_so_far(connection)
-        if before is None or deleted is None or deleted - before != read:
+        before, counted = counted, _lines_deleted_so_far(connection) or 0
+        if counted - before != read:
             raise TransactionConflict(
-                f"{(deleted or 0) - (before or 0)} basket lines deleted where {read} were read: a line "
-                "was added to a basket of the batch meanwhile; rolled back to run again"
+                f"{counted - before} basket lines deleted where {read} were read: a line was added "
+                "to a basket of the batch meanwhile; rolled back to run again"
             )
         removed.extend(rows)
     return removed
