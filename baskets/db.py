@@ -84,42 +84,23 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     return create_engine(parsed, **kwargs)
 
 
-def begin_write(engine: Engine) -> Connection:
-    """A connection with a transaction begun that is going to write the audit chain; the caller
-    commits or rolls back and closes it (`write_transaction` does both for a `with` block).
+@contextlib.contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that is going to write the audit chain.
 
     On SQLite it takes the write lock up front: taking it at BEGIN rather than at the first
     write avoids SQLite's deadlock-on-upgrade (SQLITE_BUSY that no timeout resolves) when two
-    writers read before they write. PostgreSQL and MariaDB keep their default levels (READ
-    COMMITTED, REPEATABLE READ): the deletes lock what they delete and read the newest versions
-    (see `baskets.deletion`).
+    writers read before they write. On PostgreSQL it is REPEATABLE READ, which the one-statement
+    delete (`baskets.deletion`) needs: a change by another transaction since this one's snapshot
+    to a row it deletes fails with a serialization error (`is_transaction_conflict`) rather
+    than going unseen; run the transaction again then. MariaDB's InnoDB is REPEATABLE READ
+    already.
     """
-    connection = engine.connect().execution_options(immediate=True)
-    try:
-        connection.begin()
-    except BaseException:
-        connection.close()
-        raise
-    return connection
-
-
-@contextlib.contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """`begin_write` as a `with` block: committed at its end, rolled back on an exception."""
-    connection = begin_write(engine)
-    try:
+    options: dict[str, Any] = {"immediate": True}
+    if engine.dialect.name == "postgresql":
+        options["isolation_level"] = "REPEATABLE READ"
+    with engine.connect().execution_options(**options) as connection, connection.begin():
         yield connection
-        connection.commit()
-    except BaseException:
-        connection.rollback()
-        raise
-    finally:
-        connection.close()
-
-
-class TransactionConflict(RuntimeError):
-    """Raised by a check of this suite when a concurrent transaction changed what this one was
-    about to act on; roll back and run the transaction again (`is_transaction_conflict`)."""
 
 
 # Errors after which a transaction rolled back whole and may simply run again: PostgreSQL's
@@ -129,10 +110,8 @@ _CONFLICT_ERRNOS = frozenset({1213})
 
 
 def is_transaction_conflict(error: BaseException) -> bool:
-    """Whether `error` is a clash with a concurrent transaction: a serialization failure, a
-    deadlock, or a TransactionConflict; after it the transaction may simply run again."""
-    if isinstance(error, TransactionConflict):
-        return True
+    """Whether `error` is a clash with a concurrent transaction: a serialization failure or a
+    deadlock, after which the database rolled the transaction back."""
     original = getattr(error, "orig", None)
     if getattr(original, "sqlstate", None) in _CONFLICT_SQLSTATES:
         return True

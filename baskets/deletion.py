@@ -13,13 +13,11 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Numeric,
-    Select,
     String,
     Table,
     and_,
     any_,
     bindparam,
-    case,
     cast,
     delete,
     func,
@@ -28,11 +26,10 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, REGCLASS, aggregate_order_by
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.sql import visitors
 
 from baskets.audit import (
-    ChainHead,
     append_documents,
     append_to_chain,
     audit_rows_for_basket,
@@ -44,10 +41,9 @@ from baskets.audit import (
     lock_chain_head,
     parse_lines,
 )
-from baskets.db import TransactionConflict
 from baskets.errors import BadInput, NotFound
 from baskets.guid import parse_guid
-from baskets.models import Account, Basket, BasketLine, ShopAccount
+from baskets.models import QUANTITY, Account, Basket, BasketLine, ShopAccount
 from baskets.queries import joined_baskets
 from baskets.roles import Actor
 
@@ -282,15 +278,6 @@ def delete_basket_rows(connection: Connection, ids: Sequence[str]) -> None:
             raise RuntimeError(f"deleted {removed} of {len(chunk)} locked baskets: rolling back")
 
 
-@dataclass(frozen=True)
-class TakenBaskets:
-    """Baskets deleted with their lines in the caller's transaction and not yet audited."""
-
-    removed: list[Sequence[Any]]  # per basket, in key order, a tuple in `_REMOVED_FIELDS` order
-    missing: list[str]  # ids asked for that did not exist or no longer matched
-    head: ChainHead | None  # the chain head, where it is locked before the baskets are taken
-
-
 def delete_baskets_with_audit(
     connection: Connection,
     basket_ids: Sequence[str],
@@ -304,82 +291,42 @@ def delete_baskets_with_audit(
 ) -> DeletionResult:
     """Delete baskets and their lines, writing one chained audit row per basket.
 
-    Runs in the caller's transaction (open it with `write_transaction`): `take_baskets`, then
-    `audit_taken`. `still_matches` is re-checked as the baskets are taken, so a basket changed
-    since it was selected is left alone and reported in `missing`. An exception anywhere rolls
-    back audit rows and deletes together; a clash with a concurrent change
-    (`is_transaction_conflict`) means the transaction may simply run again.
+    Runs in the caller's transaction (open it with `write_transaction`): the chain head is
+    locked first, then the baskets are taken (`_take_baskets`: deleted with their lines, and
+    returned); `still_matches` is re-checked as they are, so a basket changed since it was
+    selected is left alone and reported in `missing`. Then the audit rows are written. An
+    exception anywhere rolls back audit rows and deletes together; on PostgreSQL a clash with a
+    concurrent change can surface as a serialization error (`is_transaction_conflict`), after
+    which the transaction may simply run again.
     """
-    _check_reason(reason)
+    if not reason or len(reason) > REASON_MAX_CHARS:
+        raise BadInput(f"--reason: {reason!r} is not a reason (expected e.g. broken or manual)")
     note = check_note(note)
-    taken = take_baskets(connection, basket_ids, still_matches)
-    return audit_taken(
-        connection, taken, actor=actor, reason=reason, note=note, flow_run_id=flow_run_id,
-        occurred_at=occurred_at,
-    )  # fmt: skip
-
-
-def take_baskets(
-    connection: Connection, basket_ids: Sequence[str], still_matches: ColumnElement[bool] | None = None
-) -> TakenBaskets:
-    """The first half of `delete_baskets_with_audit`: delete the baskets among `basket_ids` that
-    still match, with their lines, and return them for `audit_taken` to write up.
-
-    Every writer of the audit chain locks its head. On PostgreSQL it is locked afterwards, in
-    `audit_taken`, so the statement that takes one batch can run while an earlier batch, in
-    another transaction, writes its audit rows (`baskets.retention`); elsewhere it is locked
-    first, as SQLite's BEGIN IMMEDIATE does anyway, which keeps MariaDB's writers in one queue.
-    """
+    when = occurred_at or dt.datetime.now(dt.UTC)
     wanted = sorted(set(basket_ids))
-    head = None if connection.dialect.name == "postgresql" else lock_chain_head(connection)
+    head = lock_chain_head(connection)
     removed = _take_baskets(connection, wanted, true() if still_matches is None else still_matches)
-    found = {basket[0] for basket in removed}
-    return TakenBaskets(removed, [basket_id for basket_id in wanted if basket_id not in found], head)
-
-
-def audit_taken(
-    connection: Connection,
-    taken: TakenBaskets,
-    *,
-    actor: Actor,
-    reason: str,
-    note: str | None = None,
-    flow_run_id: str | None = None,
-    occurred_at: dt.datetime | None = None,
-) -> DeletionResult:
-    """The second half of `delete_baskets_with_audit`: one chained audit row per basket taken,
-    in the same transaction, the chain head locked (if `take_baskets` did not) until it ends."""
-    _check_reason(reason)
-    deleted = [basket[0] for basket in taken.removed]
-    if not deleted:
-        return DeletionResult(deleted=[], missing=taken.missing, first_seq=None, last_seq=None)
-    head = taken.head or lock_chain_head(connection)
+    deleted = [basket[0] for basket in removed]
+    found = set(deleted)
+    missing = [basket_id for basket_id in wanted if basket_id not in found]
+    if not removed:
+        return DeletionResult(deleted=[], missing=missing, first_seq=None, last_seq=None)
     common = {
         "event": "deleted",
-        "occurred_at": canonical_time(occurred_at or dt.datetime.now(dt.UTC)),
+        "occurred_at": canonical_time(when),
         "actor": actor.name,
         "actor_role": actor.role,
         "reason": reason,
-        "note": check_note(note),
+        "note": note,
         "flow_run_id": flow_run_id,
     }
-    new_head = append_documents(
-        connection, head, (_deleted_document(basket, common) for basket in taken.removed)
-    )
-    return DeletionResult(
-        deleted=deleted, missing=taken.missing, first_seq=head.seq + 1, last_seq=new_head.seq
-    )
-
-
-def _check_reason(reason: str) -> None:
-    if not reason or len(reason) > REASON_MAX_CHARS:
-        raise BadInput(f"--reason: {reason!r} is not a reason (expected e.g. broken or manual)")
+    new_head = append_documents(connection, head, (_deleted_document(basket, common) for basket in removed))
+    return DeletionResult(deleted=deleted, missing=missing, first_seq=head.seq + 1, last_seq=new_head.seq)
 
 
 # What `_take_baskets` returns per basket, in order: the basket as the list page shows it, then
 # its lines as the audit row keeps them.
 _REMOVED_FIELDS = (*_BASKET_FIELDS, "line_count", "total_quantity", "lines")
-_LINE_COUNT = _REMOVED_FIELDS.index("line_count")
 
 
 def _take_baskets(
@@ -389,13 +336,11 @@ def _take_baskets(
     order as tuples in `_REMOVED_FIELDS` order.
 
     On PostgreSQL one statement per chunk (`_delete_returning_baskets`) unless the condition
-    looks at the account tables (or the server counts no deletes, see there); elsewhere the
-    baskets are locked, their lines deleted and returned, then the baskets deleted.
+    looks at the account tables; elsewhere the baskets are locked, their lines deleted and
+    returned, then the baskets deleted.
     """
     if connection.dialect.name == "postgresql" and not _names_account_tables(still_matches):
-        counted = _lines_deleted_so_far(connection)
-        if counted is not None:
-            return _delete_returning_baskets(connection, ids, still_matches, counted)
+        return _delete_returning_baskets(connection, ids, still_matches)
     baskets = _lock_baskets(connection, ids, still_matches)
     deleted = [basket[0] for basket in baskets]
     lines = _take_lines(connection, deleted)
@@ -409,122 +354,80 @@ def _take_baskets(
 
 
 def _delete_returning_baskets(
-    connection: Connection, ids: Sequence[str], still_matches: ColumnElement[bool], counted: int
+    connection: Connection, ids: Sequence[str], still_matches: ColumnElement[bool]
 ) -> list[Sequence[Any]]:
-    """PostgreSQL: per chunk, one statement that deletes the baskets that still match and their
-    lines, and returns each basket with its account names and its lines, as `_take_baskets`
-    returns them.
+    """PostgreSQL: per chunk, one DELETE ... RETURNING of the baskets that still match, each
+    with its account names and its lines read in the same statement (the lines go by the
+    foreign key's cascade), as `_take_baskets` returns them.
 
-    The general way's three statements visit each basket and line twice; this one visits each
-    once. The database writes the lines' canonical text itself: row_to_json of the line columns
-    in sorted order is byte for byte what `canonical_lines_text` makes of the same values (a
-    test holds the two together for every Unicode code point).
+    The general way's three statements visit each basket and line twice; this one costs the
+    bare DELETE plus the reading of the lines. The database writes the lines' canonical text
+    itself: row_to_json of the line columns in sorted order is byte for byte what
+    `canonical_lines_text` makes of the same values (a test holds the two together for every
+    Unicode code point).
 
-    At READ COMMITTED. A basket changed meanwhile is re-checked in its newest version (and left
-    alone if it no longer matches); a line changed meanwhile is deleted and returned in its
-    newest version. What one statement cannot see is a line added, by a transaction that
-    committed while this one waited for the basket, after the statement began: the foreign
-    key's cascade would delete it unread. So the lines this transaction deleted, as the
-    server counts them (`counted` before the first chunk), must equal the lines returned; if
-    not, TransactionConflict, and the caller runs the transaction again, which sees the line.
+    Safe only in a REPEATABLE READ transaction (`write_transaction` opens one): the lines are
+    read in the statement's snapshot, and a line added or changed since, which the cascade
+    would delete unseen, makes the cascade fail with a serialization error instead (PostgreSQL
+    checks a cascade against the transaction snapshot at that level), so the caller runs the
+    transaction again. A basket changed since the snapshot fails the same way; one changed
+    before it no longer matches and is left alone.
     """
     removed: list[Sequence[Any]] = []
     for chunk in _chunks(ids):
-        rows = connection.execute(_delete_returning_statement(connection, chunk, still_matches)).all()
-        read = sum(row[_LINE_COUNT] for row in rows)
-        before, counted = counted, _lines_deleted_so_far(connection) or 0
-        if counted - before != read:
-            raise TransactionConflict(
-                f"{counted - before} basket lines deleted where {read} were read: a line was added "
-                "to a basket of the batch meanwhile; rolled back to run again"
+        gone = (
+            delete(Basket)
+            .where(key_in(connection, Basket.id, chunk), still_matches)
+            .returning(*(Basket.__table__.c[name] for name in _BASKET_COLUMNS))
+            .cte("gone")
+        )
+        shop = _account_lookup(ShopAccount, gone.c.shop_account_id)
+        account = _account_lookup(Account, gone.c.account_id)
+        lines = _lines_in_canonical_form(gone.c.id)
+        query = (
+            select(
+                *_basket_columns(gone.c, "postgresql"),
+                shop.c.name,
+                shop.c.email,
+                account.c.name,
+                account.c.email,
+                lines.c.line_count,
+                lines.c.total_quantity,
+                lines.c.lines,
             )
-        removed.extend(rows)
+            .select_from(gone.outerjoin(shop, true()).outerjoin(account, true()).join(lines, true()))
+            .order_by(gone.c.id)
+        )
+        removed.extend(connection.execute(query).all())
     return removed
 
 
-def _lines_deleted_so_far(connection: Connection) -> int | None:
-    """PostgreSQL: basket lines this session deleted and has not yet reported to the statistics
-    collector, which within a transaction grows by exactly the lines it deletes, cascades
-    included; None when the server counts nothing (track_counts off)."""
-    return connection.scalar(
-        select(
-            case(
-                (
-                    func.current_setting("track_counts") == "on",
-                    func.pg_stat_get_xact_tuples_deleted(cast(BasketLine.__tablename__, REGCLASS)),
-                ),
-            )
-        )
-    )
-
-
-def _delete_returning_statement(
-    connection: Connection, chunk: Sequence[str], still_matches: ColumnElement[bool]
-) -> Select[Any]:
-    """The statement of `_delete_returning_baskets` for one chunk of ids."""
-    gone = (
-        delete(Basket)
-        .where(key_in(connection, Basket.id, chunk), still_matches)
-        .returning(*(Basket.__table__.c[name] for name in _BASKET_COLUMNS))
-        .cte("gone")
-    )
-    taken = (
-        delete(BasketLine)
-        .where(BasketLine.basket_id.in_(select(gone.c.id)))
-        .returning(
-            BasketLine.basket_id, BasketLine.id, BasketLine.quantity, _line_in_canonical_form().label("json")
-        )
-        .cte("taken")
-    )
-    in_line_order: Any = aggregate_order_by(literal_column("','"), taken.c.id)
-    lines = (
-        select(
-            taken.c.basket_id,
-            func.count().label("line_count"),
-            func.sum(taken.c.quantity).label("total_quantity"),
-            ("[" + func.string_agg(taken.c.json, in_line_order) + "]").label("lines"),
-        )
-        .group_by(taken.c.basket_id)
-        .subquery("lines")
-    )
-    shop = _account_lookup(ShopAccount, gone.c.shop_account_id)
-    account = _account_lookup(Account, gone.c.account_id)
-    return (
-        select(
-            *_basket_columns(gone.c, "postgresql"),
-            shop.c.name,
-            shop.c.email,
-            account.c.name,
-            account.c.email,
-            func.coalesce(lines.c.line_count, 0),
-            cast(cast(func.coalesce(lines.c.total_quantity, 0), _TOTAL), String),
-            func.coalesce(lines.c.lines, "[]"),
-        )
-        .select_from(
-            gone.outerjoin(lines, lines.c.basket_id == gone.c.id)
-            .outerjoin(shop, true())
-            .outerjoin(account, true())
-        )
-        .order_by(gone.c.id)
-    )
-
-
-def _line_in_canonical_form() -> Any:
-    """PostgreSQL: the `canonical_line` JSON text of the basket line a DELETE ... RETURNING is
-    returning: the columns in sorted order, as canonical JSON has its keys; a NUMERIC(18, 4)
-    quantity prints with its four places, as canonical_quantity writes it."""
+def _lines_in_canonical_form(basket_id: Any) -> Any:
+    """PostgreSQL: a LATERAL subquery giving the line count, the total quantity and the
+    `canonical_lines_text` of the lines of `basket_id`, as `_take_baskets` returns them."""
     line = (
         select(
+            # The columns in sorted order, as canonical JSON has its keys; a NUMERIC(18, 4)
+            # quantity prints with its four places, as canonical_quantity writes it.
             BasketLine.id,
             BasketLine.product_id,
             cast(BasketLine.quantity, String).label("quantity"),
             BasketLine.uom_id,
             BasketLine.variant_id,
         )
-        .correlate(BasketLine)
+        .where(BasketLine.basket_id == basket_id)
+        .correlate(basket_id.table)
         .subquery("line")
     )
-    return select(cast(func.row_to_json(line.table_valued()), String)).scalar_subquery()
+    as_json = cast(func.row_to_json(line.table_valued()), String)
+    joined = func.string_agg(as_json, aggregate_order_by(literal_column("','"), line.c.id))
+    return select(
+        func.count().label("line_count"),
+        cast(cast(func.coalesce(func.sum(cast(line.c.quantity, QUANTITY)), 0), _TOTAL), String).label(
+            "total_quantity"
+        ),
+        ("[" + func.coalesce(joined, "") + "]").label("lines"),
+    ).lateral("lines")
 
 
 # A sum of four-place quantities, printed with its four places even when it is 0.

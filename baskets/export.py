@@ -422,7 +422,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-class AtomicFile:
+class _AtomicFile:
     """A temporary file beside `final`, locked while written, renamed onto `final` when complete."""
 
     def __init__(self, final: Path) -> None:
@@ -481,7 +481,7 @@ def export_baskets(
     for folder in {path.parent for path in paths.values()}:
         remove_stray_temp_files(folder)
     result = ExportResult(transport=export_transport(engine, basket_filter))
-    files = {fmt: AtomicFile(path) for fmt, path in paths.items()}
+    files = {fmt: _AtomicFile(path) for fmt, path in paths.items()}
     csv_writer: pacsv.CSVWriter | None = None
     parquet_writer: pq.ParquetWriter | None = None
     try:

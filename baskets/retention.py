@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
+import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -35,10 +35,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 
 from baskets.audit import canonical_quantity
-from baskets.db import begin_write
-from baskets.deletion import TakenBaskets, audit_taken, existing_basket_ids, take_baskets
+from baskets.db import write_transaction
+from baskets.deletion import delete_baskets_with_audit, existing_basket_ids
 from baskets.errors import BasketsError, SafetyLimitHit
-from baskets.export import AtomicFile, remove_stray_temp_files
 from baskets.models import Basket, BasketAudit, BasketLine, CleanupRun
 from baskets.roles import Actor
 from config.settings import ACCOUNT_TYPES, RetentionSettings
@@ -310,83 +309,36 @@ def delete_expired_batch(
 ) -> BatchOutcome:
     """Delete one batch with its audit rows; the outcome carries the run's counts after it.
 
-    One short write transaction (`take_expired_batch`, then `finish_expired_batch`): the expiry
-    predicate is re-checked as the baskets are deleted (a basket touched since selection
-    survives without an audit row), and the audit rows, the deletes and the run's counts in
-    cleanup_runs commit together or not at all. `tally` is not changed, so after an exception
-    (nothing of the batch was changed) the batch can simply be retried.
+    One short write transaction: the expiry predicate is re-checked under row locks (a basket
+    touched since selection survives without an audit row), and the audit rows, the deletes
+    and the run's counts in cleanup_runs commit together or not at all. `tally` is not changed,
+    so after an exception (nothing of the batch was changed) the batch can simply be retried.
     """
-    taken = take_expired_batch(engine, batch, policy=policy, now=now)
-    return finish_expired_batch(taken, actor=actor, run_id=run_id, tally=tally, flow_run_id=flow_run_id)
-
-
-@dataclass(frozen=True)
-class TakenBatch:
-    """A batch whose still-expired baskets an open write transaction has deleted, unaudited yet."""
-
-    batch: Sequence[ExpiredBasket]
-    connection: Connection  # in the batch's transaction
-    baskets: TakenBaskets
-    started: float  # perf_counter() when the transaction began
-
-
-def take_expired_batch(
-    engine: Engine, batch: Sequence[ExpiredBasket], *, policy: RetentionPolicy, now: dt.datetime
-) -> TakenBatch:
-    """The first half of `delete_expired_batch`: begin the batch's write transaction and delete
-    its baskets that are still expired (`take_baskets`). Rolled back if it raises; otherwise
-    the caller ends it with `finish_expired_batch` or `abandon_taken_batch`."""
+    ids = [basket.basket_id for basket in batch]
+    category_of = {basket.basket_id: basket.category for basket in batch}
     started = time.perf_counter()
-    connection = begin_write(engine)
-    try:
-        taken = take_baskets(connection, [basket.basket_id for basket in batch], policy.expired(now))
-    except BaseException:
-        abandon_taken_batch(connection)
-        raise
-    return TakenBatch(batch, connection, taken, started)
-
-
-def finish_expired_batch(
-    taken: TakenBatch, *, actor: Actor, run_id: int, tally: RunTally, flow_run_id: str | None = None
-) -> BatchOutcome:
-    """The second half of `delete_expired_batch`: the audit rows and the run's counts, then
-    commit; rolled back if anything raises. `tally` is not changed."""
-    connection, batch = taken.connection, taken.batch
-    try:
-        result = audit_taken(
+    with write_transaction(engine) as connection:
+        result = delete_baskets_with_audit(
             connection,
-            taken.baskets,
+            ids,
             actor=actor,
             reason=RETENTION_REASON,
             flow_run_id=flow_run_id,
+            still_matches=policy.expired(now),
             occurred_at=dt.datetime.now(dt.UTC),
         )
         still_there = existing_basket_ids(connection, result.missing) if result.missing else set()
         survived = [basket_id for basket_id in result.missing if basket_id in still_there]
         gone = [basket_id for basket_id in result.missing if basket_id not in still_there]
-        category_of = {basket.basket_id: basket.category for basket in batch}
         counted = _counted(
             tally, category_of, result.deleted, survived, gone, result.first_seq, result.last_seq
         )
         _store_tally(connection, run_id, counted)
-        connection.commit()
-    except BaseException:
-        abandon_taken_batch(connection)
-        raise
-    connection.close()
-    seconds = time.perf_counter() - taken.started
+    seconds = time.perf_counter() - started
     counted.longest_batch_seconds = max(counted.longest_batch_seconds, seconds)
     return BatchOutcome(
-        len(batch), result.deleted, survived, gone, result.first_seq, result.last_seq, seconds, counted
+        len(ids), result.deleted, survived, gone, result.first_seq, result.last_seq, seconds, counted
     )
-
-
-def abandon_taken_batch(connection: Connection) -> None:
-    """Roll back and close a batch's write transaction: none of its deletes happened."""
-    try:
-        connection.rollback()
-    finally:
-        connection.close()
 
 
 def _counted(
@@ -598,8 +550,6 @@ SNAPSHOT_SCHEMA = pa.schema(
 )
 _SNAPSHOT_SOURCE = {"deleted_at": BasketAudit.occurred_at}
 SNAPSHOT_CHUNK_ROWS = 20_000
-# Audit rows a run's snapshot reads at a time while the run goes on (DeletedSnapshot).
-SNAPSHOT_FOLLOW_ROWS = 50_000
 
 
 def snapshot_path(export_dir: Path, run_id: int, started_at: dt.datetime) -> Path:
@@ -608,95 +558,25 @@ def snapshot_path(export_dir: Path, run_id: int, started_at: dt.datetime) -> Pat
 
 def write_parquet_snapshot(engine: Engine, first_seq: int | None, last_seq: int | None, path: Path) -> int:
     """Write the audit rows of the baskets one run deleted (seq `first_seq`..`last_seq`, reason
-    retention) to a Parquet file at `path`; returns the row count. See DeletedSnapshot."""
-    snapshot = DeletedSnapshot(engine, path)
-    snapshot.follow(first_seq, last_seq)
-    return snapshot.finish()
+    retention) to a Parquet file at `path`; returns the row count.
 
-
-class DeletedSnapshot:
-    """The Parquet snapshot of the baskets a run deletes, read from their audit rows while the
-    run goes on.
-
-    After each batch the run calls `follow` with the seq range its audit rows span so far;
-    whenever SNAPSHOT_FOLLOW_ROWS of them are not read yet and no read is under way, a worker
-    thread reads them (Arrow straight from the database where it can) and appends them to the
-    file, so the database and this process's second core do it between the batches' own
-    work, not after them. `finish` reads the rest and returns the row count; the file is
-    written under a temporary name (locked while written: a later run removes it if this one
-    is killed) and renamed when complete, so a crash never leaves a partial file under the
-    final name. `discard` drops it.
+    Streamed in chunks; written to a temporary file beside `path` and renamed when complete,
+    so a crash never leaves a partial file under the final name.
     """
-
-    def __init__(self, engine: Engine, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        remove_stray_temp_files(path.parent)
-        self.path = path
-        self.rows = 0
-        self._engine = engine
-        self._fetch = _adbc_postgresql_chunks if engine.dialect.name == "postgresql" else _sqlalchemy_chunks
-        self._file = AtomicFile(path)
-        self._writer = pq.ParquetWriter(self._file.temp, SNAPSHOT_SCHEMA)
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot")
-        self._reading: Future[None] | None = None
-        self._next_seq: int | None = None  # the first seq not read yet
-        self._last_seq: int | None = None
-
-    def follow(self, first_seq: int | None, last_seq: int | None) -> None:
-        """The run's audit rows now span `first_seq`..`last_seq` (None: it has none yet)."""
-        if first_seq is None or last_seq is None:
-            return
-        if self._next_seq is None:
-            self._next_seq = first_seq
-        self._last_seq = last_seq
-        if last_seq - self._next_seq + 1 >= SNAPSHOT_FOLLOW_ROWS and not self._busy():
-            self._read_on()
-
-    def finish(self) -> int:
-        """Read what is left, close the file and rename it into place; returns the row count."""
-        try:
-            self._busy(wait=True)
-            if self._next_seq is not None and self._last_seq is not None and self._next_seq <= self._last_seq:
-                self._read_on()
-                self._busy(wait=True)
-            self._writer.close()
-            self._file.commit()
-        except BaseException:
-            self.discard()
-            raise
-        self._worker.shutdown()
-        return self.rows
-
-    def discard(self) -> None:
-        """Drop the snapshot: no file under the final name (after a failed run)."""
-        with contextlib.suppress(Exception):
-            self._busy(wait=True)
-        with contextlib.suppress(Exception):
-            self._writer.close()
-        self._file.discard()
-        self._worker.shutdown()
-
-    def _busy(self, *, wait: bool = False) -> bool:
-        """Whether a read is under way (after waiting for it, if `wait`); raises what a
-        finished read raised."""
-        if self._reading is None:
-            return False
-        if not wait and not self._reading.done():
-            return True
-        reading, self._reading = self._reading, None
-        reading.result()
-        return False
-
-    def _read_on(self) -> None:
-        assert self._next_seq is not None and self._last_seq is not None
-        first, last = self._next_seq, self._last_seq
-        self._next_seq = last + 1
-        self._reading = self._worker.submit(self._append, first, last)
-
-    def _append(self, first_seq: int, last_seq: int) -> None:
-        for chunk in self._fetch(self._engine, _snapshot_query(first_seq, last_seq)):
-            self._writer.write_table(chunk)
-            self.rows += chunk.num_rows
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    query = _snapshot_query(first_seq, last_seq)
+    fetch = _adbc_postgresql_chunks if engine.dialect.name == "postgresql" else _sqlalchemy_chunks
+    rows = 0
+    try:
+        with pq.ParquetWriter(temporary, SNAPSHOT_SCHEMA) as writer:
+            for chunk in fetch(engine, query):
+                writer.write_table(chunk)
+                rows += chunk.num_rows
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return rows
 
 
 def _snapshot_query(first_seq: int | None, last_seq: int | None) -> Select[Any]:

@@ -19,12 +19,12 @@ from baskets.locks import cleanup_lock
 from baskets.retention import (
     CleanupIncomplete,
     CleanupPlan,
-    DeletedSnapshot,
     RetentionPolicy,
     RunTally,
     check_safety_share,
     describe_incomplete,
     finish_cleanup_run,
+    record_failed_batch,
     record_refused_run,
     run_summary,
     selected_ahead,
@@ -140,20 +140,17 @@ def _run_holding_lock(
         check_safety_share(plan, forced=force)
         if plan.over_limit:
             logger.warning("over the safety share (%.1f%%), forced by %s", plan.share * 100, actor.name)
+        tally = _delete_in_batches(engine, policy, plan, actor, run_id, flow_run_id)
         path = snapshot_path(settings.export_dir.resolve(), run_id, dt.datetime.now(dt.UTC))
-        snapshot = DeletedSnapshot(engine, path)
-        try:
-            tally = _delete_in_batches(engine, policy, plan, actor, run_id, flow_run_id, snapshot)
-        except BaseException:
-            snapshot.discard()
-            raise
-        rows = write_deleted_snapshot(snapshot)
+        rows = write_deleted_snapshot(engine, tally.first_seq, tally.last_seq, path)
         for run in abandoned:
             if run.first_seq is not None:
-                earlier_path = snapshot_path(settings.export_dir, run.run_id, run.started_at)
-                earlier = DeletedSnapshot(engine, earlier_path)
-                earlier.follow(run.first_seq, run.last_seq)
-                write_deleted_snapshot(earlier)
+                write_deleted_snapshot(
+                    engine,
+                    run.first_seq,
+                    run.last_seq,
+                    snapshot_path(settings.export_dir, run.run_id, run.started_at),
+                )
         publish_retention_report(policy, plan, tally, False)
         summary = run_summary(
             run_id=run_id,
@@ -202,7 +199,6 @@ def _delete_in_batches(
     actor: Actor,
     run_id: int,
     flow_run_id: str | None,
-    snapshot: DeletedSnapshot,
 ) -> RunTally:
     progress = create_progress_artifact(
         progress=0.0, key=PROGRESS_KEY, description=f"retention cleanup as of {plan.as_of:%Y-%m-%d %H:%M} UTC"
@@ -210,12 +206,21 @@ def _delete_in_batches(
     tally = RunTally()
     done = 0
     next_update = time.monotonic() + PROGRESS_UPDATE_SECONDS
-    batches = selected_ahead(walk_expired_batches(engine, policy, plan.as_of))
-    for batch, counted in retention_tasks.delete_batches(
-        engine, batches, policy=policy, now=plan.as_of, actor=actor, run_id=run_id, flow_run_id=flow_run_id
-    ):
-        tally = counted
-        snapshot.follow(tally.first_seq, tally.last_seq)
+    for batch in selected_ahead(walk_expired_batches(engine, policy, plan.as_of)):
+        outcome = retention_tasks.delete_batch_with_retries(
+            engine,
+            batch,
+            policy=policy,
+            now=plan.as_of,
+            actor=actor,
+            run_id=run_id,
+            tally=tally,
+            flow_run_id=flow_run_id,
+        )
+        if outcome is not None:
+            tally = outcome.tally
+        else:
+            tally = record_failed_batch(engine, batch, run_id=run_id, tally=tally)
         done += len(batch)
         expected = max(plan.total, done)
         if time.monotonic() >= next_update:  # one API call per batch would cost more than some batches

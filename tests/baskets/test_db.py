@@ -5,18 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import delete, func, inspect, select, update
 from sqlalchemy.exc import OperationalError
 
 from baskets.db import (
-    TransactionConflict,
     check_schema,
     head_revision,
     is_transaction_conflict,
     upgrade_database,
+    write_transaction,
 )
 from baskets.errors import BasketsError
-from tests.conftest import DatabaseUnderTest
+from baskets.models import Basket
+from tests.conftest import NOW, DatabaseUnderTest, seed
 
 
 def test_migrations_create_every_table_with_the_named_indexes(db: DatabaseUnderTest) -> None:
@@ -120,6 +121,24 @@ def _unique_column_sets(database: DatabaseUnderTest, table: str) -> list[list[st
     return sorted({tuple(columns): list(columns) for columns in found}.values())
 
 
+def test_postgresql_write_transaction_fails_as_a_conflict_on_a_row_changed_since_its_snapshot(
+    postgresql_db: DatabaseUnderTest,
+) -> None:
+    """REPEATABLE READ: what the one-statement delete relies on to never miss a change."""
+    seed(postgresql_db, 5)
+    engine = postgresql_db.engine
+    with engine.connect() as connection:
+        basket_id = connection.scalar(select(Basket.id).order_by(Basket.id).limit(1))
+    with pytest.raises(OperationalError) as raised, write_transaction(engine) as connection:
+        connection.execute(select(func.count()).select_from(Basket))  # takes the snapshot
+        with engine.begin() as other:  # the customer comes back meanwhile
+            other.execute(update(Basket).where(Basket.id == basket_id).values(modified_at=NOW))
+        connection.execute(delete(Basket).where(Basket.id == basket_id))
+    assert is_transaction_conflict(raised.value)
+    with engine.connect() as connection:
+        assert connection.scalar(select(Basket.modified_at).where(Basket.id == basket_id)) == NOW
+
+
 def test_only_serialization_failures_and_deadlocks_count_as_conflicts() -> None:
     psycopg_errors = pytest.importorskip("psycopg.errors")
     pymysql_err = pytest.importorskip("pymysql.err")
@@ -133,4 +152,3 @@ def test_only_serialization_failures_and_deadlocks_count_as_conflicts() -> None:
     assert not is_transaction_conflict(wrapped(psycopg_errors.LockNotAvailable()))
     assert not is_transaction_conflict(wrapped(pymysql_err.OperationalError(1205, "Lock wait timeout")))
     assert not is_transaction_conflict(RuntimeError("database is locked"))
-    assert is_transaction_conflict(TransactionConflict("a line was added meanwhile"))

@@ -257,10 +257,10 @@ def test_failed_batch_changes_nothing_and_is_counted_as_skipped(
     (batch,) = list(walk_expired_batches(db.engine, POLICY, NOW))
     run_id, _ = start_cleanup_run(db.engine, actor=ACTOR, dry_run=False, as_of=NOW, flow_run_id=None)
 
-    def lock_timeout(*args: object, **kwargs: object) -> None:  # after the baskets were deleted
-        raise OperationalError("LOCK TABLE", {}, Exception("lock wait timeout exceeded"))
+    def lock_timeout(*args: object, **kwargs: object) -> None:
+        raise OperationalError("DELETE", {}, Exception("lock wait timeout exceeded"))
 
-    monkeypatch.setattr(retention, "audit_taken", lock_timeout)
+    monkeypatch.setattr(retention, "delete_baskets_with_audit", lock_timeout)
     with pytest.raises(OperationalError):
         delete_expired_batch(
             db.engine, batch, policy=POLICY, now=NOW, actor=ACTOR, run_id=run_id, tally=RunTally()

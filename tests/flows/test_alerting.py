@@ -156,15 +156,15 @@ def test_retention_cleanup_with_a_failing_batch_alerts_naming_the_skipped_basket
 ) -> None:
     from flows.retention import retention_cleanup
 
-    real_take = tasks.retention.take_expired_batch
+    real_delete = tasks.retention.delete_expired_batch
     poisoned = expired_baskets[2]  # the second batch
 
-    def take_unless_poisoned(engine, batch, **kwargs):
+    def delete_unless_poisoned(engine, batch, **kwargs):
         if any(basket.basket_id == poisoned for basket in batch):
             raise RuntimeError("database is locked")
-        return real_take(engine, batch, **kwargs)
+        return real_delete(engine, batch, **kwargs)
 
-    monkeypatch.setattr(tasks.retention, "take_expired_batch", take_unless_poisoned)
+    monkeypatch.setattr(tasks.retention, "delete_expired_batch", delete_unless_poisoned)
     monkeypatch.setattr(tasks.retention, "BATCH_RETRY_DELAYS", (0.0,))
 
     state = retention_cleanup(now=NOW, database_url=sqlite_db.url, return_state=True)

@@ -230,9 +230,9 @@ def test_run_publishes_a_report_per_type_and_a_finished_progress_artifact(
 def _failing_for(target: str, attempts: list[int]):
     import tasks.retention as retention_tasks
 
-    real = retention_tasks.take_expired_batch
+    real = retention_tasks.delete_expired_batch
 
-    def take_or_time_out(engine, batch, **kwargs):
+    def delete_or_time_out(engine, batch, **kwargs):
         if any(basket.basket_id == target for basket in batch):
             from sqlalchemy.exc import OperationalError
 
@@ -240,7 +240,7 @@ def _failing_for(target: str, attempts: list[int]):
             raise OperationalError("DELETE FROM baskets", {}, Exception("lock wait timeout exceeded"))
         return real(engine, batch, **kwargs)
 
-    return take_or_time_out
+    return delete_or_time_out
 
 
 def test_failing_batch_is_retried_then_skipped_and_the_next_run_finishes(
@@ -253,9 +253,9 @@ def test_failing_batch_is_retried_then_skipped_and_the_next_run_finishes(
     target = expired[len(expired) // 2]
     bad_batch = expired[(len(expired) // 2) // 40 * 40 :][:40]
     attempts: list[int] = []
-    real_take = retention_tasks.take_expired_batch
+    real_delete = retention_tasks.delete_expired_batch
     monkeypatch.setattr(retention_tasks, "BATCH_RETRY_DELAYS", (0.0, 0.1))
-    monkeypatch.setattr(retention_tasks, "take_expired_batch", _failing_for(target, attempts))
+    monkeypatch.setattr(retention_tasks, "delete_expired_batch", _failing_for(target, attempts))
 
     failed = cli("cleanup", *AT_NOW, "--as", "alice", "--json", env=env)
     assert failed.exit_code == 1
@@ -269,7 +269,7 @@ def test_failing_batch_is_retried_then_skipped_and_the_next_run_finishes(
     (run,) = cleanup_runs(store)  # ...and audited, and the run is on record as failed
     assert (run["status"], run["skipped"], run["detail"]["skipped_basket_ids"]) == ("failed", 40, bad_batch)
 
-    monkeypatch.setattr(retention_tasks, "take_expired_batch", real_take)  # the fault is gone
+    monkeypatch.setattr(retention_tasks, "delete_expired_batch", real_delete)  # the fault is gone
     rerun = cli("cleanup", *AT_NOW, "--as", "alice", "--json", env=env)
     assert rerun.exit_code == 0, rerun.stderr
     assert rerun.json()["deleted"] == len(bad_batch)
@@ -425,114 +425,3 @@ def test_line_added_while_its_batch_waits_for_the_basket_is_audited_with_it(
         assert connection.scalar(select(func.count()).select_from(BasketLine).where(
             BasketLine.basket_id.in_([waited, other]))) == 0  # fmt: skip
         assert verify_audit_chain(connection).ok
-
-
-def _batches_of(db: DatabaseUnderTest, size: int) -> list[list[str]]:
-    """The batches a run at NOW walks, in key order (the uuid order is the text order)."""
-    expired = sorted(expired_ids(db))
-    return [expired[start : start + size] for start in range(0, len(expired), size)]
-
-
-def _open_transactions(db: DatabaseUnderTest) -> int:
-    """PostgreSQL sessions of the test database inside a transaction, waiting for their client."""
-    with db.engine.connect() as connection:
-        return int(connection.exec_driver_sql(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND state = 'idle in transaction'"
-        ).scalar_one())  # fmt: skip
-
-
-def _assert_deleted_once_in_key_order(db: DatabaseUnderTest, batches: list[list[str]]) -> None:
-    from baskets.audit import verify_audit_chain
-
-    expired = [basket_id for batch in batches for basket_id in batch]
-    assert [row["basket_id"] for row in audit_rows(db)] == expired  # once each, seq in key order
-    assert basket_ids(db).isdisjoint(expired)
-    with db.engine.connect() as connection:
-        assert verify_audit_chain(connection).ok
-
-
-def test_postgresql_next_batch_is_deleted_while_the_one_before_writes_its_audit_rows(
-    postgresql_db: DatabaseUnderTest, prefect_harness: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import threading
-
-    from flows.retention import retention_cleanup
-    from tasks import retention as retention_tasks
-
-    seed(postgresql_db, 200, 11)
-    monkeypatch.setenv("BASKETS_RETENTION__BATCH_SIZE", "20")
-    monkeypatch.setenv("BASKETS_RETENTION__MAX_SHARE", "1")
-    batches = _batches_of(postgresql_db, 20)
-    firsts = [batch[0] for batch in batches]
-    taken = {first: threading.Event() for first in firsts}
-    open_while_auditing: list[int] = []
-    real_take, real_finish = retention_tasks.take_expired_batch, retention_tasks.finish_expired_batch
-
-    def take(engine, batch, **kwargs):
-        took = real_take(engine, batch, **kwargs)
-        taken[batch[0].basket_id].set()
-        return took
-
-    def finish(took, **kwargs):
-        position = firsts.index(took.batch[0].basket_id)
-        if position + 1 < len(firsts):  # the next batch has its baskets already, in its own transaction
-            assert taken[firsts[position + 1]].wait(30)
-            open_while_auditing.append(_open_transactions(postgresql_db))
-        return real_finish(took, **kwargs)
-
-    monkeypatch.setattr(retention_tasks, "take_expired_batch", take)
-    monkeypatch.setattr(retention_tasks, "finish_expired_batch", finish)
-    summary = retention_cleanup(now=NOW, database_url=postgresql_db.url)
-
-    assert len(batches) >= 5 and summary["batches"] == len(batches)
-    assert open_while_auditing == [2] * (len(batches) - 1)
-    assert (summary["deleted"], summary["skipped"]) == (sum(map(len, batches)), 0)
-    _assert_deleted_once_in_key_order(postgresql_db, batches)
-
-
-def test_postgresql_batch_failing_after_the_next_was_taken_rolls_both_back_and_runs_again(
-    postgresql_db: DatabaseUnderTest, prefect_harness: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The audit insert of the second batch fails once while the third batch's baskets are
-    deleted in a transaction of their own: both roll back, nothing is held open while the
-    second batch runs again, and every basket is deleted and audited once, in key order."""
-    from sqlalchemy.exc import OperationalError
-
-    import baskets.retention
-    from flows.retention import retention_cleanup
-    from tasks import retention as retention_tasks
-
-    seed(postgresql_db, 200, 11)
-    monkeypatch.setenv("BASKETS_RETENTION__BATCH_SIZE", "20")
-    monkeypatch.setenv("BASKETS_RETENTION__MAX_SHARE", "1")
-    monkeypatch.setattr(retention_tasks, "BATCH_RETRY_DELAYS", (0.0,))
-    batches = _batches_of(postgresql_db, 20)
-    second = batches[1][0]
-    attempts: list[str] = []
-    open_at_attempt: list[int] = []
-    real_audit, real_take = baskets.retention.audit_taken, retention_tasks.take_expired_batch
-
-    def audit_failing_once(connection, taken, **kwargs):
-        if taken.removed[0][0] == second and attempts.count(second) == 1:
-            raise OperationalError("COPY basket_audit", {}, Exception("server closed the connection"))
-        return real_audit(connection, taken, **kwargs)
-
-    def take(engine, batch, **kwargs):
-        attempts.append(batch[0].basket_id)
-        if batch[0].basket_id == second:
-            open_at_attempt.append(_open_transactions(postgresql_db))
-        return real_take(engine, batch, **kwargs)
-
-    monkeypatch.setattr(baskets.retention, "audit_taken", audit_failing_once)
-    monkeypatch.setattr(retention_tasks, "take_expired_batch", take)
-    summary = retention_cleanup(now=NOW, database_url=postgresql_db.url)
-
-    assert attempts.count(second) == 2
-    assert attempts.count(batches[2][0]) == 2  # taken ahead, rolled back, taken again
-    assert open_at_attempt[1] == 0  # neither the failed batch nor the one taken ahead is still open
-    assert (summary["deleted"], summary["skipped"], summary["failed_batches"]) == (
-        sum(map(len, batches)), 0, 0,
-    )  # fmt: skip
-    _assert_deleted_once_in_key_order(postgresql_db, batches)
-    assert _open_transactions(postgresql_db) == 0
