@@ -206,25 +206,23 @@ def append_documents(
     head lock (`lock_chain_head`) in the same transaction.
     """
     to_stored = _STORED_ROW[connection.dialect.name]
-    new_head = [head]
+    seq, prev_hash = head.seq, head.hash
 
     def chained() -> Iterator[list[Any]]:
-        seq, prev_hash = head.seq, head.hash
+        nonlocal seq, prev_hash
         for document in documents:
             seq += 1
             document["seq"], document["prev_hash"] = seq, prev_hash
             prev_hash = _linked(prev_hash, canonical_json(document))
             yield to_stored(document, prev_hash)
-        new_head[0] = ChainHead(seq=seq, hash=prev_hash)
 
     _insert_audit_rows(connection, chained())
-    if new_head[0] != head:
+    new_head = ChainHead(seq=seq, hash=prev_hash)
+    if new_head != head:
         connection.execute(
-            update(AuditChainHead)
-            .where(AuditChainHead.id == CHAIN_HEAD_ID)
-            .values(seq=new_head[0].seq, hash=new_head[0].hash)
+            update(AuditChainHead).where(AuditChainHead.id == CHAIN_HEAD_ID).values(seq=seq, hash=prev_hash)
         )
-    return new_head[0]
+    return new_head
 
 
 # A stored row: the hashed columns in table order, then the hash; the INSERT names them so.

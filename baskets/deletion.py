@@ -345,12 +345,11 @@ def _take_baskets(
     deleted = [basket[0] for basket in baskets]
     lines = _take_lines(connection, deleted)
     delete_basket_rows(connection, deleted)
-    nothing: list[dict[str, Any]] = []
-    return [
-        (*basket, len(taken), _total_quantity(taken), canonical_lines_text(taken))
-        for basket in baskets
-        for taken in (lines.get(basket[0], nothing),)
-    ]
+    removed: list[Sequence[Any]] = []
+    for basket in baskets:
+        taken = lines.get(basket[0], [])
+        removed.append((*basket, len(taken), _total_quantity(taken), canonical_lines_text(taken)))
+    return removed
 
 
 def _delete_returning_baskets(

@@ -13,11 +13,13 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 # Prefect reads these at import: keep it quiet, local and fast before anything imports it.
 _PREFECT_HOME = tempfile.mkdtemp(prefix="baskets-prefect-")
@@ -31,7 +33,7 @@ os.environ.pop("BASKETS_OPERATOR", None)
 os.environ.pop("BASKETS_DATABASE_URL", None)
 
 import pytest  # noqa: E402
-from sqlalchemy import Engine, create_engine, delete, text, update  # noqa: E402
+from sqlalchemy import Connection, Engine, create_engine, delete, text, update  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from baskets.db import make_engine, upgrade_database  # noqa: E402
@@ -253,3 +255,23 @@ def sessions_waiting_for_a_lock(database: DatabaseUnderTest, timeout: float = 60
         if waiting or time.monotonic() >= deadline:
             return waiting
         time.sleep(0.05)
+
+
+def commit_once_a_session_waits(
+    database: DatabaseUnderTest, change: Callable[[Connection], Any]
+) -> tuple[threading.Thread, list[int]]:
+    """Run `change(connection)` in a transaction of its own, in a thread, and commit it once
+    some session waits for one of its locks. Returns, once the change is made, the thread and
+    the list it puts how many sessions waited in."""
+    changed, waits = threading.Event(), []
+
+    def change_and_commit_once_waited_for() -> None:
+        with database.engine.begin() as connection:
+            change(connection)
+            changed.set()
+            waits.append(sessions_waiting_for_a_lock(database))
+
+    writer = threading.Thread(target=change_and_commit_once_waited_for)
+    writer.start()
+    assert changed.wait(30)
+    return writer, waits

@@ -24,7 +24,7 @@ from baskets.errors import BadInput, NotFound
 from baskets.models import AuditChainHead, Basket, BasketAudit, BasketLine
 from baskets.roles import Actor
 from baskets.seed import seed_database
-from tests.conftest import NOW, DatabaseUnderTest, seed, sessions_waiting_for_a_lock
+from tests.conftest import NOW, DatabaseUnderTest, commit_once_a_session_waits, seed
 
 BOB = Actor("bob", "order_processor")
 ALICE = Actor("alice", "system_administrator")
@@ -402,26 +402,6 @@ def _line_of(database: DatabaseUnderTest, basket_id: str) -> int:
         return connection.scalar(select(func.min(BasketLine.id)).where(BasketLine.basket_id == basket_id))
 
 
-def _in_another_transaction_once_a_session_waits(
-    database: DatabaseUnderTest, change
-) -> tuple[threading.Thread, list[int]]:
-    """Run `change(connection)` in a transaction of its own, and commit it once some session
-    waits for one of its locks. Returns, once the change is made, the thread and the list it
-    puts how many sessions waited in."""
-    changed, waits = threading.Event(), []
-
-    def change_and_commit_once_waited_for() -> None:
-        with database.engine.begin() as connection:
-            change(connection)
-            changed.set()
-            waits.append(sessions_waiting_for_a_lock(database))
-
-    writer = threading.Thread(target=change_and_commit_once_waited_for)
-    writer.start()
-    assert changed.wait(30)
-    return writer, waits
-
-
 def test_postgresql_line_added_while_the_delete_waits_for_its_basket_fails_as_a_conflict(
     postgresql_db: DatabaseUnderTest,
 ) -> None:
@@ -430,7 +410,7 @@ def test_postgresql_line_added_while_the_delete_waits_for_its_basket_fails_as_a_
     and running it again audits the line."""
     seed(postgresql_db, 20)
     basket_id = _first_ids(postgresql_db, 1)[0]
-    writer, waits = _in_another_transaction_once_a_session_waits(
+    writer, waits = commit_once_a_session_waits(
         postgresql_db,
         lambda connection: connection.execute(
             BasketLine.__table__.insert().values(basket_id=basket_id, product_id="LATE", quantity=Decimal(3))
@@ -458,7 +438,7 @@ def test_line_changed_while_the_delete_waits_for_it_is_audited_as_committed(
     seed(server_db, 20)
     basket_id = _first_ids(server_db, 1)[0]
     line_id = _line_of(server_db, basket_id)
-    writer, waits = _in_another_transaction_once_a_session_waits(
+    writer, waits = commit_once_a_session_waits(
         server_db,
         lambda connection: connection.execute(
             update(BasketLine).where(BasketLine.id == line_id).values(quantity=Decimal("42.5"))

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from baskets.locks import cleanup_lock
 from baskets.models import Basket, BasketAudit, CleanupRun
 from baskets.retention import RetentionPolicy, plan_cleanup, select_expired_basket_ids
-from tests.conftest import NOW, DatabaseUnderTest, add_operators, seed, sessions_waiting_for_a_lock
+from tests.conftest import NOW, DatabaseUnderTest, add_operators, commit_once_a_session_waits, seed
 
 AT_NOW = ("--now", NOW.isoformat())
 POLICY = RetentionPolicy(days={"anonymous": 30, "contact": 90, "customer": 180})
@@ -384,8 +384,6 @@ def test_line_added_while_its_batch_waits_for_the_basket_is_audited_with_it(
     waits for that basket: the basket is deleted with the new line in its audit row, the
     clash retried at once (there are no delayed retries here: a batch that needed one would
     be skipped)."""
-    import threading
-
     from sqlalchemy import func, insert
 
     from baskets.audit import parse_lines, verify_audit_chain
@@ -399,19 +397,12 @@ def test_line_added_while_its_batch_waits_for_the_basket_is_audited_with_it(
     for _ in range(10):  # keep the run under the safety share
         add_basket(server_db, "anonymous", dt.timedelta(days=1))
     monkeypatch.setattr(retention_tasks, "BATCH_RETRY_DELAYS", ())
-    line_added, lock_waits = threading.Event(), []
-
-    def add_a_line_and_commit_once_the_cleanup_waits() -> None:
-        with server_db.engine.begin() as connection:
-            connection.execute(
-                insert(BasketLine).values(basket_id=waited, product_id="ADDED-LATE", quantity=Decimal("7"))
-            )
-            line_added.set()
-            lock_waits.append(sessions_waiting_for_a_lock(server_db))
-
-    writer = threading.Thread(target=add_a_line_and_commit_once_the_cleanup_waits)
-    writer.start()
-    assert line_added.wait(30)
+    writer, lock_waits = commit_once_a_session_waits(
+        server_db,
+        lambda connection: connection.execute(
+            insert(BasketLine).values(basket_id=waited, product_id="ADDED-LATE", quantity=Decimal("7"))
+        ),
+    )
     summary = retention_cleanup(now=NOW, database_url=server_db.url)
     writer.join(60)
 
