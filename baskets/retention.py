@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import os
 import time
-from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -371,15 +369,12 @@ def _counted(
         last_seq=last_seq if last_seq is not None else tally.last_seq,
         longest_batch_seconds=tally.longest_batch_seconds,
     )
-    for name, ids in (
-        ("selected", category_of),
-        ("deleted", deleted),
-        ("survived", survived),
-        ("gone", gone),
-    ):
-        for category, count in Counter(map(category_of.__getitem__, ids)).items():
-            tally_of = counted.categories[category]
-            setattr(tally_of, name, getattr(tally_of, name) + count)
+    for basket_id in category_of:
+        counted.categories[category_of[basket_id]].selected += 1
+    for name, ids in (("deleted", deleted), ("survived", survived), ("gone", gone)):
+        for basket_id in ids:
+            tally_of = counted.categories[category_of[basket_id]]
+            setattr(tally_of, name, getattr(tally_of, name) + 1)
     return counted
 
 
@@ -571,12 +566,10 @@ class SnapshotWriter:
     """The Parquet snapshot of the baskets one run deleted, written while the run goes on.
 
     `add` takes the audit rows of a batch whose transaction committed, as the chain hashed and
-    stored them (canonical documents with their hash, `BatchOutcome.audit_rows`); every
-    SNAPSHOT_CHUNK_ROWS of them become a row group, converted and written by a worker thread
-    while the run waits on the database for the next batches. The file therefore holds what
-    `write_parquet_snapshot` would read back from the audit rows afterwards, value for value (a
-    test holds the two together on every backend), without reading a million rows back at the
-    end of the run.
+    stored them (canonical documents with their hash, `BatchOutcome.audit_rows`); they go out in
+    row groups of SNAPSHOT_CHUNK_ROWS. The file therefore holds what `write_parquet_snapshot`
+    would read back from the audit rows afterwards, value for value (a test holds the two
+    together on every backend), without reading a million rows back at the end of the run.
 
     Written to a temporary file beside `path`: `finish` renames it into place; `discard`, or
     leaving the `with` block by an exception, removes it. A run killed meanwhile leaves no file
@@ -590,8 +583,6 @@ class SnapshotWriter:
         self._temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         self._writer: pq.ParquetWriter | None = pq.ParquetWriter(self._temporary, SNAPSHOT_SCHEMA)
         self._pending: list[Mapping[str, Any]] = []
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot-writer")
-        self._writing: Future[None] | None = None
 
     def add(self, audit_rows: Sequence[Mapping[str, Any]]) -> None:
         self._pending.extend(audit_rows)
@@ -601,14 +592,11 @@ class SnapshotWriter:
     def finish(self) -> int:
         """Write what is pending, close the file and move it to `path`; returns the row count."""
         self._flush()
-        self._wait()
         self._close()
         os.replace(self._temporary, self.path)
         return self.rows
 
     def discard(self) -> None:
-        with contextlib.suppress(Exception):  # the run's own error is the one to report
-            self._wait()
         self._close()
         self._temporary.unlink(missing_ok=True)
 
@@ -620,26 +608,12 @@ class SnapshotWriter:
             self.discard()
 
     def _flush(self) -> None:
-        """Hand the pending rows to the worker; at most one chunk is in its hands at a time (a
-        failure there is raised here, at the next flush)."""
-        if not self._pending:
-            return
-        self._wait()
-        rows, self._pending = self._pending, []
-        self._writing = self._worker.submit(self._write, rows)
-        self.rows += len(rows)
-
-    def _write(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        assert self._writer is not None
-        self._writer.write_table(snapshot_table(rows))
-
-    def _wait(self) -> None:
-        writing, self._writing = self._writing, None
-        if writing is not None:
-            writing.result()
+        if self._pending and self._writer is not None:
+            self._writer.write_table(snapshot_table(self._pending))
+            self.rows += len(self._pending)
+            self._pending = []
 
     def _close(self) -> None:
-        self._worker.shutdown(wait=True)
         if self._writer is not None:
             self._writer.close()
             self._writer = None
