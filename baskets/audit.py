@@ -194,10 +194,7 @@ def append_to_chain(connection: Connection, head: ChainHead, rows: Sequence[Mapp
 
 
 def append_documents(
-    connection: Connection,
-    head: ChainHead,
-    documents: Iterable[dict[str, Any]],
-    written: list[dict[str, Any]] | None = None,
+    connection: Connection, head: ChainHead, documents: Iterable[dict[str, Any]]
 ) -> ChainHead:
     """Chain and insert audit rows given as canonical documents (DOCUMENT_COLUMNS, values as
     `canonical_document` makes them); return the new head.
@@ -207,9 +204,6 @@ def append_documents(
     a generator: on PostgreSQL each row goes into the COPY as soon as it is hashed, so the
     database stores rows while this process builds the next ones. The caller must hold the
     head lock (`lock_chain_head`) in the same transaction.
-
-    Given `written`, each document is appended to it once chained, with its `hash` added: the
-    audit rows as stored, in canonical form (for the cleanup's Parquet snapshot).
     """
     to_stored = _STORED_ROW[connection.dialect.name]
     seq, prev_hash = head.seq, head.hash
@@ -220,9 +214,6 @@ def append_documents(
             seq += 1
             document["seq"], document["prev_hash"] = seq, prev_hash
             prev_hash = _linked(prev_hash, canonical_json(document))
-            if written is not None:
-                document["hash"] = prev_hash
-                written.append(document)
             yield to_stored(document, prev_hash)
 
     _insert_audit_rows(connection, chained())

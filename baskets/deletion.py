@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -59,8 +59,6 @@ class DeletionResult:
     missing: list[str]  # ids asked for that did not exist or no longer matched `still_matches`
     first_seq: int | None  # audit seq range written (None if nothing deleted)
     last_seq: int | None
-    # With keep_rows: the audit rows written, as canonical documents with their hash, seq order.
-    rows: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _chunks(items: Sequence[str], size: int = IN_LIST_SIZE) -> Iterator[Sequence[str]]:
@@ -290,7 +288,6 @@ def delete_baskets_with_audit(
     flow_run_id: str | None = None,
     still_matches: ColumnElement[bool] | None = None,
     occurred_at: dt.datetime | None = None,
-    keep_rows: bool = False,
 ) -> DeletionResult:
     """Delete baskets and their lines, writing one chained audit row per basket.
 
@@ -300,8 +297,7 @@ def delete_baskets_with_audit(
     selected is left alone and reported in `missing`. Then the audit rows are written. An
     exception anywhere rolls back audit rows and deletes together; on PostgreSQL a clash with a
     concurrent change can surface as a serialization error (`is_transaction_conflict`), after
-    which the transaction may simply run again. With `keep_rows` the result carries the audit
-    rows written (`DeletionResult.rows`).
+    which the transaction may simply run again.
     """
     if not reason or len(reason) > REASON_MAX_CHARS:
         raise BadInput(f"--reason: {reason!r} is not a reason (expected e.g. broken or manual)")
@@ -324,12 +320,8 @@ def delete_baskets_with_audit(
         "note": note,
         "flow_run_id": flow_run_id,
     }
-    written: list[dict[str, Any]] | None = [] if keep_rows else None
-    documents = (_deleted_document(basket, common) for basket in removed)
-    new_head = append_documents(connection, head, documents, written)
-    return DeletionResult(
-        deleted=deleted, missing=missing, first_seq=head.seq + 1, last_seq=new_head.seq, rows=written or []
-    )
+    new_head = append_documents(connection, head, (_deleted_document(basket, common) for basket in removed))
+    return DeletionResult(deleted=deleted, missing=missing, first_seq=head.seq + 1, last_seq=new_head.seq)
 
 
 # What `_take_baskets` returns per basket, in order: the basket as the list page shows it, then

@@ -294,7 +294,6 @@ class BatchOutcome:
     last_seq: int | None
     seconds: float  # how long the batch's write transaction was open
     tally: RunTally  # the run's counts after this batch
-    audit_rows: list[dict[str, Any]]  # as written and committed: canonical documents with their hash
 
 
 def delete_expired_batch(
@@ -327,7 +326,6 @@ def delete_expired_batch(
             flow_run_id=flow_run_id,
             still_matches=policy.expired(now),
             occurred_at=dt.datetime.now(dt.UTC),
-            keep_rows=True,
         )
         still_there = existing_basket_ids(connection, result.missing) if result.missing else set()
         survived = [basket_id for basket_id in result.missing if basket_id in still_there]
@@ -339,15 +337,7 @@ def delete_expired_batch(
     seconds = time.perf_counter() - started
     counted.longest_batch_seconds = max(counted.longest_batch_seconds, seconds)
     return BatchOutcome(
-        len(ids),
-        result.deleted,
-        survived,
-        gone,
-        result.first_seq,
-        result.last_seq,
-        seconds,
-        counted,
-        result.rows,
+        len(ids), result.deleted, survived, gone, result.first_seq, result.last_seq, seconds, counted
     )
 
 
@@ -560,81 +550,6 @@ SNAPSHOT_SCHEMA = pa.schema(
 )
 _SNAPSHOT_SOURCE = {"deleted_at": BasketAudit.occurred_at}
 SNAPSHOT_CHUNK_ROWS = 20_000
-
-
-class SnapshotWriter:
-    """The Parquet snapshot of the baskets one run deleted, written while the run goes on.
-
-    `add` takes the audit rows of a batch whose transaction committed, as the chain hashed and
-    stored them (canonical documents with their hash, `BatchOutcome.audit_rows`); they go out in
-    row groups of SNAPSHOT_CHUNK_ROWS. The file therefore holds what `write_parquet_snapshot`
-    would read back from the audit rows afterwards, value for value (a test holds the two
-    together on every backend), without reading a million rows back at the end of the run.
-
-    Written to a temporary file beside `path`: `finish` renames it into place; `discard`, or
-    leaving the `with` block by an exception, removes it. A run killed meanwhile leaves no file
-    under the final name, and the next run writes that run's snapshot from its audit rows.
-    """
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self.rows = 0
-        self._temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        self._writer: pq.ParquetWriter | None = pq.ParquetWriter(self._temporary, SNAPSHOT_SCHEMA)
-        self._pending: list[Mapping[str, Any]] = []
-
-    def add(self, audit_rows: Sequence[Mapping[str, Any]]) -> None:
-        self._pending.extend(audit_rows)
-        if len(self._pending) >= SNAPSHOT_CHUNK_ROWS:
-            self._flush()
-
-    def finish(self) -> int:
-        """Write what is pending, close the file and move it to `path`; returns the row count."""
-        self._flush()
-        self._close()
-        os.replace(self._temporary, self.path)
-        return self.rows
-
-    def discard(self) -> None:
-        self._close()
-        self._temporary.unlink(missing_ok=True)
-
-    def __enter__(self) -> SnapshotWriter:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
-        if kind is not None or self._writer is not None:  # failed, or left without finish
-            self.discard()
-
-    def _flush(self) -> None:
-        if self._pending and self._writer is not None:
-            self._writer.write_table(snapshot_table(self._pending))
-            self.rows += len(self._pending)
-            self._pending = []
-
-    def _close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-
-
-# The audit row field behind each snapshot column whose name differs.
-_SNAPSHOT_FIELD = {"deleted_at": "occurred_at"}
-
-
-def snapshot_table(audit_rows: Sequence[Mapping[str, Any]]) -> pa.Table:
-    """Audit rows in canonical form (times and quantities as canonical text) as a snapshot table."""
-    columns = []
-    for target in SNAPSHOT_SCHEMA:
-        key = _SNAPSHOT_FIELD.get(target.name, target.name)
-        values = [row[key] for row in audit_rows]
-        if pa.types.is_timestamp(target.type) or pa.types.is_decimal(target.type):
-            # Canonical text, e.g. '2026-11-01T12:00:00.000000+00:00' and '2.5000': parsed by Arrow.
-            columns.append(pc.cast(pa.array(values, pa.string()), target.type))
-        else:
-            columns.append(pa.array(values, target.type))
-    return pa.Table.from_arrays(columns, schema=SNAPSHOT_SCHEMA)
 
 
 def snapshot_path(export_dir: Path, run_id: int, started_at: dt.datetime) -> Path:

@@ -21,7 +21,6 @@ from baskets.retention import (
     CleanupPlan,
     RetentionPolicy,
     RunTally,
-    SnapshotWriter,
     check_safety_share,
     describe_incomplete,
     finish_cleanup_run,
@@ -38,7 +37,6 @@ from config.settings import Settings, SettingsError, load_settings
 from flows.alerting import alert_cleanup_crashed, alert_cleanup_failed
 from tasks import retention as retention_tasks
 from tasks.retention import (
-    finish_deleted_snapshot,
     plan_retention_cleanup,
     publish_retention_report,
     write_deleted_snapshot,
@@ -87,8 +85,7 @@ def retention_cleanup(
     4. A dry run reports the counts and stops. Otherwise delete in key-ordered batches, each its
        own transaction with its audit rows and a re-check of expiry; a failing batch is retried
        with backoff, and skipped if it keeps failing while the run goes on.
-    5. Snapshot the deleted baskets to Parquet from their audit rows (written batch by batch as
-       each commits); publish a report per type.
+    5. Snapshot the deleted baskets to Parquet from their audit rows; publish a report per type.
     6. Fail, naming the skipped baskets, when any batch was skipped (the next run picks them up).
     """
     as_of = _as_utc(now) if now is not None else dt.datetime.now(dt.UTC)
@@ -143,10 +140,9 @@ def _run_holding_lock(
         check_safety_share(plan, forced=force)
         if plan.over_limit:
             logger.warning("over the safety share (%.1f%%), forced by %s", plan.share * 100, actor.name)
+        tally = _delete_in_batches(engine, policy, plan, actor, run_id, flow_run_id)
         path = snapshot_path(settings.export_dir.resolve(), run_id, dt.datetime.now(dt.UTC))
-        with SnapshotWriter(path) as snapshot:
-            tally = _delete_in_batches(engine, policy, plan, actor, run_id, flow_run_id, snapshot)
-            rows = finish_deleted_snapshot(snapshot)
+        rows = write_deleted_snapshot(engine, tally.first_seq, tally.last_seq, path)
         for run in abandoned:
             if run.first_seq is not None:
                 write_deleted_snapshot(
@@ -203,9 +199,7 @@ def _delete_in_batches(
     actor: Actor,
     run_id: int,
     flow_run_id: str | None,
-    snapshot: SnapshotWriter,
 ) -> RunTally:
-    """The batches, one transaction each; each committed batch's audit rows go to `snapshot`."""
     progress = create_progress_artifact(
         progress=0.0, key=PROGRESS_KEY, description=f"retention cleanup as of {plan.as_of:%Y-%m-%d %H:%M} UTC"
     )
@@ -225,7 +219,6 @@ def _delete_in_batches(
         )
         if outcome is not None:
             tally = outcome.tally
-            snapshot.add(outcome.audit_rows)
         else:
             tally = record_failed_batch(engine, batch, run_id=run_id, tally=tally)
         done += len(batch)

@@ -20,7 +20,6 @@ from baskets.retention import (
     ExpiredBasket,
     RetentionPolicy,
     RunTally,
-    SnapshotWriter,
     category_report_markdown,
     delete_expired_batch,
     plan_cleanup,
@@ -135,18 +134,9 @@ def _first_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"
 
 
-@task(name="finish-deleted-snapshot", cache_policy=NO_CACHE)
-def finish_deleted_snapshot(snapshot: SnapshotWriter) -> int:
-    """Close the Parquet snapshot the run wrote batch by batch and move it into place; returns rows."""
-    rows = snapshot.finish()
-    get_run_logger().info("wrote %d deleted baskets to %s", rows, snapshot.path)
-    return rows
-
-
 @task(name="write-deleted-snapshot", cache_policy=NO_CACHE)
 def write_deleted_snapshot(engine: Engine, first_seq: int | None, last_seq: int | None, path: Path) -> int:
-    """The Parquet snapshot of the baskets a run deleted, read back from their audit rows (for a
-    run that died before it finished its own); returns rows."""
+    """The Parquet snapshot of the baskets one run deleted, from their audit rows; returns rows."""
     rows = write_parquet_snapshot(engine, first_seq, last_seq, path)
     get_run_logger().info("wrote %d deleted baskets to %s", rows, path)
     return rows

@@ -26,7 +26,6 @@ from baskets.retention import (
     SNAPSHOT_SCHEMA,
     RetentionPolicy,
     RunTally,
-    SnapshotWriter,
     check_safety_share,
     cleanup_run_record,
     delete_expired_batch,
@@ -366,53 +365,6 @@ def test_snapshot_rows_equal_the_audit_rows_value_for_value(db: DatabaseUnderTes
     ]  # fmt: skip
     assert expected  # the seed has expired baskets
     assert pq.read_table(path).to_pylist() == expected
-
-
-def test_snapshot_written_batch_by_batch_equals_the_one_read_back_from_the_audit_rows(
-    db: DatabaseUnderTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(retention, "SNAPSHOT_CHUNK_ROWS", 20)  # several row groups
-    seed(db, 90, 6)
-    add_basket(db, "customer", dt.timedelta(days=200), lines=0)  # total quantity 0, no lines
-    policy = RetentionPolicy(days=POLICY.days, batch_size=25)
-    run_id, _ = start_cleanup_run(db.engine, actor=ACTOR, dry_run=False, as_of=NOW, flow_run_id=None)
-    tally = RunTally()
-    during = tmp_path / "during" / "snapshot.parquet"
-    with SnapshotWriter(during) as snapshot:
-        for batch in walk_expired_batches(db.engine, policy, NOW):
-            outcome = delete_expired_batch(
-                db.engine, batch, policy=policy, now=NOW, actor=ACTOR, run_id=run_id, tally=tally
-            )
-            tally = outcome.tally
-            assert [row["basket_id"] for row in outcome.audit_rows] == outcome.deleted
-            snapshot.add(outcome.audit_rows)
-        rows = snapshot.finish()
-    read_back = tmp_path / "read-back.parquet"
-    write_parquet_snapshot(db.engine, tally.first_seq, tally.last_seq, read_back)
-    written, expected = pq.read_table(during), pq.read_table(read_back)
-    assert rows == written.num_rows == tally.total("deleted") > 40
-    assert pq.ParquetFile(during).metadata.num_row_groups == -(-rows // 20)
-    assert written.schema == expected.schema == SNAPSHOT_SCHEMA
-    assert written.to_pylist() == expected.to_pylist()
-    assert [p.name for p in during.parent.iterdir()] == ["snapshot.parquet"]  # no temporary left
-
-
-def test_snapshot_writer_leaves_no_file_when_the_run_fails(db: DatabaseUnderTest, tmp_path: Path) -> None:
-    seed(db, 30, 2)
-    run_id, _ = start_cleanup_run(db.engine, actor=ACTOR, dry_run=False, as_of=NOW, flow_run_id=None)
-    batch = next(walk_expired_batches(db.engine, POLICY, NOW))
-    outcome = delete_expired_batch(
-        db.engine, batch, policy=POLICY, now=NOW, actor=ACTOR, run_id=run_id, tally=RunTally()
-    )
-    assert outcome.audit_rows
-    folder = tmp_path / "retention"
-    with (
-        pytest.raises(RuntimeError, match="a later batch failed"),
-        SnapshotWriter(folder / "s.parquet") as s,
-    ):
-        s.add(outcome.audit_rows)
-        raise RuntimeError("a later batch failed")
-    assert list(folder.iterdir()) == []
 
 
 def test_snapshot_of_a_run_that_deleted_nothing_is_empty(db: DatabaseUnderTest, tmp_path: Path) -> None:
