@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -359,12 +360,15 @@ def _counted(
         last_seq=last_seq if last_seq is not None else tally.last_seq,
         longest_batch_seconds=tally.longest_batch_seconds,
     )
-    for basket_id in category_of:
-        counted.categories[category_of[basket_id]].selected += 1
-    for name, ids in (("deleted", deleted), ("survived", survived), ("gone", gone)):
-        for basket_id in ids:
-            tally_of = counted.categories[category_of[basket_id]]
-            setattr(tally_of, name, getattr(tally_of, name) + 1)
+    for name, ids in (
+        ("selected", category_of),
+        ("deleted", deleted),
+        ("survived", survived),
+        ("gone", gone),
+    ):
+        for category, count in Counter(map(category_of.__getitem__, ids)).items():
+            tally_of = counted.categories[category]
+            setattr(tally_of, name, getattr(tally_of, name) + count)
     return counted
 
 

@@ -8,16 +8,25 @@ suite's `retention-cleanup` flow exactly as `baskets cleanup --force` does (a Pr
 started first and not timed). On PostgreSQL each seed is followed by VACUUM (ANALYZE), so both
 runs start from the same settled tables. Prints both times, their ratio, and the longest batch
 transaction. Not a test: it never fails on a time.
+
+On Linux it also prints the CPU time each run used, machine-wide (this process, the database
+server when it runs here, the Prefect server) and in this process, and how much work the
+machine's CPUs do together against one (a busy loop in one process, then in one per CPU): the
+suite overlaps its own work with the database's, the bare delete does not, so how far that
+overlap can go depends on the machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import multiprocessing
 import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
@@ -80,10 +89,11 @@ def main() -> None:
     settle(engine)
     seconds = time.perf_counter() - started
     print(f"seeded {seeded.baskets:,} baskets, {seeded.basket_lines:,} lines in {seconds:.0f} s")
-    bare_seconds, bare_longest, bare_deleted = bare_batched_delete(engine, policy)
+    with cpu_used() as bare_cpu:
+        bare_seconds, bare_longest, bare_deleted = bare_batched_delete(engine, policy)
     print(
         f"bare batched DELETE: {bare_deleted:,} baskets in {bare_seconds:.1f} s "
-        f"(longest batch {bare_longest:.3f} s)"
+        f"(longest batch {bare_longest:.3f} s){bare_cpu.text()}"
     )
 
     seed_database(engine, args.baskets, 42, SEED_NOW, replace=True)
@@ -94,20 +104,84 @@ def main() -> None:
 
     with prefect_test_harness(server_startup_timeout=120):
         retention_cleanup(now=SEED_NOW - dt.timedelta(days=3650), operator=None)  # warm-up: deletes nothing
-        started = time.perf_counter()
-        summary = retention_cleanup(now=AS_OF, force=True, operator=_admin(engine))
-        suite_seconds = time.perf_counter() - started
+        operator = _admin(engine)
+        with cpu_used() as suite_cpu:
+            started = time.perf_counter()
+            summary = retention_cleanup(now=AS_OF, force=True, operator=operator)
+            suite_seconds = time.perf_counter() - started
 
     print(
         f"retention-cleanup flow: {summary['deleted']:,} baskets with audit rows in {suite_seconds:.1f} s "
         f"({summary['batches']:,} batches, longest batch transaction "
         f"{summary['longest_batch_seconds']:.3f} s, "
-        f"snapshot {summary['snapshot_rows']:,} rows)"
+        f"snapshot {summary['snapshot_rows']:,} rows){suite_cpu.text()}"
     )
     ratio = suite_seconds / bare_seconds
     print(f"ratio suite / bare: {ratio:.2f} (target <= 2.0)")
     print(f"longest batch transaction: {summary['longest_batch_seconds']:.3f} s (target <= 1 s)")
+    if bare_cpu.machine and suite_cpu.machine:
+        print(
+            f"CPU work suite / bare: {suite_cpu.machine / bare_cpu.machine:.2f} machine-wide, "
+            f"{suite_cpu.process / bare_cpu.process:.2f} in this process; CPUs busy on average: "
+            f"bare {bare_cpu.machine / bare_seconds:.2f}, suite {suite_cpu.machine / suite_seconds:.2f} "
+            f"of {os.cpu_count()} ({parallel_speedup()})"
+        )
     engine.dispose()
+
+
+class CpuUsed:
+    """CPU-seconds used while a block ran: machine-wide (Linux, else None) and in this process."""
+
+    machine: float | None = None
+    process: float = 0.0
+
+    def text(self) -> str:
+        if self.machine is None:
+            return ""
+        return f"; CPU {self.machine:.1f} s machine-wide, {self.process:.1f} s in this process"
+
+
+@contextlib.contextmanager
+def cpu_used() -> Iterator[CpuUsed]:
+    used = CpuUsed()
+    machine, process = _machine_busy_seconds(), _process_seconds()
+    yield used
+    after = _machine_busy_seconds()
+    used.machine = None if machine is None or after is None else after - machine
+    used.process = _process_seconds() - process
+
+
+def _machine_busy_seconds() -> float | None:
+    """CPU-seconds all CPUs spent busy since boot (user, nice, system, irq, softirq): Linux only."""
+    try:
+        ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq = ticks
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+def _process_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def parallel_speedup() -> str:
+    """How much more work all CPUs do together than one: a busy loop in one process, then in
+    one per CPU at once; 2.00 on two CPUs that do not slow each other down."""
+    cpus = os.cpu_count() or 1
+    alone = _busy_loop(0)
+    with multiprocessing.get_context("spawn").Pool(cpus) as pool:
+        together = pool.map(_busy_loop, range(cpus))
+    return f"{cpus} busy processes at once do {cpus * alone / max(together):.2f}x the work of one"
+
+
+def _busy_loop(_: int, rounds: int = 10_000_000) -> float:
+    started = time.perf_counter()
+    total = 0
+    for number in range(rounds):
+        total += number * number
+    return time.perf_counter() - started
 
 
 def settle(engine) -> None:
