@@ -206,7 +206,7 @@ def append_documents(
     head lock (`lock_chain_head`) in the same transaction.
     """
     chain = Chain(head, connection.dialect.name)
-    insert_audit_rows(connection, chain.stored_rows(documents))
+    _insert_audit_rows(connection, chain.stored_rows(documents))
     store_chain_head(connection, head, chain.head)
     return chain.head
 
@@ -288,7 +288,7 @@ _STORED_ROW = {
 }
 
 
-def insert_audit_rows(connection: Connection, rows: Iterable[Sequence[Any]]) -> None:
+def _insert_audit_rows(connection: Connection, rows: Iterable[Sequence[Any]]) -> None:
     """Insert audit rows already in stored form, if any: COPY on PostgreSQL (fed as `rows`
     yields them), one prepared INSERT elsewhere."""
     rows = iter(rows)

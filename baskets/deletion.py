@@ -36,13 +36,13 @@ from baskets.audit import (
     ChainHead,
     append_documents,
     append_to_chain,
+    audit_insert_sql,
     audit_rows_for_basket,
     canonical_line,
     canonical_lines_text,
     canonical_time,
     canonical_time_column,
     canonical_time_text,
-    insert_audit_rows,
     lock_chain_head,
     parse_lines,
     store_chain_head,
@@ -397,9 +397,9 @@ def _delete_and_audit_in_pipeline(
     import psycopg  # the PostgreSQL driver: installed with the postgres extra
 
     statement, parameters = _compiled_with_ids(connection, _delete_returning_query(still_matches))
+    insert = audit_insert_sql(connection)
     chain = Chain(head, "postgresql")
     deleted: list[str] = []
-    stored: list[list[Any]] = []
     pieces = list(_chunks(ids, PIPELINE_PIECE))
     driver = connection.connection.driver_connection
     assert isinstance(driver, psycopg.Connection)
@@ -415,10 +415,9 @@ def _delete_and_audit_in_pipeline(
                 if removed:
                     deleted.extend(basket[0] for basket in removed)
                     documents = (_deleted_document(basket, common) for basket in removed)
-                    stored.extend(chain.stored_rows(documents))
+                    driver.cursor().executemany(insert, list(chain.stored_rows(documents)))
     except psycopg.Error as error:
         raise DBAPIError.instance(statement, None, error, psycopg.Error) from None
-    insert_audit_rows(connection, stored)
     store_chain_head(connection, head, chain.head)
     return deleted, chain.head
 
