@@ -205,50 +205,24 @@ def append_documents(
     database stores rows while this process builds the next ones. The caller must hold the
     head lock (`lock_chain_head`) in the same transaction.
     """
-    chain = Chain(head, connection.dialect.name)
-    _insert_audit_rows(connection, chain.stored_rows(documents))
-    store_chain_head(connection, head, chain.head)
-    return chain.head
+    to_stored = _STORED_ROW[connection.dialect.name]
+    seq, prev_hash = head.seq, head.hash
 
-
-class Chain:
-    """Links canonical documents onto the chain after `head`, one after the other: each gets its
-    seq and prev_hash, and is hashed once; `stored_rows` gives them as `audit_insert_sql`
-    stores them on `dialect_name`. The caller must hold the head lock."""
-
-    def __init__(self, head: ChainHead, dialect_name: str) -> None:
-        self.seq, self.hash = head.seq, head.hash
-        self._to_stored = _STORED_ROW[dialect_name]
-
-    @property
-    def head(self) -> ChainHead:
-        return ChainHead(seq=self.seq, hash=self.hash)
-
-    def stored_rows(self, documents: Iterable[dict[str, Any]]) -> Iterator[list[Any]]:
+    def chained() -> Iterator[list[Any]]:
+        nonlocal seq, prev_hash
         for document in documents:
-            self.seq += 1
-            document["seq"], document["prev_hash"] = self.seq, self.hash
-            self.hash = _linked(self.hash, canonical_json(document))
-            yield self._to_stored(document, self.hash)
+            seq += 1
+            document["seq"], document["prev_hash"] = seq, prev_hash
+            prev_hash = _linked(prev_hash, canonical_json(document))
+            yield to_stored(document, prev_hash)
 
-
-def store_chain_head(connection: Connection, old: ChainHead, new: ChainHead) -> None:
-    """Move the chain head from `old` (as locked) to `new`, if it moved."""
-    if new != old:
+    _insert_audit_rows(connection, chained())
+    new_head = ChainHead(seq=seq, hash=prev_hash)
+    if new_head != head:
         connection.execute(
-            update(AuditChainHead)
-            .where(AuditChainHead.id == CHAIN_HEAD_ID)
-            .values(seq=new.seq, hash=new.hash)
+            update(AuditChainHead).where(AuditChainHead.id == CHAIN_HEAD_ID).values(seq=seq, hash=prev_hash)
         )
-
-
-def audit_insert_sql(connection: Connection) -> str:
-    """The INSERT of one stored audit row (as `Chain.stored_rows` gives it), in the driver's
-    own parameter style."""
-    quote = connection.dialect.identifier_preparer.quote  # `lines` is a reserved word on MariaDB
-    column_list = ", ".join(quote(name) for name in _AUDIT_COLUMNS)
-    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    return f"INSERT INTO basket_audit ({column_list}) VALUES ({', '.join(marker for _ in _AUDIT_COLUMNS)})"
+    return new_head
 
 
 # A stored row: the hashed columns in table order, then the hash; the INSERT names them so.
@@ -295,15 +269,19 @@ def _insert_audit_rows(connection: Connection, rows: Iterable[Sequence[Any]]) ->
     first = next(rows, None)
     if first is None:
         return
+    quote = connection.dialect.identifier_preparer.quote  # `lines` is a reserved word on MariaDB
+    column_list = ", ".join(quote(name) for name in _AUDIT_COLUMNS)
     if connection.dialect.name == "postgresql":
-        column_list = ", ".join(_AUDIT_COLUMNS)
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         with cursor.copy(f"COPY basket_audit ({column_list}) FROM STDIN") as copy:
             copy.write_row(first)
             for row in rows:
                 copy.write_row(row)
         return
-    connection.exec_driver_sql(audit_insert_sql(connection), [tuple(first), *(tuple(row) for row in rows)])
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    placeholders = ", ".join(marker for _ in _AUDIT_COLUMNS)
+    statement = f"INSERT INTO basket_audit ({column_list}) VALUES ({placeholders})"
+    connection.exec_driver_sql(statement, [tuple(first), *(tuple(row) for row in rows)])
 
 
 @dataclass(frozen=True)

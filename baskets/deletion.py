@@ -13,7 +13,6 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Numeric,
-    Select,
     String,
     Table,
     and_,
@@ -28,15 +27,11 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import visitors
 
 from baskets.audit import (
-    Chain,
-    ChainHead,
     append_documents,
     append_to_chain,
-    audit_insert_sql,
     audit_rows_for_basket,
     canonical_line,
     canonical_lines_text,
@@ -45,7 +40,6 @@ from baskets.audit import (
     canonical_time_text,
     lock_chain_head,
     parse_lines,
-    store_chain_head,
 )
 from baskets.errors import BadInput, NotFound
 from baskets.guid import parse_guid
@@ -310,7 +304,13 @@ def delete_baskets_with_audit(
     note = check_note(note)
     when = occurred_at or dt.datetime.now(dt.UTC)
     wanted = sorted(set(basket_ids))
-    condition = true() if still_matches is None else still_matches
+    head = lock_chain_head(connection)
+    removed = _take_baskets(connection, wanted, true() if still_matches is None else still_matches)
+    deleted = [basket[0] for basket in removed]
+    found = set(deleted)
+    missing = [basket_id for basket_id in wanted if basket_id not in found]
+    if not removed:
+        return DeletionResult(deleted=[], missing=missing, first_seq=None, last_seq=None)
     common = {
         "event": "deleted",
         "occurred_at": canonical_time(when),
@@ -320,19 +320,7 @@ def delete_baskets_with_audit(
         "note": note,
         "flow_run_id": flow_run_id,
     }
-    head = lock_chain_head(connection)
-    if connection.dialect.name == "postgresql" and not _names_account_tables(condition):
-        deleted, new_head = _delete_and_audit_in_pipeline(connection, wanted, condition, head, common)
-    else:
-        removed = _take_baskets(connection, wanted, condition)
-        deleted = [basket[0] for basket in removed]
-        new_head = append_documents(
-            connection, head, (_deleted_document(basket, common) for basket in removed)
-        )
-    found = set(deleted)
-    missing = [basket_id for basket_id in wanted if basket_id not in found]
-    if not deleted:
-        return DeletionResult(deleted=[], missing=missing, first_seq=None, last_seq=None)
+    new_head = append_documents(connection, head, (_deleted_document(basket, common) for basket in removed))
     return DeletionResult(deleted=deleted, missing=missing, first_seq=head.seq + 1, last_seq=new_head.seq)
 
 
@@ -347,10 +335,12 @@ def _take_baskets(
     """Delete the baskets among `ids` that still match, with their lines; return them in key
     order as tuples in `_REMOVED_FIELDS` order.
 
-    The baskets are locked, their lines deleted and returned, then the baskets deleted (on
-    PostgreSQL, unless the condition looks at the account tables, `_delete_and_audit_in_pipeline`
-    does all of it in one statement per piece instead).
+    On PostgreSQL one statement per chunk (`_delete_returning_baskets`) unless the condition
+    looks at the account tables; elsewhere the baskets are locked, their lines deleted and
+    returned, then the baskets deleted.
     """
+    if connection.dialect.name == "postgresql" and not _names_account_tables(still_matches):
+        return _delete_returning_baskets(connection, ids, still_matches)
     baskets = _lock_baskets(connection, ids, still_matches)
     deleted = [basket[0] for basket in baskets]
     lines = _take_lines(connection, deleted)
@@ -362,118 +352,53 @@ def _take_baskets(
     return removed
 
 
-# Baskets per statement of `_delete_and_audit_in_pipeline`: this process hashes one piece's
-# audit rows while PostgreSQL deletes the next.
-PIPELINE_PIECE = 250
-
-
-def _delete_and_audit_in_pipeline(
-    connection: Connection,
-    ids: Sequence[str],
-    still_matches: ColumnElement[bool],
-    head: ChainHead,
-    common: Mapping[str, Any],
-) -> tuple[list[str], ChainHead]:
-    """PostgreSQL: delete the baskets among `ids` that still match, with their lines, and write
-    their audit rows after `head`; return the ids deleted (key order) and the new chain head.
-
-    The ids go in key-ordered pieces of PIPELINE_PIECE, one statement each
-    (`_delete_returning_query`: the delete, each basket's account names and its lines in
-    canonical form). They run in psycopg's pipeline mode, in the caller's transaction: as soon
-    as one piece's baskets are back, the next piece's statement is sent, and while PostgreSQL
-    runs it this process builds, hashes and sends the audit rows of the piece it has (an
-    INSERT per row, queued behind that statement). The database is kept busy instead of
-    waiting for this process and the other way round. The chain stays in key order: pieces are
-    chained in turn, each in key order.
-
-    Safe only in a REPEATABLE READ transaction (`write_transaction` opens one): the lines are
-    read in the statement's snapshot, and a line added or changed since, which the cascade
-    would delete unseen, makes the cascade fail with a serialization error instead (PostgreSQL
-    checks a cascade against the transaction snapshot at that level), so the caller runs the
-    transaction again. A basket changed since the snapshot fails the same way; one changed
-    before it no longer matches and is left alone. Errors are raised as SQLAlchemy's, so
-    `is_transaction_conflict` and the callers' handling see them as from any other statement.
-    """
-    import psycopg  # the PostgreSQL driver: installed with the postgres extra
-
-    statement, parameters = _compiled_with_ids(connection, _delete_returning_query(still_matches))
-    insert = audit_insert_sql(connection)
-    chain = Chain(head, "postgresql")
-    deleted: list[str] = []
-    pieces = list(_chunks(ids, PIPELINE_PIECE))
-    driver = connection.connection.driver_connection
-    assert isinstance(driver, psycopg.Connection)
-    try:
-        with driver.pipeline():
-            taking = driver.execute(statement, {**parameters, _IDS: pg_array_literal(pieces[0])})
-            for number in range(len(pieces)):
-                removed = taking.fetchall()
-                if number + 1 < len(pieces):
-                    taking = driver.execute(
-                        statement, {**parameters, _IDS: pg_array_literal(pieces[number + 1])}
-                    )
-                if removed:
-                    deleted.extend(basket[0] for basket in removed)
-                    documents = (_deleted_document(basket, common) for basket in removed)
-                    driver.cursor().executemany(insert, list(chain.stored_rows(documents)))
-    except psycopg.Error as error:
-        raise DBAPIError.instance(statement, None, error, psycopg.Error) from None
-    store_chain_head(connection, head, chain.head)
-    return deleted, chain.head
-
-
-# The name of the parameter holding a piece's ids (one array literal) in `_delete_returning_query`.
-_IDS = "basket_ids"
-
-
-def _delete_returning_query(still_matches: ColumnElement[bool]) -> Select[Any]:
-    """PostgreSQL: one DELETE ... RETURNING of the baskets among the `_IDS` parameter's that still
-    match, each with its account names and its lines read in the same statement (the lines go
-    by the foreign key's cascade), as `_take_baskets` returns them, in key order.
+def _delete_returning_baskets(
+    connection: Connection, ids: Sequence[str], still_matches: ColumnElement[bool]
+) -> list[Sequence[Any]]:
+    """PostgreSQL: per chunk, one DELETE ... RETURNING of the baskets that still match, each
+    with its account names and its lines read in the same statement (the lines go by the
+    foreign key's cascade), as `_take_baskets` returns them.
 
     The general way's three statements visit each basket and line twice; this one costs the
     bare DELETE plus the reading of the lines. The database writes the lines' canonical text
     itself: row_to_json of the line columns in sorted order is byte for byte what
     `canonical_lines_text` makes of the same values (a test holds the two together for every
     Unicode code point).
+
+    Safe only in a REPEATABLE READ transaction (`write_transaction` opens one): the lines are
+    read in the statement's snapshot, and a line added or changed since, which the cascade
+    would delete unseen, makes the cascade fail with a serialization error instead (PostgreSQL
+    checks a cascade against the transaction snapshot at that level), so the caller runs the
+    transaction again. A basket changed since the snapshot fails the same way; one changed
+    before it no longer matches and is left alone.
     """
-    ids = cast(bindparam(_IDS, type_=String), ARRAY(Basket.__table__.c.id.type))
-    gone = (
-        delete(Basket)
-        .where(Basket.id == any_(ids), still_matches)
-        .returning(*(Basket.__table__.c[name] for name in _BASKET_COLUMNS))
-        .cte("gone")
-    )
-    shop = _account_lookup(ShopAccount, gone.c.shop_account_id)
-    account = _account_lookup(Account, gone.c.account_id)
-    lines = _lines_in_canonical_form(gone.c.id)
-    return (
-        select(
-            *_basket_columns(gone.c, "postgresql"),
-            shop.c.name,
-            shop.c.email,
-            account.c.name,
-            account.c.email,
-            lines.c.line_count,
-            lines.c.total_quantity,
-            lines.c.lines,
+    removed: list[Sequence[Any]] = []
+    for chunk in _chunks(ids):
+        gone = (
+            delete(Basket)
+            .where(key_in(connection, Basket.id, chunk), still_matches)
+            .returning(*(Basket.__table__.c[name] for name in _BASKET_COLUMNS))
+            .cte("gone")
         )
-        .select_from(gone.outerjoin(shop, true()).outerjoin(account, true()).join(lines, true()))
-        .order_by(gone.c.id)
-    )
-
-
-def _compiled_with_ids(connection: Connection, query: Select[Any]) -> tuple[str, dict[str, Any]]:
-    """`query` as psycopg runs it: its SQL text and its parameters, each already converted as
-    SQLAlchemy would bind it (aware times to naive UTC, for one), except `_IDS`, left to set."""
-    compiled = query.compile(dialect=connection.dialect)
-    parameters = {}
-    for name, value in compiled.params.items():
-        if name == _IDS:
-            continue
-        processor = compiled.binds[name].type.bind_processor(connection.dialect)
-        parameters[name] = processor(value) if processor else value
-    return compiled.string, parameters
+        shop = _account_lookup(ShopAccount, gone.c.shop_account_id)
+        account = _account_lookup(Account, gone.c.account_id)
+        lines = _lines_in_canonical_form(gone.c.id)
+        query = (
+            select(
+                *_basket_columns(gone.c, "postgresql"),
+                shop.c.name,
+                shop.c.email,
+                account.c.name,
+                account.c.email,
+                lines.c.line_count,
+                lines.c.total_quantity,
+                lines.c.lines,
+            )
+            .select_from(gone.outerjoin(shop, true()).outerjoin(account, true()).join(lines, true()))
+            .order_by(gone.c.id)
+        )
+        removed.extend(connection.execute(query).all())
+    return removed
 
 
 def _lines_in_canonical_form(basket_id: Any) -> Any:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import OperationalError
 
-from baskets import audit, deletion
+from baskets import deletion
 from baskets.audit import canonical_lines, parse_lines, verify_audit_chain
 from baskets.db import is_transaction_conflict, make_engine, upgrade_database, write_transaction
 from baskets.deletion import (
@@ -166,21 +166,17 @@ def test_failure_after_the_delete_and_the_audit_insert_undoes_both(
     before = _counts(db)
     with db.engine.connect() as connection:
         head_before = connection.execute(select(AuditChainHead.seq, AuditChainHead.hash)).one()
-    store_chain_head = audit.store_chain_head
-    moved = []
+    append_documents = deletion.append_documents
 
-    def fail_after_audit(connection, old, new):  # type: ignore[no-untyped-def]
-        store_chain_head(connection, old, new)  # the last write of every way of deleting
+    def fail_after_audit(connection, head, documents):  # type: ignore[no-untyped-def]
+        append_documents(connection, head, documents)
         assert connection.scalar(select(func.count()).select_from(BasketAudit)) == 3  # audit rows are in
         assert existing_basket_ids(connection, ids) == set()  # and the baskets gone
-        moved.append(new.seq - old.seq)
         raise RuntimeError("injected failure")
 
-    monkeypatch.setattr(audit, "store_chain_head", fail_after_audit)
-    monkeypatch.setattr(deletion, "store_chain_head", fail_after_audit)
+    monkeypatch.setattr(deletion, "append_documents", fail_after_audit)
     with pytest.raises(RuntimeError, match="injected"), write_transaction(db.engine) as connection:
         delete_baskets_with_audit(connection, ids, actor=BOB, reason="broken")
-    assert moved == [3]
     assert _counts(db) == before
     with db.engine.connect() as connection:
         assert connection.execute(select(AuditChainHead.seq, AuditChainHead.hash)).one() == head_before
