@@ -32,6 +32,10 @@ from config.settings import Settings, SettingsError, load_settings
 # back office, and this machine may have no route out at all.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# Without a server (no PREFECT_API_URL), Prefect starts a temporary one per command and gives
+# it 20 s, which a fresh PREFECT_HOME (a new database to migrate) on a busy machine sometimes
+# needs more than: the command then failed without having done anything.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 stdout = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 240)
 stderr = Console(stderr=True, soft_wrap=True)

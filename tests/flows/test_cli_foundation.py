@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import DatabaseUnderTest, add_operators, run_baskets_process, seed
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -161,3 +166,28 @@ def test_unexpected_failure_is_one_line_with_exit_1(cli, store: DatabaseUnderTes
         "error: RuntimeError: Failed to reach API at http://127.0.0.1:9/api/ (set BASKETS_DEBUG=1 for the traceback)"
     )
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, 90), ("45", 45)])
+def test_commands_give_a_temporary_prefect_server_time_to_start(given: str | None, expected: int) -> None:
+    """Prefect's 20 s for a temporary server was sometimes too short on a fresh PREFECT_HOME; the
+    commands wait 90 s unless the setting is given."""
+    setting = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+    env = {name: value for name, value in os.environ.items() if name != setting}
+    if given is not None:
+        env[setting] = given
+    probe = (
+        "import flows.console\n"
+        "from prefect.settings import get_current_settings\n"
+        "print(get_current_settings().server.ephemeral.startup_timeout_seconds)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert int(result.stdout.strip()) == expected
