@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
@@ -119,7 +120,7 @@ def main() -> None:
     ratio = suite_seconds / bare_seconds
     print(f"ratio suite / bare: {ratio:.2f} (target <= 2.0)")
     print(f"longest batch transaction: {summary['longest_batch_seconds']:.3f} s (target <= 1 s)")
-    if bare_cpu.machine and suite_cpu.machine:
+    if bare_cpu.machine and suite_cpu.machine and bare_cpu.process:
         print(
             f"CPU work suite / bare: {suite_cpu.machine / bare_cpu.machine:.2f} machine-wide, "
             f"{suite_cpu.process / bare_cpu.process:.2f} in this process; CPUs busy on average: "
@@ -129,6 +130,7 @@ def main() -> None:
     engine.dispose()
 
 
+@dataclass
 class CpuUsed:
     """CPU-seconds used while a block ran: machine-wide (Linux, else None) and in this process."""
 

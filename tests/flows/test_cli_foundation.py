@@ -10,9 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DatabaseUnderTest, add_operators, run_baskets_process, seed
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import REPO, DatabaseUnderTest, add_operators, run_baskets_process, seed
 
 
 @pytest.fixture
@@ -184,7 +182,7 @@ def test_commands_give_a_temporary_prefect_server_time_to_start(given: str | Non
     result = subprocess.run(
         [sys.executable, "-c", probe],
         env=env,
-        cwd=ROOT,
+        cwd=REPO,
         capture_output=True,
         text=True,
         check=True,
