@@ -72,6 +72,11 @@ class RetentionPolicy:
     empty_basket_days: int = 1
     batch_size: int = 1000
     max_share: float = 0.25
+    # `expired` per `now`, built once: every batch of a run re-checks the same condition object,
+    # so the delete statement built around it is built once too (`baskets.deletion`).
+    _expired: dict[dt.datetime, ColumnElement[bool]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def from_settings(cls, settings: RetentionSettings) -> RetentionPolicy:
@@ -104,13 +109,15 @@ class RetentionPolicy:
         A basket is expired when it was last modified before its account type's cutoff, or
         when it has no lines and was last modified before the (shorter) empty-basket cutoff.
         """
+        if now in self._expired:
+            return self._expired[now]
         cutoffs = self.cutoffs(now)
         by_type = [
             and_(Basket.account_type == STORED_TYPE[kind], Basket.modified_at < cutoffs[kind])
             for kind in ACCOUNT_TYPES
         ]
         empty = and_(_has_no_lines(), Basket.modified_at < cutoffs[EMPTY])
-        return or_(*by_type, empty)
+        return self._expired.setdefault(now, or_(*by_type, empty))
 
 
 def _has_no_lines() -> ColumnElement[bool]:
@@ -553,6 +560,13 @@ SNAPSHOT_SCHEMA = pa.schema(
     ]
 )
 _SNAPSHOT_SOURCE = {"deleted_at": BasketAudit.occurred_at}
+# Columns whose values repeat from row to row (a run's actor and time of batch, an account's
+# names): dictionary-encoded. The others are unique per basket, where trying a dictionary first
+# only costs time (a third of the writing, measured at 300,000 rows).
+_SNAPSHOT_UNIQUE = {
+    "seq", "basket_id", "basket_created_at", "basket_modified_at", "total_quantity", "lines", "hash"
+}  # fmt: skip
+_SNAPSHOT_DICTIONARY = [name for name in SNAPSHOT_SCHEMA.names if name not in _SNAPSHOT_UNIQUE]
 SNAPSHOT_CHUNK_ROWS = 20_000
 
 
@@ -573,7 +587,7 @@ def write_parquet_snapshot(engine: Engine, first_seq: int | None, last_seq: int 
     fetch = _adbc_postgresql_chunks if engine.dialect.name == "postgresql" else _sqlalchemy_chunks
     rows = 0
     try:
-        with pq.ParquetWriter(temporary, SNAPSHOT_SCHEMA) as writer:
+        with pq.ParquetWriter(temporary, SNAPSHOT_SCHEMA, use_dictionary=_SNAPSHOT_DICTIONARY) as writer:
             for chunk in fetch(engine, query):
                 writer.write_table(chunk)
                 rows += chunk.num_rows
@@ -613,6 +627,10 @@ def _adbc_postgresql_chunks(engine: Engine, query: Select[Any]) -> Iterator[pa.T
     )
     uri = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     with adbc_postgresql.connect(uri) as connection, connection.cursor() as cursor:
+        # The run's rows were just inserted, so basket_audit has no statistics for them and the
+        # planner, expecting a handful, sorts a bitmap scan's rows (on disk, for a million)
+        # instead of reading the primary key in order. Without sorts it takes the key order.
+        cursor.execute("SET enable_sort = off")
         cursor.execute(sql)
         for batch in cursor.fetch_record_batch():
             columns = []
