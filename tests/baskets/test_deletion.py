@@ -158,6 +158,35 @@ def test_basket_that_no_longer_matches_at_delete_time_survives(db: DatabaseUnder
         assert existing_basket_ids(connection, ids) == {ids[1]}
 
 
+def test_one_condition_deletes_batch_after_batch_each_its_own_baskets(db: DatabaseUnderTest) -> None:
+    """A cleanup run passes the same condition object for every batch; on PostgreSQL the one
+    statement built around it is reused with each batch's ids, and must not keep the first's."""
+    seed(db, 30)
+    cutoff = NOW + dt.timedelta(days=1)
+    still_matches = Basket.modified_at < cutoff
+    first, second = _first_ids(db, 3), _first_ids(db, 4, offset=3)
+    results = []
+    for ids in (first, second):
+        with write_transaction(db.engine) as connection:
+            results.append(
+                delete_baskets_with_audit(
+                    connection, ids, actor=BOB, reason="retention", still_matches=still_matches
+                )
+            )
+    assert [result.deleted for result in results] == [sorted(first), sorted(second)]
+    assert [result.missing for result in results] == [[], []]
+    assert deletion._delete_returning_statement(still_matches) is deletion._delete_returning_statement(
+        still_matches
+    )
+    assert deletion._delete_returning_statement(Basket.modified_at < cutoff) is not (
+        deletion._delete_returning_statement(still_matches)
+    )  # an equal condition in another object: built again, never mistaken for it
+    with db.engine.connect() as connection:
+        audited = list(connection.scalars(select(BasketAudit.basket_id).order_by(BasketAudit.seq)))
+        assert existing_basket_ids(connection, first + second) == set()
+    assert audited == sorted(first) + sorted(second)
+
+
 def test_failure_after_the_delete_and_the_audit_insert_undoes_both(
     db: DatabaseUnderTest, monkeypatch: pytest.MonkeyPatch
 ) -> None:

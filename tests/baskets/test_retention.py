@@ -367,10 +367,32 @@ def test_snapshot_rows_equal_the_audit_rows_value_for_value(db: DatabaseUnderTes
     assert pq.read_table(path).to_pylist() == expected
 
 
+def test_snapshot_dictionary_encodes_the_columns_whose_values_repeat(
+    db: DatabaseUnderTest, tmp_path: Path
+) -> None:
+    seed(db, 60, 4)
+    _, tally = run_all_batches(db, RetentionPolicy(days=POLICY.days, batch_size=25))
+    path = tmp_path / "snapshot.parquet"
+    write_parquet_snapshot(db.engine, tally.first_seq, tally.last_seq, path)
+    group = pq.ParquetFile(path).metadata.row_group(0)
+    encodings = {group.column(i).path_in_schema: group.column(i).encodings for i in range(group.num_columns)}
+    assert "RLE_DICTIONARY" in encodings["actor"] and "RLE_DICTIONARY" in encodings["deleted_at"]
+    assert "RLE_DICTIONARY" not in encodings["hash"] and "RLE_DICTIONARY" not in encodings["lines"]
+
+
 def test_snapshot_of_a_run_that_deleted_nothing_is_empty(db: DatabaseUnderTest, tmp_path: Path) -> None:
     path = tmp_path / "empty.parquet"
     assert write_parquet_snapshot(db.engine, None, None, path) == 0
     assert pq.read_table(path).num_rows == 0
+
+
+def test_a_policy_builds_its_expiry_condition_once_per_time() -> None:
+    policy = RetentionPolicy(days=POLICY.days)
+    condition = policy.expired(NOW)
+    assert policy.expired(NOW) is condition  # every batch of a run re-checks this very object
+    assert policy.expired(NOW + dt.timedelta(seconds=1)) is not condition
+    assert policy == RetentionPolicy(days=POLICY.days)  # what it keeps is not part of the policy
+    assert "expired" not in repr(policy)
 
 
 def test_selected_ahead_fetches_the_next_batch_while_the_current_one_is_worked_on() -> None:
