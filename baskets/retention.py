@@ -117,7 +117,12 @@ class RetentionPolicy:
             for kind in ACCOUNT_TYPES
         ]
         empty = and_(_has_no_lines(), Basket.modified_at < cutoffs[EMPTY])
+        if len(self._expired) >= _EXPIRED_KEPT:  # a policy asked about many times keeps few
+            self._expired.clear()
         return self._expired.setdefault(now, or_(*by_type, empty))
+
+
+_EXPIRED_KEPT = 4
 
 
 def _has_no_lines() -> ColumnElement[bool]:

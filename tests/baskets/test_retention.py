@@ -393,6 +393,10 @@ def test_a_policy_builds_its_expiry_condition_once_per_time() -> None:
     assert policy.expired(NOW + dt.timedelta(seconds=1)) is not condition
     assert policy == RetentionPolicy(days=POLICY.days)  # what it keeps is not part of the policy
     assert "expired" not in repr(policy)
+    for day in range(10):  # asked about many times, it keeps only the latest few
+        policy.expired(NOW + dt.timedelta(days=day))
+    assert 1 <= len(policy._expired) <= retention._EXPIRED_KEPT
+    assert "expired" not in repr(policy)
 
 
 def test_selected_ahead_fetches_the_next_batch_while_the_current_one_is_worked_on() -> None:
