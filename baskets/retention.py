@@ -109,8 +109,9 @@ class RetentionPolicy:
         A basket is expired when it was last modified before its account type's cutoff, or
         when it has no lines and was last modified before the (shorter) empty-basket cutoff.
         """
-        if now in self._expired:
-            return self._expired[now]
+        kept = self._expired.get(now)
+        if kept is not None:
+            return kept
         cutoffs = self.cutoffs(now)
         by_type = [
             and_(Basket.account_type == STORED_TYPE[kind], Basket.modified_at < cutoffs[kind])
@@ -119,7 +120,8 @@ class RetentionPolicy:
         empty = and_(_has_no_lines(), Basket.modified_at < cutoffs[EMPTY])
         if len(self._expired) >= _EXPIRED_KEPT:  # a policy asked about many times keeps few
             self._expired.clear()
-        return self._expired.setdefault(now, or_(*by_type, empty))
+        self._expired[now] = condition = or_(*by_type, empty)
+        return condition
 
 
 _EXPIRED_KEPT = 4
