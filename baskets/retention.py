@@ -30,6 +30,7 @@ from sqlalchemy import (
     func,
     insert,
     or_,
+    outerjoin,
     select,
     update,
 )
@@ -112,16 +113,20 @@ class RetentionPolicy:
         kept = self._expired.get(now)
         if kept is not None:
             return kept
+        if len(self._expired) >= _EXPIRED_KEPT:  # a policy asked about many times keeps few
+            self._expired.clear()
+        self._expired[now] = condition = self.expired_given(now, _has_no_lines())
+        return condition
+
+    def expired_given(self, now: dt.datetime, no_lines: ColumnElement[bool]) -> ColumnElement[bool]:
+        """`expired(now)` with `no_lines` as the test for a basket without lines (`expired` probes
+        `basket_lines` per basket; a count over all baskets joins it instead)."""
         cutoffs = self.cutoffs(now)
         by_type = [
             and_(Basket.account_type == STORED_TYPE[kind], Basket.modified_at < cutoffs[kind])
             for kind in ACCOUNT_TYPES
         ]
-        empty = and_(_has_no_lines(), Basket.modified_at < cutoffs[EMPTY])
-        if len(self._expired) >= _EXPIRED_KEPT:  # a policy asked about many times keeps few
-            self._expired.clear()
-        self._expired[now] = condition = or_(*by_type, empty)
-        return condition
+        return or_(*by_type, and_(no_lines, Basket.modified_at < cutoffs[EMPTY]))
 
 
 _EXPIRED_KEPT = 4
@@ -201,11 +206,28 @@ def selected_ahead(batches: Iterator[T]) -> Iterator[T]:
 def count_expired_baskets(
     connection: Connection, policy: RetentionPolicy, now: dt.datetime
 ) -> dict[str, int]:
-    """How many baskets a run at `now` would select, per category (every category present)."""
-    category = _category_column().label("category")
-    rows = connection.execute(
-        select(category, func.count()).where(policy.expired(now)).group_by(category)
-    ).all()
+    """How many baskets a run at `now` would select, per category (every category present).
+
+    On PostgreSQL in one pass over all baskets, each joined to the distinct basket ids of the
+    lines, instead of probing `basket_lines` once per basket as the selection of a batch does:
+    the probes took 1.3 to 1.6 s at 300,000 baskets, the join 0.6 s. SQLite and MariaDB probe
+    an index far more cheaply than they join (there the join took three and five times as long
+    as the probes at 200,000). The counts are the same either way: a dry run must report
+    exactly what the batches then select, which the tests hold on every database.
+    """
+    if connection.dialect.name == "postgresql":
+        with_lines = select(BasketLine.basket_id).distinct().subquery("with_lines")
+        no_lines = with_lines.c.basket_id.is_(None)
+        category = case((no_lines, "Empty"), else_=Basket.account_type).label("category")
+        query = (
+            select(category, func.count())
+            .select_from(outerjoin(Basket, with_lines, with_lines.c.basket_id == Basket.id))
+            .where(policy.expired_given(now, no_lines))
+        )
+    else:
+        category = _category_column().label("category")
+        query = select(category, func.count()).where(policy.expired(now))
+    rows = connection.execute(query.group_by(category)).all()
     counts = dict.fromkeys(CATEGORIES, 0)
     for name, count in rows:
         counts[str(name).lower()] = int(count)
