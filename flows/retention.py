@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -206,30 +207,54 @@ def _delete_in_batches(
     tally = RunTally()
     done = 0
     next_update = time.monotonic() + PROGRESS_UPDATE_SECONDS
-    for batch in selected_ahead(walk_expired_batches(engine, policy, plan.as_of)):
-        outcome = retention_tasks.delete_batch_with_retries(
-            engine,
-            batch,
-            policy=policy,
-            now=plan.as_of,
-            actor=actor,
-            run_id=run_id,
-            tally=tally,
-            flow_run_id=flow_run_id,
-        )
-        if outcome is not None:
-            tally = outcome.tally
-        else:
-            tally = record_failed_batch(engine, batch, run_id=run_id, tally=tally)
-        done += len(batch)
-        expected = max(plan.total, done)
-        if time.monotonic() >= next_update:  # one API call per batch would cost more than some batches
-            update_progress_artifact(progress, progress=100.0 * done / expected)
-            next_update = time.monotonic() + PROGRESS_UPDATE_SECONDS
-        for listener in list(_progress_listeners):
-            listener(done, expected)
+    with _old_objects_frozen():
+        for batch in selected_ahead(walk_expired_batches(engine, policy, plan.as_of)):
+            outcome = retention_tasks.delete_batch_with_retries(
+                engine,
+                batch,
+                policy=policy,
+                now=plan.as_of,
+                actor=actor,
+                run_id=run_id,
+                tally=tally,
+                flow_run_id=flow_run_id,
+            )
+            if outcome is not None:
+                tally = outcome.tally
+            else:
+                tally = record_failed_batch(engine, batch, run_id=run_id, tally=tally)
+            done += len(batch)
+            expected = max(plan.total, done)
+            if time.monotonic() >= next_update:  # one API call per batch would cost more than some batches
+                update_progress_artifact(progress, progress=100.0 * done / expected)
+                next_update = time.monotonic() + PROGRESS_UPDATE_SECONDS
+            for listener in list(_progress_listeners):
+                listener(done, expected)
     update_progress_artifact(progress, progress=100.0)
     return tally
+
+
+@contextlib.contextmanager
+def _old_objects_frozen() -> Iterator[None]:
+    """Leave the objects that exist now out of the garbage collector's full collections while
+    the block runs (`gc.freeze`), then hand them back.
+
+    A batch makes thousands of short-lived objects, so the collector runs often; its full
+    collections also walked everything Prefect and the libraries had loaded, about 250 ms each
+    (measured with `gc.callbacks` at 300,000 baskets). Nothing frozen is lost: what became
+    garbage meanwhile is collected once the block ends.
+    """
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(_YOUNG_OBJECTS_COLLECTED, *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
+_YOUNG_OBJECTS_COLLECTED = 20_000
 
 
 def _cleanup_actor(engine: Engine, operator: str | None, force: bool) -> Actor:

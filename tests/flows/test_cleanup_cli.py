@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import os
 import signal
@@ -306,6 +307,32 @@ def _start_cleanup(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Pop
 
 def _audit_count(db: DatabaseUnderTest) -> int:
     return int(db.scalar("select count(*) from basket_audit") or 0)
+
+
+def test_batches_run_with_old_objects_frozen_and_the_collector_is_restored_after(
+    cli, store: DatabaseUnderTest, prefect_harness: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tasks.retention as retention_tasks
+    from flows.retention import _old_objects_frozen
+
+    seen: list[tuple[int, int]] = []
+    real_delete = retention_tasks.delete_expired_batch
+
+    def recording(*args, **kwargs):
+        seen.append((gc.get_freeze_count(), gc.get_threshold()[0]))
+        return real_delete(*args, **kwargs)
+
+    monkeypatch.setattr(retention_tasks, "delete_expired_batch", recording)
+    env = {**store.env, **NO_SHARE_LIMIT, "BASKETS_RETENTION__BATCH_SIZE": "50"}
+    thresholds = gc.get_threshold()
+    result = cli("cleanup", *AT_NOW, "--as", "alice", "--json", env=env)
+    assert result.exit_code == 0, result.stderr
+    assert len(seen) == result.json()["batches"] > 1
+    assert all(frozen > 0 and young == 20_000 for frozen, young in seen)
+    assert (gc.get_freeze_count(), gc.get_threshold()) == (0, thresholds)
+    with pytest.raises(RuntimeError), _old_objects_frozen():  # restored when the block fails too
+        raise RuntimeError("a batch loop that fails")
+    assert (gc.get_freeze_count(), gc.get_threshold()) == (0, thresholds)
 
 
 def test_sigkill_mid_run_then_rerun_ends_as_an_uninterrupted_run(
