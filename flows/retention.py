@@ -236,13 +236,16 @@ def _delete_in_batches(
 
 @contextlib.contextmanager
 def _old_objects_frozen() -> Iterator[None]:
-    """Leave the objects that exist now out of the garbage collector's full collections while
-    the block runs (`gc.freeze`), then hand them back.
+    """Leave the objects that exist now out of the garbage collector's collections while the
+    block runs (`gc.freeze`), collect young objects less often, and restore both afterwards.
 
-    A batch makes thousands of short-lived objects, so the collector runs often; its full
-    collections also walked everything Prefect and the libraries had loaded, about 250 ms each
-    (measured with `gc.callbacks` at 300,000 baskets). Nothing frozen is lost: what became
-    garbage meanwhile is collected once the block ends.
+    Measured with `gc.callbacks` over a flow at 300,000 baskets: 1.26 s of collections in the
+    batch loop, most of it in full collections that walked everything Prefect and the libraries
+    had loaded (about 250 ms each), the rest in 830 young ones; 0.04 s this way. A batch's
+    objects go by reference counting (they hold no cycles), so collecting young objects every
+    20,000 allocations holds little garbage. Nothing frozen is lost: what became garbage
+    meanwhile goes at a later full collection. Both settings are the process's, so two runs in
+    one process would share them (harmless: the first to end restores them).
     """
     thresholds = gc.get_threshold()
     gc.freeze()
@@ -254,6 +257,7 @@ def _old_objects_frozen() -> Iterator[None]:
         gc.unfreeze()
 
 
+# Net allocations of tracked objects between young collections while batches run (Python's: 700).
 _YOUNG_OBJECTS_COLLECTED = 20_000
 
 
