@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -520,6 +521,24 @@ def _store_tally(connection: Connection, run_id: int, tally: RunTally, **extra: 
     )
 
 
+class StepTimes:
+    """How long each step of a run took, in seconds: `with times("deleting"): ...`.
+
+    A step is timed even when it raises, so a failed run's record says where it spent its time.
+    """
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, step: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[step] = round(self.seconds.get(step, 0.0) + time.perf_counter() - started, 3)
+
+
 def finish_cleanup_run(
     engine: Engine,
     run_id: int,
@@ -530,9 +549,13 @@ def finish_cleanup_run(
     error: str | None = None,
     exit_code: int | None = None,
     snapshot: Path | None = None,
+    seconds: Mapping[str, float] | None = None,
 ) -> None:
-    """Close the run's record as succeeded or failed, with its final counts and details."""
+    """Close the run's record as succeeded or failed, with its final counts and details
+    (`seconds`: how long each step took, as `StepTimes` measures them)."""
     extra: dict[str, Any] = {}
+    if seconds is not None:
+        extra["seconds"] = dict(seconds)
     if plan is not None:
         extra["expired_at_start"] = plan.expired
         extra["all_baskets"] = plan.all_baskets
@@ -745,8 +768,10 @@ def run_summary(
     flow_run_id: str | None,
     snapshot: Path | None = None,
     snapshot_rows: int | None = None,
+    seconds: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
-    """The counts of a run as one JSON-ready object (the flow's result and `--json` output)."""
+    """The counts of a run as one JSON-ready object (the flow's result and `--json` output);
+    `seconds` says how long each step took (planning, deleting, snapshot)."""
     summary: dict[str, Any] = {
         "run_id": run_id,
         "flow_run_id": flow_run_id,
@@ -758,6 +783,7 @@ def run_summary(
         "max_share": plan.max_share,
         "over_limit": plan.over_limit,
         "cutoffs": {name: cutoff.isoformat() for name, cutoff in plan.cutoffs.items()},
+        "seconds": dict(seconds or {}),
     }
     if dry_run or tally is None:
         summary["would_delete"] = dict(plan.expired)

@@ -117,6 +117,7 @@ def main() -> None:
         f"{summary['longest_batch_seconds']:.3f} s, "
         f"snapshot {summary['snapshot_rows']:,} rows){suite_cpu.text()}"
     )
+    print("  steps: " + ", ".join(f"{step} {seconds:.1f} s" for step, seconds in summary["seconds"].items()))
     ratio = suite_seconds / bare_seconds
     print(f"ratio suite / bare: {ratio:.2f} (target <= 2.0)")
     print(f"longest batch transaction: {summary['longest_batch_seconds']:.3f} s (target <= 1 s)")

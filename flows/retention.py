@@ -22,6 +22,7 @@ from baskets.retention import (
     CleanupPlan,
     RetentionPolicy,
     RunTally,
+    StepTimes,
     check_safety_share,
     describe_incomplete,
     finish_cleanup_run,
@@ -130,28 +131,38 @@ def _run_holding_lock(
         )
     tally = RunTally()
     plan: CleanupPlan | None = None
+    took = StepTimes()
     try:
-        plan = plan_retention_cleanup(engine, policy, as_of)
+        with took("planning"):
+            plan = plan_retention_cleanup(engine, policy, as_of)
         if dry_run:
             publish_retention_report(policy, plan, None, True)
-            finish_cleanup_run(engine, run_id, tally, succeeded=True, plan=plan)
+            finish_cleanup_run(engine, run_id, tally, succeeded=True, plan=plan, seconds=took.seconds)
             return run_summary(
-                run_id=run_id, plan=plan, tally=None, dry_run=True, actor=actor, flow_run_id=flow_run_id
+                run_id=run_id,
+                plan=plan,
+                tally=None,
+                dry_run=True,
+                actor=actor,
+                flow_run_id=flow_run_id,
+                seconds=took.seconds,
             )
         check_safety_share(plan, forced=force)
         if plan.over_limit:
             logger.warning("over the safety share (%.1f%%), forced by %s", plan.share * 100, actor.name)
-        tally = _delete_in_batches(engine, policy, plan, actor, run_id, flow_run_id)
+        with took("deleting"):
+            tally = _delete_in_batches(engine, policy, plan, actor, run_id, flow_run_id)
         path = snapshot_path(settings.export_dir.resolve(), run_id, dt.datetime.now(dt.UTC))
-        rows = write_deleted_snapshot(engine, tally.first_seq, tally.last_seq, path)
-        for run in abandoned:
-            if run.first_seq is not None:
-                write_deleted_snapshot(
-                    engine,
-                    run.first_seq,
-                    run.last_seq,
-                    snapshot_path(settings.export_dir, run.run_id, run.started_at),
-                )
+        with took("snapshot"):
+            rows = write_deleted_snapshot(engine, tally.first_seq, tally.last_seq, path)
+            for run in abandoned:
+                if run.first_seq is not None:
+                    write_deleted_snapshot(
+                        engine,
+                        run.first_seq,
+                        run.last_seq,
+                        snapshot_path(settings.export_dir, run.run_id, run.started_at),
+                    )
         publish_retention_report(policy, plan, tally, False)
         summary = run_summary(
             run_id=run_id,
@@ -162,14 +173,25 @@ def _run_holding_lock(
             flow_run_id=flow_run_id,
             snapshot=path,
             snapshot_rows=rows,
+            seconds=took.seconds,
         )
         if tally.failed_batches:
             message = describe_incomplete(summary)
             finish_cleanup_run(
-                engine, run_id, tally, succeeded=False, plan=plan, error=message, exit_code=1, snapshot=path
+                engine,
+                run_id,
+                tally,
+                succeeded=False,
+                plan=plan,
+                error=message,
+                exit_code=1,
+                snapshot=path,
+                seconds=took.seconds,
             )
             raise CleanupIncomplete(message, summary)
-        finish_cleanup_run(engine, run_id, tally, succeeded=True, plan=plan, snapshot=path)
+        finish_cleanup_run(
+            engine, run_id, tally, succeeded=True, plan=plan, snapshot=path, seconds=took.seconds
+        )
         logger.info(
             "deleted %d baskets, %d survived because touched, snapshot %s",
             summary["deleted"],
@@ -189,6 +211,7 @@ def _run_holding_lock(
             plan=plan,
             error=message.splitlines()[0] if message else type(error).__name__,
             exit_code=getattr(error, "exit_code", 1),
+            seconds=took.seconds,
         )
         raise
 

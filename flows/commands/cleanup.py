@@ -111,6 +111,9 @@ def _report(summary: dict[str, Any], json_output: bool) -> None:
         f"  deleted {summary['deleted']:,} in {summary['batches']:,} batches "
         f"(longest {summary['longest_batch_seconds']} s); snapshot {summary['snapshot']}"
     )
+    if summary.get("seconds"):
+        steps = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in summary["seconds"].items())
+        stdout.print(f"  took {steps}")
 
 
 def demo_cleanup(database_url: str, operator: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -443,3 +444,20 @@ def test_walk_selected_ahead_deletes_exactly_what_a_plain_walk_does(db: Database
     assert sorted(audited_ids(db)) == deleted
     with db.engine.connect() as connection:
         assert plan_cleanup(connection, policy, NOW).total == 0
+
+
+def test_step_times_add_up_each_step_and_keep_one_that_raised() -> None:
+    took = retention.StepTimes()
+    with took("planning"):
+        time.sleep(0.02)
+    for _ in range(2):
+        with took("deleting"):
+            time.sleep(0.03)
+    with pytest.raises(RuntimeError), took("snapshot"):
+        time.sleep(0.01)
+        raise RuntimeError("the snapshot failed")
+    assert list(took.seconds) == ["planning", "deleting", "snapshot"]
+    assert 0.02 <= took.seconds["planning"] < took.seconds["deleting"]
+    assert took.seconds["deleting"] >= 0.06  # both runs of the step
+    assert took.seconds["snapshot"] >= 0.01
+    assert all(value == round(value, 3) for value in took.seconds.values())

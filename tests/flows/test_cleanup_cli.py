@@ -6,6 +6,7 @@ import datetime as dt
 import gc
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -60,6 +61,16 @@ def cleanup_runs(db: DatabaseUnderTest) -> list[dict]:
     with db.engine.connect() as connection:
         rows = connection.execute(select(CleanupRun).order_by(CleanupRun.id)).mappings()
         return [{**row, "detail": json.loads(row["detail"] or "{}")} for row in rows]
+
+
+# A log line a flow run writes to stderr: "17:02:53.802 | WARNING | ...". Whether those reach a
+# test's captured stderr depends on whether Prefect set up its logging before the capture.
+LOG_LINE = re.compile(r"\d\d:\d\d:\d\d\.\d+ \| ")
+
+
+def error_lines(stderr: str) -> list[str]:
+    """The lines of `stderr` that are not log lines: what the command itself said."""
+    return [line for line in stderr.strip().splitlines() if not LOG_LINE.match(line)]
 
 
 def test_dry_run_reports_per_type_exactly_what_the_real_run_deletes(
@@ -130,11 +141,12 @@ def test_safety_limit_deletes_nothing_and_exits_5(
     before = basket_ids(store)
     result = cli("cleanup", *AT_NOW, "--as", "alice", env=store.env)
     assert result.exit_code == 5
-    (line,) = result.stderr.strip().splitlines()
+    (line,) = error_lines(result.stderr)
     assert line.startswith("error: this run would delete ") and "more than the limit of 25%" in line
     assert basket_ids(store) == before and audit_rows(store) == []
     (run,) = cleanup_runs(store)
     assert (run["status"], run["deleted"], run["detail"]["exit_code"]) == ("failed", 0, 5)
+    assert list(run["detail"]["seconds"]) == ["planning"]  # stopped after counting
 
 
 def test_force_by_an_administrator_passes_the_safety_limit(
@@ -164,7 +176,7 @@ def test_refused_runs_change_nothing_and_say_why_in_one_line(
     before = basket_ids(store)
     result = cli("cleanup", *args, env={**store.env, **NO_SHARE_LIMIT})
     assert result.exit_code == code
-    (line,) = result.stderr.strip().splitlines()
+    (line,) = error_lines(result.stderr)
     assert says in line and "Traceback" not in result.stderr
     assert basket_ids(store) == before and audit_rows(store) == []
 
@@ -269,6 +281,7 @@ def test_failing_batch_is_retried_then_skipped_and_the_next_run_finishes(
     assert sorted(row["basket_id"] for row in audit_rows(store)) == sorted(set(expired) - set(bad_batch))
     (run,) = cleanup_runs(store)  # ...and audited, and the run is on record as failed
     assert (run["status"], run["skipped"], run["detail"]["skipped_basket_ids"]) == ("failed", 40, bad_batch)
+    assert list(run["detail"]["seconds"]) == ["planning", "deleting", "snapshot"]
 
     monkeypatch.setattr(retention_tasks, "delete_expired_batch", real_delete)  # the fault is gone
     rerun = cli("cleanup", *AT_NOW, "--as", "alice", "--json", env=env)
@@ -307,6 +320,25 @@ def _start_cleanup(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Pop
 
 def _audit_count(db: DatabaseUnderTest) -> int:
     return int(db.scalar("select count(*) from basket_audit") or 0)
+
+
+def test_summary_and_run_record_say_how_long_each_step_took(
+    cli, store: DatabaseUnderTest, prefect_harness: None
+) -> None:
+    env = {**store.env, **NO_SHARE_LIMIT}
+    dry = cli("cleanup", "--dry-run", *AT_NOW, "--as", "alice", "--json", env=env)
+    assert list(dry.json()["seconds"]) == ["planning"] and dry.json()["seconds"]["planning"] > 0
+    started = time.perf_counter()
+    real = cli("cleanup", *AT_NOW, "--as", "alice", "--json", env=env)
+    wall = time.perf_counter() - started
+    assert real.exit_code == 0, real.stderr
+    seconds = real.json()["seconds"]
+    assert list(seconds) == ["planning", "deleting", "snapshot"]
+    assert all(value > 0 for value in seconds.values()) and sum(seconds.values()) < wall
+    assert [run["detail"]["seconds"] for run in cleanup_runs(store)] == [dry.json()["seconds"], seconds]
+    again = cli("cleanup", *AT_NOW, "--as", "alice", env=env)  # nothing left to delete
+    assert again.exit_code == 0, again.stderr
+    assert re.search(r"took planning \d+\.\d s, deleting \d+\.\d s, snapshot \d+\.\d s", again.stdout)
 
 
 def test_batches_run_with_old_objects_frozen_and_the_collector_is_restored_after(
