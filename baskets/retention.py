@@ -522,7 +522,7 @@ def _store_tally(connection: Connection, run_id: int, tally: RunTally, **extra: 
 
 
 class StepTimes:
-    """How long each step of a run took, in seconds: `with times("deleting"): ...`.
+    """How long each step of a run took, in seconds: `took = StepTimes()`, `with took("deleting"): ...`.
 
     A step is timed even when it raises, so a failed run's record says where it spent its time.
     """
