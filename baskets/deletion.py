@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.sql import visitors
+from sqlalchemy.sql.sqltypes import NullType
 
 from baskets.audit import (
     append_documents,
@@ -73,13 +74,20 @@ def key_in(connection: Connection, column: Column[Any] | Any, keys: Sequence[str
     placeholders is) again for each batch, which cost more than the statement itself.
     """
     if connection.dialect.name == "postgresql":
-        return _any_of_array(column, bindparam(None, pg_array_literal(keys), type_=String))
+        return _any_of_array(column, bindparam(None, pg_array_literal(keys), type_=NullType()))
     return column.in_(keys)
 
 
 def _any_of_array(column: Column[Any] | Any, keys: Any) -> ColumnElement[bool]:
-    """PostgreSQL: `column = ANY(CAST(keys AS type[]))`, `keys` a text parameter holding a
-    `pg_array_literal`."""
+    """PostgreSQL: `column = ANY(CAST(keys AS type[]))`, `keys` a parameter holding a
+    `pg_array_literal`.
+
+    The parameter has no type of its own (SQLAlchemy renders no `::VARCHAR` after it, psycopg
+    sends a str as unknown), so PostgreSQL reads it as the array type once, when it is bound.
+    Typed as text, it was cast to the array for every row a sequential scan visited, which
+    PostgreSQL chooses for a table without statistics or a small one: a 1000-id batch on a
+    freshly loaded 3,000-basket table took 2.9 s instead of milliseconds.
+    """
     return column == any_(cast(keys, ARRAY(column.type)))
 
 
@@ -403,7 +411,7 @@ def _delete_returning_statement(still_matches: ColumnElement[bool]) -> Any:
         return kept[1]
     gone = (
         delete(Basket)
-        .where(_any_of_array(Basket.id, bindparam(_IDS_PARAMETER, type_=String)), still_matches)
+        .where(_any_of_array(Basket.id, bindparam(_IDS_PARAMETER, type_=NullType())), still_matches)
         .returning(*(Basket.__table__.c[name] for name in _BASKET_COLUMNS))
         .cte("gone")
     )
