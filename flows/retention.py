@@ -132,21 +132,17 @@ def _run_holding_lock(
     tally = RunTally()
     plan: CleanupPlan | None = None
     took = StepTimes()
+    # What every summary of this run says besides its counts (the step times as they stand then).
+    about_run: dict[str, Any] = {
+        "run_id": run_id, "actor": actor, "flow_run_id": flow_run_id, "seconds": took.seconds,
+    }  # fmt: skip
     try:
         with took("planning"):
             plan = plan_retention_cleanup(engine, policy, as_of)
         if dry_run:
             publish_retention_report(policy, plan, None, True)
             finish_cleanup_run(engine, run_id, tally, succeeded=True, plan=plan, seconds=took.seconds)
-            return run_summary(
-                run_id=run_id,
-                plan=plan,
-                tally=None,
-                dry_run=True,
-                actor=actor,
-                flow_run_id=flow_run_id,
-                seconds=took.seconds,
-            )
+            return run_summary(plan=plan, tally=None, dry_run=True, **about_run)
         check_safety_share(plan, forced=force)
         if plan.over_limit:
             logger.warning("over the safety share (%.1f%%), forced by %s", plan.share * 100, actor.name)
@@ -165,15 +161,7 @@ def _run_holding_lock(
                     )
         publish_retention_report(policy, plan, tally, False)
         summary = run_summary(
-            run_id=run_id,
-            plan=plan,
-            tally=tally,
-            dry_run=False,
-            actor=actor,
-            flow_run_id=flow_run_id,
-            snapshot=path,
-            snapshot_rows=rows,
-            seconds=took.seconds,
+            plan=plan, tally=tally, dry_run=False, snapshot=path, snapshot_rows=rows, **about_run
         )
         if tally.failed_batches:
             message = describe_incomplete(summary)
