@@ -539,6 +539,11 @@ class StepTimes:
             self.seconds[step] = round(self.seconds.get(step, 0.0) + time.perf_counter() - started, 3)
 
 
+def describe_step_times(seconds: Mapping[str, float]) -> str:
+    """`StepTimes.seconds` as one line: 'planning 0.6 s, deleting 30.1 s, snapshot 2.0 s'."""
+    return ", ".join(f"{step} {value:.1f} s" for step, value in seconds.items())
+
+
 def finish_cleanup_run(
     engine: Engine,
     run_id: int,

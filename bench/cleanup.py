@@ -40,7 +40,7 @@ from sqlalchemy import delete  # noqa: E402
 from baskets.db import make_engine, upgrade_database, write_transaction  # noqa: E402
 from baskets.deletion import key_in  # noqa: E402
 from baskets.models import Basket  # noqa: E402
-from baskets.retention import RetentionPolicy, walk_expired_batches  # noqa: E402
+from baskets.retention import RetentionPolicy, describe_step_times, walk_expired_batches  # noqa: E402
 from baskets.seed import seed_database  # noqa: E402
 
 SEED_NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
@@ -117,7 +117,7 @@ def main() -> None:
         f"{summary['longest_batch_seconds']:.3f} s, "
         f"snapshot {summary['snapshot_rows']:,} rows){suite_cpu.text()}"
     )
-    print("  steps: " + ", ".join(f"{step} {seconds:.1f} s" for step, seconds in summary["seconds"].items()))
+    print(f"  steps: {describe_step_times(summary['seconds'])}")
     ratio = suite_seconds / bare_seconds
     print(f"ratio suite / bare: {ratio:.2f} (target <= 2.0)")
     print(f"longest batch transaction: {summary['longest_batch_seconds']:.3f} s (target <= 1 s)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import gc
 import time
 from collections.abc import Callable, Iterator
@@ -132,6 +133,8 @@ def _run_holding_lock(
     tally = RunTally()
     plan: CleanupPlan | None = None
     took = StepTimes()
+    # Closes this run's record with the step times as they stand when it is called.
+    finish = functools.partial(finish_cleanup_run, engine, run_id, seconds=took.seconds)
     # What every summary of this run says besides its counts (the step times as they stand then).
     about_run: dict[str, Any] = {
         "run_id": run_id, "actor": actor, "flow_run_id": flow_run_id, "seconds": took.seconds,
@@ -141,7 +144,7 @@ def _run_holding_lock(
             plan = plan_retention_cleanup(engine, policy, as_of)
         if dry_run:
             publish_retention_report(policy, plan, None, True)
-            finish_cleanup_run(engine, run_id, tally, succeeded=True, plan=plan, seconds=took.seconds)
+            finish(tally, succeeded=True, plan=plan)
             return run_summary(plan=plan, tally=None, dry_run=True, **about_run)
         check_safety_share(plan, forced=force)
         if plan.over_limit:
@@ -165,21 +168,9 @@ def _run_holding_lock(
         )
         if tally.failed_batches:
             message = describe_incomplete(summary)
-            finish_cleanup_run(
-                engine,
-                run_id,
-                tally,
-                succeeded=False,
-                plan=plan,
-                error=message,
-                exit_code=1,
-                snapshot=path,
-                seconds=took.seconds,
-            )
+            finish(tally, succeeded=False, plan=plan, error=message, exit_code=1, snapshot=path)
             raise CleanupIncomplete(message, summary)
-        finish_cleanup_run(
-            engine, run_id, tally, succeeded=True, plan=plan, snapshot=path, seconds=took.seconds
-        )
+        finish(tally, succeeded=True, plan=plan, snapshot=path)
         logger.info(
             "deleted %d baskets, %d survived because touched, snapshot %s",
             summary["deleted"],
@@ -191,15 +182,12 @@ def _run_holding_lock(
         raise
     except BaseException as error:
         message = error.message if isinstance(error, BasketsError) else f"{type(error).__name__}: {error}"
-        finish_cleanup_run(
-            engine,
-            run_id,
+        finish(
             tally,
             succeeded=False,
             plan=plan,
             error=message.splitlines()[0] if message else type(error).__name__,
             exit_code=getattr(error, "exit_code", 1),
-            seconds=took.seconds,
         )
         raise
 

@@ -76,7 +76,7 @@ def cleanup(
 
 
 def _report(summary: dict[str, Any], json_output: bool) -> None:
-    from baskets.retention import CATEGORIES, CATEGORY_TITLES
+    from baskets.retention import CATEGORIES, CATEGORY_TITLES, describe_step_times
 
     if json_output:
         emit_json(summary)
@@ -112,8 +112,7 @@ def _report(summary: dict[str, Any], json_output: bool) -> None:
         f"(longest {summary['longest_batch_seconds']} s); snapshot {summary['snapshot']}"
     )
     if summary.get("seconds"):
-        steps = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in summary["seconds"].items())
-        stdout.print(f"  took {steps}")
+        stdout.print(f"  took {describe_step_times(summary['seconds'])}")
 
 
 def demo_cleanup(database_url: str, operator: str) -> None:
