@@ -13,7 +13,18 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, Engine, String, func, select, type_coerce, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    String,
+    delete,
+    func,
+    insert,
+    select,
+    type_coerce,
+    update,
+)
 
 from baskets.models import GENESIS_HASH, AuditChainHead, BasketAudit
 
@@ -167,24 +178,51 @@ class ChainHead:
     hash: str
 
 
-def lock_chain_head(connection: Connection) -> ChainHead:
+def lock_chain_head(connection: Connection, *, after_snapshot: bool = False) -> ChainHead:
     """Read the chain head, locking it until the caller's transaction ends.
 
-    Every writer takes this lock first, so sequence numbers and prev_hash links never fork.
-    On PostgreSQL the lock is on the table (EXCLUSIVE: readers go on), taken by the
-    transaction's first statement: LOCK TABLE takes no snapshot, so a REPEATABLE READ
-    transaction's snapshot comes after the lock and sees the head the last writer committed
-    (a row lock would be taken in an older snapshot and fail with a serialization error
-    whenever it had to wait). Elsewhere FOR UPDATE; SQLite ignores it, and there
+    Every writer takes this lock before it appends, so sequence numbers and prev_hash links
+    never fork. On PostgreSQL the lock is on the table (EXCLUSIVE: readers go on). Taken as the
+    transaction's first statement (LOCK TABLE takes no snapshot), a REPEATABLE READ transaction's
+    snapshot comes after the lock and sees the head the last writer committed (a row lock would be
+    taken in an older snapshot and fail with a serialization error whenever it had to wait).
+    `after_snapshot` (PostgreSQL only) is for a transaction that has read before it locks: the
+    head is then read on a connection of its own, which sees every commit up to the lock.
+    Elsewhere FOR UPDATE of row CHAIN_HEAD_ID; SQLite ignores it, and there
     `write_transaction`'s BEGIN IMMEDIATE serialises writers.
     """
-    query = select(AuditChainHead.seq, AuditChainHead.hash).where(AuditChainHead.id == CHAIN_HEAD_ID)
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(f"LOCK TABLE {AuditChainHead.__tablename__} IN EXCLUSIVE MODE")
-    else:
-        query = query.with_for_update()
-    row = connection.execute(query).one()
+    if connection.dialect.name != "postgresql":
+        query = select(AuditChainHead.seq, AuditChainHead.hash).where(AuditChainHead.id == CHAIN_HEAD_ID)
+        row = connection.execute(query.with_for_update()).one()
+        return ChainHead(seq=int(row.seq), hash=row.hash)
+    connection.exec_driver_sql(f"LOCK TABLE {AuditChainHead.__tablename__} IN EXCLUSIVE MODE")
+    if not after_snapshot:
+        return read_chain_head(connection)
+    with connection.engine.connect() as fresh:
+        return read_chain_head(fresh)
+
+
+def read_chain_head(connection: Connection) -> ChainHead:
+    """The chain head as `connection` sees it: the head row with the highest seq."""
+    row = connection.execute(
+        select(AuditChainHead.seq, AuditChainHead.hash).order_by(AuditChainHead.seq.desc()).limit(1)
+    ).one()
     return ChainHead(seq=int(row.seq), hash=row.hash)
+
+
+def fold_chain_head(connection: Connection) -> None:
+    """Move row CHAIN_HEAD_ID to the chain head and remove the head rows overlapping batches
+    added (`append_documents(add_head_row=True)`). The caller holds the head lock."""
+    head = read_chain_head(connection)
+    _set_chain_head(connection, head)
+
+
+def _set_chain_head(connection: Connection, head: ChainHead) -> None:
+    connection.execute(
+        update(AuditChainHead).where(AuditChainHead.id == CHAIN_HEAD_ID).values(seq=head.seq, hash=head.hash)
+    )
+    if connection.dialect.name == "postgresql":  # the only backend with overlapping batches
+        connection.execute(delete(AuditChainHead).where(AuditChainHead.id != CHAIN_HEAD_ID))
 
 
 def append_to_chain(connection: Connection, head: ChainHead, rows: Sequence[Mapping[str, Any]]) -> ChainHead:
@@ -194,7 +232,11 @@ def append_to_chain(connection: Connection, head: ChainHead, rows: Sequence[Mapp
 
 
 def append_documents(
-    connection: Connection, head: ChainHead, documents: Iterable[dict[str, Any]]
+    connection: Connection,
+    head: ChainHead,
+    documents: Iterable[dict[str, Any]],
+    *,
+    add_head_row: bool = False,
 ) -> ChainHead:
     """Chain and insert audit rows given as canonical documents (DOCUMENT_COLUMNS, values as
     `canonical_document` makes them); return the new head.
@@ -204,6 +246,10 @@ def append_documents(
     a generator: on PostgreSQL each row goes into the COPY as soon as it is hashed, so the
     database stores rows while this process builds the next ones. The caller must hold the
     head lock (`lock_chain_head`) in the same transaction.
+
+    The new head goes into row CHAIN_HEAD_ID, or with `add_head_row` (PostgreSQL) into a row of
+    its own, for a transaction that began before the last writer committed and so may not update
+    a row that writer wrote (`lock_chain_head(after_snapshot=True)`).
     """
     to_stored = _STORED_ROW[connection.dialect.name]
     seq, prev_hash = head.seq, head.hash
@@ -218,10 +264,12 @@ def append_documents(
 
     _insert_audit_rows(connection, chained())
     new_head = ChainHead(seq=seq, hash=prev_hash)
-    if new_head != head:
-        connection.execute(
-            update(AuditChainHead).where(AuditChainHead.id == CHAIN_HEAD_ID).values(seq=seq, hash=prev_hash)
-        )
+    if new_head == head:
+        return head
+    if add_head_row:
+        connection.execute(insert(AuditChainHead).values(id=seq + 1, seq=seq, hash=prev_hash))
+    else:
+        _set_chain_head(connection, new_head)
     return new_head
 
 
@@ -307,9 +355,7 @@ def verify_audit_chain(connection: Connection, head: str | None = None, chunk: i
     disagrees), and, given `head` (a hash saved earlier), a tail cut off together with the
     chain head. Streams the log, so memory stays flat on a big one.
     """
-    stored_head = connection.execute(
-        select(AuditChainHead.seq, AuditChainHead.hash).where(AuditChainHead.id == CHAIN_HEAD_ID)
-    ).one()
+    stored_head = read_chain_head(connection)
     columns = [BasketAudit.__table__.c[name] for name in (*HASHED_COLUMNS, "hash")]
     result = connection.execution_options(stream_results=True, yield_per=chunk).execute(
         select(*columns).order_by(BasketAudit.seq)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -305,6 +305,7 @@ def delete_baskets_with_audit(
     flow_run_id: str | None = None,
     still_matches: ColumnElement[bool] | None = None,
     occurred_at: dt.datetime | None = None,
+    wait_for_chain: Callable[[], None] | None = None,
 ) -> DeletionResult:
     """Delete baskets and their lines, writing one chained audit row per basket.
 
@@ -315,19 +316,36 @@ def delete_baskets_with_audit(
     exception anywhere rolls back audit rows and deletes together; on PostgreSQL a clash with a
     concurrent change can surface as a serialization error (`is_transaction_conflict`), after
     which the transaction may simply run again.
+
+    With `wait_for_chain` (PostgreSQL) the baskets are taken first, while another transaction
+    may still be appending to the chain; `wait_for_chain()` returns once it is safe to append
+    (the retention run's previous batch has committed), and the head is then locked and read as
+    committed (`lock_chain_head(after_snapshot=True)`) and the new head added as a row of its own.
+    Nothing else this transaction writes is a row another writer changes, so the overlap cannot
+    fail it; the baskets and lines are checked against this transaction's snapshot as always.
+    Not called when no basket is taken.
     """
     if not reason or len(reason) > REASON_MAX_CHARS:
         raise BadInput(f"--reason: {reason!r} is not a reason (expected e.g. broken or manual)")
     note = check_note(note)
     when = occurred_at or dt.datetime.now(dt.UTC)
+    if wait_for_chain is not None and connection.dialect.name != "postgresql":
+        raise ValueError("wait_for_chain: overlapping chain writers need PostgreSQL")
     wanted = sorted(set(basket_ids))
-    head = lock_chain_head(connection)
-    removed = _take_baskets(connection, wanted, true() if still_matches is None else still_matches)
+    condition = true() if still_matches is None else still_matches
+    if wait_for_chain is None:
+        head = lock_chain_head(connection)
+        removed = _take_baskets(connection, wanted, condition)
+    else:
+        removed = _take_baskets(connection, wanted, condition)
     deleted = [basket[0] for basket in removed]
     found = set(deleted)
     missing = [basket_id for basket_id in wanted if basket_id not in found]
     if not removed:
         return DeletionResult(deleted=[], missing=missing, first_seq=None, last_seq=None)
+    if wait_for_chain is not None:
+        wait_for_chain()
+        head = lock_chain_head(connection, after_snapshot=True)
     common = {
         "event": "deleted",
         "occurred_at": canonical_time(when),
@@ -337,7 +355,12 @@ def delete_baskets_with_audit(
         "note": note,
         "flow_run_id": flow_run_id,
     }
-    new_head = append_documents(connection, head, (_deleted_document(basket, common) for basket in removed))
+    new_head = append_documents(
+        connection,
+        head,
+        (_deleted_document(basket, common) for basket in removed),
+        add_head_row=wait_for_chain is not None,
+    )
     return DeletionResult(deleted=deleted, missing=missing, first_seq=head.seq + 1, last_seq=new_head.seq)
 
 

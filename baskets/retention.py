@@ -8,7 +8,7 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
@@ -27,6 +27,7 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    delete,
     exists,
     func,
     insert,
@@ -37,11 +38,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 
-from baskets.audit import canonical_quantity
+from baskets.audit import canonical_quantity, fold_chain_head, lock_chain_head
 from baskets.db import write_transaction
 from baskets.deletion import delete_baskets_with_audit, existing_basket_ids
 from baskets.errors import BasketsError, SafetyLimitHit
-from baskets.models import Basket, BasketAudit, BasketLine, CleanupRun
+from baskets.models import Basket, BasketAudit, BasketLine, CleanupRun, CleanupRunBatch
 from baskets.roles import Actor
 from config.settings import ACCOUNT_TYPES, RetentionSettings
 
@@ -334,6 +335,14 @@ class BatchOutcome:
     tally: RunTally  # the run's counts after this batch
 
 
+# The counts after the previous batch of a run, from a function that waits for it to commit (at
+# most the seconds given, or as long as it takes for None): `Future.result` of that batch.
+PreviousBatch = Callable[[float | None], "RunTally"]
+# How long an overlapping batch holds its deleted baskets' locks waiting for the previous batch
+# (normally a few milliseconds) before it rolls back and runs again once that batch is done.
+PREVIOUS_BATCH_WAIT_SECONDS = 1.0
+
+
 def delete_expired_batch(
     engine: Engine,
     batch: Sequence[ExpiredBasket],
@@ -342,18 +351,29 @@ def delete_expired_batch(
     now: dt.datetime,
     actor: Actor,
     run_id: int,
-    tally: RunTally,
+    tally: RunTally | PreviousBatch,
     flow_run_id: str | None = None,
 ) -> BatchOutcome:
     """Delete one batch with its audit rows; the outcome carries the run's counts after it.
 
     One short write transaction: the expiry predicate is re-checked under row locks (a basket
     touched since selection survives without an audit row), and the audit rows, the deletes
-    and the run's counts in cleanup_runs commit together or not at all. `tally` is not changed,
-    so after an exception (nothing of the batch was changed) the batch can simply be retried.
+    and the run's counts commit together or not at all. `tally` is not changed, so after an
+    exception (nothing of the batch was changed) the batch can simply be retried.
+
+    `tally` is the run's counts before this batch or, on PostgreSQL, a `PreviousBatch`: the
+    baskets are then deleted while the previous batch still writes its audit rows, and the chain
+    head is locked once it has committed (`delete_baskets_with_audit`'s `wait_for_chain`). If it
+    has not within PREVIOUS_BATCH_WAIT_SECONDS (it is being retried), TimeoutError: this batch
+    rolls back rather than hold its baskets' locks, to run again after it.
     """
     ids = [basket.basket_id for basket in batch]
     category_of = {basket.basket_id: basket.category for basket in batch}
+    before: list[RunTally] = [] if callable(tally) else [tally]
+
+    def wait_for_previous_batch() -> None:
+        before.append(tally(PREVIOUS_BATCH_WAIT_SECONDS))  # type: ignore[operator]
+
     started = time.perf_counter()
     with write_transaction(engine) as connection:
         result = delete_baskets_with_audit(
@@ -364,14 +384,17 @@ def delete_expired_batch(
             flow_run_id=flow_run_id,
             still_matches=policy.expired(now),
             occurred_at=dt.datetime.now(dt.UTC),
+            wait_for_chain=wait_for_previous_batch if callable(tally) else None,
         )
+        if not before:  # nothing deleted, the chain untouched: the counts still go in order
+            wait_for_previous_batch()
         still_there = existing_basket_ids(connection, result.missing) if result.missing else set()
         survived = [basket_id for basket_id in result.missing if basket_id in still_there]
         gone = [basket_id for basket_id in result.missing if basket_id not in still_there]
         counted = _counted(
-            tally, category_of, result.deleted, survived, gone, result.first_seq, result.last_seq
+            before[0], category_of, result.deleted, survived, gone, result.first_seq, result.last_seq
         )
-        _store_tally(connection, run_id, counted)
+        _store_batch_tally(connection, run_id, counted)
     seconds = time.perf_counter() - started
     counted.longest_batch_seconds = max(counted.longest_batch_seconds, seconds)
     return BatchOutcome(
@@ -420,7 +443,7 @@ def record_failed_batch(
         counted.categories[basket.category].skipped += 1
         counted.skipped_ids.append(basket.basket_id)
     with engine.begin() as connection:
-        _store_tally(connection, run_id, counted)
+        _store_batch_tally(connection, run_id, counted)
     return counted
 
 
@@ -457,13 +480,15 @@ def start_cleanup_run(
         ).all()
         abandoned = []
         for run_id, started_at, detail in stale:
-            found = json.loads(detail) if detail else {}
+            last_batch = _latest_batch_tally(connection, run_id) or {}
+            found = json.loads(last_batch.pop("detail", None) or detail or "{}")
             found["error"] = "abandoned: the process ended before the run finished (killed or crashed)"
             connection.execute(
                 update(CleanupRun)
                 .where(CleanupRun.id == run_id)
-                .values(status="failed", finished_at=now, detail=json.dumps(found))
+                .values(status="failed", finished_at=now, detail=json.dumps(found), **last_batch)
             )
+            connection.execute(delete(CleanupRunBatch).where(CleanupRunBatch.run_id == run_id))
             abandoned.append(AbandonedRun(run_id, started_at, found.get("first_seq"), found.get("last_seq")))
         run_id = connection.execute(
             insert(CleanupRun).values(
@@ -507,18 +532,44 @@ def record_refused_run(
 
 
 def _store_tally(connection: Connection, run_id: int, tally: RunTally, **extra: Any) -> None:
-    detail = tally.as_detail() | extra
+    """Put `tally` (and `extra` details) into the run's row and drop its batch rows."""
     connection.execute(
-        update(CleanupRun)
-        .where(CleanupRun.id == run_id)
-        .values(
-            selected=tally.total("selected"),
-            deleted=tally.total("deleted"),
-            survived=tally.total("survived"),
-            skipped=tally.total("skipped"),
-            detail=json.dumps(detail, default=str),
-        )
+        update(CleanupRun).where(CleanupRun.id == run_id).values(**_tally_columns(tally, **extra))
     )
+    connection.execute(delete(CleanupRunBatch).where(CleanupRunBatch.run_id == run_id))
+
+
+def _store_batch_tally(connection: Connection, run_id: int, tally: RunTally) -> None:
+    """Record the run's counts after a batch, in the batch's transaction (see CleanupRunBatch)."""
+    batch = tally.batches + tally.failed_batches
+    connection.execute(insert(CleanupRunBatch).values(run_id=run_id, batch=batch, **_tally_columns(tally)))
+
+
+def _tally_columns(tally: RunTally, **extra: Any) -> dict[str, Any]:
+    return {
+        "selected": tally.total("selected"),
+        "deleted": tally.total("deleted"),
+        "survived": tally.total("survived"),
+        "skipped": tally.total("skipped"),
+        "detail": json.dumps(tally.as_detail() | extra, default=str),
+    }
+
+
+def _latest_batch_tally(connection: Connection, run_id: int) -> dict[str, Any] | None:
+    """The counts and detail a running (or abandoned) run's last batch stored, if any."""
+    row = connection.execute(
+        select(
+            CleanupRunBatch.selected,
+            CleanupRunBatch.deleted,
+            CleanupRunBatch.survived,
+            CleanupRunBatch.skipped,
+            CleanupRunBatch.detail,
+        )
+        .where(CleanupRunBatch.run_id == run_id)
+        .order_by(CleanupRunBatch.batch.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else dict(row._mapping)
 
 
 class StepTimes:
@@ -570,6 +621,10 @@ def finish_cleanup_run(
         extra["exit_code"] = exit_code
     if snapshot is not None:
         extra["snapshot"] = str(snapshot)
+    if engine.dialect.name == "postgresql":  # the head rows the overlapping batches added go
+        with write_transaction(engine) as connection:
+            lock_chain_head(connection)
+            fold_chain_head(connection)
     with engine.begin() as connection:
         _store_tally(connection, run_id, tally, **extra)
         connection.execute(
@@ -583,9 +638,9 @@ def finish_cleanup_run(
 
 
 def cleanup_run_record(connection: Connection, run_id: int) -> dict[str, Any]:
-    """The stored record of one run, with `detail` parsed."""
+    """The stored record of one run, with `detail` parsed; a running run's counts are its last batch's."""
     row = connection.execute(select(CleanupRun).where(CleanupRun.id == run_id)).mappings().one()
-    record = dict(row)
+    record = dict(row) | (_latest_batch_tally(connection, run_id) or {})
     record["detail"] = json.loads(record["detail"]) if record["detail"] else {}
     return record
 

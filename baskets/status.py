@@ -154,7 +154,9 @@ def check_health(connection: Connection, settings: Settings, now: dt.datetime) -
     stale_after = settings.alerts.stale_after_hours
     last_success = _latest_run(connection, now, CleanupRun.status == "succeeded")
     last_run = _latest_run(connection, now)
-    head = connection.execute(select(AuditChainHead.seq, AuditChainHead.hash).limit(1)).first()
+    head = connection.execute(
+        select(AuditChainHead.seq, AuditChainHead.hash).order_by(AuditChainHead.seq.desc()).limit(1)
+    ).first()
     expired = count_expired_baskets(connection, RetentionPolicy.from_settings(settings.retention), now)
     problems = []
     hours = _hours_between(last_success, now)

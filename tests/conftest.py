@@ -36,6 +36,7 @@ import pytest  # noqa: E402
 from sqlalchemy import Connection, Engine, create_engine, delete, text, update  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from baskets.audit import CHAIN_HEAD_ID  # noqa: E402
 from baskets.db import make_engine, upgrade_database  # noqa: E402
 from baskets.models import GENESIS_HASH, AuditChainHead, Base  # noqa: E402
 
@@ -91,6 +92,7 @@ class _ServerDatabase:
             for table in reversed(Base.metadata.sorted_tables):
                 if table.name != AuditChainHead.__tablename__:
                     connection.execute(delete(table))
+            connection.execute(delete(AuditChainHead).where(AuditChainHead.id != CHAIN_HEAD_ID))
             connection.execute(update(AuditChainHead).values(seq=0, hash=GENESIS_HASH))
 
     def drop(self) -> None:

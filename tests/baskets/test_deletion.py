@@ -197,8 +197,8 @@ def test_failure_after_the_delete_and_the_audit_insert_undoes_both(
         head_before = connection.execute(select(AuditChainHead.seq, AuditChainHead.hash)).one()
     append_documents = deletion.append_documents
 
-    def fail_after_audit(connection, head, documents):  # type: ignore[no-untyped-def]
-        append_documents(connection, head, documents)
+    def fail_after_audit(connection, head, documents, **options):  # type: ignore[no-untyped-def]
+        append_documents(connection, head, documents, **options)
         assert connection.scalar(select(func.count()).select_from(BasketAudit)) == 3  # audit rows are in
         assert existing_basket_ids(connection, ids) == set()  # and the baskets gone
         raise RuntimeError("injected failure")
