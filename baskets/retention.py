@@ -480,7 +480,7 @@ def start_cleanup_run(
         ).all()
         abandoned = []
         for run_id, started_at, detail in stale:
-            last_batch = _latest_batch_tally(connection, run_id) or {}
+            last_batch = latest_batch_counts(connection, run_id) or {}
             found = json.loads(last_batch.pop("detail", None) or detail or "{}")
             found["error"] = "abandoned: the process ended before the run finished (killed or crashed)"
             connection.execute(
@@ -555,7 +555,7 @@ def _tally_columns(tally: RunTally, **extra: Any) -> dict[str, Any]:
     }
 
 
-def _latest_batch_tally(connection: Connection, run_id: int) -> dict[str, Any] | None:
+def latest_batch_counts(connection: Connection, run_id: int) -> dict[str, Any] | None:
     """The counts and detail a running (or abandoned) run's last batch stored, if any."""
     row = connection.execute(
         select(
@@ -640,7 +640,7 @@ def finish_cleanup_run(
 def cleanup_run_record(connection: Connection, run_id: int) -> dict[str, Any]:
     """The stored record of one run, with `detail` parsed; a running run's counts are its last batch's."""
     row = connection.execute(select(CleanupRun).where(CleanupRun.id == run_id)).mappings().one()
-    record = dict(row) | (_latest_batch_tally(connection, run_id) or {})
+    record = dict(row) | (latest_batch_counts(connection, run_id) or {})
     record["detail"] = json.loads(record["detail"]) if record["detail"] else {}
     return record
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, func, select
 
 from baskets.alerts import Alert
 from baskets.models import AuditChainHead, Basket, CleanupRun
-from baskets.retention import RetentionPolicy, count_expired_baskets
+from baskets.retention import RetentionPolicy, count_expired_baskets, latest_batch_counts
 from config.settings import Settings
 
 CLEANUP_FLOW = "retention-cleanup"
@@ -95,7 +96,12 @@ class HealthReport:
         }
 
 
-def _summary(row: Any) -> CleanupRunSummary:
+def _summary(connection: Connection, row: Any) -> CleanupRunSummary:
+    """A run's record; a running run's counts as of its last batch (`latest_batch_counts`)."""
+    fields = dict(row._mapping)
+    if row.status == "running":
+        fields |= latest_batch_counts(connection, row.id) or {}
+    row = SimpleNamespace(**fields)
     try:
         detail = json.loads(row.detail) if row.detail else {}
     except ValueError:
@@ -122,7 +128,7 @@ def _latest_run(connection: Connection, now: dt.datetime, *conditions: Any) -> C
         .limit(1)
     )
     row = connection.execute(query).first()
-    return _summary(row) if row else None
+    return _summary(connection, row) if row else None
 
 
 def cleanup_run_for_flow_run(connection: Connection, flow_run_id: str) -> CleanupRunSummary | None:
@@ -133,7 +139,7 @@ def cleanup_run_for_flow_run(connection: Connection, flow_run_id: str) -> Cleanu
         .order_by(CleanupRun.id.desc())
         .limit(1)
     ).first()
-    return _summary(row) if row else None
+    return _summary(connection, row) if row else None
 
 
 def baskets_per_account_type(connection: Connection) -> dict[str, int]:
