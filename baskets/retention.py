@@ -339,8 +339,9 @@ class BatchOutcome:
 # most the seconds given, or as long as it takes for None): `Future.result` of that batch.
 PreviousBatch = Callable[[float | None], "RunTally"]
 # How long an overlapping batch holds its deleted baskets' locks waiting for the previous batch
-# (normally a few milliseconds) before it rolls back and runs again once that batch is done.
-PREVIOUS_BATCH_WAIT_SECONDS = 1.0
+# (normally a few milliseconds; the batch target is 1 s in all) before it rolls back and runs again
+# once that batch is done.
+PREVIOUS_BATCH_WAIT_SECONDS = 0.5
 
 
 def delete_expired_batch(
