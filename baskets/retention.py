@@ -533,10 +533,17 @@ def record_refused_run(
 
 
 def _store_tally(connection: Connection, run_id: int, tally: RunTally, **extra: Any) -> None:
-    """Put `tally` (and `extra` details) into the run's row and drop its batch rows."""
-    connection.execute(
-        update(CleanupRun).where(CleanupRun.id == run_id).values(**_tally_columns(tally, **extra))
-    )
+    """Put `tally` (and `extra` details) into the run's row and drop its batch rows.
+
+    If a stored batch is further on than `tally` (a run that failed while a batch was in flight:
+    that batch committed after the flow stopped counting), its counts go in instead."""
+    columns = _tally_columns(tally, **extra)
+    last_batch = latest_batch_counts(connection, run_id)
+    if last_batch is not None:
+        stored = json.loads(last_batch["detail"])
+        if stored["batches"] + stored["failed_batches"] > tally.batches + tally.failed_batches:
+            columns = last_batch | {"detail": json.dumps(stored | extra, default=str)}
+    connection.execute(update(CleanupRun).where(CleanupRun.id == run_id).values(**columns))
     connection.execute(delete(CleanupRunBatch).where(CleanupRunBatch.run_id == run_id))
 
 

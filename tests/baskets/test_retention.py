@@ -593,3 +593,22 @@ def test_a_dead_runs_counts_come_from_its_last_batch(db: DatabaseUnderTest) -> N
         assert connection.scalar(select(func.count()).select_from(CleanupRunBatch)) == 0
     assert (record["status"], record["deleted"], record["detail"]["batches"]) == ("failed", 4, 2)
     assert "abandoned" in record["detail"]["error"]
+
+
+def test_a_batch_that_committed_after_the_flow_stopped_counting_is_in_the_final_record(
+    db: DatabaseUnderTest,
+) -> None:
+    """A run failing while a batch is in flight closes with an older tally than its last batch's."""
+    for _ in range(5):
+        add_basket(db, "contact", dt.timedelta(days=100))
+    run_id, tally = run_all_batches(db, RetentionPolicy(days=POLICY.days, batch_size=2))
+    assert tally.batches == 3
+    finish_cleanup_run(db.engine, run_id, RunTally(), succeeded=False, error="selection failed", exit_code=1)
+    with db.engine.connect() as connection:
+        record = cleanup_run_record(connection, run_id)
+    assert (record["status"], record["deleted"]) == ("failed", 5)
+    assert (record["detail"]["batches"], record["detail"]["last_seq"], record["detail"]["error"]) == (
+        3,
+        5,
+        "selection failed",
+    )
