@@ -335,9 +335,7 @@ def delete_baskets_with_audit(
     condition = true() if still_matches is None else still_matches
     if wait_for_chain is None:
         head = lock_chain_head(connection)
-        removed = _take_baskets(connection, wanted, condition)
-    else:
-        removed = _take_baskets(connection, wanted, condition)
+    removed = _take_baskets(connection, wanted, condition)
     deleted = [basket[0] for basket in removed]
     found = set(deleted)
     missing = [basket_id for basket_id in wanted if basket_id not in found]

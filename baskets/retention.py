@@ -370,10 +370,12 @@ def delete_expired_batch(
     """
     ids = [basket.basket_id for basket in batch]
     category_of = {basket.basket_id: basket.category for basket in batch}
-    before: list[RunTally] = [] if callable(tally) else [tally]
+    previous_batch = tally if callable(tally) else None
+    before: list[RunTally] = [] if callable(tally) else [tally]  # the counts, once known
 
     def wait_for_previous_batch() -> None:
-        before.append(tally(PREVIOUS_BATCH_WAIT_SECONDS))  # type: ignore[operator]
+        if previous_batch is not None:
+            before.append(previous_batch(PREVIOUS_BATCH_WAIT_SECONDS))
 
     started = time.perf_counter()
     with write_transaction(engine) as connection:
@@ -385,7 +387,7 @@ def delete_expired_batch(
             flow_run_id=flow_run_id,
             still_matches=policy.expired(now),
             occurred_at=dt.datetime.now(dt.UTC),
-            wait_for_chain=wait_for_previous_batch if callable(tally) else None,
+            wait_for_chain=None if previous_batch is None else wait_for_previous_batch,
         )
         if not before:  # nothing deleted, the chain untouched: the counts still go in order
             wait_for_previous_batch()

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from baskets.locks import cleanup_lock
-from baskets.models import Basket, BasketAudit, CleanupRun
+from baskets.models import AuditChainHead, Basket, BasketAudit, CleanupRun, CleanupRunBatch
 from baskets.retention import RetentionPolicy, plan_cleanup, select_expired_basket_ids
 from tests.conftest import NOW, DatabaseUnderTest, add_operators, commit_once_a_session_waits, seed
 
@@ -157,6 +157,32 @@ def test_force_by_an_administrator_passes_the_safety_limit(
     assert result.exit_code == 0, result.stderr
     assert result.json()["over_limit"] is True and result.json()["deleted"] == len(expired)
     assert basket_ids(store).isdisjoint(expired)
+
+
+def test_run_in_many_batches_leaves_one_chain_head_a_verified_chain_and_its_counts_in_the_run_row(
+    cli, store: DatabaseUnderTest, prefect_harness: None
+) -> None:
+    """On PostgreSQL the batches overlap, adding head rows and batch rows that the run folds away."""
+    expired = expired_ids(store)
+    env = {**store.env, **NO_SHARE_LIMIT, "BASKETS_RETENTION__BATCH_SIZE": "7"}
+    result = cli("cleanup", *AT_NOW, "--as", "alice", "--json", env=env)
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["deleted"] == len(expired) and result.json()["batches"] > 10
+    audited = audit_rows(store)
+    assert [row["seq"] for row in audited] == list(range(1, len(expired) + 1))
+    assert [row["basket_id"] for row in audited] == sorted(expired)  # batches chained in key order
+    with store.engine.connect() as connection:
+        heads = connection.execute(select(AuditChainHead.id, AuditChainHead.seq)).all()
+        assert connection.scalar(select(func.count()).select_from(CleanupRunBatch)) == 0
+    assert [tuple(head) for head in heads] == [(1, len(expired))]
+    (run,) = cleanup_runs(store)
+    assert (run["deleted"], run["detail"]["batches"], run["detail"]["last_seq"]) == (
+        len(expired),
+        result.json()["batches"],
+        len(expired),
+    )
+    verified = cli("audit", "verify", "--as", "bob", "--json", env=store.env)
+    assert verified.exit_code == 0 and verified.json()["rows"] == len(expired)
 
 
 @pytest.mark.parametrize(
