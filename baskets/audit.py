@@ -17,6 +17,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Select,
     String,
     delete,
     func,
@@ -202,19 +203,21 @@ def lock_chain_head(connection: Connection, *, after_snapshot: bool = False) -> 
         return read_chain_head(fresh)
 
 
+def chain_head_query() -> Select[int, str]:
+    """The chain head's seq and hash: the head row with the highest seq."""
+    return select(AuditChainHead.seq, AuditChainHead.hash).order_by(AuditChainHead.seq.desc()).limit(1)
+
+
 def read_chain_head(connection: Connection) -> ChainHead:
-    """The chain head as `connection` sees it: the head row with the highest seq."""
-    row = connection.execute(
-        select(AuditChainHead.seq, AuditChainHead.hash).order_by(AuditChainHead.seq.desc()).limit(1)
-    ).one()
+    """The chain head as `connection` sees it."""
+    row = connection.execute(chain_head_query()).one()
     return ChainHead(seq=int(row.seq), hash=row.hash)
 
 
 def fold_chain_head(connection: Connection) -> None:
-    """Move row CHAIN_HEAD_ID to the chain head and remove the head rows overlapping batches
-    added (`append_documents(add_head_row=True)`). The caller holds the head lock."""
-    head = read_chain_head(connection)
-    _set_chain_head(connection, head)
+    """Lock the chain head, move row CHAIN_HEAD_ID to it and remove the head rows overlapping
+    batches added (`append_documents(add_head_row=True)`)."""
+    _set_chain_head(connection, lock_chain_head(connection))
 
 
 def _set_chain_head(connection: Connection, head: ChainHead) -> None:

@@ -332,10 +332,9 @@ def delete_baskets_with_audit(
     if wait_for_chain is not None and connection.dialect.name != "postgresql":
         raise ValueError("wait_for_chain: overlapping chain writers need PostgreSQL")
     wanted = sorted(set(basket_ids))
-    condition = true() if still_matches is None else still_matches
     if wait_for_chain is None:
         head = lock_chain_head(connection)
-    removed = _take_baskets(connection, wanted, condition)
+    removed = _take_baskets(connection, wanted, true() if still_matches is None else still_matches)
     deleted = [basket[0] for basket in removed]
     found = set(deleted)
     missing = [basket_id for basket_id in wanted if basket_id not in found]

@@ -38,7 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 
-from baskets.audit import canonical_quantity, fold_chain_head, lock_chain_head
+from baskets.audit import canonical_quantity, fold_chain_head
 from baskets.db import write_transaction
 from baskets.deletion import delete_baskets_with_audit, existing_basket_ids
 from baskets.errors import BasketsError, SafetyLimitHit
@@ -565,6 +565,14 @@ def _tally_columns(tally: RunTally, **extra: Any) -> dict[str, Any]:
     }
 
 
+def with_last_batch(connection: Connection, record: dict[str, Any]) -> dict[str, Any]:
+    """A cleanup_runs row (`record`, with its `id` and `status`) with, while the run is running,
+    the counts and detail its last batch stored."""
+    if record["status"] != "running":
+        return record
+    return record | (latest_batch_counts(connection, record["id"]) or {})
+
+
 def latest_batch_counts(connection: Connection, run_id: int) -> dict[str, Any] | None:
     """The counts and detail a running (or abandoned) run's last batch stored, if any."""
     row = connection.execute(
@@ -631,11 +639,9 @@ def finish_cleanup_run(
         extra["exit_code"] = exit_code
     if snapshot is not None:
         extra["snapshot"] = str(snapshot)
-    if engine.dialect.name == "postgresql":  # the head rows the overlapping batches added go
-        with write_transaction(engine) as connection:
-            lock_chain_head(connection)
+    with write_transaction(engine) as connection:
+        if engine.dialect.name == "postgresql":  # the head rows the overlapping batches added go
             fold_chain_head(connection)
-    with engine.begin() as connection:
         _store_tally(connection, run_id, tally, **extra)
         connection.execute(
             update(CleanupRun)
@@ -650,7 +656,7 @@ def finish_cleanup_run(
 def cleanup_run_record(connection: Connection, run_id: int) -> dict[str, Any]:
     """The stored record of one run, with `detail` parsed; a running run's counts are its last batch's."""
     row = connection.execute(select(CleanupRun).where(CleanupRun.id == run_id)).mappings().one()
-    record = dict(row) | (latest_batch_counts(connection, run_id) or {})
+    record = with_last_batch(connection, dict(row))
     record["detail"] = json.loads(record["detail"]) if record["detail"] else {}
     return record
 

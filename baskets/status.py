@@ -11,8 +11,9 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from baskets.alerts import Alert
-from baskets.models import AuditChainHead, Basket, CleanupRun
-from baskets.retention import RetentionPolicy, count_expired_baskets, latest_batch_counts
+from baskets.audit import chain_head_query
+from baskets.models import Basket, CleanupRun
+from baskets.retention import RetentionPolicy, count_expired_baskets, with_last_batch
 from config.settings import Settings
 
 CLEANUP_FLOW = "retention-cleanup"
@@ -97,11 +98,8 @@ class HealthReport:
 
 
 def _summary(connection: Connection, row: Any) -> CleanupRunSummary:
-    """A run's record; a running run's counts as of its last batch (`latest_batch_counts`)."""
-    fields = dict(row._mapping)
-    if row.status == "running":
-        fields |= latest_batch_counts(connection, row.id) or {}
-    row = SimpleNamespace(**fields)
+    """A run's record; a running run's counts as of its last batch (`with_last_batch`)."""
+    row = SimpleNamespace(**with_last_batch(connection, dict(row._mapping)))
     try:
         detail = json.loads(row.detail) if row.detail else {}
     except ValueError:
@@ -160,9 +158,7 @@ def check_health(connection: Connection, settings: Settings, now: dt.datetime) -
     stale_after = settings.alerts.stale_after_hours
     last_success = _latest_run(connection, now, CleanupRun.status == "succeeded")
     last_run = _latest_run(connection, now)
-    head = connection.execute(
-        select(AuditChainHead.seq, AuditChainHead.hash).order_by(AuditChainHead.seq.desc()).limit(1)
-    ).first()
+    head = connection.execute(chain_head_query()).first()
     expired = count_expired_baskets(connection, RetentionPolicy.from_settings(settings.retention), now)
     problems = []
     hours = _hours_between(last_success, now)
