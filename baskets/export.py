@@ -97,8 +97,8 @@ BATCH_ROWS = 65_536
 PYTHON_BATCH_ROWS = 10_000
 TEMP_PREFIX = ".export-"
 TEMP_SUFFIX = ".partial"
-# Test hook: pause this many seconds after the first batch is written (kill tests).
-PAUSE_ENV = "BASKETS_EXPORT_TEST_PAUSE_SECONDS"
+# Test hook: seconds to pause after the first batch is written (tests that kill an export set it).
+pause_after_first_batch_seconds = 0.0
 
 ProgressCallback = Callable[[int], None]
 
@@ -490,7 +490,7 @@ def export_baskets(
             csv_writer = pacsv.CSVWriter(str(files["csv"].temp), csv_schema, write_options=CSV_WRITE_OPTIONS)
         if "parquet" in files:
             parquet_writer = pq.ParquetWriter(str(files["parquet"].temp), EXPORT_SCHEMA, compression="zstd")
-        pause = float(os.environ.get(PAUSE_ENV) or 0)
+        pause = pause_after_first_batch_seconds
         last_basket: str | None = None
         pending: list[pa.RecordBatch] = []
         pending_rows = 0

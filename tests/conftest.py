@@ -43,17 +43,19 @@ from baskets.models import GENESIS_HASH, AuditChainHead, Base  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 SERVER_URLS = {
-    "postgresql": os.environ.get(
-        "BASKETS_TEST_POSTGRESQL_URL", "postgresql+psycopg://root@127.0.0.1:5432/test"
-    ),
-    "mariadb": os.environ.get("BASKETS_TEST_MARIADB_URL", "mariadb+pymysql://root@127.0.0.1:3306/test"),
+    "postgresql": os.environ.get("BM_TEST_POSTGRESQL_URL", "postgresql+psycopg://root@127.0.0.1:5432/test"),
+    "mariadb": os.environ.get("BM_TEST_MARIADB_URL", "mariadb+pymysql://root@127.0.0.1:3306/test"),
 }
-# BASKETS_TEST_BACKENDS=sqlite limits a local run to some backends.
+# BM_TEST_BACKENDS=sqlite limits a local run to some backends.
 BACKENDS = [
-    b.strip()
-    for b in os.environ.get("BASKETS_TEST_BACKENDS", "sqlite,postgresql,mariadb").split(",")
-    if b.strip()
+    b.strip() for b in os.environ.get("BM_TEST_BACKENDS", "sqlite,postgresql,mariadb").split(",") if b.strip()
 ]
+# The suite's own variables were BASKETS_*: the product now refuses BASKETS_* names it does not know.
+_RENAMED_VARIABLES = {
+    "BASKETS_TEST_BACKENDS": "BM_TEST_BACKENDS",
+    "BASKETS_TEST_POSTGRESQL_URL": "BM_TEST_POSTGRESQL_URL",
+    "BASKETS_TEST_MARIADB_URL": "BM_TEST_MARIADB_URL",
+}
 # A fixed "now" for tests, so ages and retention cut-offs are reproducible.
 NOW = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -121,6 +123,12 @@ def _server(backend: str) -> _ServerDatabase:
             pytest.fail(f"CI=true but {found.splitlines()[0]}")
         pytest.skip(found.splitlines()[0])
     return found
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for old, new in _RENAMED_VARIABLES.items():
+        if old in os.environ:
+            raise pytest.UsageError(f"{old} is now called {new}: set that instead")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
