@@ -176,6 +176,31 @@ def postgresql_db(tmp_path: Path) -> Iterator[DatabaseUnderTest]:
     yield from _make_database("postgresql", tmp_path)
 
 
+@pytest.fixture
+def silent_server_port() -> Iterator[int]:
+    """The port of a TCP server on 127.0.0.1 that accepts connections and never says a word."""
+    import socket
+
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                accepted.append(server.accept()[0])
+
+    listener = threading.Thread(target=accept, daemon=True)
+    listener.start()
+    yield server.getsockname()[1]
+    stop.set()
+    listener.join()
+    for connection in accepted:
+        connection.close()
+    server.close()
+
+
 @dataclass
 class CliResult:
     exit_code: int
