@@ -97,13 +97,14 @@ def make_engine(
     kwargs.setdefault("pool_pre_ping", True)
     if backend == "postgresql":
         # libpq's connect_timeout covers the TCP connect and the start-up exchange alike.
-        connect_args = {"connect_timeout": math.ceil(connect_timeout_seconds)}
-        return create_engine(parsed, connect_args=connect_args, **kwargs)
+        return create_engine(
+            parsed, connect_args={"connect_timeout": math.ceil(connect_timeout_seconds)}, **kwargs
+        )
     # PyMySQL's connect_timeout covers the TCP connect only; its read timeout bounds the wait for
     # the server's greeting and the log-in, and is lifted once connected (below) so that a long
     # statement or a lock wait is not cut short.
-    connect_args = {"connect_timeout": connect_timeout_seconds, "read_timeout": connect_timeout_seconds}
-    engine = create_engine(parsed, connect_args=connect_args, **kwargs)
+    timeouts = {"connect_timeout": connect_timeout_seconds, "read_timeout": connect_timeout_seconds}
+    engine = create_engine(parsed, connect_args=timeouts, **kwargs)
 
     @event.listens_for(engine, "connect")
     def _lift_read_timeout(dbapi_connection: Any, _record: Any) -> None:

@@ -50,6 +50,11 @@ class SettingsError(ValueError):
     """A setting has a bad value; the message is one line naming it and a good value."""
 
 
+def _shown(name: str) -> str:
+    """A key or variable name as a message shows it: quoted when it holds control characters."""
+    return name if name.isprintable() else repr(name)
+
+
 def _check_days(value: int, example: int) -> int:
     if value < 1:
         raise ValueError(f"{value} is below 1 (expected whole days >= 1, e.g. {example})")
@@ -255,7 +260,7 @@ def _fold_key_case(table: dict[str, Any], file: str, where: tuple[str, ...]) -> 
     for key, value in table.items():
         lower = key.lower()
         if lower in given_as:
-            first, second = (".".join((*where, name)) for name in (given_as[lower], key))
+            first, second = (_shown(".".join((*where, name))) for name in (given_as[lower], key))
             raise SettingsError(
                 f"settings file {file}: {first} and {second} are the same setting "
                 "differing in case (keep one)"
@@ -283,12 +288,13 @@ def refuse_unknown_variables(environ: Any) -> None:
             continue
         if name.lower() in given_as:
             raise SettingsError(
-                f"{given_as[name.lower()]} and {name}: the same setting differing in case (keep one)"
+                f"{_shown(given_as[name.lower()])} and {_shown(name)}: the same setting differing in case "
+                "(keep one)"
             )
         given_as[name.lower()] = name
         expected = _unknown_setting(Settings, name[len(ENV_PREFIX) :].lower().split("__"), ENV_PREFIX)
         if expected is not None:
-            raise SettingsError(f"{name}: unknown setting (expected one of {expected})")
+            raise SettingsError(f"{_shown(name)}: unknown setting (expected one of {expected})")
 
 
 def _unknown_setting(model: type[BaseModel], parts: list[str], prefix: str) -> str | None:
@@ -359,7 +365,7 @@ def _field_names(loc: tuple[Any, ...]) -> list[str]:
 
 def _describe(error: ValidationError) -> str:
     first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"])
+    where = _shown(".".join(str(part) for part in first["loc"]))
     message = first["msg"].removeprefix("Value error, ")
     kind = first["type"]
     if kind == "extra_forbidden":

@@ -403,3 +403,13 @@ def test_settings_file_that_is_not_toml_is_refused_naming_it(
 
 def test_connect_timeout_defaults_to_ten_seconds() -> None:
     assert load_settings().connect_timeout_seconds == 10
+
+
+def test_control_characters_in_a_key_or_value_stay_on_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _with_site_file(monkeypatch, tmp_path, '[retention]\n"batch\\nsize" = 5\n')
+    assert _refusal().startswith("setting 'retention.batch\\nsize': unknown setting")
+    monkeypatch.delenv("BASKETS_CONFIG")
+    monkeypatch.setenv("BASKETS_RETENTION__DAYS__ANONYMOUS", "3\r\n0")
+    assert _refusal().startswith("setting retention.days.anonymous: '3\\r\\n0' is not a whole number")

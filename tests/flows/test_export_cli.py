@@ -142,6 +142,20 @@ def test_bad_input_is_refused_in_one_line(cli, store: DatabaseUnderTest, args, m
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_export_dir_that_is_a_file_is_refused_naming_the_setting(
+    cli, store: DatabaseUnderTest, prefect_harness, tmp_path: Path
+) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("keep me")
+    result = cli("export", "--as", "alice", env={**store.env, "BASKETS_EXPORT_DIR": str(notes / "exports")})
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"error: setting export_dir: cannot write in {str(notes / 'exports')!r}: {str(notes)!r} is not a folder "
+        "(expected a writable folder, e.g. var/exports)"
+    )
+    assert notes.read_text() == "keep me"
+
+
 def _start_export(
     env: dict[str, str], cwd: Path, *args: str, pause_seconds: float = 0
 ) -> subprocess.Popen[str]:
