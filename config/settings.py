@@ -10,6 +10,7 @@ import datetime as dt
 import os
 import tomllib
 import zoneinfo
+from collections.abc import Mapping
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Annotated, Any, get_args, get_origin
@@ -136,7 +137,7 @@ class ScheduleSettings(BaseModel):
     @field_validator("cleanup_cron", "audit_report_cron")
     @classmethod
     def _five_field_cron(cls, value: str) -> str:
-        expected = "(expected minute hour day-of-month month day-of-week, e.g. 30 2 * * *)"
+        expected = "(expected e.g. 30 2 * * *)"
         fields = value.split()
         if len(fields) != 5:
             raise ValueError(f"{value!r} is not a 5-field cron expression {expected}")
@@ -276,10 +277,10 @@ class _StrictEnvSource(EnvSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         refuse_unknown_variables(os.environ)
-        return _read_text(Settings, super().__call__())
+        return _read_text(self.settings_cls, super().__call__())
 
 
-def refuse_unknown_variables(environ: Any) -> None:
+def refuse_unknown_variables(environ: Mapping[str, str]) -> None:
     """Raise SettingsError naming the first BASKETS_* variable that is no setting (nested keys
     joined by `__`), or two variables that differ only in case."""
     given_as: dict[str, str] = {}
