@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from baskets.errors import BasketsError
+
+if TYPE_CHECKING:
+    from config.settings import Settings
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest migration in migrations/versions. Every command checks the database against it, so
@@ -50,12 +54,22 @@ def _sqlite_lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
-def make_engine(url: str | URL, **kwargs: Any) -> Engine:
+# Seconds a server may take to accept a connection and answer its handshake, when the caller
+# has no settings to say (Settings.connect_timeout_seconds is the same by default).
+DEFAULT_CONNECT_TIMEOUT_SECONDS = 10.0
+
+
+def make_engine(
+    url: str | URL, *, connect_timeout_seconds: float = DEFAULT_CONNECT_TIMEOUT_SECONDS, **kwargs: Any
+) -> Engine:
     """An engine for `url` with the project's per-backend set-up.
 
     SQLite gets WAL, foreign keys (ON DELETE CASCADE needs them), a busy timeout and a
     Unicode-aware lower() (its built-in one folds ASCII only, so 'ZOË' would miss 'zoë').
     Transactions that write the audit chain begin IMMEDIATE on SQLite (see `write_transaction`).
+    A server that accepts the connection but never answers fails it (OperationalError) after
+    `connect_timeout_seconds` (PostgreSQL rounds it up to whole seconds, at least 2); SQLite has
+    no server and waits up to 30 s for a lock another process holds.
     """
     parsed = normalise_url(url)
     backend = parsed.get_backend_name()
@@ -81,7 +95,28 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(parsed, **kwargs)
+    if backend == "postgresql":
+        # libpq's connect_timeout covers the TCP connect and the start-up exchange alike.
+        return create_engine(
+            parsed, connect_args={"connect_timeout": math.ceil(connect_timeout_seconds)}, **kwargs
+        )
+    # PyMySQL's connect_timeout covers the TCP connect only; its read timeout bounds the wait for
+    # the server's greeting and the log-in, and is lifted once connected (below) so that a long
+    # statement or a lock wait is not cut short.
+    timeouts = {"connect_timeout": connect_timeout_seconds, "read_timeout": connect_timeout_seconds}
+    engine = create_engine(parsed, connect_args=timeouts, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _lift_read_timeout(dbapi_connection: Any, _record: Any) -> None:
+        # PyMySQL applies its _read_timeout to the socket before the next read.
+        dbapi_connection._read_timeout = None
+
+    return engine
+
+
+def engine_for_settings(settings: Settings) -> Engine:
+    """An engine for the settings' database, with their connect timeout (see `make_engine`)."""
+    return make_engine(settings.database_url, connect_timeout_seconds=settings.connect_timeout_seconds)
 
 
 @contextlib.contextmanager

@@ -97,8 +97,8 @@ BATCH_ROWS = 65_536
 PYTHON_BATCH_ROWS = 10_000
 TEMP_PREFIX = ".export-"
 TEMP_SUFFIX = ".partial"
-# Test hook: pause this many seconds after the first batch is written (kill tests).
-PAUSE_ENV = "BASKETS_EXPORT_TEST_PAUSE_SECONDS"
+# Test hook: seconds to pause after the first batch is written (tests that kill an export set it).
+pause_after_first_batch_seconds = 0.0
 
 ProgressCallback = Callable[[int], None]
 
@@ -445,6 +445,27 @@ class _AtomicFile:
         self._lock.close()
 
 
+def check_writable_folder(folder: Path, name: str) -> None:
+    """Raise BadInput naming `name` (a setting or flag) unless `folder` is a folder this process
+    may write in, or could be created as one. Creates nothing, so a dry run may check too.
+
+    A folder whose nearest existing part is a file can never be made; permission is as the
+    operating system grants it (root may write in a folder its mode bits close).
+    """
+    existing = folder.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        reason = f"{str(existing)!r} is not a folder"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        reason = f"no permission to write in {str(existing)!r}"
+    else:
+        return
+    raise BadInput(
+        f"{name}: cannot write in {str(folder)!r}: {reason} (expected a writable folder, e.g. var/exports)"
+    )
+
+
 def prepare_export_folders(paths: dict[str, Path]) -> None:
     """Create the folders of `paths` and prove a file can be written there.
 
@@ -490,7 +511,7 @@ def export_baskets(
             csv_writer = pacsv.CSVWriter(str(files["csv"].temp), csv_schema, write_options=CSV_WRITE_OPTIONS)
         if "parquet" in files:
             parquet_writer = pq.ParquetWriter(str(files["parquet"].temp), EXPORT_SCHEMA, compression="zstd")
-        pause = float(os.environ.get(PAUSE_ENV) or 0)
+        pause = pause_after_first_batch_seconds
         last_basket: str | None = None
         pending: list[pa.RecordBatch] = []
         pending_rows = 0

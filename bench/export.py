@@ -38,10 +38,8 @@ from baskets.models import Basket, BasketLine  # noqa: E402
 from baskets.seed import seed_database  # noqa: E402
 
 SERVER_URLS = {
-    "postgresql": os.environ.get(
-        "BASKETS_BENCH_POSTGRESQL_URL", "postgresql+psycopg://root@127.0.0.1:5432/test"
-    ),
-    "mariadb": os.environ.get("BASKETS_BENCH_MARIADB_URL", "mariadb+pymysql://root@127.0.0.1:3306/test"),
+    "postgresql": os.environ.get("BM_BENCH_POSTGRESQL_URL", "postgresql+psycopg://root@127.0.0.1:5432/test"),
+    "mariadb": os.environ.get("BM_BENCH_MARIADB_URL", "mariadb+pymysql://root@127.0.0.1:3306/test"),
 }
 LINES_PER_BASKET = 3.97  # what the seed generator gives on average
 SEED_NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)

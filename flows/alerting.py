@@ -14,7 +14,7 @@ from prefect.logging.loggers import flow_run_logger
 from prefect.variables import Variable
 
 from baskets.alerts import Alert, Delivery, deliver_alert, scrub
-from baskets.db import make_engine
+from baskets.db import engine_for_settings
 from baskets.status import (
     CLEANUP_FLOW,
     WATCHDOG_FLOW,
@@ -69,7 +69,7 @@ def _alert_for_run(kind: str, flow: Flow[Any, Any], flow_run: FlowRun, state: St
 
 
 def _run_alert(kind: str, flow: Flow[Any, Any], flow_run: FlowRun, state: State, settings: Settings) -> Alert:
-    engine = make_engine(settings.database_url)
+    engine = engine_for_settings(settings)
     database = engine.url.render_as_string(hide_password=True)
     counts: dict[str, int] = {}
     details: dict[str, Any] = {}
@@ -134,7 +134,7 @@ def cleanup_watchdog(
     logger = get_run_logger()
     settings = load_settings(database_url=database_url)
     checked_at = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    engine = make_engine(settings.database_url)
+    engine = engine_for_settings(settings)
     database = engine.url.render_as_string(hide_password=True)
     try:
         with engine.connect() as connection:

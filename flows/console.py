@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
 
-from baskets.db import check_schema, make_engine
+from baskets.db import check_schema, engine_for_settings
 from baskets.errors import BadInput, BasketsError
 from baskets.filters import BasketFilter, parse_utc_time
 from config.settings import Settings, SettingsError, load_settings
@@ -80,7 +80,7 @@ def read_settings(database_url: str | None = None) -> Settings:
 def open_runtime(database_url: str | None, *, check_schema_version: bool = True) -> Runtime:
     """Read the settings and connect; unless told otherwise, insist the schema is current."""
     settings = read_settings(database_url)
-    engine = make_engine(settings.database_url)
+    engine = engine_for_settings(settings)
     if check_schema_version:
         check_schema(engine)
     return Runtime(settings=settings, engine=engine)

@@ -9,7 +9,7 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from baskets.errors import BadInput
-from baskets.export import plan_export_paths
+from baskets.export import check_writable_folder, plan_export_paths
 from baskets.filters import BasketFilter
 from config.settings import SettingsError, load_settings
 from tasks.export import authorize_exporter, publish_export_artifacts, write_export_files
@@ -34,6 +34,8 @@ def report_export(
         settings = load_settings(database_url=database_url)
     except SettingsError as error:
         raise BadInput(str(error)) from None
+    if output is None or not output.strip():
+        check_writable_folder(settings.export_dir, "setting export_dir")
     actor = authorize_exporter(settings.database_url, operator)
     paths = plan_export_paths(format, output, settings.export_dir, dt.datetime.now(dt.UTC))
     result = write_export_files(settings.database_url, basket_filter, paths)

@@ -17,8 +17,9 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.runtime import flow_run
 from sqlalchemy import Engine
 
-from baskets.db import check_schema, make_engine
+from baskets.db import check_schema, engine_for_settings
 from baskets.errors import BadInput, BasketsError, CleanupAlreadyRunning, NotPermitted
+from baskets.export import check_writable_folder
 from baskets.locks import cleanup_lock
 from baskets.retention import (
     CleanupIncomplete,
@@ -97,8 +98,10 @@ def retention_cleanup(
     """
     as_of = _as_utc(now) if now is not None else dt.datetime.now(dt.UTC)
     settings = _read_settings(database_url)
+    # The run's snapshot goes there after the deletes: refuse a folder it cannot write in now.
+    check_writable_folder(settings.export_dir, "setting export_dir")
     policy = RetentionPolicy.from_settings(settings.retention)
-    engine = make_engine(settings.database_url)
+    engine = engine_for_settings(settings)
     flow_run_id = flow_run.get_id()
     try:
         check_schema(engine)

@@ -19,14 +19,15 @@ from baskets.audit_report import (
     render_markdown,
     write_audit_report,
 )
-from baskets.db import make_engine
+from baskets.db import engine_for_settings
 from baskets.roles import Actor
+from config.settings import load_settings
 
 
 @task(name="authorize-report-reader", cache_policy=NO_CACHE)
 def authorize_reader(database_url: str, operator: str | None) -> Actor:
     """The operator, checked before anything is read; NotPermitted (exit 3) otherwise."""
-    engine = make_engine(database_url)
+    engine = engine_for_settings(load_settings(database_url=database_url))
     try:
         with engine.connect() as connection:
             return authorize_report_reader(connection, operator)
@@ -38,7 +39,7 @@ def authorize_reader(database_url: str, operator: str | None) -> Actor:
 @task(name="read-audit", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
 def read_audit(database_url: str, window: ReportWindow, now: dt.datetime, actor: Actor) -> AuditReport:
     """The audit in `window`, aggregated, with the status of the whole chain."""
-    engine = make_engine(database_url)
+    engine = engine_for_settings(load_settings(database_url=database_url))
     try:
         report = read_audit_report(engine, window, now, actor.name)
     finally:

@@ -10,7 +10,7 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from baskets.db import make_engine, write_transaction
+from baskets.db import engine_for_settings, write_transaction
 from baskets.deletion import (
     DeletionResult,
     RestoreResult,
@@ -35,7 +35,7 @@ def load_task_settings(database_url: str | None) -> Settings:
 @functools.lru_cache(maxsize=8)
 def engine_for(database_url: str) -> Engine:
     """One engine (and connection pool) per database per process, shared by the tasks."""
-    return make_engine(database_url)
+    return engine_for_settings(load_task_settings(database_url))
 
 
 def retry_on_lost_connection(_task: Any, _task_run: Any, state: Any) -> bool:

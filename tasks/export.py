@@ -12,10 +12,11 @@ from prefect.artifacts import create_link_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy.exc import OperationalError
 
-from baskets.db import make_engine
+from baskets.db import engine_for_settings
 from baskets.export import ExportResult, export_baskets
 from baskets.filters import BasketFilter
 from baskets.roles import Action, Actor, authorize
+from config.settings import load_settings
 
 # Who hears about rows written, e.g. the command line's progress bar. The export task runs in
 # the process that called the flow, so a plain list reaches it without passing a callable
@@ -47,7 +48,7 @@ def _retry_on_lost_connection(_task: Any, _task_run: Any, state: Any) -> bool:
 @task(name="authorize-exporter", cache_policy=NO_CACHE)
 def authorize_exporter(database_url: str, operator: str | None) -> Actor:
     """The operator, checked before any basket is read; NotPermitted (exit 3) otherwise."""
-    engine = make_engine(database_url)
+    engine = engine_for_settings(load_settings(database_url=database_url))
     try:
         with engine.connect() as connection:
             return authorize(connection, operator, Action.EXPORT)
@@ -66,7 +67,7 @@ def write_export_files(
     database_url: str, basket_filter: BasketFilter, paths: dict[str, Path]
 ) -> ExportResult:
     """Stream the matching rows into every file of `paths` (format -> path), each atomically."""
-    engine = make_engine(database_url)
+    engine = engine_for_settings(load_settings(database_url=database_url))
     try:
         result = export_baskets(engine, basket_filter, paths, progress=_report_progress)
     finally:

@@ -43,17 +43,19 @@ from baskets.models import GENESIS_HASH, AuditChainHead, Base  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 SERVER_URLS = {
-    "postgresql": os.environ.get(
-        "BASKETS_TEST_POSTGRESQL_URL", "postgresql+psycopg://root@127.0.0.1:5432/test"
-    ),
-    "mariadb": os.environ.get("BASKETS_TEST_MARIADB_URL", "mariadb+pymysql://root@127.0.0.1:3306/test"),
+    "postgresql": os.environ.get("BM_TEST_POSTGRESQL_URL", "postgresql+psycopg://root@127.0.0.1:5432/test"),
+    "mariadb": os.environ.get("BM_TEST_MARIADB_URL", "mariadb+pymysql://root@127.0.0.1:3306/test"),
 }
-# BASKETS_TEST_BACKENDS=sqlite limits a local run to some backends.
+# BM_TEST_BACKENDS=sqlite limits a local run to some backends.
 BACKENDS = [
-    b.strip()
-    for b in os.environ.get("BASKETS_TEST_BACKENDS", "sqlite,postgresql,mariadb").split(",")
-    if b.strip()
+    b.strip() for b in os.environ.get("BM_TEST_BACKENDS", "sqlite,postgresql,mariadb").split(",") if b.strip()
 ]
+# The suite's own variables were BASKETS_*: the product now refuses BASKETS_* names it does not know.
+_RENAMED_VARIABLES = {
+    "BASKETS_TEST_BACKENDS": "BM_TEST_BACKENDS",
+    "BASKETS_TEST_POSTGRESQL_URL": "BM_TEST_POSTGRESQL_URL",
+    "BASKETS_TEST_MARIADB_URL": "BM_TEST_MARIADB_URL",
+}
 # A fixed "now" for tests, so ages and retention cut-offs are reproducible.
 NOW = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -123,6 +125,12 @@ def _server(backend: str) -> _ServerDatabase:
     return found
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    for old, new in _RENAMED_VARIABLES.items():
+        if old in os.environ:
+            raise pytest.UsageError(f"{old} is now called {new}: set that instead")
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     for server in _servers.values():
         if isinstance(server, _ServerDatabase):
@@ -166,6 +174,31 @@ def postgresql_db(tmp_path: Path) -> Iterator[DatabaseUnderTest]:
     if "postgresql" not in BACKENDS:
         pytest.skip("PostgreSQL is not among the backends under test")
     yield from _make_database("postgresql", tmp_path)
+
+
+@pytest.fixture
+def silent_server_port() -> Iterator[int]:
+    """The port of a TCP server on 127.0.0.1 that accepts connections and never says a word."""
+    import socket
+
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                accepted.append(server.accept()[0])
+
+    listener = threading.Thread(target=accept, daemon=True)
+    listener.start()
+    yield server.getsockname()[1]
+    stop.set()
+    listener.join()
+    for connection in accepted:
+        connection.close()
+    server.close()
 
 
 @dataclass

@@ -42,12 +42,19 @@ def export_command(
 ) -> None:
     """Export the baskets matching the filters, one row per basket line, to CSV and/or Parquet."""
     # pyarrow is imported here, not at the top: other commands should not pay for it.
-    from baskets.export import count_export_rows, plan_export_paths, prepare_export_folders
+    from baskets.export import (
+        check_writable_folder,
+        count_export_rows,
+        plan_export_paths,
+        prepare_export_folders,
+    )
 
     runtime = open_runtime(database_url)
     export_format = export_format.strip().lower()
     # Refuse a bad --format or --output before anything runs.
     paths = plan_export_paths(export_format, output, runtime.settings.export_dir, parse_now(None))
+    if output is None or not output.strip():
+        check_writable_folder(runtime.settings.export_dir, "setting export_dir")
     name = runtime.operator(operator)
     # Refuse before any flow starts (or folder is made); the flow checks again for runs started elsewhere.
     with runtime.engine.connect() as connection:

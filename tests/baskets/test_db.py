@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, func, inspect, select, update
+from sqlalchemy import delete, func, inspect, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from baskets.db import (
     check_schema,
     head_revision,
     is_transaction_conflict,
+    make_engine,
     upgrade_database,
     write_transaction,
 )
@@ -152,3 +153,24 @@ def test_only_serialization_failures_and_deadlocks_count_as_conflicts() -> None:
     assert not is_transaction_conflict(wrapped(psycopg_errors.LockNotAvailable()))
     assert not is_transaction_conflict(wrapped(pymysql_err.OperationalError(1205, "Lock wait timeout")))
     assert not is_transaction_conflict(RuntimeError("database is locked"))
+
+
+@pytest.mark.parametrize("scheme", ["postgresql+psycopg", "mariadb+pymysql"])
+def test_server_that_never_answers_fails_the_connection_within_the_timeout(
+    silent_server_port: int, scheme: str
+) -> None:
+    engine = make_engine(f"{scheme}://u@127.0.0.1:{silent_server_port}/db", connect_timeout_seconds=1)
+    with pytest.raises(OperationalError) as failed:
+        engine.connect()
+    assert "timeout" in str(failed.value).lower() or "timed out" in str(failed.value).lower()
+
+
+def test_a_statement_longer_than_the_connect_timeout_is_not_cut_short(server_db: DatabaseUnderTest) -> None:
+    engine = make_engine(server_db.url, connect_timeout_seconds=1)
+    sleep = "SELECT pg_sleep(2.5)" if server_db.backend == "postgresql" else "SELECT SLEEP(2.5)"
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(sleep))
+            assert connection.scalar(text("SELECT 42")) == 42
+    finally:
+        engine.dispose()

@@ -27,6 +27,7 @@ from baskets.export import (
     TEMP_SUFFIX,
     ExportFormat,
     _sqlalchemy_batches,
+    check_writable_folder,
     count_export_rows,
     export_baskets,
     export_transport,
@@ -447,3 +448,35 @@ def test_sqlite_reader_failure_is_reported_not_swallowed(
 
     with pytest.raises(RuntimeError, match="SQLite export reader failed: .*no such table: nowhere"):
         list(_adbc_sqlite_batches(sqlite_db.engine, "select * from nowhere"))
+
+
+@pytest.mark.parametrize("where", ["a file", "under a file", "deep under a file"])
+def test_folder_check_refuses_a_file_or_a_path_under_one_and_changes_nothing(
+    tmp_path: Path, where: str
+) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("keep me")
+    folder = {"a file": notes, "under a file": notes / "exports", "deep under a file": notes / "a" / "b"}[
+        where
+    ]
+    with pytest.raises(BadInput) as refused:
+        check_writable_folder(folder, "setting export_dir")
+    assert refused.value.message == (
+        f"setting export_dir: cannot write in {str(folder)!r}: {str(notes)!r} is not a folder "
+        "(expected a writable folder, e.g. var/exports)"
+    )
+    assert notes.read_text() == "keep me" and sorted(tmp_path.iterdir()) == [notes]
+
+
+def test_folder_check_accepts_a_folder_still_to_be_made_without_making_it(tmp_path: Path) -> None:
+    check_writable_folder(tmp_path / "exports" / "nightly", "setting export_dir")
+    check_writable_folder(tmp_path, "setting export_dir")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_folder_check_names_a_control_character_path_on_one_line(tmp_path: Path) -> None:
+    notes = tmp_path / "bad\nname"
+    notes.write_text("")
+    with pytest.raises(BadInput) as refused:
+        check_writable_folder(notes / "exports", "setting export_dir")
+    assert "\n" not in refused.value.message and "bad\\nname" in refused.value.message

@@ -92,3 +92,324 @@ def test_bad_setting_exits_2_through_the_command_line(cli, tmp_path: Path) -> No
         "error: setting retention.days: customer: -5 is below 1 (expected whole days >= 1, e.g. 30)"
     )
     assert not (tmp_path / "var").exists()
+
+
+def _with_site_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, text: str) -> None:
+    config = tmp_path / "site.toml"
+    config.write_text(text)
+    monkeypatch.setenv("BASKETS_CONFIG", str(config))
+
+
+def _refusal(**overrides: object) -> str:
+    with pytest.raises(SettingsError) as refused:
+        load_settings(**overrides)
+    message = str(refused.value)
+    assert "\n" not in message
+    return message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "[retension]\ndays = { customer = 365 }\n",
+            "setting retension: unknown setting (expected one of database_url, connect_timeout_seconds, "
+            "export_dir, operator, retention, schedule, alerts)",
+        ),
+        (
+            "[retention]\nday = { customer = 365 }\n",
+            "setting retention.day: unknown setting (expected one of days, empty_basket_days, batch_size, "
+            "max_share)",
+        ),
+        ("[alerts]\nsmtp_pass = 'x'\n", "setting alerts.smtp_pass: unknown setting (expected one of"),
+        ("databse_url = 'sqlite:///other.db'\n", "setting databse_url: unknown setting"),
+    ],
+)
+def test_unknown_key_or_table_in_a_settings_file_is_refused_naming_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, text: str, expected: str
+) -> None:
+    _with_site_file(monkeypatch, tmp_path, text)
+    assert _refusal().startswith(expected)
+
+
+@pytest.mark.parametrize(
+    ("variable", "expected"),
+    [
+        (
+            "BASKETS_RETENSION__DAYS",
+            "BASKETS_RETENSION__DAYS: unknown setting (expected one of BASKETS_DATABASE_URL, "
+            "BASKETS_CONNECT_TIMEOUT_SECONDS, BASKETS_EXPORT_DIR, BASKETS_OPERATOR, BASKETS_RETENTION, "
+            "BASKETS_SCHEDULE, BASKETS_ALERTS)",
+        ),
+        (
+            "BASKETS_RETENTION__DAY",
+            "BASKETS_RETENTION__DAY: unknown setting (expected one of BASKETS_RETENTION__DAYS, "
+            "BASKETS_RETENTION__EMPTY_BASKET_DAYS, BASKETS_RETENTION__BATCH_SIZE, BASKETS_RETENTION__MAX_SHARE)",
+        ),
+        ("BASKETS_DATABASE_URL__HOST", "BASKETS_DATABASE_URL__HOST: unknown setting"),
+        ("BASKETS_RETENTION__DAYS__ANONYMOUS__X", "BASKETS_RETENTION__DAYS__ANONYMOUS__X: unknown setting"),
+        # The test suite's own variables are BM_*: the old names are unknown to the product.
+        ("BASKETS_TEST_BACKENDS", "BASKETS_TEST_BACKENDS: unknown setting"),
+        ("BASKETS_EXPORT_TEST_PAUSE_SECONDS", "BASKETS_EXPORT_TEST_PAUSE_SECONDS: unknown setting"),
+        ("baskets_retension", "baskets_retension: unknown setting"),
+    ],
+)
+def test_unknown_baskets_variable_is_refused_naming_it(
+    monkeypatch: pytest.MonkeyPatch, variable: str, expected: str
+) -> None:
+    monkeypatch.setenv(variable, "365")
+    assert _refusal().startswith(expected)
+
+
+def test_variables_the_product_reads_besides_settings_are_not_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _with_site_file(monkeypatch, tmp_path, "[retention]\nbatch_size = 20\n")
+    monkeypatch.setenv("BASKETS_DEBUG", "1")
+    monkeypatch.setenv("BASKETS_OPERATOR", "alice")
+    monkeypatch.setenv("BASKETS_RETENTION__DAYS__CUSTOMER", "365")
+    settings = load_settings()
+    assert (settings.operator, settings.retention.batch_size) == ("alice", 20)
+    assert settings.retention.days == {"anonymous": 30, "contact": 90, "customer": 365}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "[retention.days]\nanonymous = true\n",
+            "setting retention.days.anonymous: true is not a whole number (expected e.g. 30)",
+        ),
+        (
+            "[retention.days]\nanonymous = 30.0\n",
+            "setting retention.days.anonymous: 30.0 is not a whole number",
+        ),
+        ("[retention]\nmax_share = true\n", "setting retention.max_share: true is not a number"),
+        ("[retention]\nbatch_size = '500'\n", "setting retention.batch_size: '500' is not a whole number"),
+        ("[retention]\nempty_basket_days = false\n", "setting retention.empty_basket_days: false is not"),
+        ("[alerts]\nsmtp_port = true\n", "setting alerts.smtp_port: true is not a whole number"),
+        ("[alerts]\nstale_after_hours = '26'\n", "setting alerts.stale_after_hours: '26' is not a number"),
+        ("[alerts]\nsmtp_starttls = 'yes'\n", "setting alerts.smtp_starttls: 'yes' is not true or false"),
+        ("[alerts]\nsmtp_starttls = 1\n", "setting alerts.smtp_starttls: 1 is not true or false"),
+        ("connect_timeout_seconds = true\n", "setting connect_timeout_seconds: true is not a number"),
+        ("retention = 5\n", "setting retention: 5 is not a table"),
+    ],
+)
+def test_value_of_the_wrong_type_in_a_settings_file_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, text: str, expected: str
+) -> None:
+    _with_site_file(monkeypatch, tmp_path, text)
+    assert _refusal().startswith(expected)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        (
+            "BASKETS_RETENTION__DAYS__ANONYMOUS",
+            "true",
+            "setting retention.days.anonymous: 'true' is not a whole",
+        ),
+        ("BASKETS_RETENTION__DAYS", '{"anonymous": true}', "setting retention.days.anonymous: true is not a"),
+        (
+            "BASKETS_RETENTION__BATCH_SIZE",
+            "true",
+            "setting retention.batch_size: 'true' is not a whole number",
+        ),
+        ("BASKETS_RETENTION__BATCH_SIZE", "1e3", "setting retention.batch_size: '1e3' is not a whole number"),
+        ("BASKETS_RETENTION__MAX_SHARE", "true", "setting retention.max_share: 'true' is not a number"),
+        (
+            "BASKETS_ALERTS__SMTP_STARTTLS",
+            "maybe",
+            "setting alerts.smtp_starttls: 'maybe' is not true or false",
+        ),
+        (
+            "BASKETS_RETENTION__BATCH_SIZE",
+            "5\n0",
+            "setting retention.batch_size: '5\\n0' is not a whole number",
+        ),
+    ],
+)
+def test_environment_text_that_is_not_of_the_setting_type_is_refused(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    assert _refusal().startswith(expected)
+
+
+def test_environment_text_is_read_as_the_number_or_switch_its_setting_takes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BASKETS_RETENTION__DAYS__ANONYMOUS", "7")
+    monkeypatch.setenv("BASKETS_RETENTION__MAX_SHARE", "0.5")
+    monkeypatch.setenv("BASKETS_ALERTS__SMTP_STARTTLS", "true")
+    monkeypatch.setenv("BASKETS_ALERTS__SMTP_PORT", "587")
+    monkeypatch.setenv("BASKETS_CONNECT_TIMEOUT_SECONDS", "2.5")
+    settings = load_settings()
+    assert settings.retention.days["anonymous"] == 7
+    assert settings.retention.max_share == 0.5
+    assert (settings.alerts.smtp_starttls, settings.alerts.smtp_port) == (True, 587)
+    assert settings.connect_timeout_seconds == 2.5
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "[retention.days]\nAnonymous = 30\nanonymous = 90\n",
+            "retention.days.Anonymous and retention.days.anonymous are the same setting differing in case",
+        ),
+        (
+            "[Retention]\nbatch_size = 5\n[retention]\nmax_share = 0.5\n",
+            "Retention and retention are the same setting differing in case",
+        ),
+        ("[alerts]\nSMTP_PORT = 25\nsmtp_port = 587\n", "alerts.SMTP_PORT and alerts.smtp_port are the same"),
+    ],
+)
+def test_keys_differing_only_in_case_in_a_settings_file_are_refused_naming_both(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, text: str, expected: str
+) -> None:
+    _with_site_file(monkeypatch, tmp_path, text)
+    message = _refusal()
+    assert message.startswith(f"settings file {tmp_path / 'site.toml'}: ")
+    assert expected in message
+
+
+def test_a_key_in_another_case_means_its_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _with_site_file(monkeypatch, tmp_path, "[Retention]\nBatch_Size = 5\n[Retention.DAYS]\nCustomer = 365\n")
+    settings = load_settings()
+    assert settings.retention.batch_size == 5
+    assert settings.retention.days["customer"] == 365
+
+
+def test_account_types_differing_only_in_case_in_a_variable_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BASKETS_RETENTION__DAYS", '{"anonymous": 30, "Anonymous": 90}')
+    message = _refusal()
+    assert message.startswith("setting retention.days: ")
+    assert "'anonymous' and 'Anonymous' are the same account type" in message
+
+
+def test_variables_differing_only_in_case_are_refused_naming_both(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BASKETS_RETENTION__BATCH_SIZE", "500")
+    monkeypatch.setenv("baskets_retention__batch_size", "50")
+    assert _refusal() == (
+        "BASKETS_RETENTION__BATCH_SIZE and baskets_retention__batch_size: "
+        "the same setting differing in case (keep one)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("BASKETS_ALERTS__STALE_AFTER_HOURS", "-1", "setting alerts.stale_after_hours: -1 is out of range"),
+        ("BASKETS_ALERTS__STALE_AFTER_HOURS", "0", "setting alerts.stale_after_hours: 0 is out of range"),
+        ("BASKETS_ALERTS__STALE_AFTER_HOURS", "inf", "setting alerts.stale_after_hours: inf is out of range"),
+        ("BASKETS_ALERTS__SMTP_PORT", "0", "setting alerts.smtp_port: 0 is not a port (expected 1..65535"),
+        ("BASKETS_ALERTS__SMTP_PORT", "65536", "setting alerts.smtp_port: 65536 is not a port"),
+        ("BASKETS_ALERTS__SMTP_PORT", "-25", "setting alerts.smtp_port: -25 is not a port"),
+        (
+            "BASKETS_SCHEDULE__CLEANUP_CRON",
+            "61 2 * * *",
+            "setting schedule.cleanup_cron: '61 2 * * *': bad minute",
+        ),
+        (
+            "BASKETS_SCHEDULE__CLEANUP_CRON",
+            "* * 32 * *",
+            "setting schedule.cleanup_cron: '* * 32 * *': bad day",
+        ),
+        (
+            "BASKETS_SCHEDULE__CLEANUP_CRON",
+            "0 0 30 2 *",
+            "setting schedule.cleanup_cron: '0 0 30 2 *': bad day",
+        ),
+        ("BASKETS_SCHEDULE__AUDIT_REPORT_CRON", "0 24 * * 1", "setting schedule.audit_report_cron: '0 24"),
+        (
+            "BASKETS_SCHEDULE__AUDIT_REPORT_CRON",
+            "0 6 * * 8",
+            "setting schedule.audit_report_cron: '0 6 * * 8'",
+        ),
+        (
+            "BASKETS_SCHEDULE__CLEANUP_CRON",
+            "0 0 LW * *",
+            "setting schedule.cleanup_cron: '0 0 LW * *': W and",
+        ),
+        (
+            "BASKETS_SCHEDULE__CLEANUP_CRON",
+            "30 2 * *",
+            "setting schedule.cleanup_cron: '30 2 * *' is not a 5-",
+        ),
+        (
+            "BASKETS_RETENTION__DAYS__CUSTOMER",
+            "36501",
+            "setting retention.days: customer: 36501 is above 36500 (expected whole days 1..36500",
+        ),
+        (
+            "BASKETS_RETENTION__DAYS__CUSTOMER",
+            str(10**30),
+            f"setting retention.days: customer: {10**30} is above 36500",
+        ),
+        (
+            "BASKETS_RETENTION__EMPTY_BASKET_DAYS",
+            "99999",
+            "setting retention.empty_basket_days: 99999 is above",
+        ),
+        ("BASKETS_CONNECT_TIMEOUT_SECONDS", "0", "setting connect_timeout_seconds: 0 is out of range"),
+        ("BASKETS_CONNECT_TIMEOUT_SECONDS", "-3", "setting connect_timeout_seconds: -3 is out of range"),
+        ("BASKETS_CONNECT_TIMEOUT_SECONDS", "601", "setting connect_timeout_seconds: 601 is out of range"),
+        ("BASKETS_CONNECT_TIMEOUT_SECONDS", "nan", "setting connect_timeout_seconds: nan is out of range"),
+    ],
+)
+def test_value_out_of_its_range_is_refused(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    assert _refusal().startswith(expected)
+
+
+@pytest.mark.parametrize(
+    ("cron", "accepted"),
+    [
+        ("30 2 * * *", True),
+        ("*/15 0-23/2 1,15 * 1-5", True),
+        ("0 0 * * sun", True),
+        ("0 0 L * *", True),
+        ("0 3 29 2 *", True),
+        ("0 0 LW * *", False),  # cronsim takes it, Prefect's scheduler does not
+        ("0 0 * * 5L", False),
+        ("0 0 31 4 *", False),  # 31 April never comes
+    ],
+)
+def test_settings_accept_exactly_the_crons_prefect_can_schedule(
+    monkeypatch: pytest.MonkeyPatch, cron: str, accepted: bool
+) -> None:
+    from prefect.client.schemas.schedules import CronSchedule
+
+    monkeypatch.setenv("BASKETS_SCHEDULE__CLEANUP_CRON", cron)
+    if accepted:
+        assert load_settings().schedule.cleanup_cron == cron
+        assert CronSchedule(cron=cron).cron == cron
+    else:
+        assert _refusal().startswith(f"setting schedule.cleanup_cron: {cron!r}: ")
+
+
+def test_settings_file_that_is_not_toml_is_refused_naming_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _with_site_file(monkeypatch, tmp_path, "[retention\nbatch_size = 5\n")
+    assert _refusal().startswith(f"settings file {tmp_path / 'site.toml'}: ")
+
+
+def test_connect_timeout_defaults_to_ten_seconds() -> None:
+    assert load_settings().connect_timeout_seconds == 10
+
+
+def test_control_characters_in_a_key_or_value_stay_on_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _with_site_file(monkeypatch, tmp_path, '[retention]\n"batch\\nsize" = 5\n')
+    assert _refusal().startswith("setting 'retention.batch\\nsize': unknown setting")
+    monkeypatch.delenv("BASKETS_CONFIG")
+    monkeypatch.setenv("BASKETS_RETENTION__DAYS__ANONYMOUS", "3\r\n0")
+    assert _refusal().startswith("setting retention.days.anonymous: '3\\r\\n0' is not a whole number")

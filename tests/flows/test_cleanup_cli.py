@@ -229,6 +229,82 @@ def test_retention_days_below_one_are_refused(
     assert says in result.stderr and audit_rows(store) == []
 
 
+@pytest.mark.parametrize(
+    ("settings_file", "says"),
+    [
+        # Today's bug: the misspelt table was ignored and the 30/90/180-day defaults deleted.
+        (
+            "[retension]\ndays = { anonymous = 365, contact = 365, customer = 365 }\n",
+            "setting retension: unknown",
+        ),
+        (
+            "[retention.days]\nanonymous = true\n",
+            "setting retention.days.anonymous: true is not a whole number",
+        ),
+        ("[retention.days]\nAnonymous = 365\nanonymous = 30\n", "are the same setting differing in case"),
+    ],
+)
+def test_strict_settings_file_mistake_exits_2_and_deletes_nothing(
+    cli, store: DatabaseUnderTest, prefect_harness: None, tmp_path: Path, settings_file: str, says: str
+) -> None:
+    config = tmp_path / "site.toml"
+    config.write_text(settings_file)
+    before = basket_ids(store)
+    env = {**store.env, **NO_SHARE_LIMIT, "BASKETS_CONFIG": str(config)}
+    result = cli("cleanup", *AT_NOW, "--as", "alice", env=env)
+    assert result.exit_code == 2
+    (line,) = error_lines(result.stderr)
+    assert says in line and "Traceback" not in result.stderr
+    assert basket_ids(store) == before and audit_rows(store) == [] and cleanup_runs(store) == []
+
+
+def test_unknown_baskets_variable_exits_2_and_deletes_nothing(
+    cli, store: DatabaseUnderTest, prefect_harness: None
+) -> None:
+    before = basket_ids(store)
+    env = {**store.env, **NO_SHARE_LIMIT, "BASKETS_RETENSION__DAYS__CUSTOMER": "365"}
+    result = cli("cleanup", *AT_NOW, "--as", "alice", env=env)
+    assert result.exit_code == 2
+    (line,) = error_lines(result.stderr)
+    assert line.startswith("error: BASKETS_RETENSION__DAYS__CUSTOMER: unknown setting (expected one of ")
+    assert basket_ids(store) == before and audit_rows(store) == []
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+@pytest.mark.parametrize("where", ["a file", "under a file"])
+def test_export_dir_that_cannot_be_written_is_refused_before_any_basket_is_deleted(
+    cli, store: DatabaseUnderTest, prefect_harness: None, tmp_path: Path, where: str, dry_run: bool
+) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a folder")
+    export_dir = notes if where == "a file" else notes / "exports"
+    before = basket_ids(store)
+    env = {**store.env, **NO_SHARE_LIMIT, "BASKETS_EXPORT_DIR": str(export_dir)}
+    result = cli("cleanup", *AT_NOW, "--as", "alice", *(["--dry-run"] if dry_run else []), env=env)
+    assert result.exit_code == 2
+    (line,) = error_lines(result.stderr)
+    assert line == (
+        f"error: setting export_dir: cannot write in {str(export_dir)!r}: {str(notes)!r} is not a folder "
+        "(expected a writable folder, e.g. var/exports)"
+    )
+    assert basket_ids(store) == before and audit_rows(store) == [] and cleanup_runs(store) == []
+    assert notes.read_text() == "not a folder"
+
+
+def test_export_dir_naming_the_database_file_is_refused_and_the_database_kept(
+    cli, sqlite_db: DatabaseUnderTest, prefect_harness: None
+) -> None:
+    seed(sqlite_db, 50, 3)
+    add_operators(sqlite_db)
+    database_file = Path(sqlite_db.engine.url.database or "")
+    before = basket_ids(sqlite_db)
+    env = {**sqlite_db.env, **NO_SHARE_LIMIT, "BASKETS_EXPORT_DIR": str(database_file)}
+    result = cli("cleanup", *AT_NOW, "--as", "alice", env=env)
+    assert result.exit_code == 2
+    assert f"{str(database_file)!r} is not a folder" in result.stderr
+    assert database_file.is_file() and basket_ids(sqlite_db) == before and audit_rows(sqlite_db) == []
+
+
 def test_run_while_another_holds_the_lock_exits_7_at_once(
     cli, store: DatabaseUnderTest, prefect_harness: None
 ) -> None:

@@ -189,3 +189,24 @@ def test_commands_give_a_temporary_prefect_server_time_to_start(given: str | Non
         timeout=120,
     )
     assert int(result.stdout.strip()) == expected
+
+
+@pytest.mark.parametrize("command", [("status",), ("list", "--as", "bob")])
+@pytest.mark.parametrize("scheme", ["postgresql+psycopg", "mariadb+pymysql"])
+def test_database_server_that_never_answers_gives_one_line_and_exit_1(
+    silent_server_port: int, tmp_path: Path, command: tuple[str, ...], scheme: str
+) -> None:
+    url = f"{scheme}://u@127.0.0.1:{silent_server_port}/db"
+    # The subprocess timeout is the bound: without the connect timeout the command hangs.
+    process = run_baskets_process(
+        *command,
+        "--database-url",
+        url,
+        env={"BASKETS_CONNECT_TIMEOUT_SECONDS": "1"},
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert process.returncode == 1
+    (line,) = process.stderr.strip().splitlines()
+    assert line.startswith("error: cannot reach the database: ")
+    assert "Traceback" not in process.stderr and process.stdout == ""

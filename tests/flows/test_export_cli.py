@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from baskets.errors import NotPermitted
-from baskets.export import CSV_HEADER, PAUSE_ENV, TEMP_PREFIX, TEMP_SUFFIX
+from baskets.export import CSV_HEADER, TEMP_PREFIX, TEMP_SUFFIX
 from baskets.filters import BasketFilter
 from tests.conftest import REPO, DatabaseUnderTest, add_operators, seed
 
@@ -142,9 +142,32 @@ def test_bad_input_is_refused_in_one_line(cli, store: DatabaseUnderTest, args, m
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def _start_export(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Popen[str]:
+def test_export_dir_that_is_a_file_is_refused_naming_the_setting(
+    cli, store: DatabaseUnderTest, prefect_harness, tmp_path: Path
+) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("keep me")
+    result = cli("export", "--as", "alice", env={**store.env, "BASKETS_EXPORT_DIR": str(notes / "exports")})
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"error: setting export_dir: cannot write in {str(notes / 'exports')!r}: {str(notes)!r} is not a folder "
+        "(expected a writable folder, e.g. var/exports)"
+    )
+    assert notes.read_text() == "keep me"
+
+
+def _start_export(
+    env: dict[str, str], cwd: Path, *args: str, pause_seconds: float = 0
+) -> subprocess.Popen[str]:
+    """`baskets export ARGS` in a process of its own, pausing `pause_seconds` after its first batch."""
+    program = (
+        "import sys, baskets.export, flows.cli\n"
+        f"baskets.export.pause_after_first_batch_seconds = {pause_seconds!r}\n"
+        "sys.argv = ['baskets', *sys.argv[1:]]\n"
+        "flows.cli.main()\n"
+    )
     return subprocess.Popen(
-        [sys.executable, "-m", "flows.cli", "export", *args],
+        [sys.executable, "-c", program, "export", *args],
         env={**os.environ, "PYTHONPATH": str(REPO), **env},
         cwd=cwd,
         stdout=subprocess.PIPE,
@@ -160,7 +183,7 @@ def test_killed_export_leaves_nothing_under_the_final_name_and_next_run_cleans_u
     folder = tmp_path / "exports"
     target = folder / "killed.csv"
     process = _start_export(
-        {**store.env, PAUSE_ENV: "120"},
+        store.env,
         tmp_path,
         "--format",
         "both",
@@ -168,6 +191,7 @@ def test_killed_export_leaves_nothing_under_the_final_name_and_next_run_cleans_u
         str(target),
         "--as",
         "alice",
+        pause_seconds=120,
     )
     try:
         deadline = time.monotonic() + 90
