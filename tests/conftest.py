@@ -186,6 +186,12 @@ def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     from flows.cli import main
 
     monkeypatch.chdir(tmp_path)
+    # A command puts its database URL into the environment for the flows it runs: undo that
+    # after the test, so the next test's flows do not find this one's database.
+    if "BASKETS_DATABASE_URL" in os.environ:
+        monkeypatch.setenv("BASKETS_DATABASE_URL", os.environ["BASKETS_DATABASE_URL"])
+    else:
+        monkeypatch.delenv("BASKETS_DATABASE_URL", raising=False)
 
     def run(*args: str, env: dict[str, str] | None = None) -> CliResult:
         for key, value in (env or {}).items():

@@ -69,7 +69,7 @@ def test_failure_hook_alerts_with_the_run_its_counts_and_reason(
     caplog.set_level(logging.DEBUG)
 
     @flow(name="retention-cleanup", on_failure=[alert_cleanup_failed])
-    def failing_cleanup(database_url: str | None = None) -> None:
+    def failing_cleanup() -> None:
         from sqlalchemy import insert
 
         from baskets.models import CleanupRun
@@ -85,7 +85,7 @@ def test_failure_hook_alerts_with_the_run_its_counts_and_reason(
             )  # fmt: skip
         raise RuntimeError("1 of 3 batches failed after retries: lock wait timeout")
 
-    state = failing_cleanup(database_url=sqlite_db.url, return_state=True)
+    state = failing_cleanup(return_state=True)
 
     assert state.is_failed()
     [post] = alerting_to.posts
@@ -104,9 +104,7 @@ def test_failure_hook_alerts_with_the_run_its_counts_and_reason(
 def test_crash_hook_alerts_even_when_the_run_recorded_nothing(
     alerting_to: WebhookReceiver, sqlite_db: DatabaseUnderTest
 ) -> None:
-    run = FlowRun(
-        id=uuid.uuid4(), flow_id=uuid.uuid4(), name="brave-otter", parameters={"database_url": sqlite_db.url}
-    )
+    run = FlowRun(id=uuid.uuid4(), flow_id=uuid.uuid4(), name="brave-otter", parameters={})
     crashed = State(type=StateType.CRASHED, name="Crashed", message="Execution was interrupted by SIGTERM")
 
     @flow(name="retention-cleanup")
@@ -123,9 +121,9 @@ def test_crash_hook_alerts_even_when_the_run_recorded_nothing(
     assert post.body["counts"] == {}
 
 
-def test_hook_never_raises_when_the_database_is_gone(alerting_to: WebhookReceiver) -> None:
-    url = "postgresql+psycopg://nobody:db-pass-x@127.0.0.1:1/none"
-    run = FlowRun(id=uuid.uuid4(), flow_id=uuid.uuid4(), name="calm-lynx", parameters={"database_url": url})
+def test_hook_never_raises_when_the_database_is_gone(alerting_to: WebhookReceiver, monkeypatch) -> None:
+    monkeypatch.setenv("BASKETS_DATABASE_URL", "postgresql+psycopg://nobody:db-pass-x@127.0.0.1:1/none")
+    run = FlowRun(id=uuid.uuid4(), flow_id=uuid.uuid4(), name="calm-lynx", parameters={})
     failed = State(type=StateType.FAILED, name="Failed", message="cannot reach the database")
 
     @flow(name="retention-cleanup")
@@ -167,7 +165,7 @@ def test_retention_cleanup_with_a_failing_batch_alerts_naming_the_skipped_basket
     monkeypatch.setattr(tasks.retention, "delete_expired_batch", delete_unless_poisoned)
     monkeypatch.setattr(tasks.retention, "BATCH_RETRY_DELAYS", (0.0,))
 
-    state = retention_cleanup(now=NOW, database_url=sqlite_db.url, return_state=True)
+    state = retention_cleanup(now=NOW, return_state=True)
 
     assert state.is_failed()
     [post] = alerting_to.posts
@@ -191,7 +189,7 @@ def test_retention_cleanup_refused_by_the_safety_limit_alerts(
 
     monkeypatch.setenv("BASKETS_RETENTION__MAX_SHARE", "0.25")
 
-    state = retention_cleanup(now=NOW, database_url=sqlite_db.url, return_state=True)
+    state = retention_cleanup(now=NOW, return_state=True)
 
     assert state.is_failed()
     [post] = alerting_to.posts
@@ -206,7 +204,7 @@ def test_successful_retention_cleanup_sends_no_alert_and_makes_status_healthy(
 ) -> None:
     from flows.retention import retention_cleanup
 
-    summary = retention_cleanup(now=NOW, database_url=sqlite_db.url)
+    summary = retention_cleanup(now=NOW)
 
     assert summary["deleted"] == 6
     assert alerting_to.posts == []
