@@ -10,9 +10,10 @@ from sqlalchemy.engine import URL, make_url
 MASK = "***"
 # Query parameters that carry a secret: password=, passwd=, pwd=, sslpassword=, token=, ...
 _SECRET_KEY = re.compile(r"pass|pwd|secret|token|credential|api_?key", re.IGNORECASE)
-# key=value pairs (a URL's query, a libpq keyword DSN) whose key says the value is secret.
+# key=value pairs (a URL's query, a libpq keyword DSN) whose key says the value is secret; the
+# value ends where a query parameter, a word or a quoted string would.
 _SECRET_PAIR = re.compile(
-    r"(?P<key>[\w.-]*(?:pass|pwd|secret|token|credential|api_?key)[\w.-]*\s*=\s*)[^&;\s]*", re.IGNORECASE
+    r"(?P<key>[\w.-]*(?:pass|pwd|secret|token|credential|api_?key)[\w.-]*\s*=\s*)[^&;\s'\"]*", re.IGNORECASE
 )
 
 
