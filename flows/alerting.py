@@ -68,6 +68,8 @@ def _run_alert(kind: str, flow: Flow[Any, Any], flow_run: FlowRun, state: State,
             counts = dict(run.counts)
             details = {"cleanup_status": run.status, "dry_run": run.dry_run, "actor": run.actor}
             details |= {key: run.detail[key] for key in _RUN_DETAILS if run.detail.get(key) not in (None, [])}
+            if isinstance(details.get("error"), str):  # a driver's message may repeat the URL
+                details["error"] = hide_url_secrets(details["error"], settings.database_url)
     except Exception as error:  # noqa: BLE001 - the database may be why the run failed
         details["cleanup_runs"] = f"not readable: {type(error).__name__}"
     finally:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import uuid
 
@@ -224,3 +225,37 @@ def test_the_watchdog_is_served_hourly_beside_the_nightly_cleanup() -> None:
     assert watchdog.entrypoint == "flows.alerting.cleanup_watchdog"
     assert [(s.schedule.cron, s.schedule.timezone) for s in watchdog.schedules] == [("0 * * * *", "UTC")]
     assert "retention-cleanup/nightly" in found
+
+
+def test_failure_alert_masks_the_database_password_in_url_reason_and_recorded_error(
+    alerting_to: WebhookReceiver, sqlite_db: DatabaseUnderTest, monkeypatch
+) -> None:
+    from sqlalchemy import insert
+
+    from baskets.models import CleanupRun
+
+    secret = "S3cr3t-Zebra-91"
+    monkeypatch.setenv("BASKETS_DATABASE_URL", f"{sqlite_db.url}?password={secret}")
+    run = FlowRun(id=uuid.uuid4(), flow_id=uuid.uuid4(), name="quiet-heron", parameters={})
+    with sqlite_db.engine.begin() as connection:
+        connection.execute(
+            insert(CleanupRun).values(
+                started_at=NOW, finished_at=NOW, status="failed", actor="retention-policy", dry_run=False,
+                as_of=NOW, flow_run_id=str(run.id), detail=f'{{"error": "OperationalError: dsn password={secret}"}}',
+            )
+        )  # fmt: skip
+    failed = State(
+        type=StateType.FAILED, name="Failed", message=f"OperationalError: could not log in with {secret}"
+    )
+
+    @flow(name="retention-cleanup")
+    def stand_in() -> None:
+        pass
+
+    alert_cleanup_failed(stand_in, run, failed)
+
+    [post] = alerting_to.posts
+    assert post.body["database"] == f"{sqlite_db.url}?password=***"
+    assert post.body["reason"] == "OperationalError: could not log in with ***"
+    assert post.body["details"]["error"] == "OperationalError: dsn password=***"
+    assert secret not in json.dumps(post.body)
