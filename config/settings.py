@@ -38,6 +38,8 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from baskets.urls import display_url
+
 DEFAULT_SETTINGS_FILE = Path(__file__).with_name("defaults.toml")
 ACCOUNT_TYPES = ("anonymous", "contact", "customer")
 ENV_PREFIX = "BASKETS_"
@@ -206,9 +208,10 @@ class Settings(BaseSettings):
     def _parseable_url(cls, value: str) -> str:
         try:
             url = make_url(value)
-        except ArgumentError:
+        except (ArgumentError, ValueError):  # ValueError: a port that is not a number
             raise ValueError(
-                f"{value!r} is not a database URL (expected e.g. sqlite:///var/baskets.db "
+                # Masked: a malformed URL may still hold a password (user:secret@host).
+                f"{display_url(value)!r} is not a database URL (expected e.g. sqlite:///var/baskets.db "
                 "or postgresql+psycopg://user@host/db)"
             ) from None
         if url.get_backend_name() not in ("sqlite", "postgresql", "mysql", "mariadb"):

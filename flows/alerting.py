@@ -13,7 +13,7 @@ from prefect.client.schemas.objects import FlowRun, State
 from prefect.logging.loggers import flow_run_logger
 from prefect.variables import Variable
 
-from baskets.alerts import Alert, Delivery, deliver_alert, scrub
+from baskets.alerts import Alert, Delivery, deliver_alert
 from baskets.db import engine_for_settings
 from baskets.status import (
     CLEANUP_FLOW,
@@ -24,10 +24,9 @@ from baskets.status import (
     stale_alert_record,
     stale_success_alert,
 )
-from config.settings import Settings, SettingsError, load_settings
+from baskets.urls import display_url, hide_url_secrets
+from config.settings import Settings, load_settings
 
-# Parameters of a flow run that may name the database it worked on.
-_DATABASE_PARAMETERS = ("database_url",)
 _PREFECT_PREFIX = "Flow run encountered an exception: "
 # What of a cleanup run's recorded detail an alert repeats: why, and which baskets wait.
 _RUN_DETAILS = ("error", "batches", "failed_batches", "skipped_basket_ids", "snapshot")
@@ -43,17 +42,6 @@ def alert_cleanup_crashed(flow: Flow[Any, Any], flow_run: FlowRun, state: State)
     _alert_for_run("run-crashed", flow, flow_run, state)
 
 
-def _settings_for(flow_run: FlowRun) -> Settings:
-    given = next(
-        (flow_run.parameters.get(name) for name in _DATABASE_PARAMETERS if flow_run.parameters.get(name)),
-        None,
-    )
-    try:
-        return load_settings(database_url=given)
-    except SettingsError:
-        return load_settings()
-
-
 def _alert_for_run(kind: str, flow: Flow[Any, Any], flow_run: FlowRun, state: State) -> None:
     logger: logging.LoggerAdapter[Any] | logging.Logger
     try:
@@ -61,7 +49,7 @@ def _alert_for_run(kind: str, flow: Flow[Any, Any], flow_run: FlowRun, state: St
     except Exception:  # noqa: BLE001 - no logger must not mean no alert
         logger = logging.getLogger("baskets.alerts")
     try:
-        settings = _settings_for(flow_run)
+        settings = load_settings()  # the run's database: this process's, as the flow read it
         alert = _run_alert(kind, flow, flow_run, state, settings)
         _log_deliveries(logger, deliver_alert(alert, settings.alerts))
     except Exception as error:  # noqa: BLE001 - a hook that raises would hide the run's own failure
@@ -70,7 +58,7 @@ def _alert_for_run(kind: str, flow: Flow[Any, Any], flow_run: FlowRun, state: St
 
 def _run_alert(kind: str, flow: Flow[Any, Any], flow_run: FlowRun, state: State, settings: Settings) -> Alert:
     engine = engine_for_settings(settings)
-    database = engine.url.render_as_string(hide_password=True)
+    database = display_url(engine.url)
     counts: dict[str, int] = {}
     details: dict[str, Any] = {}
     try:
@@ -80,13 +68,14 @@ def _run_alert(kind: str, flow: Flow[Any, Any], flow_run: FlowRun, state: State,
             counts = dict(run.counts)
             details = {"cleanup_status": run.status, "dry_run": run.dry_run, "actor": run.actor}
             details |= {key: run.detail[key] for key in _RUN_DETAILS if run.detail.get(key) not in (None, [])}
+            if isinstance(details.get("error"), str):  # a driver's message may repeat the URL
+                details["error"] = hide_url_secrets(details["error"], settings.database_url)
     except Exception as error:  # noqa: BLE001 - the database may be why the run failed
         details["cleanup_runs"] = f"not readable: {type(error).__name__}"
     finally:
         engine.dispose()
-    password = engine.url.password
     message = (state.message or state.name or "no reason given").removeprefix(_PREFECT_PREFIX)
-    reason = scrub(message, [str(password)] if password else [])
+    reason = hide_url_secrets(message, settings.database_url)
     return Alert(
         kind=kind,
         flow=flow.name or CLEANUP_FLOW,
@@ -119,7 +108,6 @@ def _reminder_variable(database: str) -> str:
 @flow(name=WATCHDOG_FLOW, log_prints=False)
 def cleanup_watchdog(
     now: dt.datetime | None = None,
-    database_url: str | None = None,
     remind_after_hours: float = 24,
 ) -> dict[str, Any]:
     """Alert when no retention-cleanup has succeeded for longer than `alerts.stale_after_hours`.
@@ -132,10 +120,10 @@ def cleanup_watchdog(
     from prefect.logging import get_run_logger
 
     logger = get_run_logger()
-    settings = load_settings(database_url=database_url)
+    settings = load_settings()
     checked_at = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     engine = engine_for_settings(settings)
-    database = engine.url.render_as_string(hide_password=True)
+    database = display_url(engine.url)
     try:
         with engine.connect() as connection:
             report = check_health(connection, settings, checked_at)

@@ -22,7 +22,6 @@ def audit_report(
     days: int = DEFAULT_WINDOW_DAYS,
     report_format: Literal["html", "csv", "parquet"] = "html",
     output: str | None = None,
-    database_url: str | None = None,
 ) -> dict[str, Any]:
     """Report the baskets deleted between `since` (inclusive) and `until` (exclusive, default now;
     `since` defaults to `days` before `until`).
@@ -43,9 +42,11 @@ def audit_report(
         days: Length of the window when `since` is empty.
         report_format: html (one self-contained page with charts), csv or parquet.
         output: File to write. Empty: <export dir>/audit-report-<UTC time>.<ext>.
-        database_url: Leave empty: the database of the service's settings.
+
+    The database is the one of this process's settings, never a parameter: Prefect keeps
+    parameters in clear, and a database URL may hold a password.
     """
-    settings = load_settings(database_url=database_url)
+    settings = load_settings()
     now = dt.datetime.now(dt.UTC)
     window = resolve_window(since, until, now, days)
     path = Path(output) if output else default_report_path(settings.export_dir, report_format, now)

@@ -19,6 +19,7 @@ from baskets.errors import BasketsError
 from baskets.filters import BasketFilter
 from baskets.queries import list_baskets
 from baskets.roles import Action, add_operator, authorize, list_operators
+from baskets.urls import display_url
 from flows.commands import audit as audit_commands
 from flows.commands import audit_report as audit_report_commands
 from flows.commands import cleanup as cleanup_commands
@@ -38,6 +39,7 @@ from flows.console import (
     stderr,
     stdout,
     with_basket_filter,
+    without_secrets,
 )
 
 app = typer.Typer(
@@ -56,7 +58,7 @@ def init(database_url: DatabaseUrl = None, json_output: JsonOutput = False) -> N
     """Create the tables of a new database, or upgrade an existing one (safe to run again)."""
     runtime = open_runtime(database_url, check_schema_version=False)
     before, after = upgrade_database(runtime.engine)
-    url = runtime.engine.url.render_as_string(hide_password=True)
+    url = display_url(runtime.engine.url)
     if json_output:
         emit_json({"database_url": url, "revision_before": before, "revision": after})
     elif before == after:
@@ -187,7 +189,7 @@ def demo(
     summary = seed_database(runtime.engine, baskets, 42, parse_now(None), replace=True)
     stdout.print(
         f"[bold]1. seeded[/] {summary.baskets:,} baskets with {summary.basket_lines:,} lines "
-        f"into {runtime.engine.url.render_as_string(hide_password=True)}"
+        f"into {display_url(runtime.engine.url)}"
     )
     with runtime.engine.connect() as connection:
         rows = list_baskets(connection, BasketFilter(), 5)
@@ -206,7 +208,6 @@ def demo(
             format="both",
             output=None,
             operator="demo-admin",
-            database_url=runtime.settings.database_url,
         )
     stdout.print(
         f"[bold]3. exported[/] {exported['lines']:,} lines of {exported['baskets']:,} baskets "
@@ -214,7 +215,7 @@ def demo(
     )
     for file in exported["files"]:
         stdout.print(f"   {file['path']}  sha256 {file['sha256'][:16]}…", highlight=False)
-    cleanup_commands.demo_cleanup(runtime.settings.database_url, "demo-admin")
+    cleanup_commands.demo_cleanup("demo-admin")
 
 
 # Each area's commands live in flows/commands/<area>.py and add themselves here.
@@ -230,12 +231,12 @@ def main() -> None:
     try:
         result = app(standalone_mode=False)
     except BasketsError as error:
-        stderr.print(f"error: {error.message}", markup=False, highlight=False)
+        stderr.print(f"error: {without_secrets(error.message)}", markup=False, highlight=False)
         sys.exit(error.exit_code)
     except typer_errors.Exit as exit_:
         sys.exit(exit_.exit_code)
     except typer_errors.TyperException as error:
-        stderr.print(f"error: {error.format_message()}", markup=False, highlight=False)
+        stderr.print(f"error: {without_secrets(error.format_message())}", markup=False, highlight=False)
         sys.exit(error.exit_code)
     except typer_errors.Abort:
         stderr.print("aborted")
@@ -243,7 +244,8 @@ def main() -> None:
     except SQLAlchemyError as error:
         if os.environ.get("BASKETS_DEBUG"):
             traceback.print_exc()
-        first = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        # A driver's message can repeat the connection string, password and all.
+        first = without_secrets(str(getattr(error, "orig", None) or error).strip().splitlines()[0])
         stderr.print(f"error: database: {first}", markup=False, highlight=False)
         sys.exit(1)
     except KeyboardInterrupt:
@@ -252,7 +254,7 @@ def main() -> None:
     except Exception as error:  # noqa: BLE001 - the last line of defence: one line, never a traceback
         if os.environ.get("BASKETS_DEBUG"):
             traceback.print_exc()
-        first = (str(error).strip().splitlines() or [""])[0]
+        first = without_secrets((str(error).strip().splitlines() or [""])[0])
         stderr.print(
             f"error: {type(error).__name__}: {first} (set BASKETS_DEBUG=1 for the traceback)",
             markup=False,

@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 from baskets.db import check_schema, engine_for_settings
 from baskets.errors import BadInput, BasketsError
 from baskets.filters import BasketFilter, parse_utc_time
+from baskets.urls import hide_url_secrets
 from config.settings import Settings, SettingsError, load_settings
 
 # Piped output is read by scripts and people with wide windows: do not fold it at 80 columns.
@@ -70,11 +71,31 @@ class Runtime:
         return given or self.settings.operator
 
 
+# The variable through which the command's database reaches the flows it runs (see read_settings).
+DATABASE_URL_VARIABLE = "BASKETS_DATABASE_URL"
+
+
 def read_settings(database_url: str | None = None) -> Settings:
+    """The command's settings, `--database-url` on top; BadInput (exit 2) naming a bad setting.
+
+    The chosen database URL is also put into this process's environment (BASKETS_DATABASE_URL).
+    That is how it reaches the flows the command runs: a flow takes no database parameter,
+    because Prefect stores every flow-run parameter in clear in its own database and shows it in
+    the run form, and a URL may hold a password. A flow reads its settings in its own process
+    (`load_settings()`), exactly as a served or worker run does, and finds the URL there; a
+    child process started from here (`baskets serve`) inherits it the same way.
+    """
     try:
-        return load_settings(database_url=database_url)
+        settings = load_settings(database_url=database_url)
     except SettingsError as error:
         raise BadInput(str(error)) from None
+    os.environ[DATABASE_URL_VARIABLE] = settings.database_url
+    return settings
+
+
+def without_secrets(text: str) -> str:
+    """`text` (an error message, say) with the secrets of this command's database URL masked."""
+    return hide_url_secrets(text, os.environ.get(DATABASE_URL_VARIABLE))
 
 
 def open_runtime(database_url: str | None, *, check_schema_version: bool = True) -> Runtime:

@@ -36,7 +36,6 @@ def basket_delete(
     delete_all: bool = False,
     reason: Literal["broken", "manual"] | None = None,
     note: str | None = None,
-    database_url: str | None = None,
 ) -> dict[str, Any]:
     """Delete baskets with their lines, one chained audit row per basket in the same transaction.
 
@@ -50,7 +49,7 @@ def basket_delete(
     message; the caller gets the BasketsError back.
     """
     try:
-        return _delete_baskets(operator, basket_ids, basket_filter, delete_all, reason, note, database_url)
+        return _delete_baskets(operator, basket_ids, basket_filter, delete_all, reason, note)
     except BasketsError as error:
         return _refused(error)
 
@@ -67,9 +66,8 @@ def _delete_baskets(
     delete_all: bool,
     reason: str | None,
     note: str | None,
-    database_url: str | None,
 ) -> dict[str, Any]:
-    settings = load_task_settings(database_url)
+    settings = load_task_settings()
     url = settings.database_url
     actor = authorize_operator(url, operator, Action.DELETE)
     run_id = flow_run.get_id()
@@ -142,9 +140,7 @@ def _deletion_markdown(summary: dict[str, Any], deleted: list[str]) -> str:
 
 
 @flow(name="basket-restore", validate_parameters=True)
-def basket_restore(
-    basket_id: str, operator: str | None = None, note: str | None = None, database_url: str | None = None
-) -> dict[str, Any]:
+def basket_restore(basket_id: str, operator: str | None = None, note: str | None = None) -> dict[str, Any]:
     """Put a deleted basket and its lines back from the audit log.
 
     1. Check that `operator` is a system administrator, before touching any data.
@@ -152,15 +148,13 @@ def basket_restore(
        and record the restore in the audit chain.
     """
     try:
-        return _restore(basket_id, operator, note, database_url)
+        return _restore(basket_id, operator, note)
     except BasketsError as error:
         return _refused(error)
 
 
-def _restore(
-    basket_id: str, operator: str | None, note: str | None, database_url: str | None
-) -> dict[str, Any]:
-    settings = load_task_settings(database_url)
+def _restore(basket_id: str, operator: str | None, note: str | None) -> dict[str, Any]:
+    settings = load_task_settings()
     actor = authorize_operator(settings.database_url, operator, Action.RESTORE)
     (parsed,) = parse_basket_ids([basket_id])
     run_id = flow_run.get_id()

@@ -21,7 +21,6 @@ def report_export(
     format: Literal["csv", "parquet", "both"] = "csv",
     output: str | None = None,
     operator: str = "",
-    database_url: str | None = None,
 ) -> dict[str, Any]:
     """Export the baskets matching `basket_filter`, one row per line, to CSV and/or Parquet.
 
@@ -31,7 +30,7 @@ def report_export(
     Returns the paths, counts (baskets, lines) and each file's SHA-256.
     """
     try:
-        settings = load_settings(database_url=database_url)
+        settings = load_settings()
     except SettingsError as error:
         raise BadInput(str(error)) from None
     if output is None or not output.strip():

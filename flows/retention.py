@@ -81,7 +81,6 @@ def retention_cleanup(
     dry_run: bool = False,
     force: bool = False,
     operator: str | None = None,
-    database_url: str | None = None,
 ) -> dict[str, Any]:
     """Delete the baskets past their retention (per account type; empty baskets sooner).
 
@@ -97,7 +96,7 @@ def retention_cleanup(
     6. Fail, naming the skipped baskets, when any batch was skipped (the next run picks them up).
     """
     as_of = _as_utc(now) if now is not None else dt.datetime.now(dt.UTC)
-    settings = _read_settings(database_url)
+    settings = _read_settings()
     # The run's snapshot goes there after the deletes: refuse a folder it cannot write in now.
     check_writable_folder(settings.export_dir, "setting export_dir")
     policy = RetentionPolicy.from_settings(settings.retention)
@@ -321,9 +320,10 @@ def _cleanup_actor(engine: Engine, operator: str | None, force: bool) -> Actor:
     return actor
 
 
-def _read_settings(database_url: str | None) -> Settings:
+def _read_settings() -> Settings:
+    # The database comes from this process's settings, never a parameter (Prefect stores those).
     try:
-        return load_settings(database_url=database_url)
+        return load_settings()
     except SettingsError as error:
         raise BadInput(str(error)) from None
 

@@ -219,6 +219,13 @@ def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     from flows.cli import main
 
     monkeypatch.chdir(tmp_path)
+    # A command puts its database URL into the environment for the flows it runs: undo that
+    # after the test, so the next test's flows do not find this one's database.
+    # (setenv records the value before, unset or not, for undoing; delenv of an unset one does not.)
+    given = os.environ.get("BASKETS_DATABASE_URL")
+    monkeypatch.setenv("BASKETS_DATABASE_URL", given or "")
+    if given is None:
+        monkeypatch.delenv("BASKETS_DATABASE_URL")
 
     def run(*args: str, env: dict[str, str] | None = None) -> CliResult:
         for key, value in (env or {}).items():

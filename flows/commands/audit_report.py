@@ -89,7 +89,6 @@ def report_command(
             until=window.until,
             report_format=chosen_format,
             output=str(output.expanduser().resolve()) if output else None,
-            database_url=runtime.settings.database_url,
         )
     if json_output:
         emit_json(summary)

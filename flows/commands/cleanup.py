@@ -67,7 +67,6 @@ def cleanup(
                     dry_run=dry_run,
                     force=force,
                     operator=runtime.operator(operator),
-                    database_url=database_url,
                 )
             except CleanupIncomplete as error:
                 _report(error.summary, json_output)
@@ -115,7 +114,7 @@ def _report(summary: dict[str, Any], json_output: bool) -> None:
         stdout.print(f"  took {describe_step_times(summary['seconds'])}")
 
 
-def demo_cleanup(database_url: str, operator: str) -> None:
+def demo_cleanup(operator: str) -> None:
     """The demo's cleanup step: a dry run, then the real run (forced: a fresh two-year backlog is
     far over the safety share), as `operator`."""
     # Imported here: baskets.retention loads pyarrow, which no other command should pay for.
@@ -123,14 +122,14 @@ def demo_cleanup(database_url: str, operator: str) -> None:
     from flows.retention import retention_cleanup
 
     with running_flow():
-        planned = retention_cleanup(dry_run=True, operator=operator, database_url=database_url)
+        planned = retention_cleanup(dry_run=True, operator=operator)
         stdout.print(
             f"[bold]cleanup, dry run[/] (`baskets cleanup --dry-run --as {operator}`): "
             f"{planned['would_delete_total']:,} of {planned['all_baskets']:,} baskets are past retention"
         )
         for category in CATEGORIES:
             stdout.print(f"   {planned['would_delete'][category]:>9,}  {CATEGORY_TITLES[category].lower()}")
-        done = retention_cleanup(force=planned["over_limit"], operator=operator, database_url=database_url)
+        done = retention_cleanup(force=planned["over_limit"], operator=operator)
     forced = " --force" if planned["over_limit"] else ""
     stdout.print(
         f"[bold]cleanup[/] (`baskets cleanup{forced} --as {operator}`): deleted {done['deleted']:,} "

@@ -95,7 +95,6 @@ def delete_command(
             delete_all=delete_all,
             reason=reason,
             note=note,
-            database_url=runtime.settings.database_url,
         )
     if json_output:
         emit_json(summary)
@@ -135,9 +134,7 @@ def restore_command(
     from flows.delete import basket_restore
 
     with running_flow():
-        summary = basket_restore(
-            basket_id=parsed, operator=name, note=note, database_url=runtime.settings.database_url
-        )
+        summary = basket_restore(basket_id=parsed, operator=name, note=note)
     if json_output:
         emit_json(summary)
         return

@@ -72,7 +72,6 @@ def export_command(
                 format=export_format,
                 output=output,
                 operator=name or "",
-                database_url=runtime.settings.database_url,
             )
     if json_output:
         emit_json(summary)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from baskets.alerts import Alert, Delivery, deliver_alert, describe_channels
+from baskets.urls import display_url
 from flows.console import (
     DatabaseUrl,
     JsonOutput,
@@ -45,7 +46,7 @@ def status(
     runtime = open_runtime(database_url)
     with runtime.engine.connect() as connection:
         report = check_health(connection, runtime.settings, checked_at)
-    database = runtime.engine.url.render_as_string(hide_password=True)
+    database = display_url(runtime.engine.url)
     deliveries: list[Delivery] = []
     if alert and not report.healthy:
         deliveries = deliver_alert(stale_success_alert(report, database), runtime.settings.alerts)

@@ -55,6 +55,11 @@ def test_config_file_then_environment_then_flags_override_in_that_order(
         ("BASKETS_RETENTION__DAYS", '{"guest": 3}', "setting retention.days: unknown account type 'guest'"),
         ("BASKETS_DATABASE_URL", "not a url", "setting database_url: 'not a url' is not a database URL"),
         ("BASKETS_DATABASE_URL", "oracle://x/y", "setting database_url: 'oracle' is not a supported"),
+        (
+            "BASKETS_DATABASE_URL",
+            "postgresql://u:S3cret@h:x/db",
+            "setting database_url: 'postgresql://u:***@h:x/db' is not",
+        ),
         ("BASKETS_RETENTION__EMPTY_BASKET_DAYS", "0", "setting retention.empty_basket_days: 0 is below 1"),
         ("BASKETS_RETENTION__MAX_SHARE", "1.5", "setting retention.max_share: 1.5 is not a share"),
         (

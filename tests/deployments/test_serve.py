@@ -116,6 +116,28 @@ def test_run_forms_show_the_basket_filter_and_operator_fields(name: str) -> None
     assert basket_filter["properties"]["modified_before"]["anyOf"][0]["format"] == "date-time"
 
 
+def test_no_run_form_has_a_database_field() -> None:
+    # Prefect stores a run's parameters in clear: the database (and its password) comes from the
+    # settings of the process that runs the flow, never from the form.
+    fields = {
+        name: set(d._parameter_openapi_schema.model_dump()["properties"]) for name, d in deployments().items()
+    }
+    assert fields == {
+        "retention-cleanup/nightly": {"now", "dry_run", "force", "operator"},
+        "report-export/on-demand": {"basket_filter", "format", "output", "operator"},
+        "basket-delete/on-demand": {
+            "operator",
+            "basket_ids",
+            "basket_filter",
+            "delete_all",
+            "reason",
+            "note",
+        },
+        "audit-report/weekly": {"operator", "since", "until", "days", "report_format", "output"},
+        "cleanup-watchdog/hourly": {"now", "remind_after_hours"},
+    }
+
+
 def test_audit_report_run_form_asks_for_operator_window_and_format() -> None:
     schema = deployments()["audit-report/weekly"]._parameter_openapi_schema.model_dump()
     assert schema["required"] == ["operator"]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import uuid
 
@@ -69,7 +70,7 @@ def test_failure_hook_alerts_with_the_run_its_counts_and_reason(
     caplog.set_level(logging.DEBUG)
 
     @flow(name="retention-cleanup", on_failure=[alert_cleanup_failed])
-    def failing_cleanup(database_url: str | None = None) -> None:
+    def failing_cleanup() -> None:
         from sqlalchemy import insert
 
         from baskets.models import CleanupRun
@@ -85,7 +86,7 @@ def test_failure_hook_alerts_with_the_run_its_counts_and_reason(
             )  # fmt: skip
         raise RuntimeError("1 of 3 batches failed after retries: lock wait timeout")
 
-    state = failing_cleanup(database_url=sqlite_db.url, return_state=True)
+    state = failing_cleanup(return_state=True)
 
     assert state.is_failed()
     [post] = alerting_to.posts
@@ -104,9 +105,7 @@ def test_failure_hook_alerts_with_the_run_its_counts_and_reason(
 def test_crash_hook_alerts_even_when_the_run_recorded_nothing(
     alerting_to: WebhookReceiver, sqlite_db: DatabaseUnderTest
 ) -> None:
-    run = FlowRun(
-        id=uuid.uuid4(), flow_id=uuid.uuid4(), name="brave-otter", parameters={"database_url": sqlite_db.url}
-    )
+    run = FlowRun(id=uuid.uuid4(), flow_id=uuid.uuid4(), name="brave-otter", parameters={})
     crashed = State(type=StateType.CRASHED, name="Crashed", message="Execution was interrupted by SIGTERM")
 
     @flow(name="retention-cleanup")
@@ -123,9 +122,9 @@ def test_crash_hook_alerts_even_when_the_run_recorded_nothing(
     assert post.body["counts"] == {}
 
 
-def test_hook_never_raises_when_the_database_is_gone(alerting_to: WebhookReceiver) -> None:
-    url = "postgresql+psycopg://nobody:db-pass-x@127.0.0.1:1/none"
-    run = FlowRun(id=uuid.uuid4(), flow_id=uuid.uuid4(), name="calm-lynx", parameters={"database_url": url})
+def test_hook_never_raises_when_the_database_is_gone(alerting_to: WebhookReceiver, monkeypatch) -> None:
+    monkeypatch.setenv("BASKETS_DATABASE_URL", "postgresql+psycopg://nobody:db-pass-x@127.0.0.1:1/none")
+    run = FlowRun(id=uuid.uuid4(), flow_id=uuid.uuid4(), name="calm-lynx", parameters={})
     failed = State(type=StateType.FAILED, name="Failed", message="cannot reach the database")
 
     @flow(name="retention-cleanup")
@@ -167,7 +166,7 @@ def test_retention_cleanup_with_a_failing_batch_alerts_naming_the_skipped_basket
     monkeypatch.setattr(tasks.retention, "delete_expired_batch", delete_unless_poisoned)
     monkeypatch.setattr(tasks.retention, "BATCH_RETRY_DELAYS", (0.0,))
 
-    state = retention_cleanup(now=NOW, database_url=sqlite_db.url, return_state=True)
+    state = retention_cleanup(now=NOW, return_state=True)
 
     assert state.is_failed()
     [post] = alerting_to.posts
@@ -191,7 +190,7 @@ def test_retention_cleanup_refused_by_the_safety_limit_alerts(
 
     monkeypatch.setenv("BASKETS_RETENTION__MAX_SHARE", "0.25")
 
-    state = retention_cleanup(now=NOW, database_url=sqlite_db.url, return_state=True)
+    state = retention_cleanup(now=NOW, return_state=True)
 
     assert state.is_failed()
     [post] = alerting_to.posts
@@ -206,7 +205,7 @@ def test_successful_retention_cleanup_sends_no_alert_and_makes_status_healthy(
 ) -> None:
     from flows.retention import retention_cleanup
 
-    summary = retention_cleanup(now=NOW, database_url=sqlite_db.url)
+    summary = retention_cleanup(now=NOW)
 
     assert summary["deleted"] == 6
     assert alerting_to.posts == []
@@ -226,3 +225,37 @@ def test_the_watchdog_is_served_hourly_beside_the_nightly_cleanup() -> None:
     assert watchdog.entrypoint == "flows.alerting.cleanup_watchdog"
     assert [(s.schedule.cron, s.schedule.timezone) for s in watchdog.schedules] == [("0 * * * *", "UTC")]
     assert "retention-cleanup/nightly" in found
+
+
+def test_failure_alert_masks_the_database_password_in_url_reason_and_recorded_error(
+    alerting_to: WebhookReceiver, sqlite_db: DatabaseUnderTest, monkeypatch
+) -> None:
+    from sqlalchemy import insert
+
+    from baskets.models import CleanupRun
+
+    secret = "S3cr3t-Zebra-91"
+    monkeypatch.setenv("BASKETS_DATABASE_URL", f"{sqlite_db.url}?password={secret}")
+    run = FlowRun(id=uuid.uuid4(), flow_id=uuid.uuid4(), name="quiet-heron", parameters={})
+    with sqlite_db.engine.begin() as connection:
+        connection.execute(
+            insert(CleanupRun).values(
+                started_at=NOW, finished_at=NOW, status="failed", actor="retention-policy", dry_run=False,
+                as_of=NOW, flow_run_id=str(run.id), detail=f'{{"error": "OperationalError: dsn password={secret}"}}',
+            )
+        )  # fmt: skip
+    failed = State(
+        type=StateType.FAILED, name="Failed", message=f"OperationalError: could not log in with {secret}"
+    )
+
+    @flow(name="retention-cleanup")
+    def stand_in() -> None:
+        pass
+
+    alert_cleanup_failed(stand_in, run, failed)
+
+    [post] = alerting_to.posts
+    assert post.body["database"] == f"{sqlite_db.url}?password=***"
+    assert post.body["reason"] == "OperationalError: could not log in with ***"
+    assert post.body["details"]["error"] == "OperationalError: dsn password=***"
+    assert secret not in json.dumps(post.body)

@@ -24,20 +24,20 @@ def audited(db: DatabaseUnderTest) -> DatabaseUnderTest:
 
 
 def test_flow_writes_the_report_and_records_a_markdown_artifact(
-    audited: DatabaseUnderTest, tmp_path: Path
+    audited: DatabaseUnderTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
     from flows.audit_report import audit_report
 
+    monkeypatch.setenv("BASKETS_DATABASE_URL", audited.url)
     result = audit_report(
         operator="bob",
         since=WINDOW.since,
         until=WINDOW.until,
         report_format="html",
         output=str(tmp_path / "week.html"),
-        database_url=audited.url,
     )
     assert result["deleted"] == 11
     assert result["chain"] == "intact"
@@ -54,32 +54,34 @@ def test_flow_writes_the_report_and_records_a_markdown_artifact(
     assert "**Deleted:** 11 baskets with 23 lines" in str(ours[0].data)
 
 
-def test_flow_refuses_an_operator_without_the_right(audited: DatabaseUnderTest, tmp_path: Path) -> None:
+def test_flow_refuses_an_operator_without_the_right(
+    audited: DatabaseUnderTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from flows.audit_report import audit_report
 
+    monkeypatch.setenv("BASKETS_DATABASE_URL", audited.url)
     with pytest.raises(NotPermitted, match="'carol' is a content_manager"):
-        audit_report(operator="carol", output=str(tmp_path / "r.csv"), database_url=audited.url)
+        audit_report(operator="carol", output=str(tmp_path / "r.csv"))
     assert not (tmp_path / "r.csv").exists()
 
 
 def test_flow_writes_the_report_then_fails_when_the_chain_is_broken(
-    sqlite_db: DatabaseUnderTest, tmp_path: Path
+    sqlite_db: DatabaseUnderTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from flows.audit_report import audit_report
 
+    monkeypatch.setenv("BASKETS_DATABASE_URL", sqlite_db.url)
     add_operators(sqlite_db)
     write_events(sqlite_db, sample_events())
     with sqlite_db.engine.begin() as connection:
         connection.execute(update(BasketAudit).where(BasketAudit.seq == 2).values(line_count=99))
     with pytest.raises(AuditChainBroken, match=r"first bad row seq 2: .* \(report written to "):
-        audit_report(
-            operator="alice", report_format="csv", output=str(tmp_path / "r.csv"), database_url=sqlite_db.url
-        )
+        audit_report(operator="alice", report_format="csv", output=str(tmp_path / "r.csv"))
     assert (tmp_path / "r.csv").read_text(encoding="utf-8").startswith("day,reason,")
 
 
 def test_scheduled_run_as_the_built_in_actor_reports_the_last_days(
-    sqlite_db: DatabaseUnderTest, tmp_path: Path
+    sqlite_db: DatabaseUnderTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from baskets.roles import RETENTION_ACTOR
     from flows.audit_report import audit_report
@@ -87,10 +89,10 @@ def test_scheduled_run_as_the_built_in_actor_reports_the_last_days(
 
     recent = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
     write_events(sqlite_db, [audit_event(recent), audit_event(recent - dt.timedelta(days=10))])
+    monkeypatch.setenv("BASKETS_DATABASE_URL", sqlite_db.url)
     result = audit_report(
-        operator=RETENTION_ACTOR, report_format="parquet", output=str(tmp_path / "w.parquet"),
-        database_url=sqlite_db.url,
-    )  # fmt: skip
+        operator=RETENTION_ACTOR, report_format="parquet", output=str(tmp_path / "w.parquet")
+    )
     assert result["deleted"] == 1
     assert result["until"] - result["since"] == dt.timedelta(days=7)
 

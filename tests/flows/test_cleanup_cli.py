@@ -564,7 +564,8 @@ def test_line_added_while_its_batch_waits_for_the_basket_is_audited_with_it(
             insert(BasketLine).values(basket_id=waited, product_id="ADDED-LATE", quantity=Decimal("7"))
         ),
     )
-    summary = retention_cleanup(now=NOW, database_url=server_db.url)
+    monkeypatch.setenv("BASKETS_DATABASE_URL", server_db.url)
+    summary = retention_cleanup(now=NOW)
     writer.join(60)
 
     assert lock_waits and lock_waits[0] >= 1  # the cleanup really waited for the line's transaction

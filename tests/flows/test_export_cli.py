@@ -112,17 +112,17 @@ def test_export_refuses_unknown_operator_or_role_without_the_right(
 
 
 def test_flow_refuses_an_operator_without_the_right(
-    prefect_harness, store: DatabaseUnderTest, tmp_path: Path
+    prefect_harness, store: DatabaseUnderTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from flows.export import report_export
 
+    monkeypatch.setenv("BASKETS_DATABASE_URL", store.url)
     with pytest.raises(NotPermitted, match="'carol' is a content_manager"):
         report_export(
             basket_filter=BasketFilter(),
             format="both",
             output=str(tmp_path / "x.csv"),
             operator="carol",
-            database_url=store.url,
         )
     assert list(tmp_path.glob("x*")) == []
 
