@@ -238,9 +238,10 @@ def add_operators(database: DatabaseUnderTest) -> None:
 
 
 def seed(database: DatabaseUnderTest, baskets: int = 300, seed_value: int = 7) -> None:
+    """Seed the (fresh, basket-free) test database: no --replace, so no basket goes unaudited."""
     from baskets.seed import seed_database
 
-    seed_database(database.engine, baskets, seed_value, NOW, replace=True)
+    seed_database(database.engine, baskets, seed_value, NOW)
 
 
 def sessions_waiting_for_a_lock(database: DatabaseUnderTest, timeout: float = 60.0) -> int:
