@@ -40,7 +40,7 @@ from sqlalchemy.dialects import postgresql
 
 from baskets.audit import canonical_quantity, fold_chain_head
 from baskets.db import write_transaction
-from baskets.deletion import delete_baskets_with_audit, existing_basket_ids
+from baskets.deletion import delete_baskets_with_audit, split_missing
 from baskets.errors import BasketsError, SafetyLimitHit
 from baskets.models import Basket, BasketAudit, BasketLine, CleanupRun, CleanupRunBatch
 from baskets.roles import Actor
@@ -391,9 +391,7 @@ def delete_expired_batch(
         )
         if not before:  # nothing deleted, the chain untouched: the counts still go in order
             wait_for_previous_batch()
-        still_there = existing_basket_ids(connection, result.missing) if result.missing else set()
-        survived = [basket_id for basket_id in result.missing if basket_id in still_there]
-        gone = [basket_id for basket_id in result.missing if basket_id not in still_there]
+        survived, gone = split_missing(connection, result.missing)
         counted = _counted(
             before[0], category_of, result.deleted, survived, gone, result.first_seq, result.last_seq
         )

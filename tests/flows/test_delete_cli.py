@@ -276,3 +276,43 @@ def test_shop_account_that_no_longer_exists_exits_4(cli, store: DatabaseUnderTes
     guest = cli("shop-account", anonymous, "--as", "alice", env=store.env)
     assert guest.exit_code == 4
     assert guest.stderr.strip() == f"error: basket {anonymous} is anonymous: it has no shop account"
+
+
+def test_filtered_delete_counts_baskets_deleted_meanwhile_as_gone_not_survived(
+    cli, store: DatabaseUnderTest, prefect_harness: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between the selection of a batch and its delete, someone else deletes two of its baskets
+    and a customer changes a third so that it no longer matches: only that one survived."""
+    import flows.delete as delete_flow
+    from baskets.db import write_transaction
+    from baskets.deletion import delete_baskets_with_audit
+    from baskets.roles import Actor
+
+    wanted = BasketFilter(account_type="anonymous")
+    with store.engine.connect() as connection:
+        selected = select_basket_ids(connection, wanted.where(), limit=1000)
+    assert len(selected) > 5
+    real_select = delete_flow.select_basket_batch
+    meddled: list[str] = []
+
+    def select_then_meddle(url, basket_filter, after, limit):  # type: ignore[no-untyped-def]
+        batch = real_select(url, basket_filter, after, limit)
+        if batch and not meddled:
+            meddled.extend(batch[:3])
+            with write_transaction(store.engine) as connection:
+                delete_baskets_with_audit(connection, batch[:2], actor=Actor("alice", "system_administrator"),
+                                          reason="broken", note="concurrent")  # fmt: skip
+            with store.engine.begin() as connection:
+                connection.execute(
+                    update(Basket).where(Basket.id == batch[2]).values(account_type="Customer")
+                )
+        return batch
+
+    monkeypatch.setattr(delete_flow, "select_basket_batch", select_then_meddle)
+    done = cli("delete", "--account-type", "anonymous", "--yes", "--as", "bob", "--json", env=store.env)
+    assert done.exit_code == 0, done.stderr
+    out = done.json()
+    assert (out["deleted"], out["survived"], out["gone"]) == (len(selected) - 3, 1, 2)
+    assert out["basket_ids"] == selected[3:]
+    assert "kept 1 baskets" not in done.stdout  # --json prints the object only
+    assert _ids(store, 10, Basket.id == meddled[2]) == [meddled[2]]
