@@ -602,6 +602,11 @@ def restore_basket(
     """Put a deleted basket and its lines back from its latest 'deleted' audit row, and chain
     a 'restored' row recording it. Runs in the caller's write transaction.
 
+    Everything comes back as it was but `modified_at`, which is the time of the restore
+    (`occurred_at`): a restore is a touch, so the next cleanup does not delete the basket again
+    at once. The 'restored' row records that time as its basket_modified_at; the old one stays
+    in the 'deleted' row it came from.
+
     Raises NotFound when no deletion of `basket_id` is on record, BadInput when a basket with
     that id exists (restoring would overwrite it).
     """
@@ -617,7 +622,7 @@ def restore_basket(
             account_id=source["account_id"],
             account_type=source["account_type"],
             created_at=source["basket_created_at"],
-            modified_at=source["basket_modified_at"],
+            modified_at=when,
         )
     )
     if lines:
@@ -639,6 +644,7 @@ def restore_basket(
         **_audit_row_from(source),
         "event": "restored",
         "occurred_at": when,
+        "basket_modified_at": when,
         "actor": actor.name,
         "actor_role": actor.role,
         "reason": "restore",

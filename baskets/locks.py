@@ -6,7 +6,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,7 +132,7 @@ def _server_lock(engine: Engine) -> Iterator[HeldLock]:
         connection.close()
 
 
-def _released(connection: Connection, unlock: TextClause, parameters: dict[str, object]) -> bool:
+def _released(connection: Connection, unlock: TextClause, parameters: Mapping[str, object]) -> bool:
     """Release the lock; False, not an exception, when the session is gone (the server freed
     the lock with it) or no longer held it: the run's outcome is decided by then."""
     try:

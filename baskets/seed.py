@@ -298,8 +298,8 @@ def seed_database(
             for model in (BasketLine, Basket):
                 connection.execute(delete(model))
             replaced = existing
-        for model in (ShopAccount, Account):
-            connection.execute(delete(model))
+        for accounts in (ShopAccount, Account):
+            connection.execute(delete(accounts))
         for name in ("accounts", "shop_accounts", "baskets", "basket_lines"):
             load(connection, name, tables[name])
         if backend == "postgresql":

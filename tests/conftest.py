@@ -33,7 +33,7 @@ os.environ.pop("BASKETS_OPERATOR", None)
 os.environ.pop("BASKETS_DATABASE_URL", None)
 
 import pytest  # noqa: E402
-from sqlalchemy import Connection, Engine, create_engine, delete, text, update  # noqa: E402
+from sqlalchemy import Connection, Engine, create_engine, delete, insert, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from baskets.audit import CHAIN_HEAD_ID  # noqa: E402
@@ -92,8 +92,9 @@ class _ServerDatabase:
             for table in reversed(Base.metadata.sorted_tables):
                 if table.name != AuditChainHead.__tablename__:
                     connection.execute(delete(table))
-            connection.execute(delete(AuditChainHead).where(AuditChainHead.id != CHAIN_HEAD_ID))
-            connection.execute(update(AuditChainHead).values(seq=0, hash=GENESIS_HASH))
+            # Anew, not updated: a test may have removed the head row (a broken chain).
+            connection.execute(delete(AuditChainHead))
+            connection.execute(insert(AuditChainHead).values(id=CHAIN_HEAD_ID, seq=0, hash=GENESIS_HASH))
 
     def drop(self) -> None:
         self.engine.dispose()

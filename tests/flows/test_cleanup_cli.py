@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from baskets.locks import cleanup_lock
 from baskets.models import AuditChainHead, Basket, BasketAudit, CleanupRun, CleanupRunBatch
@@ -646,3 +646,19 @@ def test_run_whose_final_bookkeeping_fails_exits_1_naming_why_and_is_closed_as_f
     rerun = cli("cleanup", *AT_NOW, "--as", "alice", env=env)
     assert rerun.exit_code == 0, rerun.stderr
     assert [run["status"] for run in cleanup_runs(store)] == ["failed", "succeeded"]
+
+
+def test_cleanup_on_a_log_without_its_chain_head_row_exits_6_at_once_deleting_nothing(
+    cli, store: DatabaseUnderTest, prefect_harness: None
+) -> None:
+    """Not retried batch after batch and skipped (exit 1): a broken chain is no passing fault."""
+    before = basket_ids(store)
+    with store.engine.begin() as connection:
+        connection.execute(delete(AuditChainHead))
+    result = cli("cleanup", *AT_NOW, "--as", "alice", env={**store.env, **NO_SHARE_LIMIT})
+    assert result.exit_code == 6
+    (line,) = error_lines(result.stderr)
+    assert line.startswith("error: audit chain broken: the chain head row (audit_chain_head) is missing")
+    assert basket_ids(store) == before and audit_rows(store) == []
+    (run,) = cleanup_runs(store)
+    assert (run["status"], run["deleted"], run["detail"]["exit_code"]) == ("failed", 0, 6)

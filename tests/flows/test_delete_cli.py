@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -222,11 +223,15 @@ def test_restore_brings_back_the_same_basket_and_is_chained(
     assert (out["basket_id"], out["line_count"], out["restored_from_seq"], out["seq"]) == (
         basket_id, len(before[1]), 1, 2
     )  # fmt: skip
-    assert _basket_and_lines(store, basket_id) == before
+    after = _basket_and_lines(store, basket_id)
+    assert (after[0][:4], after[1]) == (before[0][:4], before[1])  # modified_at: the restore's time
     events = cli("audit", "show", basket_id, "--as", "bob", "--json", env=store.env).json()["events"]
     assert [(e["event"], e["actor"], e["note"]) for e in events] == [
         ("deleted", "bob", None), ("restored", "alice", "by mistake")
     ]  # fmt: skip
+    restored_at = dt.datetime.fromisoformat(events[1]["basket_modified_at"]).replace(tzinfo=None)
+    assert after[0][4].replace(tzinfo=None) == restored_at > before[0][4].replace(tzinfo=None)
+    assert events[1]["basket_modified_at"] == events[1]["occurred_at"]
     assert cli("audit", "verify", "--as", "alice", env=store.env).exit_code == 0
     again = cli("restore", basket_id, "--as", "alice", env=store.env)
     assert again.exit_code == 2
@@ -316,3 +321,28 @@ def test_filtered_delete_counts_baskets_deleted_meanwhile_as_gone_not_survived(
     assert out["basket_ids"] == selected[3:]
     assert "kept 1 baskets" not in done.stdout  # --json prints the object only
     assert _ids(store, 10, Basket.id == meddled[2]) == [meddled[2]]
+
+
+def test_missing_chain_head_row_exits_6_in_one_line_for_verify_delete_and_restore(
+    cli, store: DatabaseUnderTest, prefect_harness: None
+) -> None:
+    from baskets.models import AuditChainHead
+
+    deleted, live = _ids(store, 2)
+    assert cli("delete", deleted, "--as", "bob", env=store.env).exit_code == 0
+    with store.engine.begin() as connection:
+        connection.execute(delete(AuditChainHead))
+    for args in (("audit", "verify"), ("delete", live), ("restore", deleted)):
+        result = cli(*args, "--as", "alice", env=store.env)
+        assert result.exit_code == 6, (args, result.stderr)
+        (line,) = [line for line in result.stderr.strip().splitlines() if " | " not in line]
+        assert line.startswith("error: audit chain broken") and "Traceback" not in result.stderr
+    assert (
+        _count(store, BasketAudit),
+        _ids(store, 1, Basket.id == live),
+        _ids(store, 1, Basket.id == deleted),
+    ) == (
+        1,
+        [live],
+        [],
+    )
