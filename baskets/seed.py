@@ -282,9 +282,10 @@ def seed_database(
     backend = engine.dialect.name
     load = {"sqlite": _load_sqlite, "postgresql": _load_postgresql}.get(backend, _load_generic)
     with write_transaction(engine) as connection:
-        # First, before the transaction's snapshot (PostgreSQL): the audited delete appends to the
-        # chain after the head it reads, which must be the last one committed.
-        lock_chain_head(connection)
+        if replace:
+            # First, before the transaction's snapshot (PostgreSQL): the audited delete appends
+            # to the chain after the head it reads, which must be the last one committed.
+            lock_chain_head(connection)
         existing = connection.scalar(select(func.count()).select_from(Basket)) or 0
         if existing and not replace:
             raise BadInput(
