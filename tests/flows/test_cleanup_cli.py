@@ -394,8 +394,9 @@ def test_batches_run_with_old_objects_frozen_and_the_collector_is_restored_after
 
 
 def test_sigkill_mid_run_then_rerun_ends_as_an_uninterrupted_run(
-    store: DatabaseUnderTest, prefect_harness: None, tmp_path: Path
+    db: DatabaseUnderTest, prefect_harness: None, tmp_path: Path
 ) -> None:
+    store = db  # seeded here, bigger than the `store` fixture's (a seed does not replace)
     seed(store, 900, 11)
     add_operators_if_missing(store)
     expired = expired_ids(store)
@@ -427,9 +428,10 @@ def test_sigkill_mid_run_then_rerun_ends_as_an_uninterrupted_run(
 
 
 def test_two_runs_started_together_one_runs_and_one_exits_7(
-    store: DatabaseUnderTest, prefect_harness: None, tmp_path: Path
+    db: DatabaseUnderTest, prefect_harness: None, tmp_path: Path
 ) -> None:
     # Enough single-basket batches that the first run lasts well past the second's start-up.
+    store = db  # seeded here, bigger than the `store` fixture's (a seed does not replace)
     seed(store, 2500, 11)
     add_operators_if_missing(store)
     expired = expired_ids(store)
