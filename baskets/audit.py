@@ -27,6 +27,7 @@ from sqlalchemy import (
     update,
 )
 
+from baskets.errors import AuditChainBroken
 from baskets.models import GENESIS_HASH, AuditChainHead, BasketAudit
 
 # Every column of basket_audit except `hash`: exactly what the hash covers.
@@ -194,7 +195,9 @@ def lock_chain_head(connection: Connection, *, after_snapshot: bool = False) -> 
     """
     if connection.dialect.name != "postgresql":
         query = select(AuditChainHead.seq, AuditChainHead.hash).where(AuditChainHead.id == CHAIN_HEAD_ID)
-        row = connection.execute(query.with_for_update()).one()
+        row = connection.execute(query.with_for_update()).first()
+        if row is None:
+            raise chain_head_missing()
         return ChainHead(seq=int(row.seq), hash=row.hash)
     connection.exec_driver_sql(f"LOCK TABLE {AuditChainHead.__tablename__} IN EXCLUSIVE MODE")
     if not after_snapshot:
@@ -209,9 +212,19 @@ def chain_head_query() -> Select[int, str]:
 
 
 def read_chain_head(connection: Connection) -> ChainHead:
-    """The chain head as `connection` sees it."""
-    row = connection.execute(chain_head_query()).one()
+    """The chain head as `connection` sees it; AuditChainBroken (exit 6) when its row is missing."""
+    row = connection.execute(chain_head_query()).first()
+    if row is None:
+        raise chain_head_missing()
     return ChainHead(seq=int(row.seq), hash=row.hash)
+
+
+def chain_head_missing() -> AuditChainBroken:
+    """The error of a writer that finds no chain head row: nothing can be appended safely."""
+    return AuditChainBroken(
+        "audit chain broken: the chain head row (audit_chain_head) is missing, so rows may have "
+        "been cut off; nothing was changed (`baskets audit verify` checks the log)"
+    )
 
 
 def fold_chain_head(connection: Connection) -> None:
@@ -221,9 +234,11 @@ def fold_chain_head(connection: Connection) -> None:
 
 
 def _set_chain_head(connection: Connection, head: ChainHead) -> None:
-    connection.execute(
+    moved = connection.execute(
         update(AuditChainHead).where(AuditChainHead.id == CHAIN_HEAD_ID).values(seq=head.seq, hash=head.hash)
     )
+    if moved.rowcount != 1:  # row CHAIN_HEAD_ID gone, only head rows of overlapping batches left
+        raise chain_head_missing()
     if connection.dialect.name == "postgresql":  # the only backend with overlapping batches
         connection.execute(delete(AuditChainHead).where(AuditChainHead.id != CHAIN_HEAD_ID))
 
@@ -358,7 +373,7 @@ def verify_audit_chain(connection: Connection, head: str | None = None, chunk: i
     disagrees), and, given `head` (a hash saved earlier), a tail cut off together with the
     chain head. Streams the log, so memory stays flat on a big one.
     """
-    stored_head = read_chain_head(connection)
+    stored_head = connection.execute(chain_head_query()).first()
     columns = [BasketAudit.__table__.c[name] for name in (*HASHED_COLUMNS, "hash")]
     result = connection.execution_options(stream_results=True, yield_per=chunk).execute(
         select(*columns).order_by(BasketAudit.seq)
@@ -381,7 +396,13 @@ def verify_audit_chain(connection: Connection, head: str | None = None, chunk: i
             count, prev_hash, expected_seq = count + 1, row["hash"], seq + 1
             saved_head_seen = saved_head_seen or row["hash"] == head
     last_seq = expected_seq - 1
-    if problem is None and (int(stored_head.seq), stored_head.hash) != (last_seq, prev_hash):
+    if problem is None and stored_head is None:
+        problem = (
+            last_seq + 1,
+            f"the chain head row is missing (audit_chain_head is empty): rows after seq {last_seq} "
+            "may have been cut off",
+        )
+    if problem is None and stored_head and (int(stored_head.seq), stored_head.hash) != (last_seq, prev_hash):
         if int(stored_head.seq) > last_seq:
             problem = (
                 last_seq + 1,

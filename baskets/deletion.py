@@ -533,6 +533,47 @@ def select_basket_ids(
     return list(connection.scalars(query))
 
 
+@dataclass(frozen=True)
+class MatchingDeletion:
+    """What a delete of the baskets that still match did with each id it was given."""
+
+    deleted: list[str]  # deleted and audited, in key order
+    survived: list[str]  # still there, but changed since selection so that they no longer match
+    gone: list[str]  # not there any more: deleted by someone else meanwhile (or never there)
+    first_seq: int | None
+    last_seq: int | None
+
+
+def delete_baskets_still_matching(
+    connection: Connection,
+    basket_ids: Sequence[str],
+    still_matches: ColumnElement[bool],
+    *,
+    actor: Actor,
+    reason: str,
+    note: str | None = None,
+    flow_run_id: str | None = None,
+) -> MatchingDeletion:
+    """`delete_baskets_with_audit` re-checking `still_matches`, telling the baskets it left
+    because they changed (survived) from those someone else deleted meanwhile (gone)."""
+    result = delete_baskets_with_audit(
+        connection, basket_ids, actor=actor, reason=reason, note=note, flow_run_id=flow_run_id,
+        still_matches=still_matches,
+    )  # fmt: skip
+    survived, gone = split_missing(connection, result.missing)
+    return MatchingDeletion(result.deleted, survived, gone, result.first_seq, result.last_seq)
+
+
+def split_missing(connection: Connection, missing: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(survived, gone): of the ids a delete left alone, those that exist now (they no longer
+    matched) and those that do not (someone else deleted them), each in the order given."""
+    still_there = existing_basket_ids(connection, missing) if missing else set()
+    return (
+        [basket_id for basket_id in missing if basket_id in still_there],
+        [basket_id for basket_id in missing if basket_id not in still_there],
+    )
+
+
 def existing_basket_ids(connection: Connection, basket_ids: Sequence[str]) -> set[str]:
     """Which of `basket_ids` exist now."""
     found: set[str] = set()
@@ -561,6 +602,11 @@ def restore_basket(
     """Put a deleted basket and its lines back from its latest 'deleted' audit row, and chain
     a 'restored' row recording it. Runs in the caller's write transaction.
 
+    Everything comes back as it was but `modified_at`, which is the time of the restore
+    (`occurred_at`): a restore is a touch, so the next cleanup does not delete the basket again
+    at once. The 'restored' row records that time as its basket_modified_at; the old one stays
+    in the 'deleted' row it came from.
+
     Raises NotFound when no deletion of `basket_id` is on record, BadInput when a basket with
     that id exists (restoring would overwrite it).
     """
@@ -576,7 +622,7 @@ def restore_basket(
             account_id=source["account_id"],
             account_type=source["account_type"],
             created_at=source["basket_created_at"],
-            modified_at=source["basket_modified_at"],
+            modified_at=when,
         )
     )
     if lines:
@@ -598,6 +644,7 @@ def restore_basket(
         **_audit_row_from(source),
         "event": "restored",
         "occurred_at": when,
+        "basket_modified_at": when,
         "actor": actor.name,
         "actor_role": actor.role,
         "reason": "restore",

@@ -47,3 +47,10 @@ class CleanupAlreadyRunning(BasketsError):
     """Another cleanup holds the lock on this database (exit 7)."""
 
     exit_code = 7
+
+
+class CleanupLockLost(BasketsError):
+    """The session holding a running cleanup's lock ended (killed, or its connection dropped): a
+    second run may hold the lock now, so this one stops before its next batch (exit 1)."""
+
+    exit_code = 1

@@ -6,18 +6,38 @@ import contextlib
 import fcntl
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, TextClause, text
 
-from baskets.errors import CleanupAlreadyRunning
+from baskets.errors import CleanupAlreadyRunning, CleanupLockLost
 
 LOCK_NAME = "basket-maintenance:retention-cleanup"
 # pg_try_advisory_lock takes a signed 64-bit key; derive it from the name so it is stable.
 POSTGRESQL_LOCK_KEY = int.from_bytes(hashlib.sha256(LOCK_NAME.encode()).digest()[:8], "big", signed=True)
 # MariaDB's GET_LOCK names are server-wide and at most 64 characters: scope them to the database.
 MARIADB_LOCK_NAME_MAX = 64
+
+
+@dataclass(frozen=True)
+class HeldLock:
+    """The cleanup lock while it is held; `check()` before each step that must run under it."""
+
+    # Whether the lock is still ours: False (or an exception) when it is not.
+    still_held: Callable[[], bool]
+    where: str
+
+    def check(self) -> None:
+        """Raise CleanupLockLost unless this process still holds the lock."""
+        try:
+            held = self.still_held()
+        except Exception as error:  # noqa: BLE001 - a dead session fails in the driver's own way
+            first = (str(getattr(error, "orig", None) or error).strip().splitlines() or [""])[0]
+            raise CleanupLockLost(f"the cleanup lock was lost ({self.where}: {first}): run stopped") from None
+        if not held:
+            raise CleanupLockLost(f"the cleanup lock was lost ({self.where} is no longer held): run stopped")
 
 
 def _refuse(where: str) -> CleanupAlreadyRunning:
@@ -36,10 +56,12 @@ def sqlite_lock_path(engine: Engine) -> Path | None:
 
 
 @contextlib.contextmanager
-def _sqlite_lock(engine: Engine) -> Iterator[None]:
+def _sqlite_lock(engine: Engine) -> Iterator[HeldLock]:
     path = sqlite_lock_path(engine)
+    # A flock lives as long as this process's descriptor: it cannot be lost while the run goes on.
+    held = HeldLock(still_held=lambda: True, where=f"lock file {path}")
     if path is None:  # in-memory: only this process can see it
-        yield
+        yield held
         return
     # flock, not fcntl record locks: two opens in one process conflict too, and the kernel
     # drops the lock when the process dies, however it dies.
@@ -52,7 +74,7 @@ def _sqlite_lock(engine: Engine) -> Iterator[None]:
         os.ftruncate(descriptor, 0)
         os.write(descriptor, f"{os.getpid()}\n".encode())
         try:
-            yield
+            yield held
         finally:
             fcntl.flock(descriptor, fcntl.LOCK_UN)
     finally:
@@ -64,10 +86,21 @@ def _mariadb_lock_name(connection: Connection) -> str:
     return f"{LOCK_NAME}:{database}"[:MARIADB_LOCK_NAME_MAX]
 
 
+# PostgreSQL lists a bigint advisory key in pg_locks as two oids: its high and low 32 bits.
+_POSTGRESQL_KEY_BITS = POSTGRESQL_LOCK_KEY & 0xFFFF_FFFF_FFFF_FFFF
+_POSTGRESQL_HELD = text(
+    "SELECT pg_backend_pid() = :pid AND EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+    "AND granted AND pid = :pid AND classid = CAST(:high AS oid) AND objid = CAST(:low AS oid) "
+    "AND objsubid = 1)"
+).bindparams(high=_POSTGRESQL_KEY_BITS >> 32, low=_POSTGRESQL_KEY_BITS & 0xFFFF_FFFF)
+
+
 @contextlib.contextmanager
-def _server_lock(engine: Engine) -> Iterator[None]:
+def _server_lock(engine: Engine) -> Iterator[HeldLock]:
     # A dedicated connection in autocommit: the lock belongs to this session, not to a
     # transaction, and the server frees it when the session ends (also when the process dies).
+    # The check compares the session id taken with the lock: a Connection whose session died
+    # opens a new one when used again, and that one holds nothing.
     connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     released = False
     try:
@@ -75,18 +108,23 @@ def _server_lock(engine: Engine) -> Iterator[None]:
             key = {"key": POSTGRESQL_LOCK_KEY}
             if not connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), key):
                 raise _refuse("PostgreSQL advisory lock is held")
+            pid = connection.scalar(text("SELECT pg_backend_pid()"))
+            where = f"PostgreSQL advisory lock of session {pid}"
             try:
-                yield
+                yield HeldLock(lambda: bool(connection.scalar(_POSTGRESQL_HELD, {"pid": pid})), where)
             finally:
-                released = bool(connection.scalar(text("SELECT pg_advisory_unlock(:key)"), key))
+                released = _released(connection, text("SELECT pg_advisory_unlock(:key)"), key)
         else:
             name = {"name": _mariadb_lock_name(connection)}
             if connection.scalar(text("SELECT GET_LOCK(:name, 0)"), name) != 1:
                 raise _refuse(f"MariaDB lock {name['name']!r} is held")
+            session = connection.scalar(text("SELECT CONNECTION_ID()"))
+            where = f"MariaDB lock {name['name']!r} of connection {session}"
+            held = text("SELECT IS_USED_LOCK(:name) = :session AND CONNECTION_ID() = :session")
             try:
-                yield
+                yield HeldLock(lambda: connection.scalar(held, {**name, "session": session}) == 1, where)
             finally:
-                released = connection.scalar(text("SELECT RELEASE_LOCK(:name)"), name) == 1
+                released = _released(connection, text("SELECT RELEASE_LOCK(:name)"), name)
     finally:
         if not released:
             # Never hand a session that may still hold the lock back to the pool.
@@ -94,14 +132,25 @@ def _server_lock(engine: Engine) -> Iterator[None]:
         connection.close()
 
 
+def _released(connection: Connection, unlock: TextClause, parameters: Mapping[str, object]) -> bool:
+    """Release the lock; False, not an exception, when the session is gone (the server freed
+    the lock with it) or no longer held it: the run's outcome is decided by then."""
+    try:
+        return bool(connection.scalar(unlock, parameters))
+    except Exception:  # noqa: BLE001 - a dead session fails in the driver's own way
+        return False
+
+
 @contextlib.contextmanager
-def cleanup_lock(engine: Engine) -> Iterator[None]:
-    """Hold the one-cleanup-at-a-time lock of this database for the `with` block.
+def cleanup_lock(engine: Engine) -> Iterator[HeldLock]:
+    """Hold the one-cleanup-at-a-time lock of this database for the `with` block; it gives a
+    `HeldLock` whose `check()` raises CleanupLockLost once the lock's session has died.
 
     Raises CleanupAlreadyRunning (exit 7) at once when another process or connection holds it.
     PostgreSQL: pg_try_advisory_lock; MariaDB: GET_LOCK(name, 0); SQLite: flock on a file beside
-    the database file. Each is freed by the server or the kernel when its holder dies.
+    the database file. Each is freed by the server or the kernel when its holder dies. Releasing
+    never raises: a lock whose session died is freed already.
     """
     lock = _sqlite_lock(engine) if engine.dialect.name == "sqlite" else _server_lock(engine)
-    with lock:
-        yield
+    with lock as held:
+        yield held

@@ -40,8 +40,8 @@ from sqlalchemy.dialects import postgresql
 
 from baskets.audit import canonical_quantity, fold_chain_head
 from baskets.db import write_transaction
-from baskets.deletion import delete_baskets_with_audit, existing_basket_ids
-from baskets.errors import BasketsError, SafetyLimitHit
+from baskets.deletion import delete_baskets_with_audit, split_missing
+from baskets.errors import AuditChainBroken, BasketsError, SafetyLimitHit
 from baskets.models import Basket, BasketAudit, BasketLine, CleanupRun, CleanupRunBatch
 from baskets.roles import Actor
 from config.settings import ACCOUNT_TYPES, RetentionSettings
@@ -391,9 +391,7 @@ def delete_expired_batch(
         )
         if not before:  # nothing deleted, the chain untouched: the counts still go in order
             wait_for_previous_batch()
-        still_there = existing_basket_ids(connection, result.missing) if result.missing else set()
-        survived = [basket_id for basket_id in result.missing if basket_id in still_there]
-        gone = [basket_id for basket_id in result.missing if basket_id not in still_there]
+        survived, gone = split_missing(connection, result.missing)
         counted = _counted(
             before[0], category_of, result.deleted, survived, gone, result.first_seq, result.last_seq
         )
@@ -641,7 +639,13 @@ def finish_cleanup_run(
         extra["snapshot"] = str(snapshot)
     with write_transaction(engine) as connection:
         if engine.dialect.name == "postgresql":  # the head rows the overlapping batches added go
-            fold_chain_head(connection)
+            try:
+                fold_chain_head(connection)
+            except AuditChainBroken:
+                if succeeded:
+                    raise
+                # A run failing on a missing chain head still records its failure (the check
+                # raised before writing anything, so the transaction goes on).
         _store_tally(connection, run_id, tally, **extra)
         connection.execute(
             update(CleanupRun)

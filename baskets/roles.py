@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, insert, select
@@ -27,6 +28,7 @@ class Action(enum.StrEnum):
     FORCE = "force a cleanup past its safety limit"
     RESTORE = "restore baskets"
     MANAGE_OPERATORS = "manage operators"
+    REPLACE_DATA = "replace the baskets with demo data (seed --replace)"
     AUDIT = "read the audit log"
 
 
@@ -41,6 +43,7 @@ PERMISSIONS: dict[Action, frozenset[str]] = {
     Action.FORCE: _ADMIN,
     Action.RESTORE: _ADMIN,
     Action.MANAGE_OPERATORS: _ADMIN,
+    Action.REPLACE_DATA: _ADMIN,
     Action.AUDIT: _BOTH,
 }
 
@@ -65,7 +68,12 @@ def authorize(connection: Connection, name: str | None, action: Action) -> Actor
     """
     if not name:
         raise NotPermitted(f"{action.value} needs an operator: pass --as NAME or set BASKETS_OPERATOR")
-    role = connection.scalar(select(Operator.role).where(Operator.name == name))
+    # No operator's name holds a control character (and PostgreSQL refuses a NUL in a query).
+    role = (
+        None
+        if _has_control_character(name)
+        else connection.scalar(select(Operator.role).where(Operator.name == name))
+    )
     if role is None:
         raise NotPermitted(
             f"--as: no operator named {name!r} (an administrator adds one with "
@@ -77,11 +85,16 @@ def authorize(connection: Connection, name: str | None, action: Action) -> Actor
     return Actor(name=name, role=role)
 
 
+def _has_control_character(text: str) -> bool:
+    return any(unicodedata.category(character) == "Cc" for character in text)
+
+
 def validate_operator_name(name: str) -> str:
     cleaned = name.strip()
-    if not cleaned or len(cleaned) > 100 or cleaned == RETENTION_ACTOR:
+    if not cleaned or len(cleaned) > 100 or cleaned == RETENTION_ACTOR or _has_control_character(cleaned):
         raise BadInput(
-            f"operator name {name!r} is not usable (expected 1-100 characters, e.g. alice, "
+            f"operator name {name!r} is not usable (expected 1-100 characters without control "
+            "characters, e.g. alice, "
             f"and not the built-in {RETENTION_ACTOR!r})"
         )
     return cleaned

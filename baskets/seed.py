@@ -17,8 +17,12 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from sqlalchemy import Connection, Engine, delete, func, select, text
 
+from baskets.audit import lock_chain_head
+from baskets.db import write_transaction
+from baskets.deletion import IN_LIST_SIZE, delete_baskets_with_audit
 from baskets.errors import BadInput
-from baskets.models import Account, Basket, BasketLine, ShopAccount
+from baskets.models import Account, Basket, BasketAudit, BasketLine, Operator, ShopAccount
+from baskets.roles import Action, Actor, authorize
 
 FIRST_NAMES = [
     "Anna", "Zoë", "Jürgen", "Łukasz", "Søren", "José", "Chloé", "Björn", "Ana", "Mia",
@@ -46,6 +50,11 @@ UOMS = np.array(["PCS", "BOX", "KG", "M", "PAL", None], dtype=object)
 LINE_COUNT_WEIGHTS = np.array([8, 22, 18, 13, 10, 7, 5, 4, 3, 2, 2, 1, 1, 1, 1, 1, 0.5, 0.5, 0.5, 0.5, 0.5])
 _NULL = np.array(None, dtype=object)  # SQL NULL inside numpy object arrays
 TWO_YEARS_US = 730 * 24 * 3600 * 1_000_000
+# The audit row of a basket `seed --replace` deletes says so.
+REPLACE_REASON = "manual"
+REPLACE_NOTE = "seed --replace"
+# The operator `baskets demo` creates and acts as.
+DEMO_OPERATOR = "demo-admin"
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,7 @@ class SeedSummary:
     baskets: int
     basket_lines: int
     orphaned_baskets: int
+    replaced_baskets: int = 0  # baskets deleted first (each with an audit row on a database in use)
 
 
 def _guids(rng: np.random.Generator, count: int) -> np.ndarray:
@@ -252,25 +262,45 @@ def _load_generic(connection: Connection, name: str, table: pa.Table) -> None:
 
 
 def seed_database(
-    engine: Engine, baskets: int, seed: int, now: dt.datetime, replace: bool = False
+    engine: Engine,
+    baskets: int,
+    seed: int,
+    now: dt.datetime,
+    replace: bool = False,
+    operator: str | None = None,
 ) -> SeedSummary:
     """Fill the webstore tables with `baskets` synthetic baskets generated from `seed`.
 
-    Refuses (BadInput) a database that already has baskets unless `replace`, which first
-    empties the webstore tables (never the audit log or operators).
+    Refuses (BadInput) a database that already has baskets unless `replace`, which first removes
+    them and empties the account tables (never the audit log or operators). No basket disappears
+    without an audit row: on a database in use (it has operators or audit rows) the baskets go
+    through the audited delete, one row each (reason manual, note 'seed --replace'), as
+    `operator`, who must be a system administrator (NotPermitted, exit 3, otherwise). Only on a
+    database nobody uses yet are they simply emptied. One transaction: a failure changes nothing.
     """
     tables = generate(baskets, seed, now)
     backend = engine.dialect.name
     load = {"sqlite": _load_sqlite, "postgresql": _load_postgresql}.get(backend, _load_generic)
-    with engine.begin() as connection:
+    with write_transaction(engine) as connection:
+        if replace:
+            # First, before the transaction's snapshot (PostgreSQL): the audited delete appends
+            # to the chain after the head it reads, which must be the last one committed.
+            lock_chain_head(connection)
         existing = connection.scalar(select(func.count()).select_from(Basket)) or 0
         if existing and not replace:
             raise BadInput(
                 f"--replace: the database has {existing} baskets already "
                 "(pass --replace to empty the webstore tables first)"
             )
-        for model in (BasketLine, Basket, ShopAccount, Account):
-            connection.execute(delete(model))
+        if existing and database_in_use(connection):
+            actor = authorize(connection, operator, Action.REPLACE_DATA)
+            replaced = _delete_all_baskets_with_audit(connection, actor)
+        else:
+            for model in (BasketLine, Basket):
+                connection.execute(delete(model))
+            replaced = existing
+        for accounts in (ShopAccount, Account):
+            connection.execute(delete(accounts))
         for name in ("accounts", "shop_accounts", "baskets", "basket_lines"):
             load(connection, name, tables[name])
         if backend == "postgresql":
@@ -287,4 +317,53 @@ def seed_database(
         baskets=tables["baskets"].num_rows,
         basket_lines=tables["basket_lines"].num_rows,
         orphaned_baskets=int(tables["_orphaned"]["n"][0].as_py()),
+        replaced_baskets=int(replaced),
     )
+
+
+def database_in_use(connection: Connection) -> bool:
+    """Whether the database has operators or audit rows: then its baskets are deleted only with audit rows."""
+    has_operators = connection.scalar(select(Operator.name).limit(1)) is not None
+    return has_operators or connection.scalar(select(BasketAudit.seq).limit(1)) is not None
+
+
+def _delete_all_baskets_with_audit(connection: Connection, actor: Actor) -> int:
+    """Delete every basket through the audited delete, in key-ordered chunks of the caller's
+    transaction; return how many."""
+    deleted, after = 0, None
+    while True:
+        query = select(Basket.id).order_by(Basket.id).limit(IN_LIST_SIZE)
+        ids = [
+            str(basket_id)
+            for basket_id in connection.scalars(query if after is None else query.where(Basket.id > after))
+        ]
+        if not ids:
+            return deleted
+        result = delete_baskets_with_audit(
+            connection, ids, actor=actor, reason=REPLACE_REASON, note=REPLACE_NOTE
+        )
+        deleted += len(result.deleted)
+        after = ids[-1]
+
+
+def check_demo_database(connection: Connection) -> None:
+    """Refuse (BadInput) a database `baskets demo` may not replace: one with operators besides
+    DEMO_OPERATOR, audit rows of other actors, or baskets without the demo having run there."""
+    others = list(connection.scalars(select(Operator.name).where(Operator.name != DEMO_OPERATOR).limit(3)))
+    foreign = connection.scalar(
+        select(func.count()).select_from(BasketAudit).where(BasketAudit.actor != DEMO_OPERATOR)
+    )
+    ours = connection.scalar(select(Operator.name).where(Operator.name == DEMO_OPERATOR)) is not None
+    has_baskets = connection.scalar(select(Basket.id).limit(1)) is not None
+    if others or foreign or (has_baskets and not ours):
+        why = (
+            f"it has other operators ({', '.join(others)})"
+            if others
+            else f"it has {foreign} audit rows of other operators"
+            if foreign
+            else "it has baskets the demo did not make"
+        )
+        raise BadInput(
+            f"--database-url: not a demo database ({why}); the demo replaces only its own data: "
+            "point it at a new database, e.g. --database-url sqlite:///var/demo.db"
+        )

@@ -72,11 +72,24 @@ def seed(
     baskets: Annotated[int, typer.Option("--baskets", min=0, help="How many baskets.")] = 10_000,
     seed_value: Annotated[int, typer.Option("--seed", help="Random seed; same seed, same data.")] = 42,
     now: NowOption = None,
-    replace: Annotated[bool, typer.Option("--replace", help="Empty the webstore tables first.")] = False,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Delete the existing baskets first; on a database in use with an audit row each, "
+            "as a system administrator (--as).",
+        ),
+    ] = False,
+    operator: OperatorName = None,
     database_url: DatabaseUrl = None,
     json_output: JsonOutput = False,
 ) -> None:
-    """Fill the database with a realistic synthetic webstore (demo and test data)."""
+    """Fill the database with a realistic synthetic webstore (demo and test data).
+
+    With --replace on a database that has operators or audit rows, the baskets there are
+    deleted with an audit row each (reason manual, note 'seed --replace'), as --as NAME, a
+    system administrator; without --as that is refused (exit 3).
+    """
     from baskets.seed import seed_database
 
     as_of = parse_now(now)
@@ -84,7 +97,9 @@ def seed(
     started = time.perf_counter()
     spinner = stderr.status(f"seeding {baskets:,} baskets") if stderr.is_terminal else nullcontext()
     with spinner:
-        summary = seed_database(runtime.engine, baskets, seed_value, as_of, replace=replace)
+        summary = seed_database(
+            runtime.engine, baskets, seed_value, as_of, replace=replace, operator=runtime.operator(operator)
+        )
     seconds = round(time.perf_counter() - started, 2)
     if json_output:
         emit_json({**summary.__dict__, "seconds": seconds, "now": as_of})
@@ -177,16 +192,28 @@ def demo(
     baskets: Annotated[int, typer.Option("--baskets", min=1)] = 20_000,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Set up a demo database under var/: schema, demo operator, seed data, overview."""
+    """Set up a demo database under var/: schema, demo operator, seed data, overview.
+
+    Run again on its own database it starts over, deleting its baskets with an audit row each
+    as demo-admin; it refuses (exit 2) a database with other operators or their audit rows.
+    """
     from baskets.roles import SYSTEM_ADMINISTRATOR
-    from baskets.seed import seed_database
+    from baskets.seed import DEMO_OPERATOR, check_demo_database, seed_database
 
     runtime = open_runtime(database_url, check_schema_version=False)
     upgrade_database(runtime.engine)
     with runtime.engine.begin() as connection:
-        if not any(row["name"] == "demo-admin" for row in list_operators(connection)):
-            add_operator(connection, "demo-admin", SYSTEM_ADMINISTRATOR, "demo-admin")
-    summary = seed_database(runtime.engine, baskets, 42, parse_now(None), replace=True)
+        check_demo_database(connection)
+        if not any(row["name"] == DEMO_OPERATOR for row in list_operators(connection)):
+            add_operator(connection, DEMO_OPERATOR, SYSTEM_ADMINISTRATOR, DEMO_OPERATOR)
+    summary = seed_database(
+        runtime.engine, baskets, 42, parse_now(None), replace=True, operator=DEMO_OPERATOR
+    )
+    if summary.replaced_baskets:
+        stdout.print(
+            f"[bold]0. deleted[/] the previous demo's {summary.replaced_baskets:,} baskets, "
+            f"with an audit row each (as {DEMO_OPERATOR}, note 'seed --replace')"
+        )
     stdout.print(
         f"[bold]1. seeded[/] {summary.baskets:,} baskets with {summary.basket_lines:,} lines "
         f"into {display_url(runtime.engine.url)}"

@@ -81,22 +81,25 @@ def _delete_baskets(
         result = delete_listed_baskets(url, ids, actor, reason or "broken", note, run_id)
         deleted, first_seq, last_seq = result.deleted, result.first_seq, result.last_seq
         survived: list[str] = []
+        gone = 0
     else:
         if basket_filter.is_empty() and not delete_all:
             raise BadInput("no filter given: pass a filter (e.g. --account-type anonymous) or --all")
-        deleted, survived, first_seq, last_seq = [], [], None, None
+        deleted, survived, gone, first_seq, last_seq = [], [], 0, None, None
         after: str | None = None
         while batch := select_basket_batch(url, basket_filter, after, settings.retention.batch_size):
             after = batch[-1]
             result = delete_filtered_batch(url, batch, basket_filter, actor, reason or "manual", note, run_id)
             deleted.extend(result.deleted)
-            survived.extend(result.missing)
+            survived.extend(result.survived)
+            gone += len(result.gone)
             if result.first_seq is not None:
                 first_seq = first_seq if first_seq is not None else result.first_seq
                 last_seq = result.last_seq
     summary = {
         "deleted": len(deleted),
         "survived": len(survived),
+        "gone": gone,
         "basket_ids": deleted[:RESULT_ID_LIMIT],
         "basket_ids_truncated": len(deleted) > RESULT_ID_LIMIT,
         "first_seq": first_seq,
@@ -122,6 +125,7 @@ def _deletion_markdown(summary: dict[str, Any], deleted: list[str]) -> str:
         "| --- | --- |",
         f"| deleted | {summary['deleted']} |",
         f"| changed since selection, kept | {summary['survived']} |",
+        f"| deleted by someone else meanwhile | {summary['gone']} |",
         f"| by | {summary['actor']} |",
         f"| reason | {summary['reason']} |",
         f"| selected by | {filters} |",

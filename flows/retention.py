@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from baskets.db import check_schema, engine_for_settings
 from baskets.errors import BadInput, BasketsError, CleanupAlreadyRunning, NotPermitted
 from baskets.export import check_writable_folder
-from baskets.locks import cleanup_lock
+from baskets.locks import HeldLock, cleanup_lock
 from baskets.retention import (
     CleanupIncomplete,
     CleanupPlan,
@@ -107,13 +107,15 @@ def retention_cleanup(
         actor = _cleanup_actor(engine, operator, force)
         with contextlib.ExitStack() as held:
             try:
-                held.enter_context(cleanup_lock(engine))
+                lock = held.enter_context(cleanup_lock(engine))
             except CleanupAlreadyRunning as error:
                 record_refused_run(
                     engine, actor=actor, dry_run=dry_run, as_of=as_of, flow_run_id=flow_run_id, error=error
                 )
                 raise
-            return _run_holding_lock(engine, settings, policy, actor, as_of, dry_run, force, flow_run_id)
+            return _run_holding_lock(
+                engine, settings, policy, actor, as_of, dry_run, force, flow_run_id, lock
+            )
     finally:
         engine.dispose()
 
@@ -127,6 +129,7 @@ def _run_holding_lock(
     dry_run: bool,
     force: bool,
     flow_run_id: str | None,
+    lock: HeldLock,
 ) -> dict[str, Any]:
     logger = get_run_logger()
     run_id, abandoned = start_cleanup_run(
@@ -156,7 +159,7 @@ def _run_holding_lock(
         if plan.over_limit:
             logger.warning("over the safety share (%.1f%%), forced by %s", plan.share * 100, actor.name)
         with took("deleting"):
-            tally = _delete_in_batches(engine, policy, plan, actor, run_id, flow_run_id)
+            tally = _delete_in_batches(engine, policy, plan, actor, run_id, flow_run_id, lock)
         path = snapshot_path(settings.export_dir.resolve(), run_id, dt.datetime.now(dt.UTC))
         with took("snapshot"):
             rows = write_deleted_snapshot(engine, tally.first_seq, tally.last_seq, path)
@@ -188,13 +191,17 @@ def _run_holding_lock(
         raise
     except BaseException as error:
         message = error.message if isinstance(error, BasketsError) else f"{type(error).__name__}: {error}"
-        finish(
-            tally,
-            succeeded=False,
-            plan=plan,
-            error=message.splitlines()[0] if message else type(error).__name__,
-            exit_code=getattr(error, "exit_code", 1),
-        )
+        try:
+            finish(
+                tally,
+                succeeded=False,
+                plan=plan,
+                error=message.splitlines()[0] if message else type(error).__name__,
+                exit_code=getattr(error, "exit_code", 1),
+            )
+        except Exception as unrecorded:  # noqa: BLE001 - the run's own failure is the one to report
+            # The record stays `running`; the next run closes it as failed (`start_cleanup_run`).
+            logger.error("could not record run %d as failed: %s", run_id, unrecorded)
         raise
 
 
@@ -205,6 +212,7 @@ def _delete_in_batches(
     actor: Actor,
     run_id: int,
     flow_run_id: str | None,
+    lock: HeldLock,
 ) -> RunTally:
     progress = create_progress_artifact(
         progress=0.0, key=PROGRESS_KEY, description=f"retention cleanup as of {plan.as_of:%Y-%m-%d %H:%M} UTC"
@@ -213,7 +221,7 @@ def _delete_in_batches(
     done = 0
     next_update = time.monotonic() + PROGRESS_UPDATE_SECONDS
     with _old_objects_frozen():
-        batches = selected_ahead(walk_expired_batches(engine, policy, plan.as_of))
+        batches = _while_locked(lock, selected_ahead(walk_expired_batches(engine, policy, plan.as_of)))
         for batch, counts in _batches_deleted(engine, batches, policy, plan, actor, run_id, flow_run_id):
             tally = counts
             done += len(batch)
@@ -225,6 +233,15 @@ def _delete_in_batches(
                 listener(done, expected)
     update_progress_artifact(progress, progress=100.0)
     return tally
+
+
+def _while_locked(lock: HeldLock, batches: Iterator[list[ExpiredBasket]]) -> Iterator[list[ExpiredBasket]]:
+    """`batches`, each handed on only after checking this run still holds the cleanup lock: a run
+    whose lock session died stops before its next batch (CleanupLockLost) rather than go on
+    beside a second run that took the lock."""
+    for batch in batches:
+        lock.check()
+        yield batch
 
 
 def _batches_deleted(

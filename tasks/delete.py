@@ -13,7 +13,9 @@ from sqlalchemy.exc import OperationalError
 from baskets.db import engine_for_settings, write_transaction
 from baskets.deletion import (
     DeletionResult,
+    MatchingDeletion,
     RestoreResult,
+    delete_baskets_still_matching,
     delete_baskets_with_audit,
     existing_basket_ids,
     restore_basket,
@@ -123,13 +125,14 @@ def delete_filtered_batch(
     reason: str,
     note: str | None,
     flow_run_id: str | None,
-) -> DeletionResult:
+) -> MatchingDeletion:
     """Delete one batch in its own transaction, re-checking the filter under the row locks:
-    a basket changed since it was selected so that it no longer matches is left alone."""
+    a basket changed since it was selected so that it no longer matches is left alone
+    (survived); one deleted by someone else meanwhile is gone."""
     with write_transaction(engine_for(database_url)) as connection:
-        return delete_baskets_with_audit(
-            connection, basket_ids, actor=actor, reason=reason, note=note, flow_run_id=flow_run_id,
-            still_matches=basket_filter.where(),
+        return delete_baskets_still_matching(
+            connection, basket_ids, basket_filter.where(), actor=actor, reason=reason, note=note,
+            flow_run_id=flow_run_id,
         )  # fmt: skip
 
 

@@ -13,6 +13,7 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Engine
 
 from baskets.db import is_transaction_conflict
+from baskets.errors import BasketsError
 from baskets.retention import (
     CATEGORIES,
     BatchOutcome,
@@ -92,6 +93,8 @@ def delete_batch_with_retries(
                 tally=tally,
                 flow_run_id=flow_run_id,
             )
+        except BasketsError:  # expected and final, e.g. a broken audit chain: no retry mends it
+            raise
         except Exception as error:  # a lock timeout, a deadlock, a lost connection, a constraint
             if callable(tally):
                 tally = tally(None)  # raises what the previous batch raised, if it failed

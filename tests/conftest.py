@@ -33,7 +33,7 @@ os.environ.pop("BASKETS_OPERATOR", None)
 os.environ.pop("BASKETS_DATABASE_URL", None)
 
 import pytest  # noqa: E402
-from sqlalchemy import Connection, Engine, create_engine, delete, text, update  # noqa: E402
+from sqlalchemy import Connection, Engine, create_engine, delete, insert, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from baskets.audit import CHAIN_HEAD_ID  # noqa: E402
@@ -94,8 +94,9 @@ class _ServerDatabase:
             for table in reversed(Base.metadata.sorted_tables):
                 if table.name != AuditChainHead.__tablename__:
                     connection.execute(delete(table))
-            connection.execute(delete(AuditChainHead).where(AuditChainHead.id != CHAIN_HEAD_ID))
-            connection.execute(update(AuditChainHead).values(seq=0, hash=GENESIS_HASH))
+            # Anew, not updated: a test may have removed the head row (a broken chain).
+            connection.execute(delete(AuditChainHead))
+            connection.execute(insert(AuditChainHead).values(id=CHAIN_HEAD_ID, seq=0, hash=GENESIS_HASH))
 
     def drop(self) -> None:
         self.engine.dispose()
@@ -278,9 +279,10 @@ def add_operators(database: DatabaseUnderTest) -> None:
 
 
 def seed(database: DatabaseUnderTest, baskets: int = 300, seed_value: int = 7) -> None:
+    """Seed the (fresh, basket-free) test database: no --replace, so no basket goes unaudited."""
     from baskets.seed import seed_database
 
-    seed_database(database.engine, baskets, seed_value, NOW, replace=True)
+    seed_database(database.engine, baskets, seed_value, NOW)
 
 
 def sessions_waiting_for_a_lock(database: DatabaseUnderTest, timeout: float = 60.0) -> int:

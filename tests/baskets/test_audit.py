@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import delete, select, update
@@ -261,3 +262,34 @@ def test_postgresql_row_to_json_writes_canonical_json_for_every_code_point(
     assert len(rows) == 1114111 - 2048
     differing = [(n, text) for n, text in rows if text.encode() != canonical_json({"n": n, "s": chr(n)})]
     assert differing == []
+
+
+def test_missing_chain_head_row_is_a_broken_chain_and_no_writer_goes_on(db: DatabaseUnderTest) -> None:
+    from baskets.deletion import restore_basket
+    from baskets.errors import AuditChainBroken
+
+    hashes = _chain(db, 3)
+    with db.engine.begin() as connection:
+        connection.execute(delete(AuditChainHead))
+    report = _verify(db)
+    assert (report.ok, report.first_bad_seq, report.count) == (False, 4, 3)
+    assert report.problem == (
+        "the chain head row is missing (audit_chain_head is empty): rows after seq 3 may have been cut off"
+    )
+    with db.engine.connect() as connection:
+        live = connection.scalar(select(Basket.id).order_by(Basket.id).limit(1))
+        gone = connection.scalar(select(BasketAudit.basket_id).where(BasketAudit.seq == 1))
+    for write in (
+        lambda connection: delete_baskets_with_audit(connection, [live], actor=BOB, reason="broken"),
+        lambda connection: restore_basket(connection, gone, actor=Actor("alice", "system_administrator")),
+    ):
+        with pytest.raises(AuditChainBroken) as broken, write_transaction(db.engine) as connection:
+            write(connection)
+        assert broken.value.exit_code == 6
+        assert broken.value.message.startswith(
+            "audit chain broken: the chain head row (audit_chain_head) is missing"
+        )
+    with db.engine.connect() as connection:
+        assert list(connection.scalars(select(BasketAudit.hash).order_by(BasketAudit.seq))) == hashes
+        assert connection.scalar(select(Basket.id).where(Basket.id == live)) == live
+        assert connection.scalar(select(Basket.id).where(Basket.id == gone)) is None

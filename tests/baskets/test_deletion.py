@@ -22,6 +22,7 @@ from baskets.deletion import (
 )
 from baskets.errors import BadInput, NotFound
 from baskets.models import AuditChainHead, Basket, BasketAudit, BasketLine
+from baskets.retention import RunTally
 from baskets.roles import Actor
 from baskets.seed import seed_database
 from tests.conftest import NOW, DatabaseUnderTest, commit_once_a_session_waits, seed
@@ -277,9 +278,12 @@ def test_restore_puts_basket_and_lines_back_and_chains_a_restored_row(db: Databa
     with write_transaction(db.engine) as connection:
         delete_baskets_with_audit(connection, [basket_id], actor=BOB, reason="broken")
     with write_transaction(db.engine) as connection:
-        restored = restore_basket(connection, basket_id, actor=ALICE, note="customer asked")
+        restored = restore_basket(connection, basket_id, actor=ALICE, note="customer asked", occurred_at=WHEN)
     assert (restored.restored_from_seq, restored.seq, restored.line_count) == (1, 2, len(before[1]))
-    assert _snapshot(db, basket_id) == before
+    after = _snapshot(db, basket_id)
+    # All as it was but modified_at: a restore is a touch (the next cleanup must not take it again).
+    assert (after[0][:5], after[1]) == (before[0][:5], before[1])
+    assert _aware(after[0][5]) == WHEN != _aware(before[0][5])
     with db.engine.connect() as connection:
         rows = connection.execute(select(BasketAudit.__table__).order_by(BasketAudit.seq)).mappings().all()
         assert verify_audit_chain(connection).ok
@@ -287,6 +291,37 @@ def test_restore_puts_basket_and_lines_back_and_chains_a_restored_row(db: Databa
         ("deleted", "bob", "broken"), ("restored", "alice", "restore")
     ]  # fmt: skip
     assert rows[1]["lines"] == rows[0]["lines"]
+    assert (_aware(rows[1]["basket_modified_at"]), rows[1]["basket_created_at"]) == (
+        WHEN,
+        rows[0]["basket_created_at"],
+    )
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+def test_restored_basket_is_not_deleted_again_by_the_next_cleanup(db: DatabaseUnderTest) -> None:
+    from baskets.retention import RetentionPolicy, delete_expired_batch, select_expired_basket_ids
+
+    policy = RetentionPolicy(days={"anonymous": 30, "contact": 90, "customer": 180})
+    seed(db, 40)
+    with db.engine.connect() as connection:
+        (expired, *_) = select_expired_basket_ids(connection, policy, NOW)
+    delete_expired_batch(
+        db.engine, [expired], policy=policy, now=NOW, actor=ALICE, run_id=1, tally=RunTally()
+    )
+    with write_transaction(db.engine) as connection:
+        restore_basket(connection, expired.basket_id, actor=ALICE, occurred_at=NOW + dt.timedelta(minutes=5))
+    later = NOW + dt.timedelta(hours=1)
+    with db.engine.connect() as connection:
+        again = select_expired_basket_ids(connection, policy, later, limit=10**6)
+    assert expired.basket_id not in {basket.basket_id for basket in again}
+    outcome = delete_expired_batch(
+        db.engine, [expired], policy=policy, now=later, actor=ALICE, run_id=2, tally=RunTally()
+    )
+    assert (outcome.deleted, outcome.survived) == ([], [expired.basket_id])
+    assert _counts(db)[0] == 40
 
 
 def test_restore_refuses_an_existing_basket_and_an_unknown_one(db: DatabaseUnderTest) -> None:

@@ -10,10 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from baskets.db import make_engine
-from baskets.errors import CleanupAlreadyRunning
-from baskets.locks import cleanup_lock, sqlite_lock_path
+from baskets.errors import CleanupAlreadyRunning, CleanupLockLost
+from baskets.locks import LOCK_NAME, cleanup_lock, sqlite_lock_path
 from tests.conftest import REPO, DatabaseUnderTest
 
 HOLD_LOCK_SCRIPT = """
@@ -103,3 +104,53 @@ def test_in_memory_sqlite_needs_no_lock_file() -> None:
     assert sqlite_lock_path(engine) is None
     with cleanup_lock(engine):
         pass
+
+
+def lock_session(database: DatabaseUnderTest) -> int:
+    """The server session id (PostgreSQL backend pid, MariaDB connection id) holding this
+    database's cleanup lock."""
+    with database.engine.connect() as connection:
+        if database.backend == "postgresql":
+            return int(
+                connection.exec_driver_sql(
+                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = "
+                    "(SELECT oid FROM pg_database WHERE datname = current_database())"
+                ).scalar_one()
+            )
+        name = f"{LOCK_NAME}:{connection.exec_driver_sql('SELECT DATABASE()').scalar_one()}"[:64]
+        return int(connection.execute(text("SELECT IS_USED_LOCK(:name)"), {"name": name}).scalar_one())
+
+
+def kill_session(database: DatabaseUnderTest, session: int) -> None:
+    """End a server session as an administrator (or a crashed network) would."""
+    with database.engine.connect() as connection:
+        if database.backend == "postgresql":  # waits up to 10 s for the backend to be gone
+            assert connection.exec_driver_sql(f"SELECT pg_terminate_backend({session}, 10000)").scalar_one()
+        else:
+            connection.exec_driver_sql(f"KILL CONNECTION {session}")
+
+
+def test_check_passes_while_the_lock_is_held(db: DatabaseUnderTest) -> None:
+    with cleanup_lock(db.engine) as held:
+        held.check()
+        held.check()
+
+
+def test_check_fails_once_the_lock_session_is_killed_and_another_run_may_lock(
+    server_db: DatabaseUnderTest,
+) -> None:
+    other = make_engine(server_db.url)
+    try:
+        with cleanup_lock(server_db.engine) as held:  # leaving it must not raise: the session is gone
+            kill_session(server_db, lock_session(server_db))
+            with pytest.raises(CleanupLockLost) as lost:
+                held.check()
+            assert lost.value.exit_code == 1
+            assert lost.value.message.startswith("the cleanup lock was lost (")
+            assert "\n" not in lost.value.message
+            with cleanup_lock(other) as second:  # a second run may start now
+                second.check()
+            with pytest.raises(CleanupLockLost):  # still lost: a new session would not be the holder
+                held.check()
+    finally:
+        other.dispose()

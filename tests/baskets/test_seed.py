@@ -5,11 +5,16 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
-from baskets.errors import BadInput
+from baskets.audit import verify_audit_chain
+from baskets.db import write_transaction
+from baskets.deletion import delete_baskets_with_audit
+from baskets.errors import BadInput, NotPermitted
+from baskets.models import Basket, BasketAudit
+from baskets.roles import Actor
 from baskets.seed import generate, seed_database
-from tests.conftest import NOW, DatabaseUnderTest
+from tests.conftest import NOW, DatabaseUnderTest, add_operators
 
 TABLE_ORDER = {
     "accounts": "id",
@@ -122,3 +127,102 @@ def test_seed_command_refuses_bad_now(cli, db: DatabaseUnderTest) -> None:
     assert result.exit_code == 2
     assert result.stderr.strip().startswith("error: --now: 'next tuesday' is not an ISO date or datetime")
     assert db.scalar("select count(*) from baskets") == 0
+
+
+# --- nothing disappears without an audit row ------------------------------------------------
+
+
+def _audit_rows(database: DatabaseUnderTest) -> list[dict]:
+    with database.engine.connect() as connection:
+        return [
+            dict(row) for row in connection.execute(select(BasketAudit).order_by(BasketAudit.seq)).mappings()
+        ]
+
+
+def _basket_ids(database: DatabaseUnderTest) -> set[str]:
+    with database.engine.connect() as connection:
+        return {str(basket_id) for basket_id in connection.scalars(select(Basket.id))}
+
+
+@pytest.mark.parametrize("operator", [None, "bob", "nobody", "alice\x00", " alice"])
+def test_replace_on_a_database_with_operators_is_refused_unless_an_administrator_runs_it(
+    db: DatabaseUnderTest, operator: str | None
+) -> None:
+    seed_database(db.engine, 40, 1, NOW)
+    add_operators(db)
+    before = _basket_ids(db)
+    with pytest.raises(NotPermitted) as refused:
+        seed_database(db.engine, 40, 2, NOW, replace=True, operator=operator)
+    assert refused.value.exit_code == 3
+    assert "\n" not in refused.value.message
+    assert _basket_ids(db) == before
+    assert _audit_rows(db) == []
+
+
+def test_replace_on_a_database_with_audit_rows_but_no_operators_is_refused(db: DatabaseUnderTest) -> None:
+    seed_database(db.engine, 30, 1, NOW)
+    first = sorted(_basket_ids(db))[0]
+    with write_transaction(db.engine) as connection:
+        delete_baskets_with_audit(connection, [first], actor=Actor("bob", "order_processor"), reason="broken")
+    before = _basket_ids(db)
+    with pytest.raises(NotPermitted, match="needs an operator"):
+        seed_database(db.engine, 30, 2, NOW, replace=True)
+    assert _basket_ids(db) == before
+    assert len(_audit_rows(db)) == 1
+
+
+def test_replace_as_an_administrator_deletes_every_basket_with_a_chained_audit_row(
+    db: DatabaseUnderTest,
+) -> None:
+    seed_database(db.engine, 1500, 1, NOW)  # more than one audited chunk
+    add_operators(db)
+    old = _basket_ids(db)
+    summary = seed_database(db.engine, 60, 2, NOW, replace=True, operator="alice")
+    rows = _audit_rows(db)
+    assert summary.replaced_baskets == 1500
+    assert {row["basket_id"] for row in rows} == old
+    assert {(row["event"], row["actor"], row["actor_role"], row["reason"], row["note"]) for row in rows} == {
+        ("deleted", "alice", "system_administrator", "manual", "seed --replace")
+    }
+    assert [row["seq"] for row in rows] == list(range(1, 1501))
+    assert len(_basket_ids(db)) == 60 and not old & _basket_ids(db)
+    with db.engine.connect() as connection:
+        report = verify_audit_chain(connection)
+    assert report.ok and report.count == 1500
+
+
+def test_replace_that_fails_while_loading_leaves_baskets_and_audit_log_as_they_were(
+    db: DatabaseUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from baskets import seed as seed_module
+
+    seed_database(db.engine, 40, 1, NOW)
+    add_operators(db)
+    before = _basket_ids(db)
+
+    def broken_generic_load(connection, name, table):  # type: ignore[no-untyped-def]
+        raise RuntimeError("disk full")
+
+    for name in ("_load_sqlite", "_load_postgresql", "_load_generic"):
+        monkeypatch.setattr(seed_module, name, broken_generic_load)
+    with pytest.raises(RuntimeError, match="disk full"):
+        seed_database(db.engine, 40, 2, NOW, replace=True, operator="alice")
+    assert _basket_ids(db) == before
+    assert _audit_rows(db) == []
+
+
+def test_seed_replace_command_needs_an_administrator_on_a_database_in_use(cli, db: DatabaseUnderTest) -> None:
+    seed_database(db.engine, 30, 1, NOW)
+    add_operators(db)
+    before = _basket_ids(db)
+    refused = cli("seed", "--baskets", "20", "--replace", env=db.env)
+    assert refused.exit_code == 3
+    assert refused.stderr.strip() == (
+        "error: replace the baskets with demo data (seed --replace) needs an operator: "
+        "pass --as NAME or set BASKETS_OPERATOR"
+    )
+    assert _basket_ids(db) == before
+    done = cli("seed", "--baskets", "20", "--replace", "--as", "alice", "--json", env=db.env)
+    assert done.exit_code == 0, done.stderr
+    assert (done.json()["baskets"], done.json()["replaced_baskets"]) == (20, 30)
+    assert {row["basket_id"] for row in _audit_rows(db)} == before

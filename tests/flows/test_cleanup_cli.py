@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from baskets.locks import cleanup_lock
 from baskets.models import AuditChainHead, Basket, BasketAudit, CleanupRun, CleanupRunBatch
@@ -470,8 +470,9 @@ def test_batches_run_with_old_objects_frozen_and_the_collector_is_restored_after
 
 
 def test_sigkill_mid_run_then_rerun_ends_as_an_uninterrupted_run(
-    store: DatabaseUnderTest, prefect_harness: None, tmp_path: Path
+    db: DatabaseUnderTest, prefect_harness: None, tmp_path: Path
 ) -> None:
+    store = db  # seeded here, bigger than the `store` fixture's (a seed does not replace)
     seed(store, 900, 11)
     add_operators_if_missing(store)
     expired = expired_ids(store)
@@ -503,9 +504,10 @@ def test_sigkill_mid_run_then_rerun_ends_as_an_uninterrupted_run(
 
 
 def test_two_runs_started_together_one_runs_and_one_exits_7(
-    store: DatabaseUnderTest, prefect_harness: None, tmp_path: Path
+    db: DatabaseUnderTest, prefect_harness: None, tmp_path: Path
 ) -> None:
     # Enough single-basket batches that the first run lasts well past the second's start-up.
+    store = db  # seeded here, bigger than the `store` fixture's (a seed does not replace)
     seed(store, 2500, 11)
     add_operators_if_missing(store)
     expired = expired_ids(store)
@@ -578,3 +580,164 @@ def test_line_added_while_its_batch_waits_for_the_basket_is_audited_with_it(
         assert connection.scalar(select(func.count()).select_from(BasketLine).where(
             BasketLine.basket_id.in_([waited, other]))) == 0  # fmt: skip
         assert verify_audit_chain(connection).ok
+
+
+# --- the cleanup lock holds or the run stops; the record and the exit code agree --------------
+
+
+def _after_batch(number: int, action):  # type: ignore[no-untyped-def]
+    """A progress listener that calls `action(done, expected)` after batch `number` (1-based;
+    0: after the last one), and a list of the baskets-done counts it was called with."""
+    seen: list[int] = []
+
+    def listener(done: int, expected: int) -> None:
+        seen.append(done)
+        if len(seen) == number or (number == 0 and done == expected):
+            action()
+
+    return listener, seen
+
+
+def test_run_whose_lock_session_is_killed_stops_before_its_next_batch_and_ends_failed(
+    cli, server_db: DatabaseUnderTest, prefect_harness: None
+) -> None:
+    from flows.retention import reporting_progress_to
+    from tests.baskets.test_locks import kill_session, lock_session
+
+    seed(server_db, 300, 11)
+    add_operators(server_db)
+    expired = expired_ids(server_db)
+    env = {**server_db.env, **NO_SHARE_LIMIT, "BASKETS_RETENTION__BATCH_SIZE": "20"}
+    listener, seen = _after_batch(1, lambda: kill_session(server_db, lock_session(server_db)))
+    with reporting_progress_to(listener):
+        result = cli("cleanup", *AT_NOW, "--as", "alice", env=env)
+    assert result.exit_code == 1
+    (line,) = error_lines(result.stderr)
+    assert line.startswith("error: the cleanup lock was lost (") and line.endswith("run stopped")
+    assert "Traceback" not in result.stderr
+    audited = audit_rows(server_db)
+    # No batch started after the lock went; on PostgreSQL the next one was in flight already.
+    assert len(seen) == 1
+    assert len(audited) in ({20, 40} if server_db.backend == "postgresql" else {20})
+    (run,) = cleanup_runs(server_db)
+    assert (run["status"], run["deleted"], run["detail"]["exit_code"]) == ("failed", len(audited), 1)
+    assert run["detail"]["error"] == line.removeprefix("error: ")
+
+    rerun = cli("cleanup", *AT_NOW, "--as", "alice", "--json", env=env)  # the lock is free again
+    assert rerun.exit_code == 0, rerun.stderr
+    assert rerun.json()["deleted"] == len(expired) - len(audited)
+    assert basket_ids(server_db).isdisjoint(expired)
+    assert [run["status"] for run in cleanup_runs(server_db)] == ["failed", "succeeded"]
+    verified = cli("audit", "verify", "--as", "bob", "--json", env=server_db.env)
+    assert verified.exit_code == 0 and verified.json()["rows"] == len(expired)
+
+
+def test_run_whose_lock_session_dies_after_its_last_batch_succeeds_and_exits_0(
+    cli, server_db: DatabaseUnderTest, prefect_harness: None
+) -> None:
+    """Its work is done and recorded as succeeded: releasing a lock the server freed already
+    must not turn that into exit 1."""
+    from flows.retention import reporting_progress_to
+    from tests.baskets.test_locks import kill_session, lock_session
+
+    seed(server_db, 300, 11)
+    add_operators(server_db)
+    expired = expired_ids(server_db)
+    env = {**server_db.env, **NO_SHARE_LIMIT, "BASKETS_RETENTION__BATCH_SIZE": "50"}
+    listener, _ = _after_batch(0, lambda: kill_session(server_db, lock_session(server_db)))
+    with reporting_progress_to(listener):
+        result = cli("cleanup", *AT_NOW, "--as", "alice", "--json", env=env)
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["deleted"] == len(expired)
+    (run,) = cleanup_runs(server_db)
+    assert (run["status"], run["deleted"]) == ("succeeded", len(expired))
+    again = cli("cleanup", *AT_NOW, "--as", "alice", "--json", env=env)
+    assert again.exit_code == 0 and again.json()["deleted"] == 0
+
+
+def _drop_idle_sessions(database: DatabaseUnderTest, keep: int) -> int:
+    """End every idle session of `database` but `keep` (and the one asking); how many ended."""
+    with database.engine.connect() as connection:
+        if database.backend == "postgresql":
+            return len(
+                connection.exec_driver_sql(
+                    "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE datname = "
+                    f"current_database() AND state = 'idle' AND pid NOT IN (pg_backend_pid(), {keep})"
+                ).all()
+            )
+        idle = connection.exec_driver_sql(
+            "SELECT id FROM information_schema.processlist WHERE command = 'Sleep' AND db = DATABASE() "
+            f"AND id NOT IN (CONNECTION_ID(), {keep})"
+        ).scalars()
+        ended = 0
+        for session in list(idle):
+            connection.exec_driver_sql(f"KILL CONNECTION {session}")
+            ended += 1
+        return ended
+
+
+def test_idle_connections_dropped_between_batches_are_replaced_and_the_run_finishes(
+    cli, server_db: DatabaseUnderTest, prefect_harness: None
+) -> None:
+    from flows.retention import reporting_progress_to
+    from tests.baskets.test_locks import lock_session
+
+    seed(server_db, 300, 11)
+    add_operators(server_db)
+    expired = expired_ids(server_db)
+    env = {**server_db.env, **NO_SHARE_LIMIT, "BASKETS_RETENTION__BATCH_SIZE": "20"}
+    dropped: list[int] = []
+    listener, _ = _after_batch(
+        2, lambda: dropped.append(_drop_idle_sessions(server_db, lock_session(server_db)))
+    )
+    with reporting_progress_to(listener):
+        result = cli("cleanup", *AT_NOW, "--as", "alice", "--json", env=env)
+    assert dropped and dropped[0] >= 1  # the run's pooled connections were among them
+    assert result.exit_code == 0, result.stderr
+    assert (result.json()["deleted"], result.json()["skipped"]) == (len(expired), 0)
+    assert [run["status"] for run in cleanup_runs(server_db)] == ["succeeded"]
+
+
+def test_run_whose_final_bookkeeping_fails_exits_1_naming_why_and_is_closed_as_failed(
+    cli, store: DatabaseUnderTest, prefect_harness: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its success cannot be recorded, nor its failure: it reports the first error, and the next
+    run closes its record as failed, so no run is on record as succeeded with exit 1."""
+    import flows.retention as retention_flow
+
+    real_finish = retention_flow.finish_cleanup_run
+
+    def finish_on_a_dead_database(*args, succeeded: bool, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the commit of the run record was lost" if succeeded else "database gone")
+
+    env = {**store.env, **NO_SHARE_LIMIT}
+    monkeypatch.setattr(retention_flow, "finish_cleanup_run", finish_on_a_dead_database)
+    result = cli("cleanup", *AT_NOW, "--as", "alice", env=env)
+    assert result.exit_code == 1
+    (line,) = error_lines(result.stderr)
+    assert (
+        line
+        == "error: RuntimeError: the commit of the run record was lost (set BASKETS_DEBUG=1 for the traceback)"
+    )
+    assert [run["status"] for run in cleanup_runs(store)] == ["running"]
+
+    monkeypatch.setattr(retention_flow, "finish_cleanup_run", real_finish)
+    rerun = cli("cleanup", *AT_NOW, "--as", "alice", env=env)
+    assert rerun.exit_code == 0, rerun.stderr
+    assert [run["status"] for run in cleanup_runs(store)] == ["failed", "succeeded"]
+
+
+def test_cleanup_on_a_log_without_its_chain_head_row_exits_6_at_once_deleting_nothing(
+    cli, store: DatabaseUnderTest, prefect_harness: None
+) -> None:
+    """Not retried batch after batch and skipped (exit 1): a broken chain is no passing fault."""
+    before = basket_ids(store)
+    with store.engine.begin() as connection:
+        connection.execute(delete(AuditChainHead))
+    result = cli("cleanup", *AT_NOW, "--as", "alice", env={**store.env, **NO_SHARE_LIMIT})
+    assert result.exit_code == 6
+    (line,) = error_lines(result.stderr)
+    assert line.startswith("error: audit chain broken: the chain head row (audit_chain_head) is missing")
+    assert basket_ids(store) == before and audit_rows(store) == []
+    (run,) = cleanup_runs(store)
+    assert (run["status"], run["deleted"], run["detail"]["exit_code"]) == ("failed", 0, 6)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -222,11 +223,15 @@ def test_restore_brings_back_the_same_basket_and_is_chained(
     assert (out["basket_id"], out["line_count"], out["restored_from_seq"], out["seq"]) == (
         basket_id, len(before[1]), 1, 2
     )  # fmt: skip
-    assert _basket_and_lines(store, basket_id) == before
+    after = _basket_and_lines(store, basket_id)
+    assert (after[0][:4], after[1]) == (before[0][:4], before[1])  # modified_at: the restore's time
     events = cli("audit", "show", basket_id, "--as", "bob", "--json", env=store.env).json()["events"]
     assert [(e["event"], e["actor"], e["note"]) for e in events] == [
         ("deleted", "bob", None), ("restored", "alice", "by mistake")
     ]  # fmt: skip
+    restored_at = dt.datetime.fromisoformat(events[1]["basket_modified_at"]).replace(tzinfo=None)
+    assert after[0][4].replace(tzinfo=None) == restored_at > before[0][4].replace(tzinfo=None)
+    assert events[1]["basket_modified_at"] == events[1]["occurred_at"]
     assert cli("audit", "verify", "--as", "alice", env=store.env).exit_code == 0
     again = cli("restore", basket_id, "--as", "alice", env=store.env)
     assert again.exit_code == 2
@@ -276,3 +281,68 @@ def test_shop_account_that_no_longer_exists_exits_4(cli, store: DatabaseUnderTes
     guest = cli("shop-account", anonymous, "--as", "alice", env=store.env)
     assert guest.exit_code == 4
     assert guest.stderr.strip() == f"error: basket {anonymous} is anonymous: it has no shop account"
+
+
+def test_filtered_delete_counts_baskets_deleted_meanwhile_as_gone_not_survived(
+    cli, store: DatabaseUnderTest, prefect_harness: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between the selection of a batch and its delete, someone else deletes two of its baskets
+    and a customer changes a third so that it no longer matches: only that one survived."""
+    import flows.delete as delete_flow
+    from baskets.db import write_transaction
+    from baskets.deletion import delete_baskets_with_audit
+    from baskets.roles import Actor
+
+    wanted = BasketFilter(account_type="anonymous")
+    with store.engine.connect() as connection:
+        selected = select_basket_ids(connection, wanted.where(), limit=1000)
+    assert len(selected) > 5
+    real_select = delete_flow.select_basket_batch
+    meddled: list[str] = []
+
+    def select_then_meddle(url, basket_filter, after, limit):  # type: ignore[no-untyped-def]
+        batch = real_select(url, basket_filter, after, limit)
+        if batch and not meddled:
+            meddled.extend(batch[:3])
+            with write_transaction(store.engine) as connection:
+                delete_baskets_with_audit(connection, batch[:2], actor=Actor("alice", "system_administrator"),
+                                          reason="broken", note="concurrent")  # fmt: skip
+            with store.engine.begin() as connection:
+                connection.execute(
+                    update(Basket).where(Basket.id == batch[2]).values(account_type="Customer")
+                )
+        return batch
+
+    monkeypatch.setattr(delete_flow, "select_basket_batch", select_then_meddle)
+    done = cli("delete", "--account-type", "anonymous", "--yes", "--as", "bob", "--json", env=store.env)
+    assert done.exit_code == 0, done.stderr
+    out = done.json()
+    assert (out["deleted"], out["survived"], out["gone"]) == (len(selected) - 3, 1, 2)
+    assert out["basket_ids"] == selected[3:]
+    assert "kept 1 baskets" not in done.stdout  # --json prints the object only
+    assert _ids(store, 10, Basket.id == meddled[2]) == [meddled[2]]
+
+
+def test_missing_chain_head_row_exits_6_in_one_line_for_verify_delete_and_restore(
+    cli, store: DatabaseUnderTest, prefect_harness: None
+) -> None:
+    from baskets.models import AuditChainHead
+
+    deleted, live = _ids(store, 2)
+    assert cli("delete", deleted, "--as", "bob", env=store.env).exit_code == 0
+    with store.engine.begin() as connection:
+        connection.execute(delete(AuditChainHead))
+    for args in (("audit", "verify"), ("delete", live), ("restore", deleted)):
+        result = cli(*args, "--as", "alice", env=store.env)
+        assert result.exit_code == 6, (args, result.stderr)
+        (line,) = [line for line in result.stderr.strip().splitlines() if " | " not in line]
+        assert line.startswith("error: audit chain broken") and "Traceback" not in result.stderr
+    assert (
+        _count(store, BasketAudit),
+        _ids(store, 1, Basket.id == live),
+        _ids(store, 1, Basket.id == deleted),
+    ) == (
+        1,
+        [live],
+        [],
+    )
