@@ -122,6 +122,8 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///var/baskets.db"
     export_dir: Path = Path("var/exports")
+    # Permission bits of the files the suite writes (exports, snapshots, reports): personal data.
+    file_mode: int = 0o600
     operator: str | None = None
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
@@ -143,6 +145,18 @@ class Settings(BaseSettings):
                 "(expected sqlite, postgresql or mariadb)"
             )
         return value
+
+    @field_validator("file_mode", mode="before")
+    @classmethod
+    def _private_file_mode(cls, value: object) -> int:
+        expected = "expected an octal mode the owner reads and writes, nothing executable, e.g. 0600 or 0640"
+        text = str(value).strip().lower().removeprefix("0o")
+        if not isinstance(value, str) or not (3 <= len(text) <= 4 and set(text) <= set("01234567")):
+            raise ValueError(f"{value!r} is not a file mode ({expected})")
+        mode = int(text, 8)
+        if mode & 0o600 != 0o600 or mode & 0o111 or mode > 0o666:
+            raise ValueError(f"{value!r} is not allowed ({expected})")
+        return mode
 
     @classmethod
     def settings_customise_sources(

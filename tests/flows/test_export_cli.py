@@ -15,7 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from baskets.errors import NotPermitted
-from baskets.export import CSV_HEADER, PAUSE_ENV, TEMP_PREFIX, TEMP_SUFFIX
+from baskets.export import CSV_HEADER, PAUSE_ENV
+from baskets.files import TEMP_PREFIX, TEMP_SUFFIX
 from baskets.filters import BasketFilter
 from tests.conftest import REPO, DatabaseUnderTest, add_operators, seed
 
@@ -38,6 +39,7 @@ def _count(database: DatabaseUnderTest, where: str = "") -> tuple[int, int]:
 def test_export_writes_both_files_and_reports_counts_and_hashes(
     prefect_harness, cli, store: DatabaseUnderTest, tmp_path: Path
 ) -> None:
+    (tmp_path / "out").mkdir()
     result = cli(
         "export", "--account-type", "customer", "--format", "both", "--output", str(tmp_path / "out" / "c.csv"),
         "--as", "bob", "--json", env=store.env,
@@ -158,6 +160,7 @@ def test_killed_export_leaves_nothing_under_the_final_name_and_next_run_cleans_u
     store: DatabaseUnderTest, tmp_path: Path
 ) -> None:
     folder = tmp_path / "exports"
+    folder.mkdir()
     target = folder / "killed.csv"
     process = _start_export(
         {**store.env, PAUSE_ENV: "120"},
