@@ -92,3 +92,49 @@ def test_bad_setting_exits_2_through_the_command_line(cli, tmp_path: Path) -> No
         "error: setting retention.days: customer: -5 is below 1 (expected whole days >= 1, e.g. 30)"
     )
     assert not (tmp_path / "var").exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "mode"), [("0600", 0o600), ("640", 0o640), ("0o660", 0o660), (" 0644 ", 0o644)]
+)
+def test_file_mode_is_an_octal_string_that_may_widen_the_private_default(
+    monkeypatch: pytest.MonkeyPatch, value: str, mode: int
+) -> None:
+    assert load_settings().file_mode == 0o600
+    monkeypatch.setenv("BASKETS_FILE_MODE", value)
+    assert load_settings().file_mode == mode
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("0700", "is not allowed"),  # executable
+        ("0400", "is not allowed"),  # the owner could not replace it
+        ("0066", "is not allowed"),
+        ("4666", "is not allowed"),  # set-user-id
+        ("0608", "is not a file mode"),
+        ("rw-------", "is not a file mode"),
+        ("9" * 40, "is not a file mode"),
+        ("", "is not a file mode"),
+    ],
+)
+def test_a_file_mode_that_is_not_private_enough_or_not_octal_is_refused(
+    monkeypatch: pytest.MonkeyPatch, value: str, says: str
+) -> None:
+    monkeypatch.setenv("BASKETS_FILE_MODE", value)
+    with pytest.raises(SettingsError) as refused:
+        load_settings()
+    assert str(refused.value).startswith(f"setting file_mode: {value!r} {says}")
+    assert str(refused.value).endswith("nothing executable, e.g. 0600 or 0640)")
+
+
+def test_a_file_mode_written_as_a_toml_number_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = tmp_path / "site.toml"
+    config.write_text("file_mode = 600\n")  # decimal 600 is not 0600
+    monkeypatch.setenv("BASKETS_CONFIG", str(config))
+    with pytest.raises(
+        SettingsError, match=r"^setting file_mode: 600 is not a file mode \(expected an octal"
+    ):
+        load_settings()
