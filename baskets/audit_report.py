@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +21,15 @@ from sqlalchemy import Connection, Engine, func, select
 
 from baskets.audit import verify_audit_chain
 from baskets.errors import BadInput, NotPermitted
+from baskets.files import (
+    HTML_MARK,
+    FileRules,
+    Recognise,
+    atomic_file,
+    parquet_of_kind,
+    starts_with,
+    suite_metadata,
+)
 from baskets.filters import parse_utc_time
 from baskets.models import BasketAudit
 from baskets.roles import RETENTION_ACTOR, RETENTION_ROLE, Action, Actor, authorize
@@ -300,30 +307,37 @@ def default_report_path(export_dir: Path, report_format: ReportFormat, now: dt.d
     return export_dir / f"audit-report-{now.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}.{report_format}"
 
 
-def write_audit_report(report: AuditReport, report_format: ReportFormat, path: Path) -> Path:
-    """Write the report atomically (temporary file in the target folder, then rename).
+# How an existing report is recognised as one the suite wrote (see baskets.files).
+CSV_HEADER_LINE = (",".join(REPORT_COLUMNS) + "\r\n").encode()
+HTML_START = f"<!DOCTYPE html>\n{HTML_MARK}\n"
+PARQUET_KIND = "audit-report"
+REPORT_FILE_KINDS: dict[str, Recognise] = {
+    "csv": starts_with(CSV_HEADER_LINE),
+    "parquet": parquet_of_kind(PARQUET_KIND),
+    "html": starts_with(HTML_START.encode()),
+}
 
-    Returns the absolute path. Raises BadInput when the folder cannot be created or written.
+
+def write_audit_report(
+    report: AuditReport, report_format: ReportFormat, path: Path, rules: FileRules | None = None
+) -> Path:
+    """Write the report atomically under `rules` (baskets.files: a private temporary file in the
+    target folder, then a rename; never over a file the suite did not write or the database's).
+
+    Returns the absolute path. Raises BadInput naming `rules.field` when the target may not be written.
     """
-    path = path.expanduser().resolve()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    except OSError as error:
-        raise BadInput(f"--output: cannot write to {str(path.parent)!r} ({error.strerror})") from None
-    os.close(handle)
-    try:
+    with atomic_file(path, rules or FileRules(), REPORT_FILE_KINDS[report_format]) as file:
         if report_format == "csv":
-            report.table.to_csv(temporary, index=False, encoding="utf-8", lineterminator="\r\n")
+            report.table.to_csv(file.temp, index=False, encoding="utf-8", lineterminator="\r\n")
         elif report_format == "parquet":
-            pq.write_table(_arrow_table(report.table), temporary)
+            table = _arrow_table(report.table)
+            marked = table.replace_schema_metadata(
+                {**(table.schema.metadata or {}), **suite_metadata(PARQUET_KIND)}
+            )
+            pq.write_table(marked, file.temp)
         else:
-            Path(temporary).write_text(render_html(report), encoding="utf-8")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+            file.temp.write_text(render_html(report), encoding="utf-8")
+    return file.final
 
 
 def _arrow_table(table: pd.DataFrame) -> pa.Table:
@@ -455,8 +469,7 @@ def render_html(report: AuditReport) -> str:
         f'<td class="n">{int(row.lines):,}</td></tr>'
         for row in report.table.itertuples(index=False)
     )
-    return f"""<!DOCTYPE html>
-<html lang="en">
+    return f"""{HTML_START}<html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

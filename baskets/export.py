@@ -12,14 +12,13 @@ import datetime as dt
 import enum
 import hashlib
 import os
-import secrets
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -29,14 +28,18 @@ from sqlalchemy import Connection, Dialect, Engine, Select, String, cast, func, 
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from baskets.errors import BadInput
+from baskets.files import (
+    AtomicFile,
+    FileRules,
+    check_target,
+    open_atomic_file,
+    parquet_of_kind,
+    starts_with,
+    suite_metadata,
+)
 from baskets.filters import BasketFilter
 from baskets.models import Account, Basket, BasketLine, ShopAccount
 from baskets.queries import joined_baskets
-
-try:  # advisory locks mark a temporary file as "being written"; POSIX only
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
 
 
 class ExportFormat(enum.StrEnum):
@@ -95,8 +98,10 @@ CSV_WRITE_OPTIONS = pacsv.WriteOptions(
 BATCH_ROWS = 65_536
 # Rows as Python objects weigh ~1.5 kB each: smaller batches keep the SQLAlchemy path flat.
 PYTHON_BATCH_ROWS = 10_000
-TEMP_PREFIX = ".export-"
-TEMP_SUFFIX = ".partial"
+# How an existing export file is recognised as one the suite wrote (see baskets.files).
+CSV_HEADER_LINE = (",".join(CSV_HEADER) + "\r\n").encode()
+PARQUET_KIND = "export"
+EXPORT_FILE_KINDS = {"csv": starts_with(CSV_HEADER_LINE), "parquet": parquet_of_kind(PARQUET_KIND)}
 # Test hook: seconds to pause after the first batch is written (tests that kill an export set it).
 pause_after_first_batch_seconds = 0.0
 
@@ -381,68 +386,12 @@ def plan_export_paths(
     return {fmt: target.with_suffix(f".{fmt}") for fmt in formats}
 
 
-def _temp_path(final: Path) -> Path:
-    return final.with_name(f"{TEMP_PREFIX}{final.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
-
-
-def _is_being_written(path: Path) -> bool:
-    """Whether a live export holds the lock on temporary file `path`."""
-    if fcntl is None:  # without advisory locks, trust only files older than a day to be stray
-        return time.time() - path.stat().st_mtime < 86_400
-    with open(path, "rb") as probe:
-        try:
-            fcntl.flock(probe.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return True
-        fcntl.flock(probe.fileno(), fcntl.LOCK_UN)
-        return False
-
-
-def remove_stray_temp_files(folder: Path) -> list[Path]:
-    """Delete temporary export files in `folder` left by killed runs; returns what was removed.
-
-    Files a running export is still writing (it holds their lock) are left alone.
-    """
-    removed: list[Path] = []
-    if not folder.is_dir():
-        return removed
-    for path in sorted(folder.glob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}")):
-        with contextlib.suppress(FileNotFoundError):
-            if not _is_being_written(path):
-                path.unlink()
-                removed.append(path)
-    return removed
-
-
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as stream:
         while chunk := stream.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-class _AtomicFile:
-    """A temporary file beside `final`, locked while written, renamed onto `final` when complete."""
-
-    def __init__(self, final: Path) -> None:
-        self.final = final
-        self.temp = _temp_path(final)
-        self.committed = False
-        self._lock: IO[bytes] = open(self.temp, "wb")  # noqa: SIM115 - held until commit/discard
-        if fcntl is not None:
-            fcntl.flock(self._lock.fileno(), fcntl.LOCK_EX)
-
-    def commit(self) -> None:
-        os.replace(self.temp, self.final)
-        self.committed = True
-        self._lock.close()
-
-    def discard(self) -> None:
-        if not self.committed:
-            with contextlib.suppress(FileNotFoundError):
-                self.temp.unlink()
-        self._lock.close()
 
 
 def check_writable_folder(folder: Path, name: str) -> None:
@@ -466,22 +415,12 @@ def check_writable_folder(folder: Path, name: str) -> None:
     )
 
 
-def prepare_export_folders(paths: dict[str, Path]) -> None:
-    """Create the folders of `paths` and prove a file can be written there.
-
-    Raises BadInput naming --output when a folder cannot be created or written.
-    """
-    for folder in {path.parent for path in paths.values()}:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            probe = folder / f"{TEMP_PREFIX}probe.{secrets.token_hex(4)}{TEMP_SUFFIX}"
-            probe.touch()
-            probe.unlink()
-        except OSError as error:
-            raise BadInput(
-                f"--output: cannot write in folder {str(folder)!r}: {error.strerror} "
-                "(expected a writable folder, e.g. var/exports)"
-            ) from None
+def check_export_paths(paths: dict[str, Path], rules: FileRules) -> None:
+    """Refuse, before any work, an export whose files may not be written under `rules` (see
+    baskets.files: an existing file without --overwrite, the database's own files, a missing
+    folder other than the export folder, ...). Raises BadInput naming `rules.field`."""
+    for fmt, path in paths.items():
+        check_target(path, rules, EXPORT_FILE_KINDS[fmt])
 
 
 def export_baskets(
@@ -489,20 +428,28 @@ def export_baskets(
     basket_filter: BasketFilter,
     paths: dict[str, Path],
     progress: ProgressCallback | None = None,
+    rules: FileRules | None = None,
 ) -> ExportResult:
     """Write the rows matching `basket_filter` to each of `paths` (format -> final path) in one pass.
 
-    Each file is written to a locked temporary file in its folder and renamed when complete,
-    so a killed export leaves nothing under the final name; stray temporary files of earlier
-    killed runs in those folders are removed first. `progress` gets the running row count.
-    Raises BadInput when a folder cannot be written; database errors pass through.
+    Each file is written under `rules` by baskets.files: to a locked temporary file (mode
+    `rules.mode`) in its folder, renamed when complete, so a killed export leaves nothing under
+    the final name; stray temporary files of earlier killed runs there are removed first. The
+    engine's own database files are never written. `progress` gets the running row count.
+    Raises BadInput when a target may not be written; database errors pass through.
     """
     started = time.perf_counter()
-    prepare_export_folders(paths)
-    for folder in {path.parent for path in paths.values()}:
-        remove_stray_temp_files(folder)
+    rules = (rules or FileRules()).protecting(engine.url)
+    check_export_paths(paths, rules)
     result = ExportResult(transport=export_transport(engine, basket_filter))
-    files = {fmt: _AtomicFile(path) for fmt, path in paths.items()}
+    files: dict[str, AtomicFile] = {}
+    try:
+        for fmt, path in paths.items():
+            files[fmt] = open_atomic_file(path, rules, EXPORT_FILE_KINDS[fmt])
+    except BaseException:
+        for file in files.values():
+            file.discard()
+        raise
     csv_writer: pacsv.CSVWriter | None = None
     parquet_writer: pq.ParquetWriter | None = None
     try:
@@ -510,7 +457,11 @@ def export_baskets(
             csv_schema = pa.schema([(header, pa.string()) for header in CSV_HEADER])
             csv_writer = pacsv.CSVWriter(str(files["csv"].temp), csv_schema, write_options=CSV_WRITE_OPTIONS)
         if "parquet" in files:
-            parquet_writer = pq.ParquetWriter(str(files["parquet"].temp), EXPORT_SCHEMA, compression="zstd")
+            parquet_writer = pq.ParquetWriter(
+                str(files["parquet"].temp),
+                EXPORT_SCHEMA.with_metadata(suite_metadata(PARQUET_KIND)),
+                compression="zstd",
+            )
         pause = pause_after_first_batch_seconds
         last_basket: str | None = None
         pending: list[pa.RecordBatch] = []

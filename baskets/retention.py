@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -42,6 +41,7 @@ from baskets.audit import canonical_quantity, fold_chain_head
 from baskets.db import write_transaction
 from baskets.deletion import delete_baskets_with_audit, split_missing
 from baskets.errors import AuditChainBroken, BasketsError, SafetyLimitHit
+from baskets.files import DEFAULT_FILE_MODE, FileRules, atomic_file, parquet_of_kind, suite_metadata
 from baskets.models import Basket, BasketAudit, BasketLine, CleanupRun, CleanupRunBatch
 from baskets.roles import Actor
 from config.settings import ACCOUNT_TYPES, RetentionSettings
@@ -702,31 +702,75 @@ _SNAPSHOT_DICTIONARY = [name for name in SNAPSHOT_SCHEMA.names if name not in _S
 SNAPSHOT_CHUNK_ROWS = 20_000
 
 
+SNAPSHOT_KIND = "retention-snapshot"
+# Test hook: seconds to pause once the snapshot's temporary file is open (tests that kill a run set it).
+pause_in_snapshot_seconds = 0.0
+
+
 def snapshot_path(export_dir: Path, run_id: int, started_at: dt.datetime) -> Path:
     return export_dir / "retention" / f"deleted-baskets-{started_at:%Y%m%dT%H%M%SZ}-run{run_id}.parquet"
 
 
-def write_parquet_snapshot(engine: Engine, first_seq: int | None, last_seq: int | None, path: Path) -> int:
+def snapshot_rules(export_dir: Path, mode: int = DEFAULT_FILE_MODE) -> FileRules:
+    """How snapshots are written (baskets.files): under the export dir, the suite's own folder,
+    created when missing; a snapshot already there (a run caught up twice) is replaced, but never
+    a file the suite did not write there."""
+    return FileRules(field="setting export_dir", overwrite=True, own_folder=export_dir, mode=mode)
+
+
+def write_parquet_snapshot(
+    engine: Engine, first_seq: int | None, last_seq: int | None, path: Path, rules: FileRules | None = None
+) -> int:
     """Write the audit rows of the baskets one run deleted (seq `first_seq`..`last_seq`, reason
     retention) to a Parquet file at `path`; returns the row count.
 
-    Streamed in chunks; written to a temporary file beside `path` and renamed when complete,
-    so a crash never leaves a partial file under the final name.
+    Streamed in chunks; written under `rules` (default `snapshot_rules(path.parent)`) to a private
+    temporary file beside `path` and renamed when complete, so a crash never leaves a partial file
+    under the final name (and the next snapshot in that folder removes the temporary file).
+    Raises BadInput when the folder cannot be written.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    rules = (rules or snapshot_rules(path.parent)).protecting(engine.url)
     query = _snapshot_query(first_seq, last_seq)
     fetch = _adbc_postgresql_chunks if engine.dialect.name == "postgresql" else _sqlalchemy_chunks
     rows = 0
-    try:
-        with pq.ParquetWriter(temporary, SNAPSHOT_SCHEMA, use_dictionary=_SNAPSHOT_DICTIONARY) as writer:
-            for chunk in fetch(engine, query):
-                writer.write_table(chunk)
-                rows += chunk.num_rows
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    schema = SNAPSHOT_SCHEMA.with_metadata(suite_metadata(SNAPSHOT_KIND))
+    with (
+        atomic_file(path, rules, parquet_of_kind(SNAPSHOT_KIND)) as file,
+        pq.ParquetWriter(file.temp, schema, use_dictionary=_SNAPSHOT_DICTIONARY) as writer,
+    ):
+        time.sleep(pause_in_snapshot_seconds)
+        for chunk in fetch(engine, query):
+            writer.write_table(chunk)
+            rows += chunk.num_rows
     return rows
+
+
+def runs_missing_snapshot(engine: Engine) -> list[AbandonedRun]:
+    """The ended runs that deleted baskets but have no snapshot on record, oldest first: killed
+    ones (`start_cleanup_run` closed them as failed) and ones that failed before or while writing
+    it. Only failed runs: a succeeded run records its snapshot as it ends."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(CleanupRun.id, CleanupRun.started_at, CleanupRun.detail)
+            .where(CleanupRun.status == "failed", CleanupRun.dry_run.is_(False))
+            .order_by(CleanupRun.id)
+        ).all()
+    missing = []
+    for run_id, started_at, detail in rows:
+        found = json.loads(detail or "{}")
+        if found.get("first_seq") is not None and not found.get("snapshot"):
+            missing.append(AbandonedRun(run_id, started_at, found["first_seq"], found.get("last_seq")))
+    return missing
+
+
+def record_snapshot(engine: Engine, run_id: int, path: Path) -> None:
+    """Note in an ended run's record that its snapshot is written, at `path`."""
+    with engine.begin() as connection:
+        detail = connection.scalar(select(CleanupRun.detail).where(CleanupRun.id == run_id))
+        found = json.loads(detail or "{}") | {"snapshot": str(path)}
+        connection.execute(
+            update(CleanupRun).where(CleanupRun.id == run_id).values(detail=json.dumps(found, default=str))
+        )
 
 
 def _snapshot_query(first_seq: int | None, last_seq: int | None) -> Select[Any]:

@@ -18,6 +18,7 @@ from typing import Annotated, Any, get_args, get_origin
 from cronsim import CronSim, CronSimError
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -28,6 +29,7 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -184,6 +186,23 @@ class AlertSettings(BaseModel):
         return value
 
 
+def _parse_file_mode(value: object) -> int:
+    """An octal mode written as text ("0600", "640", "0o660"): the owner reads and writes, nothing is
+    executable. A number is refused: `file_mode = 600` in TOML is decimal 600, not 0600."""
+    expected = "expected an octal mode the owner reads and writes, nothing executable, e.g. 0600 or 0640"
+    text = str(value).strip().lower().removeprefix("0o")
+    if not isinstance(value, str) or not (3 <= len(text) <= 4 and set(text) <= set("01234567")):
+        raise ValueError(f"{value!r} is not a file mode ({expected})")
+    mode = int(text, 8)
+    if mode & 0o600 != 0o600 or mode & 0o111 or mode > 0o666:
+        raise ValueError(f"{value!r} is not allowed ({expected})")
+    return mode
+
+
+# A setting that reads its own text (so the environment's text is not read as a number first).
+FileMode = Annotated[int, BeforeValidator(_parse_file_mode)]
+
+
 class Settings(BaseSettings):
     """Everything the suite reads from its environment."""
 
@@ -198,6 +217,8 @@ class Settings(BaseSettings):
     # Seconds to wait for a database server to accept a connection and answer its handshake.
     connect_timeout_seconds: StrictFloat = 10
     export_dir: Path = Path("var/exports")
+    # Permission bits of the files the suite writes (exports, snapshots, reports): personal data.
+    file_mode: FileMode = 0o600
     operator: str | None = None
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
@@ -320,6 +341,13 @@ def _unknown_setting(model: type[BaseModel], parts: list[str], prefix: str) -> s
 _TEXT_READERS = {kind: TypeAdapter(kind) for kind in (int, float, bool)}
 
 
+def _text_type(field: FieldInfo | None) -> Any:
+    """The type a field's text is read as; None for a field that reads its own text (FileMode)."""
+    if field is None or any(isinstance(item, BeforeValidator) for item in field.metadata):
+        return None
+    return field.annotation
+
+
 def _read_text(annotation: Any, value: Any) -> Any:
     """`value` from the environment with text turned into the number or true/false that its
     setting (of type `annotation`) takes; text that is neither stays, for the setting to refuse."""
@@ -328,10 +356,7 @@ def _read_text(annotation: Any, value: Any) -> Any:
     if isinstance(value, dict):
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             fields = annotation.model_fields
-            return {
-                key: _read_text(fields[key].annotation if key in fields else None, item)
-                for key, item in value.items()
-            }
+            return {key: _read_text(_text_type(fields.get(key)), item) for key, item in value.items()}
         if get_origin(annotation) is dict:
             item_type = get_args(annotation)[1]
             return {key: _read_text(item_type, item) for key, item in value.items()}

@@ -10,6 +10,7 @@ from prefect import flow, runtime
 
 from baskets.audit_report import DEFAULT_WINDOW_DAYS, default_report_path, resolve_window
 from baskets.errors import AuditChainBroken
+from baskets.files import FileRules
 from config.settings import load_settings
 from tasks.audit_report import authorize_reader, publish_report_summary, read_audit, write_report_file
 
@@ -22,6 +23,7 @@ def audit_report(
     days: int = DEFAULT_WINDOW_DAYS,
     report_format: Literal["html", "csv", "parquet"] = "html",
     output: str | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Report the baskets deleted between `since` (inclusive) and `until` (exclusive, default now;
     `since` defaults to `days` before `until`).
@@ -29,7 +31,8 @@ def audit_report(
     1. Check the operator may read the audit (system administrator, order processor, or the
        schedule's built-in actor).
     2. Read and aggregate the audit in one snapshot and verify the whole hash chain.
-    3. Write the report (HTML, CSV or Parquet) atomically; default under the export folder.
+    3. Write the report (HTML, CSV or Parquet) atomically and private (settings.file_mode); default
+       under the export folder; over an existing report only with `overwrite`.
     4. Record the summary as a markdown artifact.
 
     Returns the summary with the report path and flow run id. When the chain does not verify
@@ -42,6 +45,7 @@ def audit_report(
         days: Length of the window when `since` is empty.
         report_format: html (one self-contained page with charts), csv or parquet.
         output: File to write. Empty: <export dir>/audit-report-<UTC time>.<ext>.
+        overwrite: Replace an existing report at `output` (never any other file).
 
     The database is the one of this process's settings, never a parameter: Prefect keeps
     parameters in clear, and a database URL may hold a password.
@@ -53,7 +57,8 @@ def audit_report(
 
     actor = authorize_reader(settings.database_url, operator)
     report = read_audit(settings.database_url, window, now, actor)
-    written = write_report_file(report, report_format, path)
+    rules = FileRules(overwrite=overwrite, own_folder=settings.export_dir, mode=settings.file_mode)
+    written = write_report_file(report, report_format, path, rules.protecting(settings.database_url))
     publish_report_summary(report, written)
 
     if report.chain.intact is False:

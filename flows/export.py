@@ -10,6 +10,7 @@ from prefect.runtime import flow_run
 
 from baskets.errors import BadInput
 from baskets.export import check_writable_folder, plan_export_paths
+from baskets.files import FileRules
 from baskets.filters import BasketFilter
 from config.settings import SettingsError, load_settings
 from tasks.export import authorize_exporter, publish_export_artifacts, write_export_files
@@ -21,11 +22,13 @@ def report_export(
     format: Literal["csv", "parquet", "both"] = "csv",
     output: str | None = None,
     operator: str = "",
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Export the baskets matching `basket_filter`, one row per line, to CSV and/or Parquet.
 
     1. Check that `operator` may export baskets, before touching any data (exit 3 otherwise).
-    2. Stream the rows into each file, written beside its final name and renamed when complete.
+    2. Stream the rows into each file, written beside its final name (private: settings.file_mode)
+       and renamed when complete; an existing file only with `overwrite`, and only an export.
     3. Record a table artifact (counts, filter) and a link artifact per file.
     Returns the paths, counts (baskets, lines) and each file's SHA-256.
     """
@@ -37,7 +40,8 @@ def report_export(
         check_writable_folder(settings.export_dir, "setting export_dir")
     actor = authorize_exporter(settings.database_url, operator)
     paths = plan_export_paths(format, output, settings.export_dir, dt.datetime.now(dt.UTC))
-    result = write_export_files(settings.database_url, basket_filter, paths)
+    rules = FileRules(overwrite=overwrite, own_folder=settings.export_dir, mode=settings.file_mode)
+    result = write_export_files(settings.database_url, basket_filter, paths, rules)
     publish_export_artifacts(result, basket_filter, actor)
     run_id = flow_run.get_id()
     return {

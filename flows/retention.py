@@ -10,6 +10,7 @@ import gc
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -37,6 +38,7 @@ from baskets.retention import (
     run_summary,
     selected_ahead,
     snapshot_path,
+    snapshot_rules,
     start_cleanup_run,
     walk_expired_batches,
 )
@@ -45,6 +47,7 @@ from config.settings import Settings, SettingsError, load_settings
 from flows.alerting import alert_cleanup_crashed, alert_cleanup_failed
 from tasks import retention as retention_tasks
 from tasks.retention import (
+    catch_up_snapshots,
     plan_retention_cleanup,
     publish_retention_report,
     write_deleted_snapshot,
@@ -141,6 +144,7 @@ def _run_holding_lock(
         )
     tally = RunTally()
     plan: CleanupPlan | None = None
+    written: Path | None = None  # this run's snapshot, once written
     took = StepTimes()
     # Closes this run's record with the step times as they stand when it is called.
     finish = functools.partial(finish_cleanup_run, engine, run_id, seconds=took.seconds)
@@ -160,17 +164,13 @@ def _run_holding_lock(
             logger.warning("over the safety share (%.1f%%), forced by %s", plan.share * 100, actor.name)
         with took("deleting"):
             tally = _delete_in_batches(engine, policy, plan, actor, run_id, flow_run_id, lock)
-        path = snapshot_path(settings.export_dir.resolve(), run_id, dt.datetime.now(dt.UTC))
+        export_dir = settings.export_dir.resolve()
+        path = snapshot_path(export_dir, run_id, dt.datetime.now(dt.UTC))
+        rules = snapshot_rules(export_dir, settings.file_mode)
         with took("snapshot"):
-            rows = write_deleted_snapshot(engine, tally.first_seq, tally.last_seq, path)
-            for run in abandoned:
-                if run.first_seq is not None:
-                    write_deleted_snapshot(
-                        engine,
-                        run.first_seq,
-                        run.last_seq,
-                        snapshot_path(settings.export_dir, run.run_id, run.started_at),
-                    )
+            rows = write_deleted_snapshot(engine, tally.first_seq, tally.last_seq, path, rules)
+            written = path
+            catch_up_snapshots(engine, export_dir, rules)  # of runs killed or failed before
         publish_retention_report(policy, plan, tally, False)
         summary = run_summary(
             plan=plan, tally=tally, dry_run=False, snapshot=path, snapshot_rows=rows, **about_run
@@ -198,6 +198,7 @@ def _run_holding_lock(
                 plan=plan,
                 error=message.splitlines()[0] if message else type(error).__name__,
                 exit_code=getattr(error, "exit_code", 1),
+                snapshot=written,
             )
         except Exception as unrecorded:  # noqa: BLE001 - the run's own failure is the one to report
             # The record stays `running`; the next run closes it as failed (`start_cleanup_run`).

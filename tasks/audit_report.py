@@ -20,6 +20,7 @@ from baskets.audit_report import (
     write_audit_report,
 )
 from baskets.db import engine_for_settings
+from baskets.files import FileRules
 from baskets.roles import Actor
 from config.settings import load_settings
 
@@ -54,9 +55,9 @@ def read_audit(database_url: str, window: ReportWindow, now: dt.datetime, actor:
 
 
 @task(name="write-report-file", cache_policy=NO_CACHE)
-def write_report_file(report: AuditReport, report_format: ReportFormat, path: Path) -> Path:
-    """The report written atomically at `path`; returns the absolute path."""
-    written = write_audit_report(report, report_format, path)
+def write_report_file(report: AuditReport, report_format: ReportFormat, path: Path, rules: FileRules) -> Path:
+    """The report written atomically at `path` under `rules` (baskets.files); returns the absolute path."""
+    written = write_audit_report(report, report_format, path, rules)
     get_run_logger().info("wrote %s", written)
     return written
 

@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 from baskets.db import engine_for_settings
 from baskets.export import ExportResult, export_baskets
+from baskets.files import FileRules
 from baskets.filters import BasketFilter
 from baskets.roles import Action, Actor, authorize
 from config.settings import load_settings
@@ -64,12 +65,13 @@ def authorize_exporter(database_url: str, operator: str | None) -> Actor:
     retry_condition_fn=_retry_on_lost_connection,
 )
 def write_export_files(
-    database_url: str, basket_filter: BasketFilter, paths: dict[str, Path]
+    database_url: str, basket_filter: BasketFilter, paths: dict[str, Path], rules: FileRules | None = None
 ) -> ExportResult:
-    """Stream the matching rows into every file of `paths` (format -> path), each atomically."""
+    """Stream the matching rows into every file of `paths` (format -> path), each atomically
+    under `rules` (baskets.files)."""
     engine = engine_for_settings(load_settings(database_url=database_url))
     try:
-        result = export_baskets(engine, basket_filter, paths, progress=_report_progress)
+        result = export_baskets(engine, basket_filter, paths, progress=_report_progress, rules=rules)
     finally:
         engine.dispose()
     get_run_logger().info(

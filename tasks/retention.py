@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from baskets.db import is_transaction_conflict
 from baskets.errors import BasketsError
+from baskets.files import FileRules
 from baskets.retention import (
     CATEGORIES,
     BatchOutcome,
@@ -25,6 +26,9 @@ from baskets.retention import (
     category_report_markdown,
     delete_expired_batch,
     plan_cleanup,
+    record_snapshot,
+    runs_missing_snapshot,
+    snapshot_path,
     write_parquet_snapshot,
 )
 from baskets.roles import Actor
@@ -153,11 +157,29 @@ def _first_line(error: BaseException) -> str:
 
 
 @task(name="write-deleted-snapshot", cache_policy=NO_CACHE)
-def write_deleted_snapshot(engine: Engine, first_seq: int | None, last_seq: int | None, path: Path) -> int:
+def write_deleted_snapshot(
+    engine: Engine, first_seq: int | None, last_seq: int | None, path: Path, rules: FileRules | None = None
+) -> int:
     """The Parquet snapshot of the baskets one run deleted, from their audit rows; returns rows."""
-    rows = write_parquet_snapshot(engine, first_seq, last_seq, path)
+    rows = write_parquet_snapshot(engine, first_seq, last_seq, path, rules)
     get_run_logger().info("wrote %d deleted baskets to %s", rows, path)
     return rows
+
+
+@task(name="catch-up-snapshots", cache_policy=NO_CACHE)
+def catch_up_snapshots(engine: Engine, export_dir: Path, rules: FileRules) -> list[Path]:
+    """Write the snapshot of every ended run that deleted baskets without one on record (killed,
+    or failed before or while writing it), and record it; returns the paths written."""
+    written = []
+    for run in runs_missing_snapshot(engine):
+        path = snapshot_path(export_dir, run.run_id, run.started_at)
+        rows = write_parquet_snapshot(engine, run.first_seq, run.last_seq, path, rules)
+        record_snapshot(engine, run.run_id, path)
+        get_run_logger().warning(
+            "run %d ended without its snapshot: wrote %d deleted baskets to %s", run.run_id, rows, path
+        )
+        written.append(path)
+    return written
 
 
 @task(name="publish-retention-report", cache_policy=NO_CACHE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
@@ -54,6 +55,10 @@ def report_command(
             show_default=False,
         ),
     ] = None,  # fmt: skip
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="Replace an existing report of that name (never any other file)."),
+    ] = False,
     operator: OperatorName = None,
     database_url: DatabaseUrl = None,
     json_output: JsonOutput = False,
@@ -65,6 +70,7 @@ def report_command(
     """
     # Imported here: pandas and Prefect would slow every other command's start.
     from baskets.audit_report import (
+        REPORT_FILE_KINDS,
         authorize_report_reader,
         parse_report_format,
         refuse_builtin_actor,
@@ -76,6 +82,14 @@ def report_command(
     runtime = open_runtime(database_url)
     name = runtime.operator(operator)
     refuse_builtin_actor(name)
+    # Not resolved: a symbolic link at --output is refused, not followed.
+    target = os.path.abspath(output.expanduser()) if output else None
+    if target is not None:  # refuse a bad --output before anything is read
+        from baskets.files import FileRules, check_target
+
+        settings = runtime.settings
+        rules = FileRules(overwrite=overwrite, own_folder=settings.export_dir, mode=settings.file_mode)
+        check_target(Path(target), rules.protecting(settings.database_url), REPORT_FILE_KINDS[chosen_format])
     with runtime.engine.connect() as connection:
         authorize_report_reader(connection, name)
     runtime.engine.dispose()
@@ -88,7 +102,8 @@ def report_command(
             since=window.since,
             until=window.until,
             report_format=chosen_format,
-            output=str(output.expanduser().resolve()) if output else None,
+            output=target,
+            overwrite=overwrite,
         )
     if json_output:
         emit_json(summary)

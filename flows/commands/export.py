@@ -36,18 +36,20 @@ def export_command(
             show_default=False,
         ),
     ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite", help="Replace an existing export of the same name (never any other file)."
+        ),
+    ] = False,
     operator: OperatorName = None,
     database_url: DatabaseUrl = None,
     json_output: JsonOutput = False,
 ) -> None:
     """Export the baskets matching the filters, one row per basket line, to CSV and/or Parquet."""
     # pyarrow is imported here, not at the top: other commands should not pay for it.
-    from baskets.export import (
-        check_writable_folder,
-        count_export_rows,
-        plan_export_paths,
-        prepare_export_folders,
-    )
+    from baskets.export import check_export_paths, check_writable_folder, count_export_rows, plan_export_paths
+    from baskets.files import FileRules
 
     runtime = open_runtime(database_url)
     export_format = export_format.strip().lower()
@@ -60,7 +62,9 @@ def export_command(
     with runtime.engine.connect() as connection:
         authorize(connection, name, Action.EXPORT)
         total = count_export_rows(connection, basket_filter) if stderr.is_terminal else 0
-    prepare_export_folders(paths)
+    settings = runtime.settings
+    rules = FileRules(overwrite=overwrite, own_folder=settings.export_dir, mode=settings.file_mode)
+    check_export_paths(paths, rules.protecting(settings.database_url))
     from flows.export import report_export
     from tasks.export import export_progress
 
@@ -72,6 +76,7 @@ def export_command(
                 format=export_format,
                 output=output,
                 operator=name or "",
+                overwrite=overwrite,
             )
     if json_output:
         emit_json(summary)

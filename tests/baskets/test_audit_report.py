@@ -33,6 +33,7 @@ from baskets.audit_report import (
 )
 from baskets.db import write_transaction
 from baskets.errors import BadInput, NotPermitted
+from baskets.files import FileRules
 from baskets.models import BasketAudit
 from baskets.roles import RETENTION_ACTOR, RETENTION_ROLE
 from tests.conftest import NOW, DatabaseUnderTest, add_operators
@@ -297,7 +298,7 @@ def test_csv_report_has_one_row_per_day_reason_type_and_actor(
     audited: DatabaseUnderTest, tmp_path: Path
 ) -> None:
     report = read_audit_report(audited.engine, WINDOW, NOW, "alice")
-    path = write_audit_report(report, "csv", tmp_path / "out" / "report.csv")
+    path = write_audit_report(report, "csv", tmp_path / "out" / "report.csv", FileRules(own_folder=tmp_path))
     rows = path.read_text(encoding="utf-8").splitlines()
     assert rows[0] == "day,reason,account_type,actor,actor_role,baskets,lines"
     assert "2026-10-05,retention,Anonymous,retention-policy,system,6,12" in rows
@@ -320,7 +321,9 @@ def test_unwritable_output_folder_is_refused(audited: DatabaseUnderTest, tmp_pat
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     report = read_audit_report(audited.engine, WINDOW, NOW, "alice")
-    with pytest.raises(BadInput, match=r"^--output: cannot write to "):
+    with pytest.raises(BadInput, match=r"^--output: cannot create folder "):
+        write_audit_report(report, "csv", blocker / "report.csv", FileRules(own_folder=tmp_path))
+    with pytest.raises(BadInput, match=r"^--output: folder .* does not exist \(create it first"):
         write_audit_report(report, "csv", blocker / "report.csv")
 
 

@@ -23,8 +23,6 @@ from baskets.export import (
     CSV_HEADER,
     EXPORT_SCHEMA,
     FORMULA_TRIGGERS,
-    TEMP_PREFIX,
-    TEMP_SUFFIX,
     ExportFormat,
     _sqlalchemy_batches,
     check_writable_folder,
@@ -35,8 +33,8 @@ from baskets.export import (
     format_quantity,
     neutralise_formulas,
     plan_export_paths,
-    remove_stray_temp_files,
 )
+from baskets.files import TEMP_PREFIX, TEMP_SUFFIX, FileRules, remove_stray_temp_files
 from baskets.filters import BasketFilter
 from baskets.models import Account, Basket, BasketLine, ShopAccount
 from tests.conftest import NOW, DatabaseUnderTest, seed
@@ -94,6 +92,7 @@ def _csv_text(value: Any, column: int) -> str:
 def _export(database: DatabaseUnderTest, basket_filter: BasketFilter, folder: Path, **kwargs: Any):
     folder = folder / "exports"
     paths = {"csv": folder / "out.csv", "parquet": folder / "out.parquet"}
+    kwargs.setdefault("rules", FileRules(overwrite=True, own_folder=folder))  # created, or replaced
     return export_baskets(database.engine, basket_filter, paths, **kwargs), paths
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import stat
 import threading
 import time
 import uuid
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,7 +24,7 @@ from baskets import retention
 from baskets.audit import canonical_quantity, verify_audit_chain_snapshot
 from baskets.db import write_transaction
 from baskets.deletion import delete_baskets_with_audit
-from baskets.errors import BasketsError, SafetyLimitHit
+from baskets.errors import BadInput, BasketsError, SafetyLimitHit
 from baskets.models import AuditChainHead, Basket, BasketAudit, BasketLine, CleanupRun, CleanupRunBatch
 from baskets.retention import (
     CATEGORIES,
@@ -36,6 +38,8 @@ from baskets.retention import (
     finish_cleanup_run,
     plan_cleanup,
     record_failed_batch,
+    record_snapshot,
+    runs_missing_snapshot,
     select_expired_basket_ids,
     selected_ahead,
     start_cleanup_run,
@@ -331,6 +335,32 @@ def test_a_run_left_running_by_a_dead_process_is_closed_as_failed_by_the_next(db
     assert statuses == {dead: "failed", alive: "running"}
 
 
+def test_every_ended_run_that_deleted_without_a_snapshot_is_listed_until_its_snapshot_is_recorded(
+    db: DatabaseUnderTest,
+) -> None:
+    def killed_after_deleting(first_seq: int, last_seq: int) -> int:
+        run_id, _ = start_cleanup_run(db.engine, actor=ACTOR, dry_run=False, as_of=NOW, flow_run_id=None)
+        with db.engine.begin() as connection:
+            detail = json.dumps({"first_seq": first_seq, "last_seq": last_seq})
+            connection.execute(update(CleanupRun).where(CleanupRun.id == run_id).values(detail=detail))
+        return run_id
+
+    first = killed_after_deleting(1, 4)
+    second = killed_after_deleting(5, 9)  # its start closed the first as abandoned
+    dry, _ = start_cleanup_run(db.engine, actor=ACTOR, dry_run=True, as_of=NOW, flow_run_id=None)
+    current, abandoned = start_cleanup_run(db.engine, actor=ACTOR, dry_run=False, as_of=NOW, flow_run_id=None)
+    assert [run.run_id for run in abandoned] == [dry]  # only the last one was still running
+    missing = runs_missing_snapshot(db.engine)
+    assert [(run.run_id, run.first_seq, run.last_seq) for run in missing] == [(first, 1, 4), (second, 5, 9)]
+    record_snapshot(db.engine, first, Path("/srv/exports/retention/first.parquet"))
+    assert [run.run_id for run in runs_missing_snapshot(db.engine)] == [second]
+    with db.engine.connect() as connection:
+        record = cleanup_run_record(connection, first)
+    assert record["detail"]["snapshot"] == "/srv/exports/retention/first.parquet"
+    assert record["detail"]["first_seq"] == 1 and "abandoned" in record["detail"]["error"]
+    assert current not in {run.run_id for run in runs_missing_snapshot(db.engine)}
+
+
 def test_snapshot_holds_exactly_the_baskets_the_run_deleted(db: DatabaseUnderTest, tmp_path: Path) -> None:
     seed(db, 120, 9)
     add_basket(db, "customer", dt.timedelta(days=200), lines=2)
@@ -353,6 +383,21 @@ def test_snapshot_holds_exactly_the_baskets_the_run_deleted(db: DatabaseUnderTes
         )
     assert sum(table.column("line_count").to_pylist()) == audited_lines
     assert [p.name for p in path.parent.iterdir()] == ["snapshot.parquet"]  # no temporary left
+
+
+def test_snapshot_is_private_marked_as_the_suites_and_never_replaces_a_foreign_file(
+    db: DatabaseUnderTest, tmp_path: Path
+) -> None:
+    path = tmp_path / "snapshot.parquet"
+    write_parquet_snapshot(db.engine, None, None, path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert pq.read_schema(path).metadata[b"basket-maintenance"] == b"retention-snapshot"
+    assert write_parquet_snapshot(db.engine, None, None, path) == 0  # its own snapshot: replaced
+    foreign = tmp_path / "foreign.parquet"
+    pq.write_table(pa.table({"x": [1]}), foreign)
+    with pytest.raises(BadInput, match=r"^setting export_dir: .* not replaced, even with --overwrite"):
+        write_parquet_snapshot(db.engine, None, None, foreign)
+    assert pq.read_table(foreign).column_names == ["x"]
 
 
 def test_snapshot_rows_equal_the_audit_rows_value_for_value(db: DatabaseUnderTest, tmp_path: Path) -> None:

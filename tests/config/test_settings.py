@@ -119,7 +119,7 @@ def _refusal(**overrides: object) -> str:
         (
             "[retension]\ndays = { customer = 365 }\n",
             "setting retension: unknown setting (expected one of database_url, connect_timeout_seconds, "
-            "export_dir, operator, retention, schedule, alerts)",
+            "export_dir, file_mode, operator, retention, schedule, alerts)",
         ),
         (
             "[retention]\nday = { customer = 365 }\n",
@@ -143,7 +143,7 @@ def test_unknown_key_or_table_in_a_settings_file_is_refused_naming_it(
         (
             "BASKETS_RETENSION__DAYS",
             "BASKETS_RETENSION__DAYS: unknown setting (expected one of BASKETS_DATABASE_URL, "
-            "BASKETS_CONNECT_TIMEOUT_SECONDS, BASKETS_EXPORT_DIR, BASKETS_OPERATOR, BASKETS_RETENTION, "
+            "BASKETS_CONNECT_TIMEOUT_SECONDS, BASKETS_EXPORT_DIR, BASKETS_FILE_MODE, BASKETS_OPERATOR, BASKETS_RETENTION, "
             "BASKETS_SCHEDULE, BASKETS_ALERTS)",
         ),
         (
@@ -418,3 +418,49 @@ def test_control_characters_in_a_key_or_value_stay_on_one_line(
     monkeypatch.delenv("BASKETS_CONFIG")
     monkeypatch.setenv("BASKETS_RETENTION__DAYS__ANONYMOUS", "3\r\n0")
     assert _refusal().startswith("setting retention.days.anonymous: '3\\r\\n0' is not a whole number")
+
+
+@pytest.mark.parametrize(
+    ("value", "mode"), [("0600", 0o600), ("640", 0o640), ("0o660", 0o660), (" 0644 ", 0o644)]
+)
+def test_file_mode_is_an_octal_string_that_may_widen_the_private_default(
+    monkeypatch: pytest.MonkeyPatch, value: str, mode: int
+) -> None:
+    assert load_settings().file_mode == 0o600
+    monkeypatch.setenv("BASKETS_FILE_MODE", value)
+    assert load_settings().file_mode == mode
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("0700", "is not allowed"),  # executable
+        ("0400", "is not allowed"),  # the owner could not replace it
+        ("0066", "is not allowed"),
+        ("4666", "is not allowed"),  # set-user-id
+        ("0608", "is not a file mode"),
+        ("rw-------", "is not a file mode"),
+        ("9" * 40, "is not a file mode"),
+        ("", "is not a file mode"),
+    ],
+)
+def test_a_file_mode_that_is_not_private_enough_or_not_octal_is_refused(
+    monkeypatch: pytest.MonkeyPatch, value: str, says: str
+) -> None:
+    monkeypatch.setenv("BASKETS_FILE_MODE", value)
+    with pytest.raises(SettingsError) as refused:
+        load_settings()
+    assert str(refused.value).startswith(f"setting file_mode: {value!r} {says}")
+    assert str(refused.value).endswith("nothing executable, e.g. 0600 or 0640)")
+
+
+def test_a_file_mode_written_as_a_toml_number_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = tmp_path / "site.toml"
+    config.write_text("file_mode = 600\n")  # decimal 600 is not 0600
+    monkeypatch.setenv("BASKETS_CONFIG", str(config))
+    with pytest.raises(
+        SettingsError, match=r"^setting file_mode: 600 is not a file mode \(expected an octal"
+    ):
+        load_settings()

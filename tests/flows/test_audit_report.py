@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import stat
 from pathlib import Path
 
 import pytest
@@ -172,3 +173,54 @@ def test_command_exits_6_after_writing_when_the_chain_is_broken(
     assert result.exit_code == 6
     assert result.stderr.startswith("error: audit chain broken: first bad row seq 3: ")
     assert 'class="chain-BROKEN"' in out.read_text(encoding="utf-8")
+
+
+# --- where a report may write -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]])
+def test_command_never_writes_over_the_database_or_a_file_it_did_not_write(
+    sqlite_db: DatabaseUnderTest, cli, tmp_path: Path, overwrite: list[str]
+) -> None:
+    add_operators(sqlite_db)
+    database = Path(sqlite_db.engine.url.database or "")
+    mine = tmp_path / "notes.html"
+    mine.write_bytes(b"<!DOCTYPE html><p>my notes</p>")
+    (tmp_path / "link.html").symlink_to(database)
+    for target, says in [
+        (database, "is a file of the database itself; not written, even with --overwrite"),
+        (Path(f"{database}-wal"), "is a file of the database itself"),
+        (tmp_path / "link.html", "is a file of the database itself"),
+        (mine, "exists and was not written by basket-maintenance"),
+        (tmp_path / "missing" / "r.html", "does not exist (create it first"),
+    ]:
+        result = cli(
+            "audit", "report", "--output", str(target), *overwrite, "--as", "alice", env=sqlite_db.env
+        )
+        assert result.exit_code == 2, result.stderr
+        assert result.stderr.startswith("error: --output: ") and says in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert mine.read_bytes() == b"<!DOCTYPE html><p>my notes</p>"
+    assert database.read_bytes().startswith(b"SQLite format 3\x00")
+    assert sqlite_db.scalar("SELECT count(*) FROM operators") == 3
+
+
+@pytest.mark.parametrize("report_format", ["html", "csv", "parquet"])
+def test_command_replaces_its_own_report_only_with_overwrite_and_keeps_it_private(
+    audited: DatabaseUnderTest, cli, tmp_path: Path, report_format: str
+) -> None:
+    out = tmp_path / f"weekly.{report_format}"
+    args = ("audit", "report", "--format", report_format, "--output", str(out), "--as", "alice")
+    first = cli(*args, "--since", "2026-10-04", "--until", "2026-10-04", env=audited.env)
+    assert first.exit_code == 0, first.stderr
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    earlier = out.read_bytes()
+    refused = cli(*args, env=audited.env)
+    assert refused.exit_code == 2
+    assert refused.stderr.startswith(f"error: --output: '{out}' exists (pass --overwrite")
+    assert out.read_bytes() == earlier
+    again = cli(*args, "--since", "2026-10-01", "--until", "2026-10-07", "--overwrite", "--json",
+                env={**audited.env, "BASKETS_FILE_MODE": "0640"})  # fmt: skip
+    assert again.exit_code == 0, again.stderr
+    assert again.json()["deleted"] == 11 and out.read_bytes() != earlier
+    assert stat.S_IMODE(out.stat().st_mode) == 0o640

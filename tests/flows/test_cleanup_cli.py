@@ -8,10 +8,12 @@ import json
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -409,9 +411,19 @@ def _process_env(db: DatabaseUnderTest, batch_size: int) -> dict[str, str]:
     }
 
 
-def _start_cleanup(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Popen[str]:
+def _start_cleanup(
+    env: dict[str, str], cwd: Path, *args: str, snapshot_pause_seconds: float = 0
+) -> subprocess.Popen[str]:
+    """`baskets cleanup ARGS` in a process of its own, pausing `snapshot_pause_seconds` once its
+    snapshot's temporary file is open."""
+    program = (
+        "import sys, baskets.retention, flows.cli\n"
+        f"baskets.retention.pause_in_snapshot_seconds = {snapshot_pause_seconds!r}\n"
+        "sys.argv = ['baskets', *sys.argv[1:]]\n"
+        "flows.cli.main()\n"
+    )
     return subprocess.Popen(
-        [sys.executable, "-m", "flows.cli", "cleanup", *AT_NOW, *args],
+        [sys.executable, "-c", program, "cleanup", *AT_NOW, *args],
         env=env,
         cwd=cwd,
         stdout=subprocess.PIPE,
@@ -741,3 +753,87 @@ def test_cleanup_on_a_log_without_its_chain_head_row_exits_6_at_once_deleting_no
     assert basket_ids(store) == before and audit_rows(store) == []
     (run,) = cleanup_runs(store)
     assert (run["status"], run["deleted"], run["detail"]["exit_code"]) == ("failed", 0, 6)
+
+
+# --- every run's snapshot is written, sooner or later ---------------------------------------------
+
+
+def _snapshot_ids(path: str | Path) -> list[str]:
+    return sorted(pq.read_table(path).column("basket_id").to_pylist())
+
+
+def test_snapshot_of_a_run_that_failed_on_an_unwritable_folder_is_written_by_the_next_run(
+    cli, store: DatabaseUnderTest, prefect_harness: None, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the export folder should be")
+    expired = expired_ids(store)
+    env = {**store.env, **NO_SHARE_LIMIT, "BASKETS_EXPORT_DIR": str(blocker / "exports")}
+    failed = cli("cleanup", *AT_NOW, "--as", "alice", env=env)
+    assert failed.exit_code == 2, failed.stderr
+    assert "error: setting export_dir: cannot create folder" in failed.stderr
+    (run,) = cleanup_runs(store)
+    assert (run["status"], run["deleted"]) == ("failed", len(expired))
+    assert "snapshot" not in run["detail"] and basket_ids(store).isdisjoint(expired)
+
+    exports = tmp_path / "exports"
+    rerun = cli(
+        "cleanup", *AT_NOW, "--as", "alice", "--json", env={**env, "BASKETS_EXPORT_DIR": str(exports)}
+    )
+    assert rerun.exit_code == 0, rerun.stderr
+    assert rerun.json()["deleted"] == 0
+    first, second = cleanup_runs(store)
+    caught_up = Path(first["detail"]["snapshot"])
+    assert caught_up.parent == exports / "retention"
+    assert _snapshot_ids(caught_up) == sorted(expired)
+    assert stat.S_IMODE(caught_up.stat().st_mode) == 0o600
+    assert Path(second["detail"]["snapshot"]) == Path(rerun.json()["snapshot"])
+    assert sorted(path.name for path in (exports / "retention").iterdir()) == sorted(
+        [caught_up.name, Path(rerun.json()["snapshot"]).name]
+    )
+
+
+def test_snapshots_of_several_killed_runs_in_a_row_are_written_by_the_next_run_without_stray_files(
+    store: DatabaseUnderTest, prefect_harness: None, tmp_path: Path
+) -> None:
+    from baskets.files import TEMP_PREFIX
+
+    seed(store, 900, 11)
+    add_operators_if_missing(store)
+    expired = expired_ids(store)
+    env = _process_env(store, batch_size=4)
+    retention = tmp_path / "var" / "exports" / "retention"
+
+    def run_until_killed(snapshot_pause_seconds: float, ready: Callable[[], bool]) -> None:
+        run = _start_cleanup(env, tmp_path, "--as", "alice", snapshot_pause_seconds=snapshot_pause_seconds)
+        try:
+            deadline = time.monotonic() + 120
+            while not ready() and run.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.005)
+            assert run.poll() is None, run.communicate()
+            os.kill(run.pid, signal.SIGKILL)
+            run.wait(timeout=30)
+        finally:
+            if run.poll() is None:
+                run.kill()
+
+    # 1: killed while deleting.
+    run_until_killed(0, lambda: _audit_count(store) >= 8)
+    killed_at = _audit_count(store)
+    assert 0 < killed_at < len(expired), "the first run was not killed mid-way"
+    # 2: deletes the rest, then is killed while writing its snapshot (its temporary file is open).
+    run_until_killed(120, lambda: any(retention.glob(f"{TEMP_PREFIX}*")))
+    assert _audit_count(store) == len(expired)
+    assert [run["status"] for run in cleanup_runs(store)] == ["failed", "running"]
+    assert not list(retention.glob("*.parquet")) and len(list(retention.glob(f"{TEMP_PREFIX}*"))) == 1
+
+    third = _start_cleanup(env, tmp_path, "--as", "alice", "--json")
+    out, err = third.communicate(timeout=300)
+    assert third.returncode == 0, err
+    runs = cleanup_runs(store)
+    assert [run["status"] for run in runs] == ["failed", "failed", "succeeded"]
+    snapshots = [Path(run["detail"]["snapshot"]) for run in runs]
+    assert [len(_snapshot_ids(path)) for path in snapshots] == [killed_at, len(expired) - killed_at, 0]
+    assert sorted(_snapshot_ids(snapshots[0]) + _snapshot_ids(snapshots[1])) == sorted(expired)
+    assert sorted(retention.iterdir()) == sorted(snapshots)  # the killed writer's temporary file is gone
+    assert {stat.S_IMODE(path.stat().st_mode) for path in snapshots} == {0o600}

@@ -6,6 +6,7 @@ import csv
 import hashlib
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -15,7 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from baskets.errors import NotPermitted
-from baskets.export import CSV_HEADER, TEMP_PREFIX, TEMP_SUFFIX
+from baskets.export import CSV_HEADER
+from baskets.files import TEMP_PREFIX, TEMP_SUFFIX
 from baskets.filters import BasketFilter
 from tests.conftest import REPO, DatabaseUnderTest, add_operators, seed
 
@@ -38,6 +40,7 @@ def _count(database: DatabaseUnderTest, where: str = "") -> tuple[int, int]:
 def test_export_writes_both_files_and_reports_counts_and_hashes(
     prefect_harness, cli, store: DatabaseUnderTest, tmp_path: Path
 ) -> None:
+    (tmp_path / "out").mkdir()
     result = cli(
         "export", "--account-type", "customer", "--format", "both", "--output", str(tmp_path / "out" / "c.csv"),
         "--as", "bob", "--json", env=store.env,
@@ -181,6 +184,7 @@ def test_killed_export_leaves_nothing_under_the_final_name_and_next_run_cleans_u
     store: DatabaseUnderTest, tmp_path: Path
 ) -> None:
     folder = tmp_path / "exports"
+    folder.mkdir()
     target = folder / "killed.csv"
     process = _start_export(
         store.env,
@@ -219,3 +223,105 @@ def test_killed_export_leaves_nothing_under_the_final_name_and_next_run_cleans_u
     assert len(rows) - 1 == store.scalar(
         "SELECT count(*) FROM baskets b LEFT JOIN basket_lines l ON l.basket_id = b.id"
     )
+
+
+# --- where an export may write: never over data the suite did not write ----------------------
+
+
+@pytest.fixture
+def sqlite_store(sqlite_db: DatabaseUnderTest) -> DatabaseUnderTest:
+    seed(sqlite_db, 50, 5)
+    add_operators(sqlite_db)
+    return sqlite_db
+
+
+def _refused_in_one_line(result, start: str) -> None:
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith(f"error: {start}"), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("target", ["database", "wal", "shm", "journal", "symlink", "hardlink"])
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]])
+def test_export_never_writes_over_the_sqlite_database_or_its_files(
+    cli, sqlite_store: DatabaseUnderTest, tmp_path: Path, target: str, overwrite: list[str]
+) -> None:
+    database = Path(sqlite_store.engine.url.database or "")
+    before = _count(sqlite_store)
+    aliases = {"database": database, "wal": Path(f"{database}-wal"), "shm": Path(f"{database}-shm"),
+               "journal": Path(f"{database}-journal"), "symlink": tmp_path / "link.csv",
+               "hardlink": tmp_path / "hard.csv"}  # fmt: skip
+    if target == "symlink":
+        aliases[target].symlink_to(database)
+    if target == "hardlink":
+        os.link(database, aliases[target])
+    result = cli(
+        "export", "--output", str(aliases[target]), *overwrite, "--as", "alice", env=sqlite_store.env
+    )
+    _refused_in_one_line(result, "--output: ")
+    assert "is a file of the database itself; not written, even with --overwrite" in result.stderr
+    sqlite_store.engine.dispose()
+    assert _count(sqlite_store) == before  # the baskets (and the audit log) are all still there
+    assert database.read_bytes().startswith(b"SQLite format 3\x00")
+
+
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]])
+def test_export_never_replaces_a_file_it_did_not_write(
+    cli, store: DatabaseUnderTest, tmp_path: Path, overwrite: list[str]
+) -> None:
+    mine = tmp_path / "mine.csv"
+    mine.write_bytes(b"my own spreadsheet\r\n")
+    result = cli("export", "--output", str(mine), *overwrite, "--as", "alice", env=store.env)
+    _refused_in_one_line(result, f"--output: '{mine}' exists and was not written by basket-maintenance")
+    assert mine.read_bytes() == b"my own spreadsheet\r\n"
+    assert [path.name for path in tmp_path.glob("*.csv")] == ["mine.csv"]
+    assert not list(tmp_path.glob(f"{TEMP_PREFIX}*"))
+
+
+@pytest.mark.parametrize(
+    ("output", "start"),
+    [
+        ("missing/out.csv", "--output: folder '{tmp}/missing' does not exist (create it first"),
+        ("out\x1b[2J.csv", "--output: '{tmp}/out\\x1b[2J.csv' has a control character in it"),
+        ("out\n.csv", "--output: '{tmp}/out\\n.csv' has a control character in it"),
+    ],
+)
+def test_export_refuses_a_missing_folder_or_control_characters(
+    cli, store: DatabaseUnderTest, tmp_path: Path, output: str, start: str
+) -> None:
+    result = cli("export", "--output", output, "--as", "alice", env=store.env)
+    _refused_in_one_line(result, start.format(tmp=tmp_path))
+    assert not (tmp_path / "missing").exists() and not list(tmp_path.glob("out*"))
+
+
+def test_export_replaces_its_own_earlier_export_only_with_overwrite_and_keeps_files_private(
+    prefect_harness, cli, store: DatabaseUnderTest, tmp_path: Path
+) -> None:
+    target = tmp_path / "daily.csv"
+    args = ("export", "--format", "both", "--output", str(target), "--as", "alice", "--json")
+    first = cli(*args, "--account-type", "customer", env=store.env)
+    assert first.exit_code == 0, first.stderr
+    files = [target, target.with_suffix(".parquet")]
+    assert [stat.S_IMODE(path.stat().st_mode) for path in files] == [0o600, 0o600]
+    earlier = [path.read_bytes() for path in files]
+
+    again = cli(*args, env=store.env)
+    _refused_in_one_line(again, f"--output: '{target}' exists (pass --overwrite")
+    assert [path.read_bytes() for path in files] == earlier
+
+    replaced = cli(*args, "--overwrite", env={**store.env, "BASKETS_FILE_MODE": "0640"})
+    assert replaced.exit_code == 0, replaced.stderr
+    assert replaced.json()["baskets"] == _count(store)[0] > first.json()["baskets"]
+    assert pq.read_table(files[1]).num_rows == replaced.json()["rows"]
+    assert [stat.S_IMODE(path.stat().st_mode) for path in files] == [0o640, 0o640]
+
+
+def test_export_under_the_export_dir_is_private_by_default(
+    prefect_harness, cli, store: DatabaseUnderTest, tmp_path: Path
+) -> None:
+    env = {**store.env, "BASKETS_EXPORT_DIR": str(tmp_path / "var" / "exports")}  # made by the suite
+    result = cli("export", "--format", "parquet", "--as", "alice", "--json", env=env)
+    assert result.exit_code == 0, result.stderr
+    (file,) = result.json()["files"]
+    assert Path(file["path"]).parent == tmp_path / "var" / "exports"
+    assert stat.S_IMODE(Path(file["path"]).stat().st_mode) == 0o600
