@@ -139,7 +139,7 @@ def operators_add(
     name: Annotated[str, typer.Argument(help="The operator's name, e.g. alice.")],
     role: Annotated[
         str,
-        typer.Option("--role", help="system_administrator, order_processor, or another Sana role."),
+        typer.Option("--role", help="system_administrator, order_processor, or another Sana Admin role."),
     ],
     operator: OperatorName = None,
     database_url: DatabaseUrl = None,
@@ -156,10 +156,13 @@ def operators_add(
 
 
 @operators_app.command("list")
-def operators_list(database_url: DatabaseUrl = None, json_output: JsonOutput = False) -> None:
-    """The operators and their roles."""
+def operators_list(
+    operator: OperatorName = None, database_url: DatabaseUrl = None, json_output: JsonOutput = False
+) -> None:
+    """The operators and their roles (system administrators only)."""
     runtime = open_runtime(database_url)
     with runtime.engine.connect() as connection:
+        authorize(connection, runtime.operator(operator), Action.MANAGE_OPERATORS)
         rows = list_operators(connection)
     if json_output:
         emit_json({"operators": rows})
