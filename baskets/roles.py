@@ -94,6 +94,20 @@ def authorize(connection: Connection, name: str | None, action: Action) -> Actor
     return Actor(name=name, role=role)
 
 
+def authorize_cleanup(connection: Connection, name: str | None, force: bool) -> Actor:
+    """The actor of a retention cleanup: without `name`, as the schedule runs it, the built-in
+    retention-policy; with one, a system administrator. NotPermitted (exit 3) for a wrong
+    operator, or for `force` by anyone but a system administrator."""
+    if not name:  # scheduled (a blank run-form field counts as none)
+        if force:
+            raise NotPermitted("--force needs a system administrator: pass --as NAME")
+        return Actor(name=RETENTION_ACTOR, role=RETENTION_ROLE)
+    actor = authorize(connection, name, Action.CLEANUP)
+    if force:
+        authorize(connection, name, Action.FORCE)
+    return actor
+
+
 # The role names of Sana Admin (Tools > User management) this suite knows; only the first two
 # have rights here (PERMISSIONS), the others are kept so a shop's own list fits in as it is.
 KNOWN_ROLES = (

@@ -19,6 +19,8 @@ from sqlalchemy.exc import ArgumentError
 
 DEFAULT_SETTINGS_FILE = Path(__file__).with_name("defaults.toml")
 ACCOUNT_TYPES = ("anonymous", "contact", "customer")
+# A century: any more and a cut-off before the earliest time the suite handles (1900) is no date.
+MAX_RETENTION_DAYS = 36_500
 
 
 class SettingsError(ValueError):
@@ -43,6 +45,8 @@ class RetentionSettings(BaseModel):
                 raise ValueError(f"unknown account type {key!r} (expected one of {', '.join(ACCOUNT_TYPES)})")
             if days < 1:
                 raise ValueError(f"{kind}: {days} is below 1 (expected whole days >= 1, e.g. 30)")
+            if days > MAX_RETENTION_DAYS:
+                raise ValueError(f"{kind}: {days} is above {MAX_RETENTION_DAYS} (a century at most, e.g. 30)")
             normalised[kind] = days
         missing = [kind for kind in ACCOUNT_TYPES if kind not in normalised]
         if missing:
@@ -54,6 +58,8 @@ class RetentionSettings(BaseModel):
     def _empty_days_positive(cls, value: int) -> int:
         if value < 1:
             raise ValueError(f"{value} is below 1 (expected whole days >= 1, e.g. 1)")
+        if value > MAX_RETENTION_DAYS:
+            raise ValueError(f"{value} is above {MAX_RETENTION_DAYS} (a century at most, e.g. 1)")
         return value
 
     @field_validator("batch_size")

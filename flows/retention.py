@@ -18,7 +18,7 @@ from prefect.runtime import flow_run
 from sqlalchemy import Engine
 
 from baskets.db import check_schema, make_engine
-from baskets.errors import BadInput, BasketsError, CleanupAlreadyRunning, NotPermitted
+from baskets.errors import BadInput, BasketsError, CleanupAlreadyRunning
 from baskets.locks import cleanup_lock
 from baskets.retention import (
     CleanupIncomplete,
@@ -39,7 +39,7 @@ from baskets.retention import (
     start_cleanup_run,
     walk_expired_batches,
 )
-from baskets.roles import RETENTION_ACTOR, RETENTION_ROLE, Action, Actor, authorize
+from baskets.roles import Actor, authorize_cleanup
 from config.settings import Settings, SettingsError, load_settings
 from flows.alerting import alert_cleanup_crashed, alert_cleanup_failed
 from tasks import retention as retention_tasks
@@ -307,15 +307,8 @@ _YOUNG_OBJECTS_COLLECTED = 20_000
 
 def _cleanup_actor(engine: Engine, operator: str | None, force: bool) -> Actor:
     """The actor of this run; NotPermitted (exit 3) for a wrong operator or an unpermitted force."""
-    if not operator:  # scheduled (a blank run-form field counts as none)
-        if force:
-            raise NotPermitted("--force needs a system administrator: pass --as NAME")
-        return Actor(name=RETENTION_ACTOR, role=RETENTION_ROLE)
     with engine.connect() as connection:
-        actor = authorize(connection, operator, Action.CLEANUP)
-        if force:
-            authorize(connection, operator, Action.FORCE)
-    return actor
+        return authorize_cleanup(connection, operator, force)
 
 
 def _read_settings(database_url: str | None) -> Settings:

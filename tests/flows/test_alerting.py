@@ -226,3 +226,53 @@ def test_the_watchdog_is_served_hourly_beside_the_nightly_cleanup() -> None:
     assert watchdog.entrypoint == "flows.alerting.cleanup_watchdog"
     assert [(s.schedule.cron, s.schedule.timezone) for s in watchdog.schedules] == [("0 * * * *", "UTC")]
     assert "retention-cleanup/nightly" in found
+
+
+def _cleanup_flow_runs() -> int:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=["retention-cleanup"])))
+    return len(runs)
+
+
+@pytest.mark.parametrize(
+    ("args", "settings", "code", "says"),
+    [
+        (("--as", "bob"), {}, 3, "error: 'bob' is a order_processor: only system_administrator may run cleanup"),
+        (("--as", "nobody"), {}, 3, "error: --as: no operator named 'nobody'"),
+        (("--force",), {}, 3, "error: --force needs a system administrator"),
+        (("--force", "--as", "bob"), {}, 3, "error: 'bob' is a order_processor"),
+        (("--as", ""), {}, 2, "error: --as: empty operator name"),
+        (("--now", "0001-01-01T00:00+01:00"), {}, 2, "error: --now: '0001-01-01T00:00+01:00' is out of range"),
+        (
+            ("--as", "alice"),
+            {"BASKETS_RETENTION__DAYS": '{"anonymous": 99999999999999999999, "contact": 90, "customer": 180}'},
+            2,
+            "error: setting retention.days: anonymous: 99999999999999999999 is above 36500",
+        ),
+    ],
+)  # fmt: skip
+def test_a_cleanup_refused_at_the_command_line_starts_no_run_and_sends_no_alert(
+    cli,
+    prefect_harness,
+    alerting_to: WebhookReceiver,
+    sqlite_db: DatabaseUnderTest,
+    expired_baskets,
+    args: tuple[str, ...],
+    settings: dict[str, str],
+    code: int,
+    says: str,
+) -> None:
+    from tests.conftest import add_operators
+
+    add_operators(sqlite_db)
+    runs = _cleanup_flow_runs()
+    result = cli("cleanup", "--now", NOW.isoformat(), *args, env={**sqlite_db.env, **settings})
+    assert result.exit_code == code
+    assert result.stderr.strip().startswith(says) and len(result.stderr.strip().splitlines()) == 1
+    assert _cleanup_flow_runs() == runs
+    assert alerting_to.posts == []
+    with sqlite_db.engine.connect() as connection:
+        assert sorted(connection.scalars(select(Basket.id))) == expired_baskets
