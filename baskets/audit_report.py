@@ -36,7 +36,6 @@ _KEYS = ["day", "reason", "account_type", "actor", "actor_role"]
 _CHUNK_ROWS = 50_000
 # A per-day chart wider than this many days starts at the first day with a deletion.
 _MAX_CHART_DAYS = 400
-EXAMPLE_DATE = "2026-10-01 or 2026-10-01T00:00:00+02:00"
 
 
 @dataclass(frozen=True)
@@ -83,10 +82,8 @@ def _parse_bound(value: str | dt.date, flag: str, *, whole_day: bool) -> dt.date
     )
     try:
         parsed = parse_utc_time(value)
-    except ValueError:
-        raise BadInput(
-            f"{flag}: {str(value)!r} is not an ISO date or datetime (expected e.g. {EXAMPLE_DATE})"
-        ) from None
+    except ValueError as error:  # malformed, or out of range
+        raise BadInput(f"{flag}: {error}") from None
     return parsed + dt.timedelta(days=1) if whole_day and is_date_only else parsed
 
 

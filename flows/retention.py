@@ -10,15 +10,17 @@ import gc
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Annotated, Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.runtime import flow_run
+from pydantic import AfterValidator
 from sqlalchemy import Engine
 
 from baskets.db import check_schema, make_engine
 from baskets.errors import BadInput, BasketsError, CleanupAlreadyRunning
+from baskets.filters import parse_utc_time
 from baskets.locks import cleanup_lock
 from baskets.retention import (
     CleanupIncomplete,
@@ -56,6 +58,8 @@ PROGRESS_UPDATE_SECONDS = 1.0
 
 # Who wants to hear about each batch in this process (the command line's progress bar).
 ProgressListener = Callable[[int, int], None]
+# The run form's `now`, checked like `--now`: a time the cut-offs can be computed from, as UTC.
+CleanupTime = Annotated[dt.datetime, AfterValidator(parse_utc_time)]
 _progress_listeners: list[ProgressListener] = []
 
 
@@ -76,7 +80,7 @@ def reporting_progress_to(listener: ProgressListener) -> Iterator[None]:
     on_crashed=[alert_cleanup_crashed],
 )
 def retention_cleanup(
-    now: dt.datetime | None = None,
+    now: CleanupTime | None = None,
     dry_run: bool = False,
     force: bool = False,
     operator: str | None = None,
@@ -95,7 +99,7 @@ def retention_cleanup(
     5. Snapshot the deleted baskets to Parquet from their audit rows; publish a report per type.
     6. Fail, naming the skipped baskets, when any batch was skipped (the next run picks them up).
     """
-    as_of = _as_utc(now) if now is not None else dt.datetime.now(dt.UTC)
+    as_of = parse_utc_time(now) if now is not None else dt.datetime.now(dt.UTC)
     settings = _read_settings(database_url)
     policy = RetentionPolicy.from_settings(settings.retention)
     engine = make_engine(settings.database_url)
@@ -316,7 +320,3 @@ def _read_settings(database_url: str | None) -> Settings:
         return load_settings(database_url=database_url)
     except SettingsError as error:
         raise BadInput(str(error)) from None
-
-
-def _as_utc(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)

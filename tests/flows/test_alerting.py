@@ -11,10 +11,10 @@ import pytest
 from prefect import flow
 from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.runtime import flow_run as current_flow_run
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 import tasks.retention
-from baskets.models import Basket
+from baskets.models import Basket, CleanupRun
 from flows.alerting import alert_cleanup_crashed, alert_cleanup_failed, cleanup_watchdog
 from tests.baskets.test_status import HOUR, add_basket, add_cleanup_run
 from tests.conftest import NOW, DatabaseUnderTest
@@ -276,3 +276,20 @@ def test_a_cleanup_refused_at_the_command_line_starts_no_run_and_sends_no_alert(
     assert alerting_to.posts == []
     with sqlite_db.engine.connect() as connection:
         assert sorted(connection.scalars(select(Basket.id))) == expired_baskets
+
+
+def test_a_run_form_now_out_of_range_fails_in_one_line_before_the_run_does_anything(
+    prefect_harness, alerting_to: WebhookReceiver, sqlite_db: DatabaseUnderTest, expired_baskets
+) -> None:
+    from flows.retention import retention_cleanup
+
+    state = retention_cleanup(now="0001-01-01T00:00+01:00", database_url=sqlite_db.url, return_state=True)
+
+    assert state.is_failed()
+    assert (
+        "now: Value error, '0001-01-01 00:00:00+01:00' is out of range (expected a time from 1900-01-01"
+        in (state.message or "")
+    )
+    with sqlite_db.engine.connect() as connection:
+        assert sorted(connection.scalars(select(Basket.id))) == expired_baskets
+        assert connection.scalar(select(func.count()).select_from(CleanupRun)) == 0
