@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Engine, func, select
 
 from baskets.audit import verify_audit_chain
 from baskets.errors import BadInput, NotPermitted
-from baskets.filters import parse_utc_time
+from baskets.filters import TimeOutOfRange, parse_utc_time
 from baskets.models import BasketAudit
 from baskets.roles import RETENTION_ACTOR, RETENTION_ROLE, Action, Actor, authorize
 
@@ -36,6 +36,7 @@ _KEYS = ["day", "reason", "account_type", "actor", "actor_role"]
 _CHUNK_ROWS = 50_000
 # A per-day chart wider than this many days starts at the first day with a deletion.
 _MAX_CHART_DAYS = 400
+EXAMPLE_DATE = "2026-10-01 or 2026-10-01T00:00:00+02:00"
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,12 @@ def _parse_bound(value: str | dt.date, flag: str, *, whole_day: bool) -> dt.date
     )
     try:
         parsed = parse_utc_time(value)
-    except ValueError as error:  # malformed, or out of range
+    except TimeOutOfRange as error:
         raise BadInput(f"{flag}: {error}") from None
+    except ValueError:
+        raise BadInput(
+            f"{flag}: {str(value)!r} is not an ISO date or datetime (expected e.g. {EXAMPLE_DATE})"
+        ) from None
     return parsed + dt.timedelta(days=1) if whole_day and is_date_only else parsed
 
 

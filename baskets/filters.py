@@ -65,11 +65,15 @@ def check_typable(text: str) -> str:
     return text
 
 
+class TimeOutOfRange(ValueError):
+    """A well-formed time outside EARLIEST_TIME up to LATEST_TIME (in UTC)."""
+
+
 def parse_utc_time(value: Any) -> dt.datetime:
     """An ISO date or datetime as an aware UTC datetime; UTC unless an offset is given.
 
-    Raises ValueError with an example of a good value when `value` is malformed, or outside
-    EARLIEST_TIME up to LATEST_TIME once converted to UTC.
+    Raises ValueError with an example of a good value when `value` is malformed, and
+    TimeOutOfRange (a ValueError) when it is outside EARLIEST_TIME up to LATEST_TIME in UTC.
     """
     if isinstance(value, dt.datetime):
         parsed = value
@@ -90,7 +94,7 @@ def parse_utc_time(value: Any) -> dt.datetime:
     except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is before year 1 in UTC
         utc = None
     if utc is None or not EARLIEST_TIME <= utc < LATEST_TIME:
-        raise ValueError(
+        raise TimeOutOfRange(
             f"{str(value)!r} is out of range (expected a time from {EARLIEST_TIME:%Y-%m-%d} "
             f"up to {LATEST_TIME:%Y-%m-%d} UTC, e.g. {EXAMPLE_TIME})"
         )
@@ -202,4 +206,4 @@ class BasketFilter(BaseModel):
         return self.shop_account_name is not None or self.shop_account_email is not None
 
 
-__all__ = ["Account", "BasketFilter", "parse_utc_time"]
+__all__ = ["Account", "BasketFilter", "TimeOutOfRange", "parse_utc_time"]
