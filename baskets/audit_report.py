@@ -30,7 +30,7 @@ from baskets.files import (
     starts_with,
     suite_metadata,
 )
-from baskets.filters import parse_utc_time
+from baskets.filters import TimeOutOfRange, parse_utc_time
 from baskets.models import BasketAudit
 from baskets.roles import RETENTION_ACTOR, RETENTION_ROLE, Action, Actor, authorize
 
@@ -90,6 +90,8 @@ def _parse_bound(value: str | dt.date, flag: str, *, whole_day: bool) -> dt.date
     )
     try:
         parsed = parse_utc_time(value)
+    except TimeOutOfRange as error:
+        raise BadInput(f"{flag}: {error}") from None
     except ValueError:
         raise BadInput(
             f"{flag}: {str(value)!r} is not an ISO date or datetime (expected e.g. {EXAMPLE_DATE})"

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
-from sqlalchemy import ColumnElement, and_, true
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
+from sqlalchemy import ColumnElement, String, and_, true
 
 from baskets.errors import BadInput
 from baskets.guid import parse_guid
@@ -28,12 +29,51 @@ FLAGS = {
     "modified_after": "--modified-after",
 }
 EXAMPLE_TIME = "2026-01-31 or 2026-01-31T18:00:00+01:00"
+# Times every backend stores (MariaDB's DATETIME starts at year 1000), with room around them:
+# a retention cut-off up to a century before (retention days <= 36500) and the day after a
+# date-only --until are still datetimes. No webstore has a basket outside this range.
+EARLIEST_TIME = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+LATEST_TIME = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
+# Unicode categories a typed value never needs: controls (NUL included), invisible format
+# characters, lone surrogates (undecodable bytes from a shell), line and paragraph separators.
+UNTYPABLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+# The column each text filter compares with: a longer value cannot match, and some drivers
+# refuse it, so it is refused before any query runs.
+TEXT_COLUMNS = {
+    "shop_account_name": ShopAccount.name,
+    "shop_account_email": ShopAccount.email,
+    "account_id": Basket.account_id,
+}
+
+
+def column_length(column: Any) -> int:
+    """The declared length of a String column."""
+    declared = column.type
+    if not isinstance(declared, String) or declared.length is None:
+        raise TypeError(f"{column} is not a String column with a length")
+    return declared.length
+
+
+def check_typable(text: str) -> str:
+    """`text` itself; ValueError naming the first control, invisible or undecodable character."""
+    for position, character in enumerate(text, start=1):
+        if unicodedata.category(character) in UNTYPABLE_CATEGORIES:
+            raise ValueError(
+                f"character {position} is U+{ord(character):04X}, a control or invisible character "
+                "(expected printable text only)"
+            )
+    return text
+
+
+class TimeOutOfRange(ValueError):
+    """A well-formed time outside EARLIEST_TIME up to LATEST_TIME (in UTC)."""
 
 
 def parse_utc_time(value: Any) -> dt.datetime:
     """An ISO date or datetime as an aware UTC datetime; UTC unless an offset is given.
 
-    Raises ValueError with an example of a good value.
+    Raises ValueError with an example of a good value when `value` is malformed, and
+    TimeOutOfRange (a ValueError) when it is outside EARLIEST_TIME up to LATEST_TIME in UTC.
     """
     if isinstance(value, dt.datetime):
         parsed = value
@@ -49,7 +89,16 @@ def parse_utc_time(value: Any) -> dt.datetime:
             ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC)
+    try:
+        utc = parsed.astimezone(dt.UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is before year 1 in UTC
+        utc = None
+    if utc is None or not EARLIEST_TIME <= utc < LATEST_TIME:
+        raise TimeOutOfRange(
+            f"{str(value)!r} is out of range (expected a time from {EARLIEST_TIME:%Y-%m-%d} "
+            f"up to {LATEST_TIME:%Y-%m-%d} UTC, e.g. {EXAMPLE_TIME})"
+        )
+    return utc
 
 
 class BasketFilter(BaseModel):
@@ -71,19 +120,25 @@ class BasketFilter(BaseModel):
     modified_before: dt.datetime | None = None
     modified_after: dt.datetime | None = None
 
+    # Every field's validator runs whatever path the filter came by (flags, run form, Python),
+    # so a value no column could hold or no driver could send never reaches a query.
+
     @field_validator("basket_id", "shop_account_id", mode="before")
     @classmethod
     def _guid(cls, value: Any) -> Any:
-        return None if value is None else parse_guid(str(value))
+        return None if value is None else parse_guid(check_typable(str(value)))
 
     @field_validator("shop_account_name", "shop_account_email", "account_id", mode="before")
     @classmethod
-    def _text(cls, value: Any) -> Any:
+    def _text(cls, value: Any, info: ValidationInfo) -> Any:
         if value is None:
             return None
-        text = str(value).strip()
+        text = check_typable(str(value)).strip()
         if not text:
             raise ValueError("is empty (leave the flag out to match everything)")
+        limit = column_length(TEXT_COLUMNS[str(info.field_name)])
+        if len(text) > limit:
+            raise ValueError(f"{len(text)} characters is longer than the column (at most {limit})")
         return text
 
     @field_validator("account_type", mode="before")
@@ -151,4 +206,4 @@ class BasketFilter(BaseModel):
         return self.shop_account_name is not None or self.shop_account_email is not None
 
 
-__all__ = ["Account", "BasketFilter", "parse_utc_time"]
+__all__ = ["Account", "BasketFilter", "TimeOutOfRange", "parse_utc_time"]

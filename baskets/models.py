@@ -68,9 +68,22 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.replace(tzinfo=dt.UTC)
 
 
+# MariaDB's default collation compares 'ALICE', 'Àlice' and 'alice ' equal to 'alice'; this one
+# compares code points and does not pad, as SQLite and PostgreSQL compare (migration 0004).
+EXACT_COLLATION = "utf8mb4_nopad_bin"
+
+
+def exact_text(length: int) -> String:
+    """Text compared exactly on every backend: identifiers such as operator names and ERP ids."""
+    return String(length).with_variant(
+        mysql.VARCHAR(length, charset="utf8mb4", collation=EXACT_COLLATION), "mysql", "mariadb"
+    )
+
+
 # Lowercase hyphenated text everywhere; PostgreSQL's native uuid type is smaller and faster.
 GUID = String(36).with_variant(postgresql.UUID(as_uuid=False), "postgresql")
-ERP_ID = String(50)
+ERP_ID = exact_text(50)
+OPERATOR_NAME = exact_text(100)
 QUANTITY = Numeric(18, 4, asdecimal=True)
 
 
@@ -164,7 +177,7 @@ class Operator(Base):
     __tablename__ = "operators"
     __table_args__ = ({"mysql_charset": "utf8mb4"},)
 
-    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(OPERATOR_NAME, primary_key=True)
     role: Mapped[str] = mapped_column(String(50))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utc_now)
 
@@ -186,7 +199,7 @@ class BasketAudit(Base):
     event: Mapped[str] = mapped_column(String(20))  # deleted | restored
     basket_id: Mapped[str] = mapped_column(GUID)
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    actor: Mapped[str] = mapped_column(String(100))
+    actor: Mapped[str] = mapped_column(OPERATOR_NAME)
     actor_role: Mapped[str] = mapped_column(String(50))
     reason: Mapped[str] = mapped_column(String(30))
     note: Mapped[str | None] = mapped_column(Text)
@@ -237,7 +250,7 @@ class CleanupRun(Base):
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(20))  # running | succeeded | failed
-    actor: Mapped[str] = mapped_column(String(100))
+    actor: Mapped[str] = mapped_column(OPERATOR_NAME)
     dry_run: Mapped[bool] = mapped_column(Boolean)
     as_of: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     selected: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

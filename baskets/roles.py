@@ -7,9 +7,10 @@ import enum
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, insert, select
 
 from baskets.errors import BadInput, NotPermitted
+from baskets.filters import check_typable
 from baskets.models import Operator
 
 SYSTEM_ADMINISTRATOR = "system_administrator"
@@ -56,6 +57,20 @@ class Actor:
     role: str
 
 
+def check_operator_spelling(name: str) -> None:
+    """BadInput (exit 2) for an `--as` value no operator can have: control or invisible
+    characters, undecodable bytes, or longer than the column. Anything else is looked up as
+    typed, exactly, on every database."""
+    try:
+        check_typable(name)
+    except ValueError as error:
+        raise BadInput(f"--as: {error}") from None
+    if len(name) > OPERATOR_NAME_MAX:
+        raise BadInput(
+            f"--as: {len(name)} characters is too long for an operator name (at most {OPERATOR_NAME_MAX})"
+        )
+
+
 def is_permitted(role: str, action: Action) -> bool:
     return role in PERMISSIONS[action]
 
@@ -68,12 +83,8 @@ def authorize(connection: Connection, name: str | None, action: Action) -> Actor
     """
     if not name:
         raise NotPermitted(f"{action.value} needs an operator: pass --as NAME or set BASKETS_OPERATOR")
-    # No operator's name holds a control character (and PostgreSQL refuses a NUL in a query).
-    role = (
-        None
-        if _has_control_character(name)
-        else connection.scalar(select(Operator.role).where(Operator.name == name))
-    )
+    check_operator_spelling(name)
+    role = connection.scalar(select(Operator.role).where(Operator.name == name))
     if role is None:
         raise NotPermitted(
             f"--as: no operator named {name!r} (an administrator adds one with "
@@ -85,28 +96,90 @@ def authorize(connection: Connection, name: str | None, action: Action) -> Actor
     return Actor(name=name, role=role)
 
 
-def _has_control_character(text: str) -> bool:
-    return any(unicodedata.category(character) == "Cc" for character in text)
+def authorize_cleanup(connection: Connection, name: str | None, force: bool) -> Actor:
+    """The actor of a retention cleanup: without `name`, as the schedule runs it, the built-in
+    retention-policy; with one, a system administrator. NotPermitted (exit 3) for a wrong
+    operator, or for `force` by anyone but a system administrator."""
+    if not name:  # scheduled (a blank run-form field counts as none)
+        if force:
+            raise NotPermitted("--force needs a system administrator: pass --as NAME")
+        return Actor(name=RETENTION_ACTOR, role=RETENTION_ROLE)
+    actor = authorize(connection, name, Action.CLEANUP)
+    if force:
+        authorize(connection, name, Action.FORCE)
+    return actor
+
+
+# The role names of Sana Admin (Tools > User management) this suite knows; only the first two
+# have rights here (PERMISSIONS), the others are kept so a shop's own list fits in as it is.
+KNOWN_ROLES = (
+    SYSTEM_ADMINISTRATOR,
+    ORDER_PROCESSOR,
+    "content_manager",
+    "product_content_manager",
+    "marketer",
+    "mobile_manager",
+    "shop_account_creator",
+)
+OPERATOR_NAME_MAX = 100
+# Letters and digits of any script, and these between them; a name is an identifier people type.
+_NAME_PUNCTUATION = frozenset(".-_@")
+# Letters that look like a Latin letter in most fonts (Cyrillic and Greek), and digits that look
+# like letters, mapped to that letter in the same case. A small explicit table rather than
+# Unicode's whole confusables list (a new dependency): names are short identifiers, and these
+# are the lookalikes of the Latin alphabet a person could type, paste or be sent.
+_LOOKALIKES = str.maketrans(
+    "аеорсухіјѕԁһԛԝӏαοριυνκχεϲ01" "АВЕКМНОРСТХУІЈЅΑΒΕΖΗΙΚΜΝΟΡΤΥΧϹ",
+    "aeopcyxijsdhqwlaopiuvkxecol" "ABEKMHOPCTXYIJSABEZHIKMNOPTYXC",
+)  # fmt: skip
+
+
+def names_look_alike(first: str, second: str) -> bool:
+    """Whether two names could be mistaken for each other: the same but for case, accents or
+    lookalike letters (`alice`, `ALICE`, `Àlice`, `аlice` with a Cyrillic а, `aIice`)."""
+    return bool(set(_skeletons(first)) & set(_skeletons(second)))
+
+
+def _skeletons(name: str) -> tuple[str, str]:
+    """`name` without accents and with lookalikes replaced, once case-folded, once as seen
+    (where capital I passes for l, which case-folding would turn into i)."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    folded = bare.casefold().translate(_LOOKALIKES).replace("rn", "m")
+    seen = bare.translate(_LOOKALIKES).replace("I", "l").replace("rn", "m")
+    return "folded:" + folded, "seen:" + seen
 
 
 def validate_operator_name(name: str) -> str:
-    cleaned = name.strip()
-    if not cleaned or len(cleaned) > 100 or cleaned == RETENTION_ACTOR or _has_control_character(cleaned):
-        raise BadInput(
-            f"operator name {name!r} is not usable (expected 1-100 characters without control "
-            "characters, e.g. alice, "
-            f"and not the built-in {RETENTION_ACTOR!r})"
+    """`name` as a new operator's name; BadInput unless it is 1-100 letters, digits and
+    `. - _ @`, with single inner spaces at most, and not the built-in actor."""
+    example = "(expected letters, digits and . - _ @ with single inner spaces, e.g. alice or j.smith)"
+    if not name:
+        raise BadInput(f"NAME: is empty {example}")
+    if len(name) > OPERATOR_NAME_MAX:
+        raise BadInput(f"NAME: {len(name)} characters is too long (at most {OPERATOR_NAME_MAX})")
+    for position, character in enumerate(name, start=1):
+        inner_space = character == " " and 1 < position < len(name) and name[position] != " "
+        usable = (
+            unicodedata.category(character)[0] in "LN"
+            or (unicodedata.category(character).startswith("M") and position > 1)
+            or character in _NAME_PUNCTUATION
+            or inner_space
         )
-    return cleaned
+        if not usable:
+            raise BadInput(
+                f"NAME: character {position} of {name!r} (U+{ord(character):04X}) is not allowed {example}"
+            )
+    if names_look_alike(name, RETENTION_ACTOR):
+        raise BadInput(f"NAME: {name!r} is the built-in actor {RETENTION_ACTOR!r} (pick another name)")
+    return name
 
 
 def validate_role(role: str) -> str:
+    """`role` as a known role name (any case, `-` or space for `_`); BadInput listing them."""
     cleaned = role.strip().lower().replace("-", "_").replace(" ", "_")
-    if not cleaned.replace("_", "").isalnum() or len(cleaned) > 50:
-        raise BadInput(
-            f"--role: {role!r} is not a role name (expected e.g. {SYSTEM_ADMINISTRATOR}, "
-            f"{ORDER_PROCESSOR} or content_manager)"
-        )
+    if cleaned not in KNOWN_ROLES:
+        raise BadInput(f"--role: {role!r} is not a known role (expected one of {', '.join(KNOWN_ROLES)})")
     return cleaned
 
 
@@ -115,15 +188,24 @@ def add_operator(connection: Connection, name: str, role: str, by: str | None) -
     administrator. Raises BadInput for a bad or taken name, NotPermitted for the wrong actor.
     """
     name, role = validate_operator_name(name), validate_role(role)
-    if connection.scalar(select(func.count()).select_from(Operator)):
+    existing = list(connection.scalars(select(Operator.name)))
+    if existing:
         authorize(connection, by, Action.MANAGE_OPERATORS)
-    if connection.scalar(select(Operator.name).where(Operator.name == name)) is not None:
-        raise BadInput(f"operator {name!r} exists already (pick another name)")
+    # Operators are few: comparing every skeleton in Python is simpler than any SQL for it.
+    taken = next((other for other in existing if names_look_alike(other, name)), None)
+    if taken == name:
+        raise BadInput(f"NAME: operator {name!r} exists already (pick another name)")
+    if taken is not None:
+        raise BadInput(
+            f"NAME: {name!r} looks like the existing operator {taken!r} (differs only by case, "
+            "accents or lookalike letters; pick another name)"
+        )
     connection.execute(insert(Operator).values(name=name, role=role, created_at=dt.datetime.now(dt.UTC)))
     return Actor(name=name, role=role)
 
 
 def list_operators(connection: Connection) -> list[dict[str, object]]:
+    """Every operator with role and creation time, by name; callers authorize first."""
     rows = connection.execute(
         select(Operator.name, Operator.role, Operator.created_at).order_by(Operator.name)
     )

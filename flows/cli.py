@@ -49,6 +49,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+# Upper bounds of integer flags: a larger value is refused (exit 2) rather than overflowing a
+# database integer or exhausting memory.
+MAX_LIST_ROWS = 1_000_000
+MAX_SEED_BASKETS = 50_000_000
 operators_app = typer.Typer(help="Manage the operators who may use this suite.", no_args_is_help=True)
 app.add_typer(operators_app, name="operators")
 
@@ -69,8 +73,10 @@ def init(database_url: DatabaseUrl = None, json_output: JsonOutput = False) -> N
 
 @app.command()
 def seed(
-    baskets: Annotated[int, typer.Option("--baskets", min=0, help="How many baskets.")] = 10_000,
-    seed_value: Annotated[int, typer.Option("--seed", help="Random seed; same seed, same data.")] = 42,
+    baskets: Annotated[
+        int, typer.Option("--baskets", min=0, max=MAX_SEED_BASKETS, help="How many baskets.")
+    ] = 10_000,
+    seed_value: Annotated[int, typer.Option("--seed", min=0, help="Random seed; same seed, same data.")] = 42,
     now: NowOption = None,
     replace: Annotated[
         bool,
@@ -115,7 +121,9 @@ def seed(
 @with_basket_filter
 def list_command(
     basket_filter: BasketFilter,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many rows.")] = 50,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=MAX_LIST_ROWS, help="At most this many rows.")
+    ] = 50,
     operator: OperatorName = None,
     database_url: DatabaseUrl = None,
     json_output: JsonOutput = False,
@@ -156,7 +164,7 @@ def operators_add(
     name: Annotated[str, typer.Argument(help="The operator's name, e.g. alice.")],
     role: Annotated[
         str,
-        typer.Option("--role", help="system_administrator, order_processor, or another Sana role."),
+        typer.Option("--role", help="system_administrator, order_processor, or another Sana Admin role."),
     ],
     operator: OperatorName = None,
     database_url: DatabaseUrl = None,
@@ -173,10 +181,13 @@ def operators_add(
 
 
 @operators_app.command("list")
-def operators_list(database_url: DatabaseUrl = None, json_output: JsonOutput = False) -> None:
-    """The operators and their roles."""
+def operators_list(
+    operator: OperatorName = None, database_url: DatabaseUrl = None, json_output: JsonOutput = False
+) -> None:
+    """The operators and their roles (system administrators only)."""
     runtime = open_runtime(database_url)
     with runtime.engine.connect() as connection:
+        authorize(connection, runtime.operator(operator), Action.MANAGE_OPERATORS)
         rows = list_operators(connection)
     if json_output:
         emit_json({"operators": rows})
@@ -189,7 +200,7 @@ def operators_list(database_url: DatabaseUrl = None, json_output: JsonOutput = F
 
 @app.command()
 def demo(
-    baskets: Annotated[int, typer.Option("--baskets", min=1)] = 20_000,
+    baskets: Annotated[int, typer.Option("--baskets", min=1, max=MAX_SEED_BASKETS)] = 20_000,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Set up a demo database under var/: schema, demo operator, seed data, overview.

@@ -68,7 +68,12 @@ class Runtime:
     engine: Engine
 
     def operator(self, given: str | None) -> str | None:
-        return given or self.settings.operator
+        """`--as` as given (an empty one is refused, not replaced), else BASKETS_OPERATOR."""
+        if given is not None and not given.strip():
+            raise BadInput(
+                "--as: empty operator name (expected e.g. --as alice; leave --as out to use BASKETS_OPERATOR)"
+            )
+        return given if given is not None else self.settings.operator
 
 
 # The variable through which the command's database reaches the flows it runs (see read_settings).

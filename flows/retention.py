@@ -11,16 +11,18 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.runtime import flow_run
+from pydantic import AfterValidator
 from sqlalchemy import Engine
 
 from baskets.db import check_schema, engine_for_settings
-from baskets.errors import BadInput, BasketsError, CleanupAlreadyRunning, NotPermitted
+from baskets.errors import BadInput, BasketsError, CleanupAlreadyRunning
 from baskets.export import check_writable_folder
+from baskets.filters import parse_utc_time
 from baskets.locks import HeldLock, cleanup_lock
 from baskets.retention import (
     CleanupIncomplete,
@@ -42,7 +44,7 @@ from baskets.retention import (
     start_cleanup_run,
     walk_expired_batches,
 )
-from baskets.roles import RETENTION_ACTOR, RETENTION_ROLE, Action, Actor, authorize
+from baskets.roles import Actor, authorize_cleanup
 from config.settings import Settings, SettingsError, load_settings
 from flows.alerting import alert_cleanup_crashed, alert_cleanup_failed
 from tasks import retention as retention_tasks
@@ -60,6 +62,8 @@ PROGRESS_UPDATE_SECONDS = 1.0
 
 # Who wants to hear about each batch in this process (the command line's progress bar).
 ProgressListener = Callable[[int, int], None]
+# The run form's `now`, checked like `--now`: a time the cut-offs can be computed from, as UTC.
+CleanupTime = Annotated[dt.datetime, AfterValidator(parse_utc_time)]
 _progress_listeners: list[ProgressListener] = []
 
 
@@ -80,7 +84,7 @@ def reporting_progress_to(listener: ProgressListener) -> Iterator[None]:
     on_crashed=[alert_cleanup_crashed],
 )
 def retention_cleanup(
-    now: dt.datetime | None = None,
+    now: CleanupTime | None = None,
     dry_run: bool = False,
     force: bool = False,
     operator: str | None = None,
@@ -98,7 +102,7 @@ def retention_cleanup(
     5. Snapshot the deleted baskets to Parquet from their audit rows; publish a report per type.
     6. Fail, naming the skipped baskets, when any batch was skipped (the next run picks them up).
     """
-    as_of = _as_utc(now) if now is not None else dt.datetime.now(dt.UTC)
+    as_of = parse_utc_time(now) if now is not None else dt.datetime.now(dt.UTC)
     settings = _read_settings()
     # The run's snapshot goes there after the deletes: refuse a folder it cannot write in now.
     check_writable_folder(settings.export_dir, "setting export_dir")
@@ -327,15 +331,8 @@ _YOUNG_OBJECTS_COLLECTED = 20_000
 
 def _cleanup_actor(engine: Engine, operator: str | None, force: bool) -> Actor:
     """The actor of this run; NotPermitted (exit 3) for a wrong operator or an unpermitted force."""
-    if not operator:  # scheduled (a blank run-form field counts as none)
-        if force:
-            raise NotPermitted("--force needs a system administrator: pass --as NAME")
-        return Actor(name=RETENTION_ACTOR, role=RETENTION_ROLE)
     with engine.connect() as connection:
-        actor = authorize(connection, operator, Action.CLEANUP)
-        if force:
-            authorize(connection, operator, Action.FORCE)
-    return actor
+        return authorize_cleanup(connection, operator, force)
 
 
 def _read_settings() -> Settings:
@@ -344,7 +341,3 @@ def _read_settings() -> Settings:
         return load_settings()
     except SettingsError as error:
         raise BadInput(str(error)) from None
-
-
-def _as_utc(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from baskets.roles import authorize_cleanup
 from flows.console import (
     DatabaseUrl,
     JsonOutput,
@@ -52,6 +53,10 @@ def cleanup(
 
     as_of = parse_now(now)
     runtime = open_runtime(database_url)
+    name = runtime.operator(operator)
+    # Refuse a wrong operator before any flow run starts: a refusal is no failed run to alert on.
+    with runtime.engine.connect() as connection:
+        authorize_cleanup(connection, name, force)
     from flows.retention import reporting_progress_to, retention_cleanup
 
     with running_flow(heartbeats=True), progress_bar() as bar:
@@ -66,7 +71,7 @@ def cleanup(
                     now=as_of,
                     dry_run=dry_run,
                     force=force,
-                    operator=runtime.operator(operator),
+                    operator=name,
                 )
             except CleanupIncomplete as error:
                 _report(error.summary, json_output)

@@ -195,3 +195,115 @@ def test_describe_lists_the_flags_in_use() -> None:
         "--created-after": "2026-01-01T00:00:00+00:00",
     }
     assert BasketFilter().is_empty() and not basket_filter.is_empty()
+
+
+GUID = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
+# What no typed value needs: controls (NUL included), invisible format characters, lone
+# surrogates (a shell's undecodable bytes), line and paragraph separators.
+UNTYPABLE = st.characters(categories=["Cc", "Cf", "Cs", "Zl", "Zp"])
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        ({"shop_account_name": "\x00"}, "--shop-account-name: character 1 is U+0000, a control or invisible"),
+        ({"shop_account_name": "Bik\x1bes"}, "--shop-account-name: character 4 is U+001B"),
+        ({"shop_account_email": "a\u200bb@x"}, "--shop-account-email: character 2 is U+200B"),
+        ({"shop_account_email": "a@x\u2028"}, "--shop-account-email: character 4 is U+2028"),
+        ({"account_id": "C\udcff"}, "--account-id: character 2 is U+DCFF"),
+        ({"basket_id": GUID + "\x00"}, "--basket-id: character 37 is U+0000"),
+        ({"shop_account_id": "\ufeff" + GUID}, "--shop-account-id: character 1 is U+FEFF"),
+        ({"shop_account_name": "a" * 201}, "--shop-account-name: 201 characters is longer than the column "
+                                           "(at most 200)"),
+        ({"shop_account_email": "a" * 255}, "--shop-account-email: 255 characters is longer than the column "
+                                            "(at most 254)"),
+        ({"account_id": "9" * 1_000_000}, "--account-id: 1000000 characters is longer than the column "
+                                          "(at most 50)"),
+        ({"created_before": "0001-01-01T00:00+01:00"}, "--created-before: '0001-01-01T00:00+01:00' is out of "
+                                                       "range (expected a time from 1900-01-01 up to 9999-01-01"),
+        ({"modified_after": "9999-12-31T23:59-01:00"}, "--modified-after: '9999-12-31T23:59-01:00' is out of range"),
+        ({"created_after": "1899-12-31"}, "--created-after: '1899-12-31' is out of range"),
+        ({"modified_before": "2026-01-31\x00"}, "--modified-before: '2026-01-31\\x00' is not an ISO date"),
+    ],
+)  # fmt: skip
+def test_hostile_filter_values_are_refused_naming_the_flag(flags: dict[str, str], message: str) -> None:
+    with pytest.raises(BadInput) as refused:
+        BasketFilter.from_flags(**flags)
+    assert refused.value.message.startswith(message)
+    assert len(refused.value.message) < 300 and "\n" not in refused.value.message
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    field=st.sampled_from(["shop_account_name", "shop_account_email", "account_id", "basket_id"]),
+    before=st.text(max_size=10),
+    bad=UNTYPABLE,
+    after=st.text(max_size=10),
+)
+def test_a_value_with_any_control_or_invisible_character_is_refused(
+    field: str, before: str, bad: str, after: str
+) -> None:
+    value = before + bad + after
+    with pytest.raises(BadInput) as refused:
+        BasketFilter.from_flags(**{field: value})
+    assert refused.value.message.startswith(f"--{field.replace('_', '-')}: ")
+    # The same model refuses it when built directly, as a run form or a Python call builds it.
+    with pytest.raises(ValueError, match=field):
+        BasketFilter(**{field: value})
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    field=st.sampled_from(["shop_account_name", "shop_account_email", "account_id"]),
+    value=st.text(st.characters(exclude_categories=["Cc", "Cf", "Cs", "Zl", "Zp"]), min_size=1, max_size=260),
+)
+def test_printable_text_is_kept_up_to_its_column_length_and_refused_past_it(field: str, value: str) -> None:
+    limit = {"shop_account_name": 200, "shop_account_email": 254, "account_id": 50}[field]
+    text = value.strip()
+    if not text:
+        return
+    if len(text) <= limit:
+        assert getattr(BasketFilter.from_flags(**{field: value}), field) == text
+    else:
+        with pytest.raises(BadInput, match=f"longer than the column \\(at most {limit}\\)"):
+            BasketFilter.from_flags(**{field: value})
+
+
+OFFSETS = st.builds(
+    dt.timezone,
+    st.timedeltas(
+        min_value=-dt.timedelta(hours=23, minutes=59), max_value=dt.timedelta(hours=23, minutes=59)
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(moment=st.datetimes(timezones=OFFSETS), field=st.sampled_from(["created_before", "modified_after"]))
+def test_any_time_with_any_offset_is_kept_as_utc_or_refused_as_bad_input(
+    moment: dt.datetime, field: str
+) -> None:
+    try:
+        utc = moment.astimezone(dt.UTC)
+    except OverflowError:
+        utc = None
+    storable = utc is not None and dt.datetime(1900, 1, 1, tzinfo=dt.UTC) <= utc < dt.datetime(
+        9999, 1, 1, tzinfo=dt.UTC
+    )
+    if storable:
+        assert getattr(BasketFilter.from_flags(**{field: moment.isoformat()}), field) == utc
+    else:
+        with pytest.raises(BadInput, match="is out of range"):
+            BasketFilter.from_flags(**{field: moment.isoformat()})
+
+
+def test_the_longest_allowed_values_run_on_every_database_and_match_nothing(db: DatabaseUnderTest) -> None:
+    seed(db, 20, 2)
+    longest = [
+        BasketFilter(shop_account_name="Ω" * 200),
+        BasketFilter(shop_account_name="%_" * 100),
+        BasketFilter(shop_account_email="é" * 254),
+        BasketFilter(account_id="C" * 50),
+        BasketFilter(created_before="1900-01-01", modified_after="9998-12-31T23:59:59.999999"),
+    ]
+    for basket_filter in longest:
+        assert _matched(db, basket_filter) == set()

@@ -61,6 +61,16 @@ def test_config_file_then_environment_then_flags_override_in_that_order(
             "setting database_url: 'postgresql://u:***@h:x/db' is not",
         ),
         ("BASKETS_RETENTION__EMPTY_BASKET_DAYS", "0", "setting retention.empty_basket_days: 0 is below 1"),
+        (
+            "BASKETS_RETENTION__DAYS",
+            '{"anonymous": 36501}',
+            "setting retention.days: anonymous: 36501 is above 36500 (a century at most",
+        ),
+        (
+            "BASKETS_RETENTION__EMPTY_BASKET_DAYS",
+            "99999999999999999999",
+            "setting retention.empty_basket_days: 99999999999999999999 is above 36500",
+        ),
         ("BASKETS_RETENTION__MAX_SHARE", "1.5", "setting retention.max_share: 1.5 is not a share"),
         (
             "BASKETS_RETENTION__BATCH_SIZE",

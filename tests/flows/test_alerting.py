@@ -12,10 +12,10 @@ import pytest
 from prefect import flow
 from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.runtime import flow_run as current_flow_run
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 import tasks.retention
-from baskets.models import Basket
+from baskets.models import Basket, CleanupRun
 from flows.alerting import alert_cleanup_crashed, alert_cleanup_failed, cleanup_watchdog
 from tests.baskets.test_status import HOUR, add_basket, add_cleanup_run
 from tests.conftest import NOW, DatabaseUnderTest
@@ -259,3 +259,71 @@ def test_failure_alert_masks_the_database_password_in_url_reason_and_recorded_er
     assert post.body["reason"] == "OperationalError: could not log in with ***"
     assert post.body["details"]["error"] == "OperationalError: dsn password=***"
     assert secret not in json.dumps(post.body)
+
+
+def _cleanup_flow_runs() -> int:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=["retention-cleanup"])))
+    return len(runs)
+
+
+@pytest.mark.parametrize(
+    ("args", "settings", "code", "says"),
+    [
+        (("--as", "bob"), {}, 3, "error: 'bob' is a order_processor: only system_administrator may run cleanup"),
+        (("--as", "nobody"), {}, 3, "error: --as: no operator named 'nobody'"),
+        (("--force",), {}, 3, "error: --force needs a system administrator"),
+        (("--force", "--as", "bob"), {}, 3, "error: 'bob' is a order_processor"),
+        (("--as", ""), {}, 2, "error: --as: empty operator name"),
+        (("--now", "0001-01-01T00:00+01:00"), {}, 2, "error: --now: '0001-01-01T00:00+01:00' is out of range"),
+        (
+            ("--as", "alice"),
+            {"BASKETS_RETENTION__DAYS": '{"anonymous": 99999999999999999999, "contact": 90, "customer": 180}'},
+            2,
+            "error: setting retention.days: anonymous: 99999999999999999999 is above 36500",
+        ),
+    ],
+)  # fmt: skip
+def test_a_cleanup_refused_at_the_command_line_starts_no_run_and_sends_no_alert(
+    cli,
+    prefect_harness,
+    alerting_to: WebhookReceiver,
+    sqlite_db: DatabaseUnderTest,
+    expired_baskets,
+    args: tuple[str, ...],
+    settings: dict[str, str],
+    code: int,
+    says: str,
+) -> None:
+    from tests.conftest import add_operators
+
+    add_operators(sqlite_db)
+    runs = _cleanup_flow_runs()
+    result = cli("cleanup", "--now", NOW.isoformat(), *args, env={**sqlite_db.env, **settings})
+    assert result.exit_code == code
+    assert result.stderr.strip().startswith(says) and len(result.stderr.strip().splitlines()) == 1
+    assert _cleanup_flow_runs() == runs
+    assert alerting_to.posts == []
+    with sqlite_db.engine.connect() as connection:
+        assert sorted(connection.scalars(select(Basket.id))) == expired_baskets
+
+
+def test_a_run_form_now_out_of_range_fails_in_one_line_before_the_run_does_anything(
+    prefect_harness, alerting_to: WebhookReceiver, sqlite_db: DatabaseUnderTest, expired_baskets, monkeypatch
+) -> None:
+    from flows.retention import retention_cleanup
+
+    monkeypatch.setenv("BASKETS_DATABASE_URL", sqlite_db.url)
+    state = retention_cleanup(now="0001-01-01T00:00+01:00", return_state=True)
+
+    assert state.is_failed()
+    assert (
+        "now: Value error, '0001-01-01 00:00:00+01:00' is out of range (expected a time from 1900-01-01"
+        in (state.message or "")
+    )
+    with sqlite_db.engine.connect() as connection:
+        assert sorted(connection.scalars(select(Basket.id))) == expired_baskets
+        assert connection.scalar(select(func.count()).select_from(CleanupRun)) == 0

@@ -137,6 +137,11 @@ def test_command_defaults_to_html_under_the_export_folder(sqlite_db: DatabaseUnd
         (["--format", "pdf"], "error: --format: 'pdf' is not a report format"),
         (["--since", "last week"], "error: --since: 'last week' is not an ISO date or datetime"),
         (
+            ["--until", "9999-12-31"],
+            "error: --until: '9999-12-31' is out of range (expected a time from 1900",
+        ),
+        (["--since", "0001-01-01T00:00+01:00"], "error: --since: '0001-01-01T00:00+01:00' is out of range"),
+        (
             ["--since", "2026-10-09", "--until", "2026-10-01"],
             "error: --since: 2026-10-09 00:00 is not before",
         ),

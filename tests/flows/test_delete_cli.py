@@ -105,6 +105,30 @@ def test_delete_with_an_unknown_id_deletes_nothing_and_names_it(cli, store: Data
         (["audit", "show", "nope", "--as", "bob"], "error: BASKET_ID: 'nope' is not a GUID"),
         (["restore", "nope", "--as", "alice"], "error: BASKET_ID: 'nope' is not a GUID"),
         (["shop-account", "nope", "--as", "alice"], "error: ID: 'nope' is not a GUID"),
+        (
+            ["delete", "--shop-account-name", "Bik\x1bes", "--yes", "--as", "bob"],
+            "error: --shop-account-name: character 4 is U+001B, a control or invisible character",
+        ),
+        (
+            ["delete", "--shop-account-name", "\x00", "--yes", "--as", "bob"],
+            "error: --shop-account-name: character 1 is U+0000",
+        ),
+        (
+            ["delete", "--account-id", "c\udcff", "--yes", "--as", "bob"],
+            "error: --account-id: character 2 is U+DCFF",
+        ),
+        (
+            ["delete", "--shop-account-email", "x" * 255, "--yes", "--as", "bob"],
+            "error: --shop-account-email: 255 characters is longer than the column (at most 254)",
+        ),
+        (
+            ["delete", "--created-before", "0001-01-01T00:00+01:00", "--yes", "--as", "bob"],
+            "error: --created-before: '0001-01-01T00:00+01:00' is out of range",
+        ),
+        (
+            ["list", "--modified-after", "9999-12-31T23:59-01:00", "--as", "bob"],
+            "error: --modified-after: '9999-12-31T23:59-01:00' is out of range",
+        ),
     ],
 )
 def test_bad_input_is_refused_in_one_line_with_exit_2(
@@ -346,3 +370,25 @@ def test_missing_chain_head_row_exits_6_in_one_line_for_verify_delete_and_restor
         [live],
         [],
     )
+
+
+@pytest.mark.parametrize(
+    ("hostile", "field"),
+    [
+        ({"shop_account_name": "\x00"}, "shop_account_name"),
+        ({"shop_account_email": "a\u200bb"}, "shop_account_email"),
+        ({"account_id": "C" * 51}, "account_id"),
+        ({"modified_before": "9999-12-31T23:59-01:00"}, "modified_before"),
+    ],
+)
+def test_a_run_form_filter_with_a_hostile_value_fails_the_run_and_deletes_nothing(
+    store: DatabaseUnderTest, prefect_harness: None, hostile: dict[str, str], field: str, monkeypatch
+) -> None:
+    from flows.delete import basket_delete
+
+    monkeypatch.setenv("BASKETS_DATABASE_URL", store.url)
+    baskets = _count(store, Basket)
+    state = basket_delete(operator="bob", basket_filter=hostile, return_state=True)
+    assert state.is_failed()
+    assert f"basket_filter.{field}: " in (state.message or "")
+    assert (_count(store, Basket), _count(store, BasketAudit)) == (baskets, 0)
