@@ -42,7 +42,7 @@ from baskets.deletion import key_in  # noqa: E402
 from baskets.models import Basket  # noqa: E402
 from baskets.retention import RetentionPolicy, describe_step_times, walk_expired_batches  # noqa: E402
 from baskets.seed import seed_database  # noqa: E402
-from baskets.urls import display_url  # noqa: E402
+from config.urls import display_url  # noqa: E402
 
 SEED_NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 AS_OF = SEED_NOW + dt.timedelta(days=3 * 365)  # every seeded basket is past retention

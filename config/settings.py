@@ -40,7 +40,7 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from baskets.urls import display_url
+from config.urls import display_url
 
 DEFAULT_SETTINGS_FILE = Path(__file__).with_name("defaults.toml")
 ACCOUNT_TYPES = ("anonymous", "contact", "customer")

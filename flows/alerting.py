@@ -24,8 +24,8 @@ from baskets.status import (
     stale_alert_record,
     stale_success_alert,
 )
-from baskets.urls import display_url, hide_url_secrets
 from config.settings import Settings, load_settings
+from config.urls import display_url, hide_url_secrets
 
 _PREFECT_PREFIX = "Flow run encountered an exception: "
 # What of a cleanup run's recorded detail an alert repeats: why, and which baskets wait.

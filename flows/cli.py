@@ -19,7 +19,7 @@ from baskets.errors import BasketsError
 from baskets.filters import BasketFilter
 from baskets.queries import list_baskets
 from baskets.roles import Action, add_operator, authorize, list_operators
-from baskets.urls import display_url
+from config.urls import display_url
 from flows.commands import audit as audit_commands
 from flows.commands import audit_report as audit_report_commands
 from flows.commands import cleanup as cleanup_commands

@@ -25,8 +25,8 @@ from sqlalchemy import Engine
 from baskets.db import check_schema, engine_for_settings
 from baskets.errors import BadInput, BasketsError
 from baskets.filters import BasketFilter, parse_utc_time
-from baskets.urls import hide_url_secrets
 from config.settings import Settings, SettingsError, load_settings
+from config.urls import hide_url_secrets
 
 # Piped output is read by scripts and people with wide windows: do not fold it at 80 columns.
 # Prefect (imported later, by the commands that run flows) must not phone home from a store's

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from baskets.alerts import Alert, Delivery, deliver_alert, describe_channels
-from baskets.urls import display_url
+from config.urls import display_url
 from flows.console import (
     DatabaseUrl,
     JsonOutput,

@@ -64,7 +64,7 @@ def test_config_file_then_environment_then_flags_override_in_that_order(
         (
             "BASKETS_RETENTION__DAYS",
             '{"anonymous": 36501}',
-            "setting retention.days: anonymous: 36501 is above 36500 (a century at most",
+            "setting retention.days: anonymous: 36501 is above 36500 (expected whole days 1..36500",
         ),
         (
             "BASKETS_RETENTION__EMPTY_BASKET_DAYS",

@@ -7,7 +7,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from sqlalchemy.engine import URL
 
-from baskets.urls import display_url, hide_url_secrets, url_secrets
+from config.urls import display_url, hide_url_secrets, url_secrets
 
 SECRET = "S3cr3t-Zebra-91"
 
