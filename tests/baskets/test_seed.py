@@ -10,7 +10,7 @@ from sqlalchemy import select, text
 from baskets.audit import verify_audit_chain
 from baskets.db import write_transaction
 from baskets.deletion import delete_baskets_with_audit
-from baskets.errors import BadInput, NotPermitted
+from baskets.errors import BadInput, BasketsError, NotPermitted
 from baskets.models import Basket, BasketAudit
 from baskets.roles import Actor
 from baskets.seed import generate, seed_database
@@ -144,16 +144,25 @@ def _basket_ids(database: DatabaseUnderTest) -> set[str]:
         return {str(basket_id) for basket_id in connection.scalars(select(Basket.id))}
 
 
-@pytest.mark.parametrize("operator", [None, "bob", "nobody", "alice\x00", " alice"])
+@pytest.mark.parametrize(
+    ("operator", "refusal", "code"),
+    [
+        (None, NotPermitted, 3),
+        ("bob", NotPermitted, 3),
+        ("nobody", NotPermitted, 3),
+        (" alice", NotPermitted, 3),
+        ("alice\x00", BadInput, 2),  # no operator's name holds a control character: bad input
+    ],
+)
 def test_replace_on_a_database_with_operators_is_refused_unless_an_administrator_runs_it(
-    db: DatabaseUnderTest, operator: str | None
+    db: DatabaseUnderTest, operator: str | None, refusal: type[BasketsError], code: int
 ) -> None:
     seed_database(db.engine, 40, 1, NOW)
     add_operators(db)
     before = _basket_ids(db)
-    with pytest.raises(NotPermitted) as refused:
+    with pytest.raises(refusal) as refused:
         seed_database(db.engine, 40, 2, NOW, replace=True, operator=operator)
-    assert refused.value.exit_code == 3
+    assert refused.value.exit_code == code
     assert "\n" not in refused.value.message
     assert _basket_ids(db) == before
     assert _audit_rows(db) == []

@@ -124,7 +124,7 @@ def test_no_run_form_has_a_database_field() -> None:
     }
     assert fields == {
         "retention-cleanup/nightly": {"now", "dry_run", "force", "operator"},
-        "report-export/on-demand": {"basket_filter", "format", "output", "operator"},
+        "report-export/on-demand": {"basket_filter", "format", "output", "operator", "overwrite"},
         "basket-delete/on-demand": {
             "operator",
             "basket_ids",
@@ -133,7 +133,7 @@ def test_no_run_form_has_a_database_field() -> None:
             "reason",
             "note",
         },
-        "audit-report/weekly": {"operator", "since", "until", "days", "report_format", "output"},
+        "audit-report/weekly": {"operator", "since", "until", "days", "report_format", "output", "overwrite"},
         "cleanup-watchdog/hourly": {"now", "remind_after_hours"},
     }
 

@@ -763,13 +763,17 @@ def _snapshot_ids(path: str | Path) -> list[str]:
 
 
 def test_snapshot_of_a_run_that_failed_on_an_unwritable_folder_is_written_by_the_next_run(
-    cli, store: DatabaseUnderTest, prefect_harness: None, tmp_path: Path
+    cli, store: DatabaseUnderTest, prefect_harness: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where the export folder should be")
     expired = expired_ids(store)
     env = {**store.env, **NO_SHARE_LIMIT, "BASKETS_EXPORT_DIR": str(blocker / "exports")}
-    failed = cli("cleanup", *AT_NOW, "--as", "alice", env=env)
+    # The folder is checked before any basket is deleted; here it goes bad after that check
+    # (a disk unmounted, a folder replaced mid-run), so the run fails at its snapshot.
+    with monkeypatch.context() as patched:
+        patched.setattr("flows.retention.check_writable_folder", lambda folder, name: None)
+        failed = cli("cleanup", *AT_NOW, "--as", "alice", env=env)
     assert failed.exit_code == 2, failed.stderr
     assert "error: setting export_dir: cannot create folder" in failed.stderr
     (run,) = cleanup_runs(store)
@@ -794,8 +798,9 @@ def test_snapshot_of_a_run_that_failed_on_an_unwritable_folder_is_written_by_the
 
 
 def test_snapshots_of_several_killed_runs_in_a_row_are_written_by_the_next_run_without_stray_files(
-    store: DatabaseUnderTest, prefect_harness: None, tmp_path: Path
+    db: DatabaseUnderTest, prefect_harness: None, tmp_path: Path
 ) -> None:
+    store = db
     from baskets.files import TEMP_PREFIX
 
     seed(store, 900, 11)
