@@ -10,11 +10,13 @@ from typing import Any
 from prefect import Flow, flow
 from prefect.artifacts import create_markdown_artifact
 from prefect.client.schemas.objects import FlowRun, State
+from prefect.exceptions import ParameterTypeError
 from prefect.logging.loggers import flow_run_logger
 from prefect.variables import Variable
 
 from baskets.alerts import Alert, Delivery, deliver_alert
 from baskets.db import engine_for_settings
+from baskets.errors import NotPermitted
 from baskets.status import (
     CLEANUP_FLOW,
     WATCHDOG_FLOW,
@@ -33,8 +35,23 @@ _RUN_DETAILS = ("error", "batches", "failed_batches", "skipped_basket_ids", "sna
 
 
 def alert_cleanup_failed(flow: Flow[Any, Any], flow_run: FlowRun, state: State) -> None:
-    """on_failure hook of retention-cleanup: tell the configured recipients, never raise."""
+    """on_failure hook of retention-cleanup: tell the configured recipients, never raise.
+
+    A run refused for what its caller gave (run-form values that fail validation, an operator
+    who may not run it) is the caller's to see and pages nobody; a schedule whose parameters
+    were wrong would never succeed, and the watchdog alerts on that. Everything else alerts,
+    bad settings on a worker included."""
+    if _refused_for_its_caller(state):
+        return
     _alert_for_run("run-failed", flow, flow_run, state)
+
+
+def _refused_for_its_caller(state: State) -> bool:
+    try:
+        error = state.result(raise_on_failure=False)
+    except Exception:  # noqa: BLE001 - a result that cannot be read is no refusal: alert
+        return False
+    return isinstance(error, ParameterTypeError | NotPermitted)
 
 
 def alert_cleanup_crashed(flow: Flow[Any, Any], flow_run: FlowRun, state: State) -> None:

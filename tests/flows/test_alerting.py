@@ -18,7 +18,7 @@ import tasks.retention
 from baskets.models import Basket, CleanupRun
 from flows.alerting import alert_cleanup_crashed, alert_cleanup_failed, cleanup_watchdog
 from tests.baskets.test_status import HOUR, add_basket, add_cleanup_run
-from tests.conftest import NOW, DatabaseUnderTest
+from tests.conftest import NOW, DatabaseUnderTest, add_operators
 from tests.loopback_receivers import WebhookReceiver, webhook_server  # noqa: F401
 
 TOKEN = "hook-token-never-logged"
@@ -327,3 +327,20 @@ def test_a_run_form_now_out_of_range_fails_in_one_line_before_the_run_does_anyth
     with sqlite_db.engine.connect() as connection:
         assert sorted(connection.scalars(select(Basket.id))) == expired_baskets
         assert connection.scalar(select(func.count()).select_from(CleanupRun)) == 0
+    assert alerting_to.posts == []  # bad run-form input is the caller's to see: nobody is paged
+
+
+def test_a_run_form_cleanup_by_an_operator_without_the_right_fails_without_an_alert(
+    prefect_harness, alerting_to: WebhookReceiver, sqlite_db: DatabaseUnderTest, expired_baskets, monkeypatch
+) -> None:
+    from flows.retention import retention_cleanup
+
+    add_operators(sqlite_db)
+    monkeypatch.setenv("BASKETS_DATABASE_URL", sqlite_db.url)
+    state = retention_cleanup(operator="bob", return_state=True)
+
+    assert state.is_failed()
+    assert "'bob' is a" in (state.message or "") and "order_processor" in (state.message or "")
+    with sqlite_db.engine.connect() as connection:
+        assert sorted(connection.scalars(select(Basket.id))) == expired_baskets
+    assert alerting_to.posts == []
