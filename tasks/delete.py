@@ -25,11 +25,12 @@ from baskets.roles import Action, Actor, authorize
 from config.settings import Settings, SettingsError, load_settings
 
 
-def load_task_settings() -> Settings:
+def load_task_settings(database_url: str | None = None) -> Settings:
     """This process's settings (the database among them: never a flow parameter, see
-    flows.console.read_settings); BadInput naming a bad setting."""
+    flows.console.read_settings), with `database_url` over it when given (a task's engine);
+    BadInput naming a bad setting."""
     try:
-        return load_settings()
+        return load_settings(database_url=database_url)
     except SettingsError as error:
         raise BadInput(str(error)) from None
 
