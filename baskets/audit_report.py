@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -366,58 +367,121 @@ h1 { font-size: 1.5rem; margin-bottom: .2rem; } h2 { font-size: 1.1rem; margin-t
 .meta { color: #52606d; } .figures { display: flex; gap: 1rem; flex-wrap: wrap; margin: 1rem 0; }
 .figure { border: 1px solid #d9e2ec; border-radius: 6px; padding: .6rem 1rem; min-width: 8rem; }
 .figure b { display: block; font-size: 1.4rem; }
-.chain-intact { color: #1e7b34; } .chain-BROKEN { color: #b3261e; font-weight: bold; }
-.chain-not-checked { color: #8a6d00; }
+.chain-note { font-size: .85rem; margin: .3rem 0; overflow-wrap: anywhere; }
+.chain-intact { color: #1e7b34; } .chain-not-checked { color: #8a6d00; }
+.chain-banner { background: #b3261e; color: #fff; border-radius: 6px; padding: .9rem 1.2rem;
+                margin: 0 0 1.2rem; font-size: 1rem; }
+.chain-banner strong { display: block; font-size: 1.25rem; margin-bottom: .3rem; }
+.chain-banner p { margin: .3rem 0 0; } .chain-banner code { background: rgba(255,255,255,.18);
+  padding: 0 .3rem; border-radius: 3px; }
 table { border-collapse: collapse; margin: .5rem 0; } th, td { padding: .25rem .7rem; text-align: left; }
 th { border-bottom: 2px solid #9fb3c8; } td { border-bottom: 1px solid #e4e7eb; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
 svg text { font: 11px system-ui, sans-serif; fill: #334e68; } svg .bar { fill: #2f6fb3; }
+svg text.value { fill: #1f2933; font-weight: 600; } svg text.zero { fill: #9aa5b1; font-weight: normal; }
+svg .axis { stroke: #9fb3c8; }
 """
+
+# The per-day chart: a bar never grows wider than _MAX_BAR_W however few days the window has,
+# and a date label needs about _DAY_LABEL_W pixels, so longer windows label every n-th day.
+_MAX_BAR_W = 40
+_DAY_LABEL_W = 76
+# Rough width of one digit or comma of the value labels, per pixel of font size.
+_CHAR_W = 0.62
 
 
 def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
+def _value_label(count: int, centre: float, top: float, slot: float) -> str:
+    """The count written above its bar, in a slot `slot` pixels wide: horizontal when it fits at
+    9–11 px, else written upwards; empty when not even that fits (a window of many months)."""
+    text = f"{count:,}"
+    css = "value zero" if count == 0 else "value"
+    for size in (11, 10, 9):
+        if len(text) * size * _CHAR_W <= slot - 2:
+            return (
+                f'<text class="{css}" x="{centre:.1f}" y="{top - 4:.1f}" text-anchor="middle" '
+                f'style="font-size:{size}px">{text}</text>'
+            )
+    if slot < 12 or count == 0:
+        return ""
+    x, y = centre + 3.5, top - 4
+    return (
+        f'<text class="{css}" x="{x:.1f}" y="{y:.1f}" transform="rotate(-90 {x:.1f} {y:.1f})" '
+        f'style="font-size:10px">{text}</text>'
+    )
+
+
 def svg_bar_chart_per_day(per_day: pd.Series, title: str) -> str:
-    """Vertical bars, one per day, as an inline <svg> element (no external references)."""
-    width, height, left, bottom, top = 900, 260, 48, 56, 16
-    plot_w, plot_h = width - left - 12, height - bottom - top
-    peak = max(int(per_day.max()) if len(per_day) else 0, 1)
-    slot = plot_w / max(len(per_day), 1)
-    bar_w = max(slot * 0.8, 1.0)
-    label_every = max(1, round(len(per_day) / 15))
+    """Vertical bars, one per day, as an inline <svg> element (no external references).
+
+    Every day of the window has its place on the axis (a tick, and a grey 0 when nothing was
+    deleted); each bar has its count written above it; bars are at most _MAX_BAR_W wide, so one
+    busy day in a quiet week is a bar, not a block; the date labels are thinned to every n-th
+    day, counted back from the last day, when the window is too long to label each.
+    """
+    days = len(per_day)
+    counts = [int(count) for count in per_day.tolist()]
+    peak = max(counts, default=0)
+    # The side margins leave room for half a date label under the first and the last day.
+    width, side, bottom, plot_h = 900, 40, 40, 200
+    slot = (width - 2 * side) / max(days, 1)
+    bar_w = max(min(slot * 0.7, _MAX_BAR_W), 1.0)
+    # Room above the tallest bar for its count: a line of text, or the text's length upright.
+    peak_label = _value_label(peak, 0, 0, slot)
+    headroom = int(len(f"{peak:,}") * 10 * _CHAR_W) + 10 if "rotate(" in peak_label else 18
+    base_y = headroom + plot_h
+    height = base_y + bottom
+    label_every = max(1, math.ceil(_DAY_LABEL_W / slot))
     parts = [
         f'<svg class="chart" id="chart-per-day" role="img" aria-label="{_e(title)}" '
         f'viewBox="0 0 {width} {height}" width="100%" preserveAspectRatio="xMinYMin meet">',
         f"<title>{_e(title)}</title>",
-        f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 12}" y2="{top + plot_h}" stroke="#9fb3c8"/>',
-        f'<text x="{left - 6}" y="{top + 4}" text-anchor="end">{peak:,}</text>',
-        f'<text x="{left - 6}" y="{top + plot_h}" text-anchor="end">0</text>',
     ]
-    for index, (day, count) in enumerate(per_day.items()):
-        bar_h = plot_h * int(count) / peak
-        x = left + index * slot + (slot - bar_w) / 2
-        parts.append(
-            f'<rect class="bar" x="{x:.1f}" y="{top + plot_h - bar_h:.1f}" width="{bar_w:.1f}" '
-            f'height="{bar_h:.1f}"><title>{day:%Y-%m-%d}: {int(count):,} deleted</title></rect>'
-        )
-        if index % label_every == 0:
-            label_x, label_y = x + bar_w / 2, top + plot_h + 12
+    for index, (day, count) in enumerate(zip(per_day.index, counts, strict=True)):
+        centre = side + (index + 0.5) * slot
+        labelled = (days - 1 - index) % label_every == 0
+        if labelled or slot >= 4:  # a tick per day, unless they would run into a grey band
             parts.append(
-                f'<text x="{label_x:.1f}" y="{label_y}" text-anchor="end" '
-                f'transform="rotate(-45 {label_x:.1f} {label_y})">{day:%Y-%m-%d}</text>'
+                f'<line class="axis" x1="{centre:.1f}" y1="{base_y}" x2="{centre:.1f}" y2="{base_y + 4}"/>'
             )
+        top = float(base_y)
+        if count:
+            bar_h = max(plot_h * count / peak, 1.0)
+            top = base_y - bar_h
+            parts.append(
+                f'<rect class="bar" x="{centre - bar_w / 2:.1f}" y="{top:.1f}" width="{bar_w:.1f}" '
+                f'height="{bar_h:.1f}"><title>{day:%Y-%m-%d}: {count:,} deleted</title></rect>'
+            )
+        label = _value_label(count, centre, top, slot)
+        if not label and count == peak:  # too many days to write each count: the busiest day's still is
+            label = _value_label(count, centre, top, _DAY_LABEL_W)
+        parts.append(label)
+        if labelled:
+            parts.append(
+                f'<text class="day" x="{centre:.1f}" y="{base_y + 18}" text-anchor="middle">'
+                f"{day:%Y-%m-%d}</text>"
+            )
+    # The zero baseline, drawn last so it runs over the bars' feet.
+    parts.append(f'<line class="axis" x1="{side}" y1="{base_y}" x2="{width - side}" y2="{base_y}"/>')
+    if not peak:
+        parts.append(
+            f'<text x="{width / 2:.0f}" y="{base_y - plot_h / 2:.0f}" text-anchor="middle">'
+            "no deletions in this period</text>"
+        )
     parts.append("</svg>")
     return "".join(parts)
 
 
 def svg_bar_chart_per_category(per_category: pd.Series, title: str, chart_id: str) -> str:
-    """Horizontal bars, one per category, with the count at the end of each bar."""
-    row_h, left, right = 28, 140, 70
+    """Horizontal bars, one per category, with the count written at the end of each bar."""
+    row_h, left = 28, 140
     width = 900
     height = max(len(per_category), 1) * row_h + 10
     peak = max(int(per_category.max()) if len(per_category) else 0, 1)
+    right = int(len(f"{peak:,}") * 12 * _CHAR_W) + 16
     plot_w = width - left - right
     parts = [
         f'<svg class="chart" id="{_e(chart_id)}" role="img" aria-label="{_e(title)}" '
@@ -432,7 +496,7 @@ def svg_bar_chart_per_category(per_category: pd.Series, title: str, chart_id: st
             f'<rect class="bar" x="{left}" y="{y + 4}" width="{bar_w:.1f}" height="{row_h - 8}">'
             f"<title>{_e(name)}: {int(count):,} deleted</title></rect>"
         )
-        parts.append(f'<text x="{left + bar_w + 6:.1f}" y="{y + 17}">{int(count):,}</text>')
+        parts.append(f'<text class="value" x="{left + bar_w + 6:.1f}" y="{y + 17}">{int(count):,}</text>')
     if not len(per_category):
         parts.append(f'<text x="{left}" y="20">no deletions in this period</text>')
     parts.append("</svg>")
@@ -451,11 +515,31 @@ def _html_table(series: pd.Series, heading: str, total: int) -> str:
     )
 
 
+def chain_status_html(chain: ChainStatus, reader: str) -> str:
+    """A broken chain as a red banner (role=alert) naming the first bad row and what to run;
+    an intact or unchecked chain as a one-line note."""
+    if chain.intact is False:
+        # The schedule's built-in actor cannot run verify; a person uses their own name.
+        name = "NAME" if reader == RETENTION_ACTOR else reader
+        return (
+            '<div id="chain-status" class="chain-banner chain-BROKEN" role="alert">'
+            f"<strong>Audit chain BROKEN</strong>{_e(chain.detail[:1].upper() + chain.detail[1:])}. "
+            "The figures below may include changed rows or miss removed ones."
+            f"<p>Run <code>baskets audit verify --as {_e(name)}</code> to confirm; treat it as a "
+            "security incident and keep the database as it is (see docs/audit.md).</p></div>"
+        )
+    mark = "&#10003; " if chain.intact else ""
+    css = "chain-" + chain.label.replace(" ", "-")
+    return (
+        f'<p id="chain-status" class="chain-note {css}">{mark}Audit chain {_e(chain.label)}: '
+        f"{_e(chain.detail)}</p>"
+    )
+
+
 def render_html(report: AuditReport) -> str:
-    """The report as one self-contained HTML page: figures, two charts, tables, chain status."""
+    """The report as one self-contained HTML page: chain status, figures, two charts, tables."""
     per_day = report.baskets_per_day()
     per_type = report.baskets_per("account_type")
-    chain_class = "chain-" + report.chain.label.replace(" ", "-")
     figures = "".join(
         f'<div class="figure"><b>{value}</b>{_e(label)}</div>'
         for label, value in (
@@ -471,6 +555,8 @@ def render_html(report: AuditReport) -> str:
         f'<td class="n">{int(row.lines):,}</td></tr>'
         for row in report.table.itertuples(index=False)
     )
+    chain = chain_status_html(report.chain, report.generated_by)
+    banner, note = (chain, "") if report.chain.intact is False else ("", chain)
     return f"""{HTML_START}<html lang="en">
 <head>
 <meta charset="utf-8">
@@ -479,13 +565,11 @@ def render_html(report: AuditReport) -> str:
 <style>{_CSS}</style>
 </head>
 <body>
-<h1>Deleted baskets: audit report</h1>
+{banner}<h1>Deleted baskets: audit report</h1>
 <p class="meta">{_e(report.window.describe())} &middot; generated {report.generated_at:%Y-%m-%d %H:%M} UTC
 by {_e(report.generated_by)}</p>
-<p id="chain-status" class="{chain_class}">Audit chain: {_e(report.chain.label)} &mdash;
-{_e(report.chain.detail)}</p>
-<div class="figures">{figures}</div>
-<h2>Deletions per day</h2>
+{note}<div class="figures">{figures}</div>
+<h2>Deletions per day (UTC)</h2>
 {svg_bar_chart_per_day(per_day, "Deleted baskets per day (UTC)")}
 <h2>Deletions per account type</h2>
 {svg_bar_chart_per_category(per_type, "Deleted baskets per account type", "chart-per-account-type")}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+import xml.etree.ElementTree as ET
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +20,8 @@ from sqlalchemy import text, update
 from baskets.audit import append_to_chain, lock_chain_head
 from baskets.audit_report import (
     REPORT_COLUMNS,
+    AuditReport,
+    ChainStatus,
     ReportWindow,
     aggregate_deletions,
     authorize_report_reader,
@@ -29,6 +32,8 @@ from baskets.audit_report import (
     render_html,
     render_markdown,
     resolve_window,
+    svg_bar_chart_per_category,
+    svg_bar_chart_per_day,
     write_audit_report,
 )
 from baskets.db import write_transaction
@@ -244,7 +249,7 @@ def test_report_names_the_first_tampered_row(audited: DatabaseUnderTest) -> None
         report.chain.detail == "first bad row seq 4: row 4 was changed after it was written (hash mismatch)"
     )
     page = render_html(report)
-    assert 'class="chain-BROKEN"' in page
+    assert 'class="chain-banner chain-BROKEN" role="alert"' in page
     assert "BROKEN" in render_markdown(report)
 
 
@@ -277,14 +282,15 @@ def test_html_report_is_self_contained_with_both_charts(audited: DatabaseUnderTe
     day_chart = re.search(r'<svg class="chart" id="chart-per-day".*?</svg>', page, re.S)
     type_chart = re.search(r'<svg class="chart" id="chart-per-account-type".*?</svg>', page, re.S)
     assert day_chart and type_chart
-    assert day_chart.group(0).count('<rect class="bar"') == 7
+    assert day_chart.group(0).count('<rect class="bar"') == 4  # the days with deletions
+    assert day_chart.group(0).count('<text class="day"') == 7  # every day of the window
     assert type_chart.group(0).count('<rect class="bar"') == 3
     assert "2026-10-05: 6 deleted" in day_chart.group(0)
     assert "Anonymous: 7 deleted" in type_chart.group(0)
     # Nothing to fetch: no URL of any scheme, no linked resource, no script.
     assert not re.search(r"https?://", page, re.I)
     assert not re.search(r"\b(src|href)\s*=|<script|<link|@import|url\(", page, re.I)
-    assert 'id="chain-status" class="chain-intact"' in page
+    assert 'id="chain-status" class="chain-note chain-intact"' in page
 
 
 def test_html_report_escapes_names_from_the_database(db: DatabaseUnderTest, tmp_path: Path) -> None:
@@ -349,3 +355,140 @@ def test_independent_sql_count_per_account_type_matches(audited: DatabaseUnderTe
             ).all()
         )
     assert report.summary()["per_account_type"] == counted
+
+
+# --- reading it at a glance -------------------------------------------------------------------------
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def per_day(first: dt.date, counts: list[int]) -> pd.Series:
+    return pd.Series(counts, index=[first + dt.timedelta(days=n) for n in range(len(counts))], dtype="int64")
+
+
+def parse_svg(svg: str) -> ET.Element:
+    return ET.fromstring(svg.replace("<svg ", '<svg xmlns="http://www.w3.org/2000/svg" ', 1))
+
+
+def texts(chart: ET.Element, css: str) -> list[ET.Element]:
+    return [node for node in chart.iter(f"{SVG}text") if css in (node.get("class") or "").split()]
+
+
+def bars(chart: ET.Element) -> list[ET.Element]:
+    return [node for node in chart.iter(f"{SVG}rect") if node.get("class") == "bar"]
+
+
+def test_per_day_chart_writes_each_count_above_its_bar_with_separators() -> None:
+    chart = parse_svg(svg_bar_chart_per_day(per_day(dt.date(2026, 10, 1), [1234, 0, 56, 1_000_000]), "t"))
+    assert [node.text for node in texts(chart, "value")] == ["1,234", "0", "56", "1,000,000"]
+    # Each non-zero count sits just above the top of its own bar, centred on it.
+    written = [node for node in texts(chart, "value") if node.text != "0"]
+    for bar, label in zip(bars(chart), written, strict=True):
+        centre = float(bar.get("x")) + float(bar.get("width")) / 2  # type: ignore[arg-type]
+        assert abs(float(label.get("x")) - centre) < 0.1  # type: ignore[arg-type]
+        assert float(bar.get("y")) - 8 < float(label.get("y")) < float(bar.get("y"))  # type: ignore[arg-type]
+    assert texts(chart, "zero")[0].text == "0"  # a quiet day says so, greyed
+
+
+def test_one_busy_day_in_a_one_day_window_is_a_bar_not_a_block() -> None:
+    chart = parse_svg(svg_bar_chart_per_day(per_day(dt.date(2026, 10, 1), [17_938]), "t"))
+    (bar,) = bars(chart)
+    assert float(bar.get("width")) <= 40  # type: ignore[arg-type]
+    assert [node.text for node in texts(chart, "value")] == ["17,938"]
+    assert [node.text for node in texts(chart, "day")] == ["2026-10-01"]
+
+
+def test_all_deletions_on_one_day_of_a_week_keep_every_day_on_the_axis() -> None:
+    chart = parse_svg(svg_bar_chart_per_day(per_day(dt.date(2026, 10, 1), [0] * 6 + [1800]), "t"))
+    assert len(bars(chart)) == 1 and float(bars(chart)[0].get("width")) <= 40  # type: ignore[arg-type]
+    assert [node.text for node in texts(chart, "day")] == [f"2026-10-0{n}" for n in range(1, 8)]
+    assert [node.text for node in texts(chart, "value")] == ["0"] * 6 + ["1,800"]
+    # A zero baseline across the whole plot, below every bar.
+    baseline = [line for line in chart.iter(f"{SVG}line") if line.get("y1") == line.get("y2")]
+    (axis,) = [line for line in baseline if float(line.get("x2")) - float(line.get("x1")) > 800]  # type: ignore[arg-type]
+    bar = bars(chart)[0]
+    assert float(bar.get("y")) + float(bar.get("height")) == pytest.approx(float(axis.get("y1")))  # type: ignore[arg-type]
+
+
+def test_thirty_day_window_labels_every_third_day_ending_on_the_last() -> None:
+    counts = [(n * 37) % 90 for n in range(30)]
+    chart = parse_svg(svg_bar_chart_per_day(per_day(dt.date(2026, 10, 1), counts), "t"))
+    labels = texts(chart, "day")
+    assert [node.text for node in labels] == [f"2026-10-{day:02d}" for day in range(3, 31, 3)]
+    gaps = [float(b.get("x")) - float(a.get("x")) for a, b in zip(labels, labels[1:], strict=False)]  # type: ignore[arg-type]
+    assert min(gaps) >= 76  # no two dates overlap
+    assert all(node.get("transform") is None for node in labels)  # dates read horizontally
+    # Every day still has its tick and its count.
+    ticks = [line for line in chart.iter(f"{SVG}line") if line.get("x1") == line.get("x2")]
+    assert len(ticks) == 30
+    assert [node.text for node in texts(chart, "value")] == [f"{count:,}" for count in counts]
+
+
+def test_counts_too_wide_for_their_slot_are_written_upwards() -> None:
+    counts = [14, 0, 17_938] + [20] * 27
+    chart = parse_svg(svg_bar_chart_per_day(per_day(dt.date(2026, 10, 1), counts), "t"))
+    written = {node.text: node for node in texts(chart, "value")}
+    assert written["17,938"].get("transform", "").startswith("rotate(-90")
+    assert written["14"].get("transform") is None
+
+
+def test_a_year_long_window_still_writes_the_busiest_days_count() -> None:
+    counts = [3] * 365
+    counts[200] = 4_321
+    chart = parse_svg(svg_bar_chart_per_day(per_day(dt.date(2026, 1, 1), counts), "t"))
+    assert [node.text for node in texts(chart, "value")] == ["4,321"]
+    assert len(bars(chart)) == 365
+    assert 8 <= len(texts(chart, "day")) <= 12
+
+
+def test_per_category_chart_writes_each_count_with_separators() -> None:
+    series = pd.Series({"Anonymous": 12_217, "Customer": 5_512, "Contact": 9}, dtype="int64")
+    chart = parse_svg(svg_bar_chart_per_category(series, "t", "chart-per-account-type"))
+    assert [node.text for node in texts(chart, "value")] == ["12,217", "5,512", "9"]
+    # The longest count still fits inside the chart after the longest bar.
+    widest = max(float(bar.get("x")) + float(bar.get("width")) for bar in bars(chart))  # type: ignore[arg-type]
+    assert widest + 6 + len("12,217") * 8 <= 900
+
+
+def report_with_chain(chain: ChainStatus, generated_by: str = "alice") -> AuditReport:
+    return AuditReport(
+        window=WINDOW,
+        generated_at=NOW,
+        table=aggregate_deletions(
+            pd.DataFrame([], columns=["occurred_at", *REPORT_COLUMNS[1:5], "line_count"])
+        ),
+        restored=0,
+        chain=chain,
+        generated_by=generated_by,
+    )
+
+
+BROKEN = ChainStatus(
+    False, "first bad row seq 1200: row 1200 was changed after it was written (hash mismatch)"
+)
+
+
+def test_broken_chain_is_a_red_banner_above_everything_naming_the_row_and_the_command() -> None:
+    page = render_html(report_with_chain(BROKEN))
+    banner = re.search(
+        r'<div id="chain-status" class="chain-banner chain-BROKEN" role="alert">(.*?)</div>', page
+    )
+    assert banner is not None
+    assert page.index('role="alert"') < page.index("<h1>")
+    assert "First bad row seq 1200: row 1200 was changed after it was written" in banner.group(1)
+    assert "<code>baskets audit verify --as alice</code>" in banner.group(1)
+    assert re.search(r"\.chain-banner \{[^}]*background: #b3261e", page)  # red
+
+
+def test_broken_chain_banner_of_the_schedule_asks_for_a_person_and_escapes_names() -> None:
+    assert "verify --as NAME</code>" in render_html(report_with_chain(BROKEN, RETENTION_ACTOR))
+    page = render_html(report_with_chain(BROKEN, "<b>eve</b>"))
+    assert "<b>eve</b>" not in page
+    assert "verify --as &lt;b&gt;eve&lt;/b&gt;</code>" in page
+
+
+def test_intact_chain_is_a_small_green_note_and_no_banner() -> None:
+    page = render_html(report_with_chain(ChainStatus(True, "14 rows verified; head seq 14, hash ab12")))
+    assert 'role="alert"' not in page and "chain-banner" not in page.split("</style>")[1]
+    assert '<p id="chain-status" class="chain-note chain-intact">&#10003; Audit chain intact: 14 rows' in page
+    assert page.index('id="chain-status"') > page.index("<h1>")

@@ -177,7 +177,7 @@ def test_command_exits_6_after_writing_when_the_chain_is_broken(
     result = cli("audit", "report", "--output", str(out), "--as", "alice", env=audited.env)
     assert result.exit_code == 6
     assert result.stderr.startswith("error: audit chain broken: first bad row seq 3: ")
-    assert 'class="chain-BROKEN"' in out.read_text(encoding="utf-8")
+    assert 'class="chain-banner chain-BROKEN" role="alert"' in out.read_text(encoding="utf-8")
 
 
 # --- where a report may write -----------------------------------------------------------------
