@@ -41,13 +41,22 @@ def normalise_url(url: str | URL) -> URL:
     if "+" not in parsed.drivername and parsed.drivername in _DEFAULT_DRIVERS:
         parsed = parsed.set(drivername=_DEFAULT_DRIVERS[parsed.drivername])
     backend = parsed.get_backend_name()
-    if backend == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        path = Path(parsed.database).expanduser().resolve()
+    path = sqlite_file(parsed)
+    if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         parsed = parsed.set(database=str(path))
     if backend in ("mysql", "mariadb") and "charset" not in parsed.query:
         parsed = parsed.update_query_dict({"charset": "utf8mb4"})
     return parsed
+
+
+def sqlite_file(url: str | URL) -> Path | None:
+    """The absolute path of the file an SQLite URL names (relative to the working folder), or
+    None for an in-memory database or another backend. Creates nothing."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).expanduser().resolve()
 
 
 def _sqlite_lower(value: Any) -> Any:

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
 
-from baskets.db import check_schema, engine_for_settings
+from baskets.db import check_schema, engine_for_settings, sqlite_file
 from baskets.errors import BadInput, BasketsError
 from baskets.filters import BasketFilter, parse_utc_time
 from config.settings import Settings, SettingsError, load_settings
@@ -103,13 +103,46 @@ def without_secrets(text: str) -> str:
     return hide_url_secrets(text, os.environ.get(DATABASE_URL_VARIABLE))
 
 
-def open_runtime(database_url: str | None, *, check_schema_version: bool = True) -> Runtime:
-    """Read the settings and connect; unless told otherwise, insist the schema is current."""
+def open_runtime(
+    database_url: str | None, *, check_schema_version: bool = True, creates_database: bool = False
+) -> Runtime:
+    """Read the settings and connect; unless told otherwise, insist the schema is current.
+
+    Only a command that `creates_database` (init, seed, demo) may name an SQLite file that is
+    not there yet; for any other, BadInput (exit 2: the database setting is wrong, nothing ran)
+    names the path and `baskets init`, before SQLite would create an empty file there.
+    """
     settings = read_settings(database_url)
+    check_sqlite_file(settings.database_url, creates_database=creates_database)
     engine = engine_for_settings(settings)
     if check_schema_version:
         check_schema(engine)
     return Runtime(settings=settings, engine=engine)
+
+
+def check_sqlite_file(url: str, *, creates_database: bool) -> None:
+    """BadInput (exit 2) in one line when an SQLite URL names a missing file and the command
+    does not create databases, or names a folder the file cannot be created in."""
+    path = sqlite_file(url)
+    if path is None or path.exists():
+        return
+    shown = _one_line(str(path))
+    if not creates_database:
+        raise BadInput(
+            f"database: no SQLite file at {shown}: create it with `baskets init` "
+            "(or point --database-url or BASKETS_DATABASE_URL at an existing database)"
+        )
+    folder = next((p for p in path.parents if p.exists()), None)
+    if folder is None or not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise BadInput(
+            f"database: cannot create the SQLite file {shown}: {_one_line(str(folder))} is not a "
+            "writable folder (expected e.g. --database-url sqlite:///var/baskets.db)"
+        )
+
+
+def _one_line(text: str) -> str:
+    """`text` with control characters shown as escapes, so an error stays one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def parse_now(value: str | None, flag: str = "--now") -> dt.datetime:

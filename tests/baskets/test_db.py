@@ -55,6 +55,7 @@ def test_init_from_any_folder_creates_the_default_sqlite_file_there(cli, tmp_pat
 
 
 def test_commands_on_an_uninitialised_database_ask_for_init(cli, tmp_path: Path) -> None:
+    (tmp_path / "empty.db").touch()  # there, but never initialised (a missing file: exit 2)
     result = cli("list", "--as", "alice", "--database-url", f"sqlite:///{tmp_path}/empty.db")
     assert result.exit_code == 1
     assert "run `baskets init` first" in result.stderr

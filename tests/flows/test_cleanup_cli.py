@@ -190,7 +190,7 @@ def test_run_in_many_batches_leaves_one_chain_head_a_verified_chain_and_its_coun
 @pytest.mark.parametrize(
     ("args", "code", "says"),
     [
-        (("--as", "bob"), 3, "'bob' is a order_processor: only system_administrator may run cleanup"),
+        (("--as", "bob"), 3, "'bob' is an order_processor: only system_administrator may run cleanup"),
         (("--as", "carol"), 3, "only system_administrator may run cleanup"),
         (("--as", "mallory"), 3, "--as: no operator named 'mallory'"),
         (("--force",), 3, "--force needs a system administrator"),
