@@ -44,6 +44,7 @@ from flows.console import (
     OperatorName,
     emit_json,
     open_runtime,
+    output,
     parse_now,
     running_flow,
     stderr,
@@ -353,6 +354,7 @@ def main() -> None:
     With `--json` among the arguments a failure also prints one JSON object on stdout,
     `{"error": ..., "exit_code": ...}`, so a script reading stdout always gets one.
     """
+    output.json_emitted = False
     try:
         result = command_line()(standalone_mode=False)
     except BasketsError as error:
@@ -382,7 +384,7 @@ def main() -> None:
 def _fail(message: str, exit_code: int, *, prefix: str = "error: ") -> NoReturn:
     """Print `message` as one line on stderr (and, under --json, as JSON on stdout); exit."""
     stderr.print(f"{prefix}{message}", markup=False, highlight=False)
-    if "--json" in sys.argv[1:]:
+    if "--json" in sys.argv[1:] and not output.json_emitted:
         emit_json({"error": message, "exit_code": exit_code})
     sys.exit(exit_code)
 

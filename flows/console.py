@@ -165,8 +165,19 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+@dataclass
+class _CommandOutput:
+    """What the running command has printed; `main` starts each command with a fresh one."""
+
+    json_emitted: bool = False  # its JSON object is out: a failure after it prints no second one
+
+
+output = _CommandOutput()
+
+
 def emit_json(payload: dict[str, Any]) -> None:
     """Print the one JSON object a `--json` command ends with."""
+    output.json_emitted = True
     sys.stdout.write(json.dumps(payload, default=_json_default, ensure_ascii=False) + "\n")
     sys.stdout.flush()
 
