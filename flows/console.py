@@ -19,7 +19,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
 
 from baskets.db import check_schema, engine_for_settings, sqlite_file
@@ -193,6 +193,36 @@ def progress_bar() -> Progress:
         disable=not stderr.is_terminal,
         transient=True,
     )
+
+
+class ProgressTask:
+    """One bar of a `progress_bar()` that appears with the first count the work reports (not
+    while Prefect starts, nor for work that turns out to be empty) and, once `finish`ed, has a
+    total equal to the count it ended on (an estimate made before the work may be off)."""
+
+    def __init__(self, bar: Progress, description: str, total: int | None = None) -> None:
+        self.bar, self.description = bar, description
+        self.total = total or None  # None: unknown, the bar pulses
+        self.completed = 0
+        self.task_id: TaskID | None = None
+
+    def update(self, completed: int, total: int | None = None) -> None:
+        """`completed` units done of `total` (or of the total known so far)."""
+        self.completed = completed
+        if total:
+            self.total = total
+        if self.total is not None:
+            self.total = max(self.total, completed)
+        if self.task_id is None:
+            self.task_id = self.bar.add_task(self.description, total=self.total, completed=completed)
+        else:
+            self.bar.update(self.task_id, completed=completed, total=self.total)
+
+    def finish(self) -> None:
+        """End the bar on the count reached: its total is that count."""
+        self.total = self.completed
+        if self.task_id is not None:
+            self.bar.update(self.task_id, completed=self.completed, total=self.completed)
 
 
 # The §4 filter flags, added to a command by `with_basket_filter`.

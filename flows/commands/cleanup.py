@@ -12,6 +12,7 @@ from flows.console import (
     JsonOutput,
     NowOption,
     OperatorName,
+    ProgressTask,
     emit_json,
     open_runtime,
     parse_now,
@@ -60,12 +61,8 @@ def cleanup(
     from flows.retention import reporting_progress_to, retention_cleanup
 
     with running_flow(heartbeats=True), progress_bar() as bar:
-        batches = bar.add_task("deleting expired baskets", total=None)
-
-        def show(done: int, expected: int) -> None:
-            bar.update(batches, completed=done, total=expected)
-
-        with reporting_progress_to(show):
+        deleting = ProgressTask(bar, "deleting expired baskets")
+        with reporting_progress_to(deleting.update):
             try:
                 summary = retention_cleanup(
                     now=as_of,
@@ -74,8 +71,10 @@ def cleanup(
                     operator=name,
                 )
             except CleanupIncomplete as error:
+                deleting.finish()
                 _report(error.summary, json_output)
                 raise
+        deleting.finish()
     _report(summary, json_output)
 
 

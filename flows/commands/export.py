@@ -12,6 +12,7 @@ from flows.console import (
     DatabaseUrl,
     JsonOutput,
     OperatorName,
+    ProgressTask,
     emit_json,
     open_runtime,
     parse_now,
@@ -69,8 +70,8 @@ def export_command(
     from tasks.export import export_progress
 
     with running_flow(), progress_bar() as bar:
-        rows = bar.add_task("exporting rows", total=total or None)
-        with export_progress(lambda written: bar.update(rows, completed=written)):
+        rows = ProgressTask(bar, "exporting rows", total)
+        with export_progress(rows.update):
             summary = report_export(
                 basket_filter=basket_filter,
                 format=export_format,
@@ -78,6 +79,7 @@ def export_command(
                 operator=name or "",
                 overwrite=overwrite,
             )
+        rows.finish()
     if json_output:
         emit_json(summary)
         return
