@@ -94,7 +94,7 @@ def seed(
         typer.Option(
             "--replace",
             help="Delete the existing baskets first; on a database in use with an audit row each, "
-            "as a system administrator (--as).",
+            "as a system_administrator (--as).",
         ),
     ] = False,
     operator: OperatorName = None,
@@ -105,14 +105,14 @@ def seed(
 
     With --replace on a database that has operators or audit rows, the baskets there are
     deleted with an audit row each (reason manual, note 'seed --replace'), as --as NAME, a
-    system administrator; without --as that is refused (exit 3).
+    system_administrator; without --as that is refused (exit 3).
     """
     from baskets.seed import seed_database
 
     as_of = parse_now(now)
     runtime = open_runtime(database_url, creates_database=True)
     started = time.perf_counter()
-    spinner = stderr.status(f"seeding {baskets:,} baskets") if stderr.is_terminal else nullcontext()
+    spinner = stderr.status(f"seeding {plural(baskets, 'basket')}") if stderr.is_terminal else nullcontext()
     with spinner:
         summary = seed_database(
             runtime.engine, baskets, seed_value, as_of, replace=replace, operator=runtime.operator(operator)
@@ -122,8 +122,8 @@ def seed(
         emit_json({**summary.__dict__, "seconds": seconds, "now": as_of})
     else:
         stdout.print(
-            f"seeded {summary.baskets:,} baskets with {summary.basket_lines:,} lines, "
-            f"{summary.shop_accounts:,} shop accounts and {summary.accounts:,} ERP accounts "
+            f"seeded {plural(summary.baskets, 'basket')} with {plural(summary.basket_lines, 'line')}, "
+            f"{plural(summary.shop_accounts, 'shop account')} and {plural(summary.accounts, 'ERP account')} "
             f"in {seconds} s"
         )
 
@@ -192,7 +192,7 @@ def operators_add(
     database_url: DatabaseUrl = None,
     json_output: JsonOutput = False,
 ) -> None:
-    """Add an operator; the first one needs no --as, later ones need a system administrator."""
+    """Add an operator; the first one needs no --as, later ones need a system_administrator."""
     runtime = open_runtime(database_url)
     with runtime.engine.begin() as connection:
         added = add_operator(connection, name, role, runtime.operator(operator))
@@ -250,7 +250,7 @@ def operators_set_role(
 def operators_list(
     operator: OperatorName = None, database_url: DatabaseUrl = None, json_output: JsonOutput = False
 ) -> None:
-    """The operators and their roles (system administrators only)."""
+    """The operators and their roles (system_administrator only)."""
     runtime = open_runtime(database_url)
     with runtime.engine.connect() as connection:
         authorize(connection, runtime.operator(operator), Action.MANAGE_OPERATORS)
@@ -288,11 +288,11 @@ def demo(
     )
     if summary.replaced_baskets:
         stdout.print(
-            f"[bold]0. deleted[/] the previous demo's {summary.replaced_baskets:,} baskets, "
+            f"[bold]0. deleted[/] the previous demo's {plural(summary.replaced_baskets, 'basket')}, "
             f"with an audit row each (as {DEMO_OPERATOR}, note 'seed --replace')"
         )
     stdout.print(
-        f"[bold]1. seeded[/] {summary.baskets:,} baskets with {summary.basket_lines:,} lines "
+        f"[bold]1. seeded[/] {plural(summary.baskets, 'basket')} with {plural(summary.basket_lines, 'line')} "
         f"into {display_url(runtime.engine.url)}"
     )
     with runtime.engine.connect() as connection:
@@ -314,7 +314,8 @@ def demo(
             operator="demo-admin",
         )
     stdout.print(
-        f"[bold]3. exported[/] {exported['lines']:,} lines of {exported['baskets']:,} baskets "
+        f"[bold]3. exported[/] {plural(exported['lines'], 'line')} of "
+        f"{plural(exported['baskets'], 'basket')} "
         "as demo-admin (`baskets export --format both --as demo-admin`):"
     )
     for file in exported["files"]:

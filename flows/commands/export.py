@@ -8,6 +8,7 @@ import typer
 
 from baskets.filters import BasketFilter
 from baskets.roles import Action, authorize
+from baskets.wording import plural
 from flows.console import (
     DatabaseUrl,
     JsonOutput,
@@ -85,7 +86,8 @@ def export_command(
         return
     for file in summary["files"]:
         stdout.print(
-            f"wrote {summary['lines']:,} lines of {summary['baskets']:,} baskets to {file['path']} "
+            f"wrote {plural(summary['lines'], 'line')} of {plural(summary['baskets'], 'basket')} "
+            f"to {file['path']} "
             f"(sha256 {file['sha256']})",
             highlight=False,
         )

@@ -419,3 +419,12 @@ def test_a_run_form_filter_with_a_hostile_value_fails_the_run_and_deletes_nothin
     assert state.is_failed()
     assert f"basket_filter.{field}: " in (state.message or "")
     assert (_count(store, Basket), _count(store, BasketAudit)) == (baskets, 0)
+
+
+def test_delete_preview_of_one_basket_says_one_basket_matches(cli, store: DatabaseUnderTest) -> None:
+    (basket_id,) = _ids(store, 1)
+    shown = cli("delete", "--basket-id", basket_id, "--as", "alice", env=store.env)
+    assert shown.exit_code == 0, shown.stderr
+    assert shown.stdout.strip() == (
+        f"1 basket matches --basket-id '{basket_id}'; nothing deleted. Add --yes to delete it."
+    )
