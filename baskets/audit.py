@@ -29,6 +29,7 @@ from sqlalchemy import (
 
 from baskets.errors import AuditChainBroken
 from baskets.models import GENESIS_HASH, AuditChainHead, BasketAudit
+from baskets.wording import plural
 
 # Every column of basket_audit except `hash`: exactly what the hash covers.
 HASHED_COLUMNS: tuple[str, ...] = tuple(
@@ -352,7 +353,9 @@ def _insert_audit_rows(connection: Connection, rows: Iterable[Sequence[Any]]) ->
 
 @dataclass(frozen=True)
 class ChainReport:
-    """What `verify_audit_chain` found. `first_bad_seq` is None when the chain holds."""
+    """What `verify_audit_chain` found. `problem` is None when the chain holds; `first_bad_seq`
+    names the first row that does not, and is None also when the rows hold but a saved head
+    given to check against is not among them (no row to name)."""
 
     count: int  # rows read
     head_seq: int  # seq of the last row that verified
@@ -362,7 +365,7 @@ class ChainReport:
 
     @property
     def ok(self) -> bool:
-        return self.first_bad_seq is None
+        return self.problem is None
 
 
 def verify_audit_chain(connection: Connection, head: str | None = None, chunk: int = 2000) -> ChainReport:
@@ -414,10 +417,13 @@ def verify_audit_chain(connection: Connection, head: str | None = None, chunk: i
                 f"the chain head (seq {stored_head.seq}) does not match the last row (seq {last_seq})",
             )
     if problem is None and not saved_head_seen:
-        problem = (
-            last_seq + 1,
-            f"the saved head {head} is not in the chain: rows after seq {last_seq} "
-            "were cut off, or the chain was rewritten",
+        return ChainReport(
+            count=count,
+            head_seq=last_seq,
+            head_hash=prev_hash,
+            problem=f"the chain never had head {head} (it has {plural(count, 'row')}; its head is "
+            f"seq {last_seq}, hash {prev_hash}): rows after seq {last_seq} were cut off, the chain "
+            "was rewritten, or that hash is another database's",
         )
     if problem is None:
         return ChainReport(count=count, head_seq=last_seq, head_hash=prev_hash)

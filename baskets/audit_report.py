@@ -146,7 +146,8 @@ def check_audit_chain(connection: Connection) -> ChainStatus:
             intact=True,
             detail=f"{found.count:,} rows verified; head seq {found.head_seq}, hash {found.head_hash}",
         )
-    return ChainStatus(intact=False, detail=f"first bad row seq {found.first_bad_seq}: {found.problem}")
+    where = "" if found.first_bad_seq is None else f"first bad row seq {found.first_bad_seq}: "
+    return ChainStatus(intact=False, detail=f"{where}{found.problem}")
 
 
 @dataclass(frozen=True)

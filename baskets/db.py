@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,13 +43,47 @@ def normalise_url(url: str | URL) -> URL:
     if "+" not in parsed.drivername and parsed.drivername in _DEFAULT_DRIVERS:
         parsed = parsed.set(drivername=_DEFAULT_DRIVERS[parsed.drivername])
     backend = parsed.get_backend_name()
-    if backend == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        path = Path(parsed.database).expanduser().resolve()
+    path = sqlite_file(parsed)
+    if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         parsed = parsed.set(database=str(path))
     if backend in ("mysql", "mariadb") and "charset" not in parsed.query:
         parsed = parsed.update_query_dict({"charset": "utf8mb4"})
     return parsed
+
+
+def sqlite_file(url: str | URL) -> Path | None:
+    """The absolute path of the file an SQLite URL names (relative to the working folder), or
+    None for an in-memory database or another backend. Creates nothing."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).expanduser().resolve()
+
+
+def database_key(url: str | URL) -> str:
+    """A folder name for the database `url` names, the same for every URL of that database and
+    free of secrets: backend, host, port and database name (for SQLite the file's name),
+    sanitised to letters, digits, `.`, `_` and `-`, then 8 hex digits of SHA-256 over the same
+    parts (for SQLite the file's absolute path), so two databases that read alike (one file name
+    in two folders) still differ. User, password, driver and query are left out: the same
+    database reached as another user or with other options is still the same database.
+    E.g. `postgresql-db.example.com-5432-shop-1a2b3c4d`, `sqlite-baskets.db-5e6f7a8b`.
+    """
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "mysql":
+        backend = "mariadb"  # one server family, whichever name the URL uses
+    path = sqlite_file(parsed)
+    if backend == "sqlite":
+        parts = ["sqlite", path.name if path else "memory"]
+        identity = ["sqlite", str(path) if path else ":memory:"]
+    else:
+        parts = [backend, parsed.host or "localhost", str(parsed.port or ""), parsed.database or ""]
+        identity = parts
+    digest = hashlib.sha256("\0".join(identity).encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    readable = "-".join(re.sub(r"[^A-Za-z0-9._-]+", "_", part).strip("._") for part in parts if part)
+    return f"{readable[:80]}-{digest}"
 
 
 def _sqlite_lower(value: Any) -> Any:

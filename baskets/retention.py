@@ -36,9 +36,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import URL
 
 from baskets.audit import canonical_quantity, fold_chain_head
-from baskets.db import write_transaction
+from baskets.db import database_key, write_transaction
 from baskets.deletion import delete_baskets_with_audit, split_missing
 from baskets.errors import AuditChainBroken, BasketsError, SafetyLimitHit
 from baskets.files import DEFAULT_FILE_MODE, FileRules, atomic_file, parquet_of_kind, suite_metadata
@@ -707,8 +708,17 @@ SNAPSHOT_KIND = "retention-snapshot"
 pause_in_snapshot_seconds = 0.0
 
 
-def snapshot_path(export_dir: Path, run_id: int, started_at: dt.datetime) -> Path:
-    return export_dir / "retention" / f"deleted-baskets-{started_at:%Y%m%dT%H%M%SZ}-run{run_id}.parquet"
+def snapshot_folder(export_dir: Path, database_url: str | URL) -> Path:
+    """The folder of one database's retention snapshots, `<export_dir>/retention/<database key>`
+    (`baskets.db.database_key`): runs against different databases with one export folder never
+    mix their files, and a run catching up the snapshots its database misses writes them there."""
+    return export_dir / "retention" / database_key(database_url)
+
+
+def snapshot_path(export_dir: Path, database_url: str | URL, run_id: int, started_at: dt.datetime) -> Path:
+    """Where run `run_id` of the database at `database_url` keeps its snapshot."""
+    name = f"deleted-baskets-{started_at:%Y%m%dT%H%M%SZ}-run{run_id}.parquet"
+    return snapshot_folder(export_dir, database_url) / name
 
 
 def snapshot_rules(export_dir: Path, mode: int = DEFAULT_FILE_MODE) -> FileRules:

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import logging
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, delete, func, insert, select, update
 
-from baskets.errors import BadInput, NotPermitted
+from baskets.errors import BadInput, NotFound, NotPermitted
 from baskets.filters import check_typable
 from baskets.models import Operator
+from baskets.wording import with_article
+
+log = logging.getLogger("baskets.roles")
 
 SYSTEM_ADMINISTRATOR = "system_administrator"
 ORDER_PROCESSOR = "order_processor"
@@ -92,7 +96,7 @@ def authorize(connection: Connection, name: str | None, action: Action) -> Actor
         )
     if not is_permitted(role, action):
         allowed = " or ".join(sorted(PERMISSIONS[action]))
-        raise NotPermitted(f"{name!r} is a {role}: only {allowed} may {action.value}")
+        raise NotPermitted(f"{name!r} is {with_article(role)}: only {allowed} may {action.value}")
     return Actor(name=name, role=role)
 
 
@@ -175,11 +179,12 @@ def validate_operator_name(name: str) -> str:
     return name
 
 
-def validate_role(role: str) -> str:
-    """`role` as a known role name (any case, `-` or space for `_`); BadInput listing them."""
+def validate_role(role: str, label: str = "--role") -> str:
+    """`role` as a known role name (any case, `-` or space for `_`); BadInput, naming `label`
+    (the flag or argument) and listing the roles, for any other."""
     cleaned = role.strip().lower().replace("-", "_").replace(" ", "_")
     if cleaned not in KNOWN_ROLES:
-        raise BadInput(f"--role: {role!r} is not a known role (expected one of {', '.join(KNOWN_ROLES)})")
+        raise BadInput(f"{label}: {role!r} is not a known role (expected one of {', '.join(KNOWN_ROLES)})")
     return cleaned
 
 
@@ -210,3 +215,72 @@ def list_operators(connection: Connection) -> list[dict[str, object]]:
         select(Operator.name, Operator.role, Operator.created_at).order_by(Operator.name)
     )
     return [dict(row._mapping) for row in rows]
+
+
+def remove_operator(connection: Connection, name: str, by: str | None) -> Actor:
+    """Remove operator `name` as `by`, a system administrator; return who was removed (and
+    their role). BadInput for a malformed name or the last system administrator, NotPermitted
+    for the wrong actor, NotFound for an unknown name. Audit rows that name the operator keep
+    the name: they hold it as text, not as a reference to this table."""
+    target = _changeable_operator(connection, name, by)
+    if target.role == SYSTEM_ADMINISTRATOR:
+        _keep_a_system_administrator(connection, target.name, "removed")
+    connection.execute(delete(Operator).where(Operator.name == target.name))
+    log.info("operator %r (%s) removed by %r", target.name, target.role, by)
+    return target
+
+
+def set_operator_role(connection: Connection, name: str, role: str, by: str | None) -> tuple[str, Actor]:
+    """Give operator `name` the role `role`, as `by`, a system administrator; return the role
+    before and the operator now. Errors as for `remove_operator`, and BadInput (listing the
+    roles) for an unknown role."""
+    role = validate_role(role, "ROLE")
+    target = _changeable_operator(connection, name, by)
+    if target.role == SYSTEM_ADMINISTRATOR and role != SYSTEM_ADMINISTRATOR:
+        _keep_a_system_administrator(connection, target.name, "demoted")
+    connection.execute(update(Operator).where(Operator.name == target.name).values(role=role))
+    log.info("operator %r changed from %s to %s by %r", target.name, target.role, role, by)
+    return target.role, Actor(name=target.name, role=role)
+
+
+def _changeable_operator(connection: Connection, name: str, by: str | None) -> Actor:
+    """Operator `name`, locked for the caller's transaction once `by` proved a system
+    administrator, with the rows of every system administrator locked before it.
+
+    Locking every administrator first, in name order, makes two administrators who demote or
+    remove each other at the same time wait for one another instead of both succeeding (which
+    would leave none) or deadlocking; on SQLite the caller's BEGIN IMMEDIATE does the same.
+    """
+    try:
+        check_typable(name)
+    except ValueError as error:
+        raise BadInput(f"NAME: {error}") from None
+    if not name or len(name) > OPERATOR_NAME_MAX:
+        raise BadInput(
+            f"NAME: expected an operator's name of 1 to {OPERATOR_NAME_MAX} characters, e.g. alice"
+        )
+    authorize(connection, by, Action.MANAGE_OPERATORS)
+    connection.execute(
+        select(Operator.name)
+        .where(Operator.role == SYSTEM_ADMINISTRATOR)
+        .order_by(Operator.name)
+        .with_for_update()
+    ).all()
+    role = connection.scalar(select(Operator.role).where(Operator.name == name).with_for_update())
+    if role is None:
+        raise NotFound(f"NAME: no operator named {name!r} (`baskets operators list` shows them)")
+    return Actor(name=name, role=role)
+
+
+def _keep_a_system_administrator(connection: Connection, name: str, change: str) -> None:
+    """BadInput unless some system administrator other than `name` remains."""
+    others = connection.scalar(
+        select(func.count())
+        .select_from(Operator)
+        .where(Operator.role == SYSTEM_ADMINISTRATOR, Operator.name != name)
+    )
+    if not others:
+        raise BadInput(
+            f"NAME: {name!r} is the last {SYSTEM_ADMINISTRATOR} and cannot be {change} "
+            f"(add another first: baskets operators add NAME --role {SYSTEM_ADMINISTRATOR})"
+        )

@@ -19,10 +19,10 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
 
-from baskets.db import check_schema, engine_for_settings
+from baskets.db import check_schema, engine_for_settings, sqlite_file
 from baskets.errors import BadInput, BasketsError
 from baskets.filters import BasketFilter, parse_utc_time
 from config.settings import Settings, SettingsError, load_settings
@@ -103,13 +103,46 @@ def without_secrets(text: str) -> str:
     return hide_url_secrets(text, os.environ.get(DATABASE_URL_VARIABLE))
 
 
-def open_runtime(database_url: str | None, *, check_schema_version: bool = True) -> Runtime:
-    """Read the settings and connect; unless told otherwise, insist the schema is current."""
+def open_runtime(
+    database_url: str | None, *, check_schema_version: bool = True, creates_database: bool = False
+) -> Runtime:
+    """Read the settings and connect; unless told otherwise, insist the schema is current.
+
+    Only a command that `creates_database` (init, seed, demo) may name an SQLite file that is
+    not there yet; for any other, BadInput (exit 2: the database setting is wrong, nothing ran)
+    names the path and `baskets init`, before SQLite would create an empty file there.
+    """
     settings = read_settings(database_url)
+    check_sqlite_file(settings.database_url, creates_database=creates_database)
     engine = engine_for_settings(settings)
     if check_schema_version:
         check_schema(engine)
     return Runtime(settings=settings, engine=engine)
+
+
+def check_sqlite_file(url: str, *, creates_database: bool) -> None:
+    """BadInput (exit 2) in one line when an SQLite URL names a missing file and the command
+    does not create databases, or names a folder the file cannot be created in."""
+    path = sqlite_file(url)
+    if path is None or path.exists():
+        return
+    shown = _one_line(str(path))
+    if not creates_database:
+        raise BadInput(
+            f"database: no SQLite file at {shown}: create it with `baskets init` "
+            "(or point --database-url or BASKETS_DATABASE_URL at an existing database)"
+        )
+    folder = next((p for p in path.parents if p.exists()), None)
+    if folder is None or not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise BadInput(
+            f"database: cannot create the SQLite file {shown}: {_one_line(str(folder))} is not a "
+            "writable folder (expected e.g. --database-url sqlite:///var/baskets.db)"
+        )
+
+
+def _one_line(text: str) -> str:
+    """`text` with control characters shown as escapes, so an error stays one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def parse_now(value: str | None, flag: str = "--now") -> dt.datetime:
@@ -132,8 +165,19 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+@dataclass
+class _CommandOutput:
+    """What the running command has printed; `main` starts each command with a fresh one."""
+
+    json_emitted: bool = False  # its JSON object is out: a failure after it prints no second one
+
+
+output = _CommandOutput()
+
+
 def emit_json(payload: dict[str, Any]) -> None:
     """Print the one JSON object a `--json` command ends with."""
+    output.json_emitted = True
     sys.stdout.write(json.dumps(payload, default=_json_default, ensure_ascii=False) + "\n")
     sys.stdout.flush()
 
@@ -149,6 +193,36 @@ def progress_bar() -> Progress:
         disable=not stderr.is_terminal,
         transient=True,
     )
+
+
+class ProgressTask:
+    """One bar of a `progress_bar()` that appears with the first count the work reports (not
+    while Prefect starts, nor for work that turns out to be empty) and, once `finish`ed, has a
+    total equal to the count it ended on (an estimate made before the work may be off)."""
+
+    def __init__(self, bar: Progress, description: str, total: int | None = None) -> None:
+        self.bar, self.description = bar, description
+        self.total = total or None  # None: unknown, the bar pulses
+        self.completed = 0
+        self.task_id: TaskID | None = None
+
+    def update(self, completed: int, total: int | None = None) -> None:
+        """`completed` units done of `total` (or of the total known so far)."""
+        self.completed = completed
+        if total:
+            self.total = total
+        if self.total is not None:
+            self.total = max(self.total, completed)
+        if self.task_id is None:
+            self.task_id = self.bar.add_task(self.description, total=self.total, completed=completed)
+        else:
+            self.bar.update(self.task_id, completed=completed, total=self.total)
+
+    def finish(self) -> None:
+        """End the bar on the count reached: its total is that count."""
+        self.total = self.completed
+        if self.task_id is not None:
+            self.bar.update(self.task_id, completed=self.completed, total=self.completed)
 
 
 # The §4 filter flags, added to a command by `with_basket_filter`.

@@ -169,7 +169,7 @@ def _run_holding_lock(
         with took("deleting"):
             tally = _delete_in_batches(engine, policy, plan, actor, run_id, flow_run_id, lock)
         export_dir = settings.export_dir.resolve()
-        path = snapshot_path(export_dir, run_id, dt.datetime.now(dt.UTC))
+        path = snapshot_path(export_dir, engine.url, run_id, dt.datetime.now(dt.UTC))
         rules = snapshot_rules(export_dir, settings.file_mode)
         with took("snapshot"):
             rows = write_deleted_snapshot(engine, tally.first_seq, tally.last_seq, path, rules)

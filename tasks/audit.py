@@ -22,5 +22,5 @@ def verify_audit_chain_task(database_url: str, head: str | None = None) -> Chain
     if report.ok:
         logger.info("audit chain holds: %d rows, head %s", report.count, report.head_hash)
     else:
-        logger.error("audit chain broken at seq %s: %s", report.first_bad_seq, report.problem)
+        logger.error("audit chain broken (first bad seq %s): %s", report.first_bad_seq, report.problem)
     return report

@@ -172,7 +172,7 @@ def catch_up_snapshots(engine: Engine, export_dir: Path, rules: FileRules) -> li
     or failed before or while writing it), and record it; returns the paths written."""
     written = []
     for run in runs_missing_snapshot(engine):
-        path = snapshot_path(export_dir, run.run_id, run.started_at)
+        path = snapshot_path(export_dir, engine.url, run.run_id, run.started_at)
         rows = write_parquet_snapshot(engine, run.first_seq, run.last_seq, path, rules)
         record_snapshot(engine, run.run_id, path)
         get_run_logger().warning(

@@ -12,6 +12,7 @@ from baskets.audit import audit_rows_for_basket, parse_lines, verify_audit_chain
 from baskets.errors import AuditChainBroken, BadInput, NotFound
 from baskets.guid import parse_guid
 from baskets.roles import Action, authorize
+from baskets.wording import plural
 from flows.console import DatabaseUrl, JsonOutput, OperatorName, emit_json, open_runtime, stdout
 
 audit_app = typer.Typer(help="The audit log of deleted and restored baskets.", no_args_is_help=True)
@@ -43,7 +44,10 @@ def verify_command(
     with runtime.engine.connect() as connection:
         authorize(connection, runtime.operator(operator), Action.AUDIT)
     report = verify_audit_chain_snapshot(runtime.engine, head)
+    where = "" if report.first_bad_seq is None else f" at seq {report.first_bad_seq}"
+    broken = AuditChainBroken(f"audit chain broken{where}: {report.problem}")
     if json_output:
+        failure = {} if report.ok else {"error": broken.message, "exit_code": broken.exit_code}
         emit_json(
             {
                 "ok": report.ok,
@@ -52,13 +56,14 @@ def verify_command(
                 "head_hash": report.head_hash,
                 "first_bad_seq": report.first_bad_seq,
                 "problem": report.problem,
+                **failure,
             }
         )
     if not report.ok:
-        raise AuditChainBroken(f"audit chain broken at seq {report.first_bad_seq}: {report.problem}")
+        raise broken
     if not json_output:
         saved = " and contains the saved head" if head else ""
-        stdout.print(f"audit chain holds{saved}: {report.count} rows, head seq {report.head_seq}")
+        stdout.print(f"audit chain holds{saved}: {plural(report.count, 'row')}, head seq {report.head_seq}")
         stdout.print(f"head hash {report.head_hash} (keep it to check against later with --head)")
 
 

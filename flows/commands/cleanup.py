@@ -7,11 +7,13 @@ from typing import Annotated, Any
 import typer
 
 from baskets.roles import authorize_cleanup
+from baskets.wording import plural
 from flows.console import (
     DatabaseUrl,
     JsonOutput,
     NowOption,
     OperatorName,
+    ProgressTask,
     emit_json,
     open_runtime,
     parse_now,
@@ -30,7 +32,7 @@ DryRun = Annotated[
 Force = Annotated[
     bool,
     typer.Option(
-        "--force", help="Delete even past the safety share (retention.max_share); administrators only."
+        "--force", help="Delete even past the safety share (retention.max_share); system_administrator only."
     ),
 ]
 
@@ -46,7 +48,7 @@ def cleanup(
     """Delete baskets past their retention (per account type; empty baskets sooner), with audit rows.
 
     Without --as (or BASKETS_OPERATOR) it runs as the nightly schedule does, as the built-in
-    actor retention-policy; with --as the operator must be a system administrator.
+    actor retention-policy; with --as the operator must be a system_administrator.
     """
     # Imported here: baskets.retention loads pyarrow, which no other command should pay for.
     from baskets.retention import CleanupIncomplete
@@ -60,12 +62,8 @@ def cleanup(
     from flows.retention import reporting_progress_to, retention_cleanup
 
     with running_flow(heartbeats=True), progress_bar() as bar:
-        batches = bar.add_task("deleting expired baskets", total=None)
-
-        def show(done: int, expected: int) -> None:
-            bar.update(batches, completed=done, total=expected)
-
-        with reporting_progress_to(show):
+        deleting = ProgressTask(bar, "deleting expired baskets")
+        with reporting_progress_to(deleting.update):
             try:
                 summary = retention_cleanup(
                     now=as_of,
@@ -74,8 +72,10 @@ def cleanup(
                     operator=name,
                 )
             except CleanupIncomplete as error:
+                deleting.finish()
                 _report(error.summary, json_output)
                 raise
+        deleting.finish()
     _report(summary, json_output)
 
 
@@ -94,13 +94,13 @@ def _report(summary: dict[str, Any], json_output: bool) -> None:
                 f"  (last modified before {summary['cutoffs'][category][:16].replace('T', ' ')})"
             )
         stdout.print(
-            f"  {summary['would_delete_total']:>10,}  in all, of {summary['all_baskets']:,} baskets "
+            f"  {summary['would_delete_total']:>10,}  in all, of {plural(summary['all_baskets'], 'basket')} "
             f"({summary['share']:.1%}; the limit is {summary['max_share']:.0%})"
         )
         if summary["over_limit"]:
             stdout.print(
                 "  [yellow]over the safety share:[/] a real run would delete nothing and exit 5 "
-                "unless a system administrator adds --force"
+                "unless a system_administrator adds --force"
             )
         return
     stdout.print(f"retention cleanup as of {as_of} UTC by {summary['actor']} (run {summary['run_id']}):")
@@ -112,7 +112,7 @@ def _report(summary: dict[str, Any], json_output: bool) -> None:
             f"skipped {counts['skipped']:>6,}"
         )
     stdout.print(
-        f"  deleted {summary['deleted']:,} in {summary['batches']:,} batches "
+        f"  deleted {summary['deleted']:,} in {plural(summary['batches'], 'batch')} "
         f"(longest {summary['longest_batch_seconds']} s); snapshot {summary['snapshot']}"
     )
     if summary.get("seconds"):
@@ -130,15 +130,17 @@ def demo_cleanup(operator: str) -> None:
         planned = retention_cleanup(dry_run=True, operator=operator)
         stdout.print(
             f"[bold]cleanup, dry run[/] (`baskets cleanup --dry-run --as {operator}`): "
-            f"{planned['would_delete_total']:,} of {planned['all_baskets']:,} baskets are past retention"
+            f"{planned['would_delete_total']:,} of {plural(planned['all_baskets'], 'basket')} "
+            f"{'is' if planned['would_delete_total'] == 1 else 'are'} past retention"
         )
         for category in CATEGORIES:
             stdout.print(f"   {planned['would_delete'][category]:>9,}  {CATEGORY_TITLES[category].lower()}")
         done = retention_cleanup(force=planned["over_limit"], operator=operator)
     forced = " --force" if planned["over_limit"] else ""
     stdout.print(
-        f"[bold]cleanup[/] (`baskets cleanup{forced} --as {operator}`): deleted {done['deleted']:,} "
-        f"baskets with an audit row each, {done['survived']:,} survived because touched; "
+        f"[bold]cleanup[/] (`baskets cleanup{forced} --as {operator}`): deleted "
+        f"{plural(done['deleted'], 'basket')} with an audit row each, "
+        f"{done['survived']:,} survived because touched; "
         f"snapshot {done['snapshot']}",
         highlight=False,
     )

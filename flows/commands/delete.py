@@ -14,6 +14,7 @@ from baskets.guid import parse_guid
 from baskets.queries import count_baskets
 from baskets.roles import Action, authorize
 from baskets.shop_accounts import shop_account_details
+from baskets.wording import plural
 from flows.console import (
     DatabaseUrl,
     JsonOutput,
@@ -102,9 +103,12 @@ def delete_command(
     seqs = (
         f"audit seq {summary['first_seq']}..{summary['last_seq']}" if summary["deleted"] else "no audit rows"
     )
-    stdout.print(f"deleted {summary['deleted']} baskets ({seqs}), flow run {summary['flow_run_id']}")
+    stdout.print(
+        f"deleted {plural(summary['deleted'], 'basket')} ({seqs}), flow run {summary['flow_run_id']}"
+    )
     if summary["survived"]:
-        stdout.print(f"kept {summary['survived']} baskets that changed since selection and no longer match")
+        kept = plural(summary["survived"], "basket")
+        stdout.print(f"kept {kept} that changed since selection and no longer match")
 
 
 def _report_match(matched: int, basket_filter: BasketFilter, json_output: bool) -> None:
@@ -113,7 +117,12 @@ def _report_match(matched: int, basket_filter: BasketFilter, json_output: bool) 
         emit_json({"matched": matched, "deleted": 0, "filter": described, "confirmed": False})
         return
     filters = " ".join(f"{flag} {value!r}" for flag, value in described.items()) or "--all"
-    stdout.print(f"{matched} baskets match {filters}; nothing deleted. Add --yes to delete them.")
+    them = "it" if matched == 1 else "them"
+    stdout.print(
+        f"{plural(matched, 'basket')} {'matches' if matched == 1 else 'match'} {filters}; nothing deleted. "
+        f"Add --yes to delete {them}.",
+        highlight=False,
+    )
 
 
 def restore_command(
@@ -123,7 +132,7 @@ def restore_command(
     database_url: DatabaseUrl = None,
     json_output: JsonOutput = False,
 ) -> None:
-    """Put a deleted basket and its lines back from the audit log (system administrators only)."""
+    """Put a deleted basket and its lines back from the audit log (system_administrator only)."""
     (parsed,) = parse_basket_ids([basket_id])
     note = check_note(note)
     runtime = open_runtime(database_url)
@@ -139,7 +148,7 @@ def restore_command(
         emit_json(summary)
         return
     stdout.print(
-        f"restored basket {summary['basket_id']} with {summary['line_count']} lines from audit seq "
+        f"restored basket {summary['basket_id']} with {plural(summary['line_count'], 'line')} from audit seq "
         f"{summary['restored_from_seq']} (recorded as seq {summary['seq']}), "
         f"flow run {summary['flow_run_id']}"
     )
@@ -151,7 +160,7 @@ def shop_account_command(
     database_url: DatabaseUrl = None,
     json_output: JsonOutput = False,
 ) -> None:
-    """A shop account's details, given its ID or one of its baskets' (system administrators only)."""
+    """A shop account's details, given its ID or one of its baskets' (system_administrator only)."""
     try:
         parsed = parse_guid(guid)
     except ValueError as error:

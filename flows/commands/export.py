@@ -8,10 +8,12 @@ import typer
 
 from baskets.filters import BasketFilter
 from baskets.roles import Action, authorize
+from baskets.wording import plural
 from flows.console import (
     DatabaseUrl,
     JsonOutput,
     OperatorName,
+    ProgressTask,
     emit_json,
     open_runtime,
     parse_now,
@@ -69,8 +71,8 @@ def export_command(
     from tasks.export import export_progress
 
     with running_flow(), progress_bar() as bar:
-        rows = bar.add_task("exporting rows", total=total or None)
-        with export_progress(lambda written: bar.update(rows, completed=written)):
+        rows = ProgressTask(bar, "exporting rows", total)
+        with export_progress(rows.update):
             summary = report_export(
                 basket_filter=basket_filter,
                 format=export_format,
@@ -78,12 +80,14 @@ def export_command(
                 operator=name or "",
                 overwrite=overwrite,
             )
+        rows.finish()
     if json_output:
         emit_json(summary)
         return
     for file in summary["files"]:
         stdout.print(
-            f"wrote {summary['lines']:,} lines of {summary['baskets']:,} baskets to {file['path']} "
+            f"wrote {plural(summary['lines'], 'line')} of {plural(summary['baskets'], 'basket')} "
+            f"to {file['path']} "
             f"(sha256 {file['sha256']})",
             highlight=False,
         )

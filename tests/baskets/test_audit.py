@@ -233,8 +233,11 @@ def test_cut_off_tail_with_rewound_head_is_caught_only_by_a_saved_head(db: Datab
         connection.execute(update(AuditChainHead).values(seq=4, hash=hashes[3]))
     assert _verify(db).ok
     report = _verify(db, head=hashes[-1])
-    assert (report.ok, report.first_bad_seq) == (False, 5)
-    assert "saved head" in (report.problem or "")
+    assert (report.ok, report.first_bad_seq) == (False, None)
+    assert report.problem == (
+        f"the chain never had head {hashes[-1]} (it has 4 rows; its head is seq 4, hash {hashes[3]}): "
+        "rows after seq 4 were cut off, the chain was rewritten, or that hash is another database's"
+    )
 
 
 def test_verify_streams_a_log_longer_than_one_chunk(db: DatabaseUnderTest) -> None:

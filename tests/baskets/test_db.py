@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,7 @@ def test_init_from_any_folder_creates_the_default_sqlite_file_there(cli, tmp_pat
 
 
 def test_commands_on_an_uninitialised_database_ask_for_init(cli, tmp_path: Path) -> None:
+    (tmp_path / "empty.db").touch()  # there, but never initialised (a missing file: exit 2)
     result = cli("list", "--as", "alice", "--database-url", f"sqlite:///{tmp_path}/empty.db")
     assert result.exit_code == 1
     assert "run `baskets init` first" in result.stderr
@@ -174,3 +176,26 @@ def test_a_statement_longer_than_the_connect_timeout_is_not_cut_short(server_db:
             assert connection.scalar(text("SELECT 42")) == 42
     finally:
         engine.dispose()
+
+
+def test_database_key_names_the_database_without_secrets_and_tells_lookalikes_apart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from baskets.db import database_key
+
+    server = database_key("postgresql://root:s3cret-pw@db.example.com:5432/shop?sslpassword=k3y")
+    assert server.startswith("postgresql-db.example.com-5432-shop-") and len(server) == 44
+    assert "s3cret" not in server and "k3y" not in server and "root" not in server
+    # The same database as another user, with another driver or options: the same key.
+    assert database_key("postgresql+psycopg://other@db.example.com:5432/shop") == server
+    assert database_key("postgresql://root@db.example.com:5432/other_shop") != server
+    assert database_key("mysql://root@h/shop") == database_key("mariadb+pymysql://x@h/shop?charset=utf8mb4")
+    # One file name in two folders: two keys; a relative path is the file it names from here.
+    first, second = tmp_path / "a" / "baskets.db", tmp_path / "b" / "baskets.db"
+    assert database_key(f"sqlite:///{first}") != database_key(f"sqlite:///{second}")
+    assert database_key(f"sqlite:///{first}").startswith("sqlite-baskets.db-")
+    monkeypatch.chdir(tmp_path)
+    assert database_key("sqlite:///a/baskets.db") == database_key(f"sqlite:///{first}")
+    # Hostile names stay one safe folder name.
+    hostile = database_key("postgresql://h/..%2F..%2Fetc\nx")
+    assert re.fullmatch(r"[A-Za-z0-9._-]+", hostile) and not hostile.startswith(".")

@@ -23,7 +23,7 @@ from sqlalchemy import delete, func, select
 
 from baskets.locks import cleanup_lock
 from baskets.models import AuditChainHead, Basket, BasketAudit, CleanupRun, CleanupRunBatch
-from baskets.retention import RetentionPolicy, plan_cleanup, select_expired_basket_ids
+from baskets.retention import RetentionPolicy, plan_cleanup, select_expired_basket_ids, snapshot_folder
 from tests.conftest import NOW, DatabaseUnderTest, add_operators, commit_once_a_session_waits, seed
 
 AT_NOW = ("--now", NOW.isoformat())
@@ -190,7 +190,7 @@ def test_run_in_many_batches_leaves_one_chain_head_a_verified_chain_and_its_coun
 @pytest.mark.parametrize(
     ("args", "code", "says"),
     [
-        (("--as", "bob"), 3, "'bob' is a order_processor: only system_administrator may run cleanup"),
+        (("--as", "bob"), 3, "'bob' is an order_processor: only system_administrator may run cleanup"),
         (("--as", "carol"), 3, "only system_administrator may run cleanup"),
         (("--as", "mallory"), 3, "--as: no operator named 'mallory'"),
         (("--force",), 3, "--force needs a system administrator"),
@@ -788,11 +788,11 @@ def test_snapshot_of_a_run_that_failed_on_an_unwritable_folder_is_written_by_the
     assert rerun.json()["deleted"] == 0
     first, second = cleanup_runs(store)
     caught_up = Path(first["detail"]["snapshot"])
-    assert caught_up.parent == exports / "retention"
+    assert caught_up.parent == snapshot_folder(exports, store.url)
     assert _snapshot_ids(caught_up) == sorted(expired)
     assert stat.S_IMODE(caught_up.stat().st_mode) == 0o600
     assert Path(second["detail"]["snapshot"]) == Path(rerun.json()["snapshot"])
-    assert sorted(path.name for path in (exports / "retention").iterdir()) == sorted(
+    assert sorted(path.name for path in snapshot_folder(exports, store.url).iterdir()) == sorted(
         [caught_up.name, Path(rerun.json()["snapshot"]).name]
     )
 
@@ -803,11 +803,12 @@ def test_snapshots_of_several_killed_runs_in_a_row_are_written_by_the_next_run_w
     store = db
     from baskets.files import TEMP_PREFIX
 
+    store = db  # a bigger store than the fixture's: seeded from empty
     seed(store, 900, 11)
     add_operators_if_missing(store)
     expired = expired_ids(store)
     env = _process_env(store, batch_size=4)
-    retention = tmp_path / "var" / "exports" / "retention"
+    retention = snapshot_folder(tmp_path / "var" / "exports", store.url)
 
     def run_until_killed(snapshot_pause_seconds: float, ready: Callable[[], bool]) -> None:
         run = _start_cleanup(env, tmp_path, "--as", "alice", snapshot_pause_seconds=snapshot_pause_seconds)
@@ -842,3 +843,32 @@ def test_snapshots_of_several_killed_runs_in_a_row_are_written_by_the_next_run_w
     assert sorted(_snapshot_ids(snapshots[0]) + _snapshot_ids(snapshots[1])) == sorted(expired)
     assert sorted(retention.iterdir()) == sorted(snapshots)  # the killed writer's temporary file is gone
     assert {stat.S_IMODE(path.stat().st_mode) for path in snapshots} == {0o600}
+
+
+def test_two_databases_with_one_export_dir_keep_their_snapshots_apart(
+    cli, store: DatabaseUnderTest, prefect_harness: None, tmp_path: Path
+) -> None:
+    from baskets.db import make_engine, upgrade_database
+
+    other_url = f"sqlite:///{tmp_path / 'other' / 'baskets.db'}"
+    other = DatabaseUnderTest(
+        "sqlite", other_url, make_engine(other_url), {"BASKETS_DATABASE_URL": other_url}
+    )
+    upgrade_database(other.engine)
+    seed(other, 200, 5)
+    add_operators(other)
+    exports = tmp_path / "shared-exports"
+    snapshots = {}
+    for database in (store, other, store):  # the second run of `store` finds its own folder again
+        expired = expired_ids(database)
+        env = {**database.env, **NO_SHARE_LIMIT, "BASKETS_EXPORT_DIR": str(exports)}
+        result = cli("cleanup", *AT_NOW, "--as", "alice", "--json", env=env)
+        assert result.exit_code == 0, result.stderr
+        path = Path(result.json()["snapshot"])
+        assert path.parent == snapshot_folder(exports, database.url)
+        assert _snapshot_ids(path) == sorted(expired)
+        snapshots.setdefault(database.url, []).append(path)
+    other.engine.dispose()
+    assert snapshot_folder(exports, store.url) != snapshot_folder(exports, other.url)
+    for url, paths in snapshots.items():
+        assert sorted(snapshot_folder(exports, url).iterdir()) == sorted(paths)

@@ -55,7 +55,7 @@ def test_list_filters_by_basket_id_in_any_spelling(cli, store: DatabaseUnderTest
 def test_list_operator_comes_from_the_environment_too(cli, store: DatabaseUnderTest) -> None:
     result = cli("list", "--limit", "1", "--json", env={**store.env, "BASKETS_OPERATOR": "bob"})
     assert result.exit_code == 0
-    assert result.json()["count"] == 1
+    assert result.json()["shown"] == 1
 
 
 @pytest.mark.parametrize(
@@ -126,7 +126,9 @@ def test_first_operator_needs_no_actor_and_later_ones_need_an_administrator(
     )
     by_processor = cli("operators", "add", "sam", "--role", "order_processor", "--as", "pat", env=db.env)
     assert by_processor.exit_code == 3
-    assert "'pat' is a order_processor: only system_administrator may manage operators" in by_processor.stderr
+    assert (
+        "'pat' is an order_processor: only system_administrator may manage operators" in by_processor.stderr
+    )
 
     duplicate = cli("operators", "add", "pat", "--role", "content_manager", "--as", "root-admin", env=db.env)
     assert duplicate.exit_code == 2
@@ -146,7 +148,7 @@ def test_first_operator_needs_no_actor_and_later_ones_need_an_administrator(
 def test_list_as_a_separate_process_prints_a_table(store: DatabaseUnderTest, tmp_path: Path) -> None:
     process = run_baskets_process("list", "--as", "bob", "--limit", "3", env=store.env, cwd=tmp_path)
     assert process.returncode == 0, process.stderr
-    assert "3 baskets (newest first)" in process.stdout
+    assert "3 of 300 baskets, newest first" in process.stdout
     assert "Basket Id" in process.stdout
     assert process.stderr == ""
 
@@ -210,3 +212,191 @@ def test_database_server_that_never_answers_gives_one_line_and_exit_1(
     (line,) = process.stderr.strip().splitlines()
     assert line.startswith("error: cannot reach the database: ")
     assert "Traceback" not in process.stderr and process.stdout == ""
+
+
+def test_list_says_how_many_matched_beside_how_many_it_shows(cli, store: DatabaseUnderTest) -> None:
+    page = cli("list", "--as", "bob", "--limit", "7", "--json", env=store.env)
+    assert (page.json()["shown"], page.json()["total"]) == (7, 300)
+    everything = cli("list", "--as", "bob", "--limit", "1000", "--json", env=store.env)
+    assert (everything.json()["shown"], everything.json()["total"]) == (300, 300)
+    basket_id = str(store.scalar("select id from baskets order by id limit 1"))
+    one = cli("list", "--as", "bob", "--basket-id", basket_id, env=store.env)
+    assert one.stdout.splitlines()[0].strip() == "1 basket, newest first"
+
+
+def test_list_title_counts_with_thousands_separators_and_plurals() -> None:
+    from flows.cli import describe_page
+
+    assert describe_page(50, 2062) == "50 of 2,062 baskets, newest first"
+    assert describe_page(1, 1) == "1 basket, newest first"
+    assert describe_page(1234, 1234) == "1,234 baskets, newest first"
+    assert describe_page(0, 0) == "no baskets match"
+
+
+@pytest.mark.parametrize("command", ["list", "status", "export", "audit verify", "operators list"])
+def test_a_command_that_does_not_create_databases_refuses_a_missing_sqlite_file(
+    cli, tmp_path: Path, command: str
+) -> None:
+    result = cli(*command.split(), "--as", "bob") if command != "status" else cli("status")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"error: database: no SQLite file at {tmp_path / 'var' / 'baskets.db'}: create it with "
+        "`baskets init` (or point --database-url or BASKETS_DATABASE_URL at an existing database)"
+    )
+    assert not (tmp_path / "var").exists()
+
+
+def test_a_missing_sqlite_file_with_control_characters_stays_one_line(cli, tmp_path: Path) -> None:
+    result = cli("list", "--as", "bob", "--database-url", f"sqlite:///{tmp_path}/a\nb.db")
+    assert result.exit_code == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "a\\nb.db" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_init_refuses_a_database_file_under_a_file_in_one_line(cli, tmp_path: Path) -> None:
+    (tmp_path / "plain.txt").write_text("not a folder")
+    result = cli("init", "--database-url", f"sqlite:///{tmp_path}/plain.txt/baskets.db")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"error: database: cannot create the SQLite file {tmp_path}/plain.txt/baskets.db: "
+        f"{tmp_path}/plain.txt is not a writable folder (expected e.g. --database-url sqlite:///var/baskets.db)"
+    )
+    assert (tmp_path / "plain.txt").read_text() == "not a folder"
+
+
+def test_init_creates_a_missing_parent_folder(cli, tmp_path: Path) -> None:
+    result = cli("init", "--database-url", f"sqlite:///{tmp_path}/new/deeper/baskets.db")
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "new" / "deeper" / "baskets.db").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "error"),
+    [
+        (["list", "--as", "bob", "--limit", "0"], 2, "Invalid value for '--limit'"),
+        (["list", "--as", "carol"], 3, "'carol' is a content_manager: only"),
+        (
+            ["audit", "show", "3f2504e0-4f89-11d3-9a0c-0305e82c3301", "--as", "bob"],
+            4,
+            "no audit rows for basket",
+        ),
+    ],
+)
+def test_a_failing_json_command_still_prints_one_json_object(cli, store, args, code, error) -> None:
+    result = cli(*args, "--json", env=store.env)
+    assert result.exit_code == code
+    assert len(result.stdout.strip().splitlines()) == 1
+    assert result.json()["exit_code"] == code
+    assert error in result.json()["error"]
+    assert result.stderr.strip() == f"error: {result.json()['error']}"
+
+
+def test_without_json_a_failure_prints_nothing_on_stdout(cli, store: DatabaseUnderTest) -> None:
+    result = cli("list", "--as", "carol", env=store.env)
+    assert (result.exit_code, result.stdout) == (3, "")
+
+
+def _every_command(group, path=()):
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            yield from _every_command(command, (*path, name))
+        else:
+            yield (*path, name)
+
+
+def test_every_help_shows_flags_as_flags_without_a_type_placeholder(cli) -> None:
+    from flows.cli import command_line
+
+    commands = list(_every_command(command_line()))
+    assert ("operators", "remove") in commands and ("delete",) in commands
+    for command in [(), *commands]:
+        result = cli(*command, "--help", env={"COLUMNS": "200"})
+        assert result.exit_code == 0, command
+        assert "--help" in result.stdout
+        for placeholder in ("<bool>", "BOOLEAN", "<boolean>"):
+            assert placeholder not in result.stdout, (command, placeholder)
+
+
+@pytest.fixture
+def admins(db: DatabaseUnderTest) -> DatabaseUnderTest:
+    add_operators(db)  # alice system_administrator, bob order_processor, carol content_manager
+    return db
+
+
+def test_operators_remove_takes_the_operator_away_and_keeps_their_audit_rows(cli, admins) -> None:
+    seed(admins, 5, 1)
+    basket_id = str(admins.scalar("select id from baskets order by id limit 1"))
+    deleted = cli("delete", basket_id, "--as", "bob", env=admins.env)
+    assert deleted.exit_code == 0, deleted.stderr
+    removed = cli("operators", "remove", "bob", "--as", "alice", "--json", env=admins.env)
+    assert removed.exit_code == 0, removed.stderr
+    assert removed.json() == {"removed": "bob", "role": "order_processor"}
+    assert admins.scalar("select count(*) from operators where name = 'bob'") == 0
+    assert admins.scalar("select actor from basket_audit where basket_id = :id", id=basket_id) == "bob"
+    gone = cli("list", "--as", "bob", env=admins.env)
+    assert (gone.exit_code, gone.stderr.startswith("error: --as: no operator named 'bob'")) == (3, True)
+
+
+def test_operators_set_role_changes_what_the_operator_may_do(cli, admins) -> None:
+    promoted = cli("operators", "set-role", "carol", "Order-Processor", "--as", "alice", env=admins.env)
+    assert promoted.exit_code == 0, promoted.stderr
+    assert promoted.stdout.strip() == "operator 'carol' is now an order_processor (was content_manager)"
+    assert admins.scalar("select role from operators where name = 'carol'") == "order_processor"
+    assert cli("list", "--as", "carol", env=admins.env).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "error"),
+    [
+        (["remove", "carol", "--as", "bob"], 3, "'bob' is an order_processor: only system_administrator may"),
+        (["set-role", "carol", "system_administrator", "--as", "carol"], 3, "'carol' is a content_manager"),
+        (["remove", "carol"], 3, "manage operators needs an operator"),
+        (["remove", "mallory", "--as", "alice"], 4, "NAME: no operator named 'mallory'"),
+        (["set-role", "mallory", "marketer", "--as", "alice"], 4, "NAME: no operator named 'mallory'"),
+        (
+            ["set-role", "carol", "root", "--as", "alice"],
+            2,
+            "ROLE: 'root' is not a known role (expected one of ",
+        ),
+        (["remove", "ca\x1brol", "--as", "alice"], 2, "NAME: character 3 is U+001B"),
+        (["remove", "x" * 5000, "--as", "alice"], 2, "NAME: expected an operator's name of 1 to 100"),
+        (["remove", "Alice", "--as", "alice"], 4, "NAME: no operator named 'Alice'"),
+        (
+            ["remove", "alice", "--as", "alice"],
+            2,
+            "NAME: 'alice' is the last system_administrator and cannot be removed (add another first: ",
+        ),
+        (
+            ["set-role", "alice", "order_processor", "--as", "alice"],
+            2,
+            "NAME: 'alice' is the last system_administrator and cannot be demoted",
+        ),
+    ],
+)
+def test_operators_remove_and_set_role_refuse_in_one_line_changing_nothing(
+    cli, admins, args, code, error
+) -> None:
+    before = _operator_rows(admins)
+    result = cli("operators", *args, env=admins.env)
+    assert result.exit_code == code
+    assert result.stderr.startswith(f"error: {error}")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert _operator_rows(admins) == before
+
+
+def test_an_administrator_may_go_once_another_one_is_there(cli, admins) -> None:
+    assert (
+        cli("operators", "set-role", "bob", "system_administrator", "--as", "alice", env=admins.env).exit_code
+        == 0
+    )
+    assert cli("operators", "remove", "alice", "--as", "alice", env=admins.env).exit_code == 0
+    last = cli("operators", "set-role", "bob", "marketer", "--as", "bob", env=admins.env)
+    assert last.exit_code == 2
+    assert _operator_rows(admins) == [("bob", "system_administrator"), ("carol", "content_manager")]
+
+
+def _operator_rows(database: DatabaseUnderTest) -> list[tuple[str, str]]:
+    with database.engine.connect() as connection:
+        rows = connection.exec_driver_sql("select name, role from operators order by name")
+        return [(row[0], row[1]) for row in rows]

@@ -212,7 +212,34 @@ def test_audit_verify_with_saved_head_catches_a_cut_off_tail(
     assert cli("audit", "verify", "--as", "bob", env=store.env).exit_code == 0
     cut = cli("audit", "verify", "--head", head.upper(), "--as", "bob", env=store.env)
     assert cut.exit_code == 6
-    assert cut.stderr.startswith("error: audit chain broken at seq 3: the saved head")
+    assert cut.stderr.startswith(
+        f"error: audit chain broken: the chain never had head {head} (it has 2 rows;"
+    )
+    assert "seq 3" not in cut.stderr  # there is no row 3 to name
+
+
+def test_audit_verify_with_a_head_the_chain_never_had_says_so(
+    cli, store: DatabaseUnderTest, prefect_harness: None
+) -> None:
+    assert cli("delete", *_ids(store, 1), "--as", "bob", env=store.env).exit_code == 0
+    head = cli("audit", "verify", "--as", "bob", "--json", env=store.env).json()["head_hash"]
+    stranger = "ab" * 32
+    result = cli("audit", "verify", "--head", stranger, "--as", "bob", env=store.env)
+    assert result.exit_code == 6
+    assert result.stderr.strip() == (
+        f"error: audit chain broken: the chain never had head {stranger} (it has 1 row; its head is "
+        f"seq 1, hash {head}): rows after seq 1 were cut off, the chain was rewritten, or that hash "
+        "is another database's"
+    )
+    as_json = cli("audit", "verify", "--head", stranger, "--as", "bob", "--json", env=store.env)
+    assert as_json.exit_code == 6
+    assert len(as_json.stdout.strip().splitlines()) == 1  # one JSON object, with the error in it
+    assert (as_json.json()["ok"], as_json.json()["first_bad_seq"], as_json.json()["exit_code"]) == (
+        False,
+        None,
+        6,
+    )
+    assert as_json.json()["error"] == result.stderr.strip().removeprefix("error: ")
 
 
 def test_audit_show_lists_the_deletion_with_its_lines(
@@ -392,3 +419,12 @@ def test_a_run_form_filter_with_a_hostile_value_fails_the_run_and_deletes_nothin
     assert state.is_failed()
     assert f"basket_filter.{field}: " in (state.message or "")
     assert (_count(store, Basket), _count(store, BasketAudit)) == (baskets, 0)
+
+
+def test_delete_preview_of_one_basket_says_one_basket_matches(cli, store: DatabaseUnderTest) -> None:
+    (basket_id,) = _ids(store, 1)
+    shown = cli("delete", "--basket-id", basket_id, "--as", "alice", env=store.env)
+    assert shown.exit_code == 0, shown.stderr
+    assert shown.stdout.strip() == (
+        f"1 basket matches --basket-id '{basket_id}'; nothing deleted. Add --yes to delete it."
+    )

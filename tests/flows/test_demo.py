@@ -8,6 +8,7 @@ import pyarrow.parquet as pq
 
 from baskets.audit import verify_audit_chain
 from baskets.db import make_engine
+from baskets.retention import snapshot_folder
 
 
 def test_demo_seeds_exports_cleans_up_and_audits_every_deleted_basket(
@@ -35,7 +36,8 @@ def test_demo_seeds_exports_cleans_up_and_audits_every_deleted_basket(
     assert remaining + audited == 400
     assert audited > 0
     assert report.ok and report.count == audited
-    snapshot = next((tmp_path / "var" / "exports" / "retention").glob("deleted-baskets-*.parquet"))
+    snapshot_dir = snapshot_folder(tmp_path / "var" / "exports", f"sqlite:///{database}")
+    snapshot = next(snapshot_dir.glob("deleted-baskets-*.parquet"))
     assert pq.read_metadata(snapshot).num_rows == audited
     assert f"deleted {audited:,} baskets with an audit row each" in result.stdout
 

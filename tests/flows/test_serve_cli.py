@@ -45,6 +45,7 @@ def test_serve_refuses_a_bad_schedule_setting_before_starting(
 
 
 def test_serve_refuses_a_database_that_was_never_initialised(tmp_path: Path) -> None:
+    (tmp_path / "empty.db").touch()
     env = {"BASKETS_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"}
     done = run_baskets_process("serve", env=without_prefect_api(env), cwd=tmp_path)
     assert done.returncode == 1
