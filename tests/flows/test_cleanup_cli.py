@@ -800,7 +800,6 @@ def test_snapshot_of_a_run_that_failed_on_an_unwritable_folder_is_written_by_the
 def test_snapshots_of_several_killed_runs_in_a_row_are_written_by_the_next_run_without_stray_files(
     db: DatabaseUnderTest, prefect_harness: None, tmp_path: Path
 ) -> None:
-    store = db
     from baskets.files import TEMP_PREFIX
 
     store = db  # a bigger store than the fixture's: seeded from empty
