@@ -35,7 +35,6 @@ from flows.console import (
     emit_json,
     open_runtime,
     parse_now,
-    running_flow,
     stderr,
     stdout,
     with_basket_filter,
@@ -239,14 +238,11 @@ def demo(
             f"modified {row['modified_at']:%Y-%m-%d %H:%M}"
         )
     from flows.export import report_export
+    from flows.runner import run_flow
 
-    with running_flow():
-        exported = report_export(
-            basket_filter=BasketFilter(),
-            format="both",
-            output=None,
-            operator="demo-admin",
-        )
+    exported = run_flow(
+        report_export, basket_filter=BasketFilter(), format="both", output=None, operator="demo-admin"
+    )
     stdout.print(
         f"[bold]3. exported[/] {exported['lines']:,} lines of {exported['baskets']:,} baskets "
         "as demo-admin (`baskets export --format both --as demo-admin`):"

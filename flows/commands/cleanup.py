@@ -16,9 +16,9 @@ from flows.console import (
     open_runtime,
     parse_now,
     progress_bar,
-    running_flow,
     stdout,
 )
+from flows.runner import run_flow
 
 DryRun = Annotated[
     bool,
@@ -59,7 +59,7 @@ def cleanup(
         authorize_cleanup(connection, name, force)
     from flows.retention import reporting_progress_to, retention_cleanup
 
-    with running_flow(heartbeats=True), progress_bar() as bar:
+    with progress_bar() as bar:
         batches = bar.add_task("deleting expired baskets", total=None)
 
         def show(done: int, expected: int) -> None:
@@ -67,7 +67,9 @@ def cleanup(
 
         with reporting_progress_to(show):
             try:
-                summary = retention_cleanup(
+                summary = run_flow(
+                    retention_cleanup,
+                    heartbeats=True,
                     now=as_of,
                     dry_run=dry_run,
                     force=force,
@@ -126,15 +128,14 @@ def demo_cleanup(operator: str) -> None:
     from baskets.retention import CATEGORIES, CATEGORY_TITLES
     from flows.retention import retention_cleanup
 
-    with running_flow():
-        planned = retention_cleanup(dry_run=True, operator=operator)
-        stdout.print(
-            f"[bold]cleanup, dry run[/] (`baskets cleanup --dry-run --as {operator}`): "
-            f"{planned['would_delete_total']:,} of {planned['all_baskets']:,} baskets are past retention"
-        )
-        for category in CATEGORIES:
-            stdout.print(f"   {planned['would_delete'][category]:>9,}  {CATEGORY_TITLES[category].lower()}")
-        done = retention_cleanup(force=planned["over_limit"], operator=operator)
+    planned = run_flow(retention_cleanup, dry_run=True, operator=operator)
+    stdout.print(
+        f"[bold]cleanup, dry run[/] (`baskets cleanup --dry-run --as {operator}`): "
+        f"{planned['would_delete_total']:,} of {planned['all_baskets']:,} baskets are past retention"
+    )
+    for category in CATEGORIES:
+        stdout.print(f"   {planned['would_delete'][category]:>9,}  {CATEGORY_TITLES[category].lower()}")
+    done = run_flow(retention_cleanup, force=planned["over_limit"], operator=operator)
     forced = " --force" if planned["over_limit"] else ""
     stdout.print(
         f"[bold]cleanup[/] (`baskets cleanup{forced} --as {operator}`): deleted {done['deleted']:,} "

@@ -16,11 +16,11 @@ from flows.console import (
     open_runtime,
     parse_now,
     progress_bar,
-    running_flow,
     stderr,
     stdout,
     with_basket_filter,
 )
+from flows.runner import run_flow
 
 
 @with_basket_filter
@@ -68,10 +68,11 @@ def export_command(
     from flows.export import report_export
     from tasks.export import export_progress
 
-    with running_flow(), progress_bar() as bar:
+    with progress_bar() as bar:
         rows = bar.add_task("exporting rows", total=total or None)
         with export_progress(lambda written: bar.update(rows, completed=written)):
-            summary = report_export(
+            summary = run_flow(
+                report_export,
                 basket_filter=basket_filter,
                 format=export_format,
                 output=output,
