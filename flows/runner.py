@@ -282,7 +282,7 @@ def _run_directly(flow: Any, params: dict[str, Any]) -> Any:
             try:
                 return validated(**given)
             except ValidationError as error:
-                if error.title != fn.__name__:  # raised inside the flow, not by its parameters
+                if error.title != fn.__qualname__:  # raised inside the flow, not by its parameters
                     raise
                 raise BadInput(_describe_parameter_error(error)) from None
 
