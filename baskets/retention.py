@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import time
 from collections import Counter
@@ -12,11 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -46,6 +44,11 @@ from baskets.files import DEFAULT_FILE_MODE, FileRules, atomic_file, parquet_of_
 from baskets.models import Basket, BasketAudit, BasketLine, CleanupRun, CleanupRunBatch
 from baskets.roles import Actor
 from config.settings import ACCOUNT_TYPES, RetentionSettings
+
+# pyarrow is imported by the snapshot's functions only: `baskets status` reads the expiry
+# predicate from here and should not pay for loading it.
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 # What a run reports on: each account type, and empty baskets on their own line.
 EMPTY = "empty"
@@ -668,30 +671,44 @@ def cleanup_run_record(connection: Connection, run_id: int) -> dict[str, Any]:
 
 # --- the Parquet snapshot ------------------------------------------------------------------
 
-SNAPSHOT_SCHEMA = pa.schema(
-    [
-        ("seq", pa.int64()),
-        ("basket_id", pa.string()),
-        ("deleted_at", pa.timestamp("us", tz="UTC")),
-        ("actor", pa.string()),
-        ("actor_role", pa.string()),
-        ("reason", pa.string()),
-        ("flow_run_id", pa.string()),
-        ("shop_account_id", pa.string()),
-        ("shop_account_name", pa.string()),
-        ("shop_account_email", pa.string()),
-        ("account_id", pa.string()),
-        ("account_name", pa.string()),
-        ("account_email", pa.string()),
-        ("account_type", pa.string()),
-        ("basket_created_at", pa.timestamp("us", tz="UTC")),
-        ("basket_modified_at", pa.timestamp("us", tz="UTC")),
-        ("line_count", pa.int32()),
-        ("total_quantity", pa.decimal128(18, 4)),
-        ("lines", pa.string()),
-        ("hash", pa.string()),
-    ]
-)
+
+@functools.cache
+def snapshot_schema() -> pa.Schema:
+    """The Arrow schema of a retention snapshot: the audit row's columns, typed."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("seq", pa.int64()),
+            ("basket_id", pa.string()),
+            ("deleted_at", pa.timestamp("us", tz="UTC")),
+            ("actor", pa.string()),
+            ("actor_role", pa.string()),
+            ("reason", pa.string()),
+            ("flow_run_id", pa.string()),
+            ("shop_account_id", pa.string()),
+            ("shop_account_name", pa.string()),
+            ("shop_account_email", pa.string()),
+            ("account_id", pa.string()),
+            ("account_name", pa.string()),
+            ("account_email", pa.string()),
+            ("account_type", pa.string()),
+            ("basket_created_at", pa.timestamp("us", tz="UTC")),
+            ("basket_modified_at", pa.timestamp("us", tz="UTC")),
+            ("line_count", pa.int32()),
+            ("total_quantity", pa.decimal128(18, 4)),
+            ("lines", pa.string()),
+            ("hash", pa.string()),
+        ]
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SNAPSHOT_SCHEMA":  # the schema by its old name, built on first use
+        return snapshot_schema()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 _SNAPSHOT_SOURCE = {"deleted_at": BasketAudit.occurred_at}
 # Columns whose values repeat from row to row (a run's actor and time of batch, an account's
 # names): dictionary-encoded. The others are unique per basket, where trying a dictionary first
@@ -699,7 +716,6 @@ _SNAPSHOT_SOURCE = {"deleted_at": BasketAudit.occurred_at}
 _SNAPSHOT_UNIQUE = {
     "seq", "basket_id", "basket_created_at", "basket_modified_at", "total_quantity", "lines", "hash"
 }  # fmt: skip
-_SNAPSHOT_DICTIONARY = [name for name in SNAPSHOT_SCHEMA.names if name not in _SNAPSHOT_UNIQUE]
 SNAPSHOT_CHUNK_ROWS = 20_000
 
 
@@ -739,14 +755,17 @@ def write_parquet_snapshot(
     under the final name (and the next snapshot in that folder removes the temporary file).
     Raises BadInput when the folder cannot be written.
     """
+    import pyarrow.parquet as pq
+
     rules = (rules or snapshot_rules(path.parent)).protecting(engine.url)
     query = _snapshot_query(first_seq, last_seq)
     fetch = _adbc_postgresql_chunks if engine.dialect.name == "postgresql" else _sqlalchemy_chunks
     rows = 0
-    schema = SNAPSHOT_SCHEMA.with_metadata(suite_metadata(SNAPSHOT_KIND))
+    schema = snapshot_schema().with_metadata(suite_metadata(SNAPSHOT_KIND))
+    dictionary = [name for name in schema.names if name not in _SNAPSHOT_UNIQUE]
     with (
         atomic_file(path, rules, parquet_of_kind(SNAPSHOT_KIND)) as file,
-        pq.ParquetWriter(file.temp, schema, use_dictionary=_SNAPSHOT_DICTIONARY) as writer,
+        pq.ParquetWriter(file.temp, schema, use_dictionary=dictionary) as writer,
     ):
         time.sleep(pause_in_snapshot_seconds)
         for chunk in fetch(engine, query):
@@ -785,7 +804,7 @@ def record_snapshot(engine: Engine, run_id: int, path: Path) -> None:
 
 def _snapshot_query(first_seq: int | None, last_seq: int | None) -> Select[Any]:
     columns = []
-    for name in SNAPSHOT_SCHEMA.names:
+    for name in snapshot_schema().names:
         column = _SNAPSHOT_SOURCE[name] if name in _SNAPSHOT_SOURCE else getattr(BasketAudit, name)
         if name in ("basket_id", "shop_account_id"):  # uuid on PostgreSQL: text for Arrow
             column = cast(column, String)
@@ -805,6 +824,8 @@ def _adbc_postgresql_chunks(engine: Engine, query: Select[Any]) -> Iterator[pa.T
     """The snapshot's rows as Arrow straight from PostgreSQL's wire format (ADBC): about ten
     times faster than a Python object per value, which took as long as the whole bare delete."""
     import adbc_driver_postgresql.dbapi as adbc_postgresql
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
     sql = str(
         query.compile(
@@ -820,18 +841,21 @@ def _adbc_postgresql_chunks(engine: Engine, query: Select[Any]) -> Iterator[pa.T
         cursor.execute(sql)
         for batch in cursor.fetch_record_batch():
             columns = []
-            for target in SNAPSHOT_SCHEMA:
+            for target in snapshot_schema():
                 column = batch.column(target.name)
                 if isinstance(column.type, pa.ExtensionType):  # numeric arrives as text
                     column = column.storage
                 # Times are stored as naive UTC: the same instants, labelled UTC.
                 columns.append(column if column.type == target.type else pc.cast(column, target.type))
-            yield pa.Table.from_arrays(columns, schema=SNAPSHOT_SCHEMA)
+            yield pa.Table.from_arrays(columns, schema=snapshot_schema())
 
 
 def _sqlalchemy_chunks(engine: Engine, query: Select[Any]) -> Iterator[pa.Table]:
     """The snapshot's rows through SQLAlchemy, SNAPSHOT_CHUNK_ROWS at a time, column by column."""
-    total_quantity = SNAPSHOT_SCHEMA.names.index("total_quantity")
+    import pyarrow as pa
+
+    schema = snapshot_schema()
+    total_quantity = schema.names.index("total_quantity")
     with engine.connect() as connection:
         result = connection.execution_options(yield_per=SNAPSHOT_CHUNK_ROWS).execute(query)
         for chunk in result.partitions():
@@ -841,9 +865,8 @@ def _sqlalchemy_chunks(engine: Engine, query: Select[Any]) -> Iterator[pa.Table]
                 None if value is None else Decimal(canonical_quantity(value))
                 for value in columns[total_quantity]
             ]
-            types = SNAPSHOT_SCHEMA.types
-            arrays = [pa.array(values, type=kind) for values, kind in zip(columns, types, strict=True)]
-            yield pa.Table.from_arrays(arrays, schema=SNAPSHOT_SCHEMA)
+            arrays = [pa.array(values, type=kind) for values, kind in zip(columns, schema.types, strict=True)]
+            yield pa.Table.from_arrays(arrays, schema=schema)
 
 
 # --- what a run reports --------------------------------------------------------------------

@@ -1,10 +1,12 @@
-"""On-demand speed: wall time of `baskets delete ID` with a Prefect server running, and without one.
+"""On-demand speed: wall time of every on-demand command without a Prefect server and with one.
 
-Runs each command as its own process, as an operator would, on a small SQLite database, and
-prints medians and their ratio to `baskets list` (the same start-up without Prefect) measured
-in the same run. Not a test: it never fails on a time.
+Runs each command as its own process, as an operator would, on a small SQLite database (200
+baskets): `baskets list` (no flow), then delete ID, restore, export, cleanup --dry-run and
+audit report, first without PREFECT_API_URL (run directly, flows/runner.py), then against a
+local Prefect server (tracked flow runs). Prints medians and their ratio to `baskets list`
+measured in the same run. Not a test: it never fails on a time.
 
-    .venv/bin/python bench/on_demand_delete.py [--runs 7] [--runs-without-server 3]
+    .venv/bin/python bench/on_demand_delete.py [--runs 5]
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,23 +56,47 @@ def timed(args: list[str], env: dict[str, str], cwd: Path) -> Sample:
     return Sample(wall=seconds, cpu=_children_cpu() - cpu_before)
 
 
-def describe(label: str, samples: list[Sample], baseline: float) -> str:
-    walls = [sample.wall for sample in samples]
-    median = statistics.median(walls)
-    cpu = statistics.median(sample.cpu for sample in samples)
-    return (
-        f"{label:<40} wall median {median:5.2f} s  min {min(walls):5.2f} s  max {max(walls):5.2f} s  "
-        f"CPU median {cpu:5.2f} s  n={len(samples)}  ({median / baseline:4.1f}x baskets list)"
-    )
+def commands(ids: Iterator[str], deleted: list[str]) -> dict[str, Callable[[], list[str]]]:
+    """Each on-demand command's arguments, fresh per call (a delete takes the next basket, a
+    restore puts back the one deleted last)."""
+
+    def delete() -> list[str]:
+        deleted.append(next(ids))
+        return ["delete", deleted[-1], "--as", "alice"]
+
+    return {
+        "delete ID": delete,
+        "restore ID": lambda: ["restore", deleted.pop(), "--as", "alice"],
+        "export (csv)": lambda: ["export", "--as", "alice", "--output", "bench.csv", "--overwrite"],
+        "cleanup --dry-run": lambda: ["cleanup", "--dry-run", "--as", "alice"],
+        "audit report": lambda: [
+            "audit",
+            "report",
+            "--as",
+            "alice",
+            "--output",
+            "report.html",
+            "--overwrite",
+        ],
+    }
+
+
+def measure(runs: int, env: dict[str, str], work: Path, ids: Iterator[str]) -> dict[str, list[Sample]]:
+    deleted: list[str] = []
+    samples: dict[str, list[Sample]] = {}
+    for name, arguments in commands(ids, deleted).items():
+        samples[name] = [timed(arguments(), env, work) for _ in range(runs)]
+        if name == "delete ID":  # restore puts these back, newest first
+            deleted.reverse()
+    return samples
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--runs-without-server", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     options = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="bench-delete-"))
+    work = Path(tempfile.mkdtemp(prefix="bench-on-demand-"))
     env = {
         **{key: value for key, value in os.environ.items() if not key.startswith("PREFECT_API")},
         "PREFECT_HOME": str(work / "prefect-home"),
@@ -89,21 +116,26 @@ def main() -> None:
 
     baseline = [timed(["list", "--limit", "5", "--as", "alice"], env, work) for _ in range(options.runs)]
     base = statistics.median(sample.wall for sample in baseline)
-    print(f"small SQLite database (200 baskets), {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
-    print(describe("baskets list (no Prefect)", baseline, base))
-
+    direct = measure(options.runs, env, work, ids)
     with local_prefect_server("127.0.0.1", free_port(), env) as api_url:
         served = {**env, "PREFECT_API_URL": api_url}
-        timed(["delete", next(ids), "--as", "alice"], served, work)  # warm the server's caches
-        with_server = [
-            timed(["delete", next(ids), "--as", "alice"], served, work) for _ in range(options.runs)
-        ]
-    print(describe("baskets delete ID, server running", with_server, base))
+        timed(["cleanup", "--dry-run", "--as", "alice"], served, work)  # warm the server's caches
+        tracked = measure(options.runs, served, work, ids)
 
-    without = [
-        timed(["delete", next(ids), "--as", "alice"], env, work) for _ in range(options.runs_without_server)
-    ]
-    print(describe("baskets delete ID, no server (ephemeral)", without, base))
+    print(f"small SQLite database (200 baskets), {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, "
+          f"{options.runs} runs each; wall medians in s (CPU medians), ratio to baskets list")  # fmt: skip
+    print()
+    print("| command | no server (direct) | server running (tracked) |")
+    print("| --- | --- | --- |")
+    print(f"| baskets list (no flow) | {cell(baseline, base)} | |")
+    for name in direct:
+        print(f"| baskets {name} | {cell(direct[name], base)} | {cell(tracked[name], base)} |")
+
+
+def cell(samples: list[Sample], baseline: float) -> str:
+    wall = statistics.median(sample.wall for sample in samples)
+    cpu = statistics.median(sample.cpu for sample in samples)
+    return f"{wall:.2f} ({cpu:.2f}) {wall / baseline:.1f}x"
 
 
 if __name__ == "__main__":

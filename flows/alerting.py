@@ -5,14 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from typing import Any
-
-from prefect import Flow, flow
-from prefect.artifacts import create_markdown_artifact
-from prefect.client.schemas.objects import FlowRun, State
-from prefect.exceptions import ParameterTypeError
-from prefect.logging.loggers import flow_run_logger
-from prefect.variables import Variable
+from typing import TYPE_CHECKING, Any
 
 from baskets.alerts import Alert, Delivery, deliver_alert
 from baskets.db import engine_for_settings
@@ -28,6 +21,13 @@ from baskets.status import (
 )
 from config.settings import Settings, load_settings
 from config.urls import display_url, hide_url_secrets
+from flows.runner import create_artifact, flow, run_logger
+
+# Prefect is imported where it is used: a direct run (flows.runner) imports this module for the
+# cleanup's hooks but never calls them, and must not load Prefect.
+if TYPE_CHECKING:
+    from prefect import Flow
+    from prefect.client.schemas.objects import FlowRun, State
 
 _PREFECT_PREFIX = "Flow run encountered an exception: "
 # What of a cleanup run's recorded detail an alert repeats: why, and which baskets wait.
@@ -47,6 +47,8 @@ def alert_cleanup_failed(flow: Flow[Any, Any], flow_run: FlowRun, state: State) 
 
 
 def _refused_for_its_caller(state: State) -> bool:
+    from prefect.exceptions import ParameterTypeError
+
     try:
         error = state.result(raise_on_failure=False)
     except Exception:  # noqa: BLE001 - a result that cannot be read is no refusal: alert
@@ -60,6 +62,8 @@ def alert_cleanup_crashed(flow: Flow[Any, Any], flow_run: FlowRun, state: State)
 
 
 def _alert_for_run(kind: str, flow: Flow[Any, Any], flow_run: FlowRun, state: State) -> None:
+    from prefect.logging.loggers import flow_run_logger
+
     logger: logging.LoggerAdapter[Any] | logging.Logger
     try:
         logger = flow_run_logger(flow_run, flow)
@@ -134,9 +138,9 @@ def cleanup_watchdog(
        newer success went stale too, or after `remind_after_hours`.
     3. Record the health as a markdown artifact and return it (without secrets).
     """
-    from prefect.logging import get_run_logger
+    from prefect.variables import Variable
 
-    logger = get_run_logger()
+    logger = run_logger()
     settings = load_settings()
     checked_at = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     engine = engine_for_settings(settings)
@@ -165,7 +169,8 @@ def cleanup_watchdog(
             )
 
     summary = {**report.as_json(), "alerted": alerted}
-    create_markdown_artifact(
+    create_artifact(
+        "markdown",
         key=WATCHDOG_FLOW,
         markdown=_health_markdown(report.healthy, report.problems, summary),
         description="retention-cleanup health",

@@ -6,12 +6,11 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Literal
 
-from prefect import flow, runtime
-
 from baskets.audit_report import DEFAULT_WINDOW_DAYS, default_report_path, resolve_window
 from baskets.errors import AuditChainBroken
 from baskets.files import FileRules
 from config.settings import load_settings
+from flows.runner import current_flow_run_id, flow
 from tasks.audit_report import authorize_reader, publish_report_summary, read_audit, write_report_file
 
 
@@ -68,5 +67,5 @@ def audit_report(
         "format": report_format,
         "path": str(written),
         "operator": actor.name,
-        "flow_run_id": str(runtime.flow_run.id) if runtime.flow_run.id else None,
+        "flow_run_id": current_flow_run_id(),
     }

@@ -46,7 +46,6 @@ from flows.console import (
     open_runtime,
     output,
     parse_now,
-    running_flow,
     stderr,
     stdout,
     with_basket_filter,
@@ -305,14 +304,11 @@ def demo(
             f"modified {row['modified_at']:%Y-%m-%d %H:%M}"
         )
     from flows.export import report_export
+    from flows.runner import run_flow
 
-    with running_flow():
-        exported = report_export(
-            basket_filter=BasketFilter(),
-            format="both",
-            output=None,
-            operator="demo-admin",
-        )
+    exported = run_flow(
+        report_export, basket_filter=BasketFilter(), format="both", output=None, operator="demo-admin"
+    )
     stdout.print(
         f"[bold]3. exported[/] {plural(exported['lines'], 'line')} of "
         f"{plural(exported['baskets'], 'basket')} "

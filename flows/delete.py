@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from prefect import flow, get_run_logger
-from prefect.artifacts import create_markdown_artifact
-from prefect.runtime import flow_run
-from prefect.states import Failed
-
 from baskets.deletion import check_note, parse_basket_ids
 from baskets.errors import BadInput, BasketsError
 from baskets.filters import BasketFilter
 from baskets.roles import Action
+from flows.runner import create_artifact, current_flow_run_id, flow, refused, run_logger
 from tasks.delete import (
     authorize_operator,
     check_baskets_exist,
@@ -51,12 +47,7 @@ def basket_delete(
     try:
         return _delete_baskets(operator, basket_ids, basket_filter, delete_all, reason, note)
     except BasketsError as error:
-        return _refused(error)
-
-
-def _refused(error: BasketsError) -> Any:
-    # A Failed state instead of a raise: the run log shows one line, not a traceback.
-    return Failed(message=error.message, data=error)
+        return refused(error)
 
 
 def _delete_baskets(
@@ -70,7 +61,7 @@ def _delete_baskets(
     settings = load_task_settings()
     url = settings.database_url
     actor = authorize_operator(url, operator, Action.DELETE)
-    run_id = flow_run.get_id()
+    run_id = current_flow_run_id()
     note = check_note(note)
     basket_filter = basket_filter or BasketFilter()
     if basket_ids:
@@ -107,10 +98,10 @@ def _delete_baskets(
         "actor": actor.name,
         "reason": reason or ("broken" if basket_ids else "manual"),
         "filter": basket_filter.describe(),
-        "flow_run_id": str(run_id) if run_id else None,
+        "flow_run_id": run_id,
     }
-    get_run_logger().info("deleted %d baskets as %s", len(deleted), actor.name)
-    create_markdown_artifact(key="basket-delete", markdown=_deletion_markdown(summary, deleted),
+    run_logger().info("deleted %d baskets as %s", len(deleted), actor.name)
+    create_artifact("markdown", key="basket-delete", markdown=_deletion_markdown(summary, deleted),
                              description="Baskets deleted by this run")  # fmt: skip
     return summary
 
@@ -154,14 +145,14 @@ def basket_restore(basket_id: str, operator: str | None = None, note: str | None
     try:
         return _restore(basket_id, operator, note)
     except BasketsError as error:
-        return _refused(error)
+        return refused(error)
 
 
 def _restore(basket_id: str, operator: str | None, note: str | None) -> dict[str, Any]:
     settings = load_task_settings()
     actor = authorize_operator(settings.database_url, operator, Action.RESTORE)
     (parsed,) = parse_basket_ids([basket_id])
-    run_id = flow_run.get_id()
+    run_id = current_flow_run_id()
     result = restore_deleted_basket(settings.database_url, parsed, actor, check_note(note), run_id)
     summary = {
         "restored": 1,
@@ -170,9 +161,10 @@ def _restore(basket_id: str, operator: str | None, note: str | None) -> dict[str
         "restored_from_seq": result.restored_from_seq,
         "seq": result.seq,
         "actor": actor.name,
-        "flow_run_id": str(run_id) if run_id else None,
+        "flow_run_id": run_id,
     }
-    create_markdown_artifact(
+    create_artifact(
+        "markdown",
         key="basket-restore",
         markdown=(
             f"# Basket restored\n\n`{result.basket_id}` with {result.line_count} lines, from audit seq "

@@ -5,14 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from prefect import flow
-from prefect.runtime import flow_run
-
 from baskets.errors import BadInput
 from baskets.export import check_writable_folder, plan_export_paths
 from baskets.files import FileRules
 from baskets.filters import BasketFilter
 from config.settings import SettingsError, load_settings
+from flows.runner import current_flow_run_id, flow
 from tasks.export import authorize_exporter, publish_export_artifacts, write_export_files
 
 
@@ -43,7 +41,6 @@ def report_export(
     rules = FileRules(overwrite=overwrite, own_folder=settings.export_dir, mode=settings.file_mode)
     result = write_export_files(settings.database_url, basket_filter, paths, rules)
     publish_export_artifacts(result, basket_filter, actor)
-    run_id = flow_run.get_id()
     return {
         "baskets": result.baskets,
         "lines": result.lines,
@@ -56,5 +53,5 @@ def report_export(
         "operator": actor.name,
         "transport": result.transport,
         "seconds": round(result.seconds, 3),
-        "flow_run_id": str(run_id) if run_id else None,
+        "flow_run_id": current_flow_run_id(),
     }

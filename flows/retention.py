@@ -13,9 +13,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any
 
-from prefect import flow, get_run_logger
-from prefect.artifacts import create_progress_artifact, update_progress_artifact
-from prefect.runtime import flow_run
 from pydantic import AfterValidator
 from sqlalchemy import Engine
 
@@ -47,6 +44,7 @@ from baskets.retention import (
 from baskets.roles import Actor, authorize_cleanup
 from config.settings import Settings, SettingsError, load_settings
 from flows.alerting import alert_cleanup_crashed, alert_cleanup_failed
+from flows.runner import create_artifact, current_flow_run_id, flow, run_logger, update_progress_artifact
 from tasks import retention as retention_tasks
 from tasks.retention import (
     catch_up_snapshots,
@@ -108,7 +106,7 @@ def retention_cleanup(
     check_writable_folder(settings.export_dir, "setting export_dir")
     policy = RetentionPolicy.from_settings(settings.retention)
     engine = engine_for_settings(settings)
-    flow_run_id = flow_run.get_id()
+    flow_run_id = current_flow_run_id()
     try:
         check_schema(engine)
         actor = _cleanup_actor(engine, operator, force)
@@ -138,7 +136,7 @@ def _run_holding_lock(
     flow_run_id: str | None,
     lock: HeldLock,
 ) -> dict[str, Any]:
-    logger = get_run_logger()
+    logger = run_logger()
     run_id, abandoned = start_cleanup_run(
         engine, actor=actor, dry_run=dry_run, as_of=as_of, flow_run_id=flow_run_id
     )
@@ -219,8 +217,11 @@ def _delete_in_batches(
     flow_run_id: str | None,
     lock: HeldLock,
 ) -> RunTally:
-    progress = create_progress_artifact(
-        progress=0.0, key=PROGRESS_KEY, description=f"retention cleanup as of {plan.as_of:%Y-%m-%d %H:%M} UTC"
+    progress = create_artifact(
+        "progress",
+        progress=0.0,
+        key=PROGRESS_KEY,
+        description=f"retention cleanup as of {plan.as_of:%Y-%m-%d %H:%M} UTC",
     )
     tally = RunTally()
     done = 0

@@ -5,11 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from prefect import task
-from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import NO_CACHE
-from prefect.logging import get_run_logger
-
 from baskets.audit_report import (
     AuditReport,
     ReportFormat,
@@ -23,9 +18,10 @@ from baskets.db import engine_for_settings
 from baskets.files import FileRules
 from baskets.roles import Actor
 from config.settings import load_settings
+from flows.runner import create_artifact, run_logger, task
 
 
-@task(name="authorize-report-reader", cache_policy=NO_CACHE)
+@task(name="authorize-report-reader")
 def authorize_reader(database_url: str, operator: str | None) -> Actor:
     """The operator, checked before anything is read; NotPermitted (exit 3) otherwise."""
     engine = engine_for_settings(load_settings(database_url=database_url))
@@ -37,7 +33,7 @@ def authorize_reader(database_url: str, operator: str | None) -> Actor:
 
 
 # A report only reads: retrying a dropped connection is safe.
-@task(name="read-audit", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+@task(name="read-audit", retries=2, retry_delay_seconds=5)
 def read_audit(database_url: str, window: ReportWindow, now: dt.datetime, actor: Actor) -> AuditReport:
     """The audit in `window`, aggregated, with the status of the whole chain."""
     engine = engine_for_settings(load_settings(database_url=database_url))
@@ -45,7 +41,7 @@ def read_audit(database_url: str, window: ReportWindow, now: dt.datetime, actor:
         report = read_audit_report(engine, window, now, actor.name)
     finally:
         engine.dispose()
-    get_run_logger().info(
+    run_logger().info(
         "%s deleted baskets between %s; audit chain %s",
         f"{report.deleted:,}",
         window.describe(),
@@ -54,18 +50,19 @@ def read_audit(database_url: str, window: ReportWindow, now: dt.datetime, actor:
     return report
 
 
-@task(name="write-report-file", cache_policy=NO_CACHE)
+@task(name="write-report-file")
 def write_report_file(report: AuditReport, report_format: ReportFormat, path: Path, rules: FileRules) -> Path:
     """The report written atomically at `path` under `rules` (baskets.files); returns the absolute path."""
     written = write_audit_report(report, report_format, path, rules)
-    get_run_logger().info("wrote %s", written)
+    run_logger().info("wrote %s", written)
     return written
 
 
-@task(name="publish-report-summary", cache_policy=NO_CACHE)
+@task(name="publish-report-summary")
 def publish_report_summary(report: AuditReport, path: Path) -> None:
     """The summary as a markdown artifact on the flow run (key `audit-report`)."""
-    create_markdown_artifact(
+    create_artifact(
+        "markdown",
         key="audit-report",
         markdown=render_markdown(report, path),
         description=f"Deleted baskets {report.window.describe()}: {report.deleted:,}; "

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import functools
-from typing import Any
 
-from prefect import get_run_logger, task
-from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
@@ -25,6 +22,7 @@ from baskets.errors import BadInput, NotFound
 from baskets.filters import BasketFilter
 from baskets.roles import Action, Actor, authorize
 from config.settings import Settings, SettingsError, load_settings
+from flows.runner import run_logger, task
 
 
 def load_task_settings(database_url: str | None = None) -> Settings:
@@ -42,21 +40,20 @@ def engine_for(database_url: str) -> Engine:
     return engine_for_settings(load_task_settings(database_url))
 
 
-def retry_on_lost_connection(_task: Any, _task_run: Any, state: Any) -> bool:
-    """Retry a transaction that failed on the connection, a deadlock or a serialization failure
-    (PostgreSQL, a concurrent change since its snapshot): it rolled back whole,
-    so running it again cannot delete or audit twice. Expected failures are not retried."""
-    return isinstance(state.result(raise_on_failure=False), OperationalError)
+# Retried: a transaction that failed on the connection, a deadlock or a serialization failure
+# (PostgreSQL, a concurrent change since its snapshot): it rolled back whole, so running it
+# again cannot delete or audit twice. Expected failures (BasketsError) are not retried.
+LOST_CONNECTION = (OperationalError,)
 
 
-@task(name="authorize-operator", cache_policy=NO_CACHE)
+@task(name="authorize-operator")
 def authorize_operator(database_url: str, operator: str | None, action: Action) -> Actor:
     """The operator as an Actor; NotPermitted (exit 3) when unknown or their role lacks `action`."""
     with engine_for(database_url).connect() as connection:
         return authorize(connection, operator, action)
 
 
-@task(name="check-baskets-exist", cache_policy=NO_CACHE)
+@task(name="check-baskets-exist")
 def check_baskets_exist(database_url: str, basket_ids: list[str]) -> None:
     """NotFound (exit 4) naming every id that is not a basket now."""
     with engine_for(database_url).connect() as connection:
@@ -68,10 +65,9 @@ def check_baskets_exist(database_url: str, basket_ids: list[str]) -> None:
 
 @task(
     name="delete-listed-baskets",
-    cache_policy=NO_CACHE,
     retries=2,
     retry_delay_seconds=1,
-    retry_condition_fn=retry_on_lost_connection,
+    retry_on=LOST_CONNECTION,
 )
 def delete_listed_baskets(
     database_url: str,
@@ -92,16 +88,14 @@ def delete_listed_baskets(
         )
         if result.missing:
             raise NotFound(f"no basket with ID {', '.join(result.missing)}: nothing was deleted")
-    get_run_logger().info(
+    run_logger().info(
         "deleted %d baskets as %s (audit seq %s..%s)",
         len(result.deleted), actor.name, result.first_seq, result.last_seq,
     )  # fmt: skip
     return result
 
 
-@task(
-    name="select-basket-batch", cache_policy=NO_CACHE, retries=2, retry_condition_fn=retry_on_lost_connection
-)
+@task(name="select-basket-batch", retries=2, retry_on=LOST_CONNECTION)
 def select_basket_batch(
     database_url: str, basket_filter: BasketFilter, after: str | None, limit: int
 ) -> list[str]:
@@ -112,10 +106,9 @@ def select_basket_batch(
 
 @task(
     name="delete-filtered-batch",
-    cache_policy=NO_CACHE,
     retries=2,
     retry_delay_seconds=1,
-    retry_condition_fn=retry_on_lost_connection,
+    retry_on=LOST_CONNECTION,
 )
 def delete_filtered_batch(
     database_url: str,
@@ -136,14 +129,14 @@ def delete_filtered_batch(
         )  # fmt: skip
 
 
-@task(name="restore-basket", cache_policy=NO_CACHE, retries=2, retry_condition_fn=retry_on_lost_connection)
+@task(name="restore-basket", retries=2, retry_on=LOST_CONNECTION)
 def restore_deleted_basket(
     database_url: str, basket_id: str, actor: Actor, note: str | None, flow_run_id: str | None
 ) -> RestoreResult:
     """Put a deleted basket back from the audit log and chain a 'restored' row."""
     with write_transaction(engine_for(database_url)) as connection:
         result = restore_basket(connection, basket_id, actor=actor, note=note, flow_run_id=flow_run_id)
-    get_run_logger().info(
+    run_logger().info(
         "restored basket %s with %d lines from audit seq %d (recorded as seq %d)",
         basket_id, result.line_count, result.restored_from_seq, result.seq,
     )  # fmt: skip

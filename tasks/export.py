@@ -7,9 +7,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from prefect import get_run_logger, task
-from prefect.artifacts import create_link_artifact, create_table_artifact
-from prefect.cache_policies import NO_CACHE
 from sqlalchemy.exc import OperationalError
 
 from baskets.db import engine_for_settings
@@ -18,6 +15,7 @@ from baskets.files import FileRules
 from baskets.filters import BasketFilter
 from baskets.roles import Action, Actor, authorize
 from config.settings import load_settings
+from flows.runner import create_artifact, run_logger, task
 
 # Who hears about rows written, e.g. the command line's progress bar. The export task runs in
 # the process that called the flow, so a plain list reaches it without passing a callable
@@ -40,13 +38,12 @@ def _report_progress(rows: int) -> None:
         listener(rows)
 
 
-def _retry_on_lost_connection(_task: Any, _task_run: Any, state: Any) -> bool:
-    """An export only reads and replaces its files atomically: a dropped connection is safe to
-    retry. Expected failures (bad output folder) are not retried."""
-    return isinstance(state.result(raise_on_failure=False), OperationalError)
+# An export only reads and replaces its files atomically: a dropped connection is safe to
+# retry. Expected failures (bad output folder) are not retried.
+_LOST_CONNECTION = (OperationalError,)
 
 
-@task(name="authorize-exporter", cache_policy=NO_CACHE)
+@task(name="authorize-exporter")
 def authorize_exporter(database_url: str, operator: str | None) -> Actor:
     """The operator, checked before any basket is read; NotPermitted (exit 3) otherwise."""
     engine = engine_for_settings(load_settings(database_url=database_url))
@@ -59,10 +56,9 @@ def authorize_exporter(database_url: str, operator: str | None) -> Actor:
 
 @task(
     name="write-export-files",
-    cache_policy=NO_CACHE,
     retries=2,
     retry_delay_seconds=5,
-    retry_condition_fn=_retry_on_lost_connection,
+    retry_on=_LOST_CONNECTION,
 )
 def write_export_files(
     database_url: str, basket_filter: BasketFilter, paths: dict[str, Path], rules: FileRules | None = None
@@ -74,7 +70,7 @@ def write_export_files(
         result = export_baskets(engine, basket_filter, paths, progress=_report_progress, rules=rules)
     finally:
         engine.dispose()
-    get_run_logger().info(
+    run_logger().info(
         "exported %s lines of %s baskets via %s in %.2f s to %s",
         f"{result.lines:,}",
         f"{result.baskets:,}",
@@ -85,7 +81,7 @@ def write_export_files(
     return result
 
 
-@task(name="publish-export-artifacts", cache_policy=NO_CACHE)
+@task(name="publish-export-artifacts")
 def publish_export_artifacts(result: ExportResult, basket_filter: BasketFilter, actor: Actor) -> None:
     """A table artifact with the counts and the filter, and a link artifact per file."""
     filters = basket_filter.describe()
@@ -97,9 +93,10 @@ def publish_export_artifacts(result: ExportResult, basket_filter: BasketFilter, 
         {"item": "filter", "value": " ".join(f"{f} {v}" for f, v in filters.items()) or "(none: all)"},
         *({"item": f"file ({file.format})", "value": str(file.path)} for file in result.files),
     ]
-    create_table_artifact(table=rows, key="report-export", description="Counts and filter of this export")
+    create_artifact("table", table=rows, key="report-export", description="Counts and filter of this export")
     for file in result.files:
-        create_link_artifact(
+        create_artifact(
+            "link",
             link=file.path.resolve().as_uri(),
             link_text=file.path.name,
             key=f"report-export-{file.format}",

@@ -7,9 +7,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from prefect import get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Engine
 
 from baskets.db import is_transaction_conflict
@@ -32,6 +29,7 @@ from baskets.retention import (
     write_parquet_snapshot,
 )
 from baskets.roles import Actor
+from flows.runner import create_artifact, run_logger, task
 
 # Waits before each retry of a failed batch (a lock timeout, a deadlock, a constraint error):
 # the transaction rolled back whole, so running it again cannot delete or audit twice.
@@ -40,12 +38,12 @@ BATCH_RETRY_DELAYS: tuple[float, ...] = (2.0, 8.0, 30.0)
 CONFLICT_RETRIES = 5
 
 
-@task(name="plan-retention-cleanup", cache_policy=NO_CACHE)
+@task(name="plan-retention-cleanup")
 def plan_retention_cleanup(engine: Engine, policy: RetentionPolicy, now: dt.datetime) -> CleanupPlan:
     """Count the expired baskets per category against all baskets."""
     with engine.connect() as connection:
         plan = plan_cleanup(connection, policy, now)
-    get_run_logger().info(
+    run_logger().info(
         "expired at %s: %s (%d of %d baskets, %.1f%%)",
         now.isoformat(),
         ", ".join(f"{name} {count}" for name, count in plan.expired.items()),
@@ -82,7 +80,7 @@ def delete_batch_with_retries(
     A plain function, not a Prefect task: a task run costs tens of milliseconds of API calls,
     as much as the batch itself, and a night's cleanup has a thousand batches.
     """
-    logger = get_run_logger()
+    logger = run_logger()
     delays = tuple(BATCH_RETRY_DELAYS)  # read at call time (tests shorten them)
     attempt = conflicts = 0
     while True:
@@ -156,17 +154,17 @@ def _first_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"
 
 
-@task(name="write-deleted-snapshot", cache_policy=NO_CACHE)
+@task(name="write-deleted-snapshot")
 def write_deleted_snapshot(
     engine: Engine, first_seq: int | None, last_seq: int | None, path: Path, rules: FileRules | None = None
 ) -> int:
     """The Parquet snapshot of the baskets one run deleted, from their audit rows; returns rows."""
     rows = write_parquet_snapshot(engine, first_seq, last_seq, path, rules)
-    get_run_logger().info("wrote %d deleted baskets to %s", rows, path)
+    run_logger().info("wrote %d deleted baskets to %s", rows, path)
     return rows
 
 
-@task(name="catch-up-snapshots", cache_policy=NO_CACHE)
+@task(name="catch-up-snapshots")
 def catch_up_snapshots(engine: Engine, export_dir: Path, rules: FileRules) -> list[Path]:
     """Write the snapshot of every ended run that deleted baskets without one on record (killed,
     or failed before or while writing it), and record it; returns the paths written."""
@@ -175,20 +173,21 @@ def catch_up_snapshots(engine: Engine, export_dir: Path, rules: FileRules) -> li
         path = snapshot_path(export_dir, engine.url, run.run_id, run.started_at)
         rows = write_parquet_snapshot(engine, run.first_seq, run.last_seq, path, rules)
         record_snapshot(engine, run.run_id, path)
-        get_run_logger().warning(
+        run_logger().warning(
             "run %d ended without its snapshot: wrote %d deleted baskets to %s", run.run_id, rows, path
         )
         written.append(path)
     return written
 
 
-@task(name="publish-retention-report", cache_policy=NO_CACHE)
+@task(name="publish-retention-report")
 def publish_retention_report(
     policy: RetentionPolicy, plan: CleanupPlan, tally: RunTally | None, dry_run: bool
 ) -> None:
     """One markdown artifact per account type and one for empty baskets."""
     for category in CATEGORIES:
-        create_markdown_artifact(
+        create_artifact(
+            "markdown",
             markdown=category_report_markdown(
                 category, policy=policy, plan=plan, tally=tally, dry_run=dry_run
             ),

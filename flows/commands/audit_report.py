@@ -16,10 +16,10 @@ from flows.console import (
     emit_json,
     open_runtime,
     parse_now,
-    running_flow,
     stderr,
     stdout,
 )
+from flows.runner import run_flow
 
 
 def register(app: typer.Typer) -> None:
@@ -96,8 +96,9 @@ def report_command(
     from flows.audit_report import audit_report
 
     spinner = stderr.status("writing the audit report") if stderr.is_terminal else nullcontext()
-    with running_flow(), spinner:
-        summary = audit_report(
+    with spinner:
+        summary = run_flow(
+            audit_report,
             operator=name,  # type: ignore[arg-type]  # authorize_report_reader refused None
             since=window.since,
             until=window.until,

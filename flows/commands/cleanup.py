@@ -18,9 +18,9 @@ from flows.console import (
     open_runtime,
     parse_now,
     progress_bar,
-    running_flow,
     stdout,
 )
+from flows.runner import run_flow
 
 DryRun = Annotated[
     bool,
@@ -61,11 +61,13 @@ def cleanup(
         authorize_cleanup(connection, name, force)
     from flows.retention import reporting_progress_to, retention_cleanup
 
-    with running_flow(heartbeats=True), progress_bar() as bar:
+    with progress_bar() as bar:
         deleting = ProgressTask(bar, "deleting expired baskets")
         with reporting_progress_to(deleting.update):
             try:
-                summary = retention_cleanup(
+                summary = run_flow(
+                    retention_cleanup,
+                    heartbeats=True,
                     now=as_of,
                     dry_run=dry_run,
                     force=force,
@@ -126,16 +128,15 @@ def demo_cleanup(operator: str) -> None:
     from baskets.retention import CATEGORIES, CATEGORY_TITLES
     from flows.retention import retention_cleanup
 
-    with running_flow():
-        planned = retention_cleanup(dry_run=True, operator=operator)
-        stdout.print(
-            f"[bold]cleanup, dry run[/] (`baskets cleanup --dry-run --as {operator}`): "
-            f"{planned['would_delete_total']:,} of {plural(planned['all_baskets'], 'basket')} "
-            f"{'is' if planned['would_delete_total'] == 1 else 'are'} past retention"
-        )
-        for category in CATEGORIES:
-            stdout.print(f"   {planned['would_delete'][category]:>9,}  {CATEGORY_TITLES[category].lower()}")
-        done = retention_cleanup(force=planned["over_limit"], operator=operator)
+    planned = run_flow(retention_cleanup, dry_run=True, operator=operator)
+    stdout.print(
+        f"[bold]cleanup, dry run[/] (`baskets cleanup --dry-run --as {operator}`): "
+        f"{planned['would_delete_total']:,} of {plural(planned['all_baskets'], 'basket')} "
+        f"{'is' if planned['would_delete_total'] == 1 else 'are'} past retention"
+    )
+    for category in CATEGORIES:
+        stdout.print(f"   {planned['would_delete'][category]:>9,}  {CATEGORY_TITLES[category].lower()}")
+    done = run_flow(retention_cleanup, force=planned["over_limit"], operator=operator)
     forced = " --force" if planned["over_limit"] else ""
     stdout.print(
         f"[bold]cleanup[/] (`baskets cleanup{forced} --as {operator}`): deleted "

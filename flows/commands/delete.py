@@ -21,10 +21,10 @@ from flows.console import (
     OperatorName,
     emit_json,
     open_runtime,
-    running_flow,
     stdout,
     with_basket_filter,
 )
+from flows.runner import run_flow
 
 REASONS = ("broken", "manual")
 
@@ -88,24 +88,22 @@ def delete_command(
         return
     from flows.delete import basket_delete
 
-    with running_flow():
-        summary = basket_delete(
-            operator=name,
-            basket_ids=ids or None,
-            basket_filter=None if ids else basket_filter,
-            delete_all=delete_all,
-            reason=reason,
-            note=note,
-        )
+    summary = run_flow(
+        basket_delete,
+        operator=name,
+        basket_ids=ids or None,
+        basket_filter=None if ids else basket_filter,
+        delete_all=delete_all,
+        reason=reason,
+        note=note,
+    )
     if json_output:
         emit_json(summary)
         return
     seqs = (
         f"audit seq {summary['first_seq']}..{summary['last_seq']}" if summary["deleted"] else "no audit rows"
     )
-    stdout.print(
-        f"deleted {plural(summary['deleted'], 'basket')} ({seqs}), flow run {summary['flow_run_id']}"
-    )
+    stdout.print(f"deleted {plural(summary['deleted'], 'basket')} ({seqs}), {_run_named(summary)}")
     if summary["survived"]:
         kept = plural(summary["survived"], "basket")
         stdout.print(f"kept {kept} that changed since selection and no longer match")
@@ -142,16 +140,20 @@ def restore_command(
         latest_deletion(connection, parsed)
     from flows.delete import basket_restore
 
-    with running_flow():
-        summary = basket_restore(basket_id=parsed, operator=name, note=note)
+    summary = run_flow(basket_restore, basket_id=parsed, operator=name, note=note)
     if json_output:
         emit_json(summary)
         return
     stdout.print(
         f"restored basket {summary['basket_id']} with {plural(summary['line_count'], 'line')} from audit seq "
         f"{summary['restored_from_seq']} (recorded as seq {summary['seq']}), "
-        f"flow run {summary['flow_run_id']}"
+        f"{_run_named(summary)}"
     )
+
+
+def _run_named(summary: dict[str, Any]) -> str:
+    """The flow run that tracked a change, or that none did (run without a Prefect API)."""
+    return f"flow run {summary['flow_run_id']}" if summary["tracked"] else "not tracked by Prefect"
 
 
 def shop_account_command(

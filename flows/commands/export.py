@@ -18,11 +18,11 @@ from flows.console import (
     open_runtime,
     parse_now,
     progress_bar,
-    running_flow,
     stderr,
     stdout,
     with_basket_filter,
 )
+from flows.runner import run_flow
 
 
 @with_basket_filter
@@ -70,10 +70,11 @@ def export_command(
     from flows.export import report_export
     from tasks.export import export_progress
 
-    with running_flow(), progress_bar() as bar:
+    with progress_bar() as bar:
         rows = ProgressTask(bar, "exporting rows", total)
         with export_progress(rows.update):
-            summary = report_export(
+            summary = run_flow(
+                report_export,
                 basket_filter=basket_filter,
                 format=export_format,
                 output=output,

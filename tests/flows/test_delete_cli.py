@@ -70,7 +70,12 @@ def test_delete_by_id_removes_basket_and_lines_and_reports_json(
         1,
         2,
     )
-    assert out["reason"] == "broken" and out["actor"] == "bob" and len(out["flow_run_id"]) == 36
+    assert (
+        out["reason"] == "broken"
+        and out["actor"] == "bob"
+        and len(out["flow_run_id"]) == 36
+        and out["tracked"] is True
+    )
     assert (_count(store, Basket), _count(store, BasketLine)) == (baskets - 2, lines - doomed_lines)
     with store.engine.connect() as connection:
         audit = connection.execute(select(BasketAudit.note, BasketAudit.flow_run_id)).all()

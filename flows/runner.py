@@ -1,0 +1,317 @@
+"""How flows and tasks run: as tracked Prefect runs when a Prefect API is configured, else directly.
+
+Without a Prefect API (no PREFECT_API_URL) Prefect would start a temporary server for every
+command, which costs 8-20 s on a small machine. A command then runs the same flow function
+here, in this process, without importing Prefect (docs/decisions/0015):
+
+- `run_flow(flow, **params)` validates the parameters with the flow's own signature (pydantic,
+  as Prefect's `validate_parameters=True` does) and calls the flow's function in a direct run;
+- a task declared with `task(...)` is a plain call of its function there, with the retries it
+  declares; in a Prefect flow run it is a Prefect task, as before;
+- `run_logger()` is a standard logger, `create_artifact` writes nothing, `current_flow_run_id()` is
+  None (so the audit rows' flow_run_id stays NULL), `refused(error)` raises the error;
+- flow state hooks (the cleanup's failure alerts) do not run: there is no flow run to hook.
+
+This module imports no Prefect itself; Prefect is imported only on the tracked path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import logging
+import os
+import sys
+import time
+import tomllib
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from baskets.errors import BadInput, BasketsError
+
+# Set while a flow runs directly (see run_flow); copied into threads with the context.
+_direct_run: contextvars.ContextVar[bool] = contextvars.ContextVar("baskets_direct_run", default=False)
+_LOGGER_NAME = "baskets.run"
+
+
+def prefect_api_configured() -> bool:
+    """Whether flows run as tracked Prefect flow runs: PREFECT_API_URL is set in the environment,
+    in the active Prefect profile, or (Prefect loaded, e.g. a test harness) in Prefect's settings."""
+    if os.environ.get("PREFECT_API_URL", "").strip():
+        return True
+    if "prefect.settings" in sys.modules:
+        from prefect.settings import PREFECT_API_URL
+
+        return bool(PREFECT_API_URL.value())
+    return bool(_profile_api_url())
+
+
+def _profile_api_url() -> str | None:
+    """PREFECT_API_URL of the active profile in Prefect's profiles file, read without Prefect."""
+    home = Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect").expanduser()
+    path = Path(os.environ.get("PREFECT_PROFILES_PATH") or home / "profiles.toml").expanduser()
+    try:
+        profiles = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    active = os.environ.get("PREFECT_PROFILE") or profiles.get("active") or "ephemeral"
+    profile = profiles.get("profiles", {}).get(active, {})
+    return profile.get("PREFECT_API_URL") if isinstance(profile, dict) else None
+
+
+def in_direct_run() -> bool:
+    """True inside a flow that `run_flow` runs directly (no Prefect)."""
+    return _direct_run.get()
+
+
+class DeferredFlow:
+    """A flow declared before Prefect was imported: its function and options; the Prefect flow
+    is built from them only when asked for (`prefect`, or any Flow attribute such as
+    `to_deployment`)."""
+
+    def __init__(self, fn: Callable[..., Any], options: dict[str, Any]) -> None:
+        self.fn = fn
+        self.options = options
+        self.name = options.get("name") or fn.__name__
+        functools.update_wrapper(self, fn)
+
+    @functools.cached_property
+    def prefect(self) -> Any:
+        from prefect import flow as prefect_flow
+
+        return prefect_flow(**self.options)(self.fn)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.prefect, name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.prefect(*args, **kwargs)
+
+
+def flow(**options: Any) -> Callable[[Callable[..., Any]], Any]:
+    """Declare a flow (Prefect's `flow` options). Where Prefect is already loaded (a worker,
+    `baskets serve`, Prefect's engine loading an entrypoint) this is Prefect's Flow, which
+    Prefect's loaders insist on; elsewhere a DeferredFlow, so that a direct run never loads it."""
+
+    def declare(fn: Callable[..., Any]) -> Any:
+        if "prefect" in sys.modules:
+            from prefect import flow as prefect_flow
+
+            return prefect_flow(**options)(fn)
+        return DeferredFlow(fn, options)
+
+    return declare
+
+
+class Task:
+    """A task: in a Prefect flow run a Prefect task (its own task run, Prefect's retries); in a
+    direct run a plain call with the same retries. Every task here touches the database or
+    files, so none is cached (Prefect's NO_CACHE)."""
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str,
+        retries: int = 0,
+        retry_delay_seconds: float | Sequence[float] = 0,
+        retry_on: tuple[type[BaseException], ...] | None = None,
+    ) -> None:
+        self.fn = fn
+        self.name = name
+        self.retries = retries
+        self.retry_delay_seconds = retry_delay_seconds
+        self.retry_on = retry_on
+        functools.update_wrapper(self, fn)
+
+    def should_retry(self, error: BaseException) -> bool:
+        """Whether a failure is retried: any exception, or only `retry_on` ones when given."""
+        return self.retry_on is None or isinstance(error, self.retry_on)
+
+    def delay(self, retry: int) -> float:
+        """Seconds before retry number `retry` (0-based), as Prefect reads retry_delay_seconds."""
+        delays = self.retry_delay_seconds
+        if isinstance(delays, int | float):
+            return float(delays)
+        return float(delays[min(retry, len(delays) - 1)]) if delays else 0.0
+
+    @functools.cached_property
+    def prefect(self) -> Any:
+        from prefect import task as prefect_task
+        from prefect.cache_policies import NO_CACHE
+
+        condition = None
+        if self.retry_on is not None:
+
+            def condition(_task: Any, _task_run: Any, state: Any) -> bool:
+                return self.should_retry(state.result(raise_on_failure=False))
+
+        delays = self.retry_delay_seconds
+        return prefect_task(
+            self.fn,
+            name=self.name,
+            cache_policy=NO_CACHE,
+            retries=self.retries,
+            retry_delay_seconds=delays if isinstance(delays, int | float) else list(delays),
+            retry_condition_fn=condition,
+        )
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not in_direct_run():
+            return self.prefect(*args, **kwargs)
+        retry = 0
+        while True:
+            try:
+                return self.fn(*args, **kwargs)
+            except Exception as error:
+                if retry >= self.retries or not self.should_retry(error):
+                    raise
+                run_logger().warning(
+                    "task %s failed (retry %d of %d): %s: %s",
+                    self.name, retry + 1, self.retries, type(error).__name__, error,
+                )  # fmt: skip
+                time.sleep(self.delay(retry))
+                retry += 1
+
+
+def task(
+    *,
+    name: str,
+    retries: int = 0,
+    retry_delay_seconds: float | Sequence[float] = 0,
+    retry_on: tuple[type[BaseException], ...] | None = None,
+) -> Callable[[Callable[..., Any]], Task]:
+    """Declare a task: `retries` after `retry_delay_seconds`, for any exception or only the
+    `retry_on` types (an expected failure such as NotFound is final)."""
+
+    def declare(fn: Callable[..., Any]) -> Task:
+        return Task(
+            fn, name=name, retries=retries, retry_delay_seconds=retry_delay_seconds, retry_on=retry_on
+        )
+
+    return declare
+
+
+def run_logger() -> logging.Logger | logging.LoggerAdapter[Any]:
+    """The run's logger: Prefect's run logger in a Prefect run, else the `baskets.run` logger."""
+    if not in_direct_run():
+        from prefect.exceptions import MissingContextError
+        from prefect.logging import get_run_logger
+
+        with contextlib.suppress(MissingContextError):
+            return get_run_logger()
+    return logging.getLogger(_LOGGER_NAME)
+
+
+def current_flow_run_id() -> str | None:
+    """The id of the Prefect flow run this runs in; None in a direct run (no flow run tracks it)."""
+    if in_direct_run():
+        return None
+    from prefect.runtime import flow_run
+
+    run_id = flow_run.get_id()
+    return str(run_id) if run_id else None
+
+
+def create_artifact(kind: str, **fields: Any) -> Any:
+    """Prefect's `create_<kind>_artifact(**fields)` in a Prefect run; nothing (None) in a direct
+    run, which has no run to attach it to: its summary is the command's output."""
+    if in_direct_run():
+        return None
+    from prefect import artifacts
+
+    return getattr(artifacts, f"create_{kind}_artifact")(**fields)
+
+
+def update_progress_artifact(artifact_id: Any, progress: float) -> None:
+    """Move a progress artifact (from create_artifact("progress", ...)); nothing without one."""
+    if artifact_id is None:
+        return
+    from prefect.artifacts import update_progress_artifact as update
+
+    update(artifact_id, progress=progress)
+
+
+def refused(error: BasketsError) -> Any:
+    """End a flow on an expected refusal: in a Prefect run a Failed state carrying `error` (the
+    run log shows one line, not a traceback; the caller gets the error raised); directly, raise it."""
+    if in_direct_run():
+        raise error
+    from prefect.states import Failed
+
+    return Failed(message=error.message, data=error)
+
+
+def run_flow(flow: Any, /, *, heartbeats: bool = False, **params: Any) -> Any:
+    """Run `flow` with `params` and return its result; a dict result gets `"tracked"`: whether a
+    Prefect flow run tracked it.
+
+    With a Prefect API configured: a tracked flow run (flows.console.running_flow, `heartbeats`
+    as there). Without: directly in this process (module docstring); a parameter the flow's
+    signature refuses is BadInput (exit 2) naming it.
+    """
+    tracked = prefect_api_configured()
+    if tracked:
+        from flows.console import running_flow
+
+        with running_flow(heartbeats=heartbeats):
+            result = (flow.prefect if isinstance(flow, DeferredFlow) else flow)(**params)
+    else:
+        result = _run_directly(flow, params)
+    return {**result, "tracked": tracked} if isinstance(result, dict) else result
+
+
+def _run_directly(flow: Any, params: dict[str, Any]) -> Any:
+    fn = flow.fn
+    options = (
+        flow.options
+        if isinstance(flow, DeferredFlow)
+        else {"validate_parameters": flow.should_validate_parameters}
+    )
+    call = fn
+    if options.get("validate_parameters", True):
+        from pydantic import ConfigDict, ValidationError, validate_call
+
+        validated = validate_call(fn, config=ConfigDict(arbitrary_types_allowed=True))
+
+        def call(**given: Any) -> Any:
+            try:
+                return validated(**given)
+            except ValidationError as error:
+                if error.title != fn.__qualname__:  # raised inside the flow, not by its parameters
+                    raise
+                raise BadInput(_describe_parameter_error(error)) from None
+
+    token = _direct_run.set(True)
+    try:
+        with _warnings_to_stderr():
+            return call(**params)
+    finally:
+        _direct_run.reset(token)
+
+
+def _describe_parameter_error(error: Any) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "parameters"
+    return f"{where}: {first['msg']} (got {first.get('input')!r})"
+
+
+@contextlib.contextmanager
+def _warnings_to_stderr() -> Iterator[None]:
+    """A direct run's warnings and errors on stderr, as Prefect's console shows them in a tracked
+    run; its info lines are dropped (the command prints the outcome)."""
+    logger = logging.getLogger(_LOGGER_NAME)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(asctime)s | %(levelname)-7s | %(message)s", "%H:%M:%S"))
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
