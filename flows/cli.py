@@ -242,7 +242,6 @@ def demo(
 
     with running_flow():
         exported = report_export(
-            basket_filter=BasketFilter(),
             format="both",
             output=None,
             operator="demo-admin",

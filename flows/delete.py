@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Literal
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
-from prefect.states import Failed
 
 from baskets.deletion import check_note, parse_basket_ids
-from baskets.errors import BadInput, BasketsError
-from baskets.filters import BasketFilter
+from baskets.errors import BadInput
+from baskets.filters import AccountTypeName, BasketFilter
 from baskets.roles import Action
+from flows.failures import fails_the_run_on_refusal
 from tasks.delete import (
     authorize_operator,
     check_baskets_exist,
@@ -29,10 +30,20 @@ ARTIFACT_ID_LIMIT = 50
 
 
 @flow(name="basket-delete", validate_parameters=True)
+@fails_the_run_on_refusal
 def basket_delete(
-    operator: str | None = None,
+    operator: str,
     basket_ids: list[str] | None = None,
-    basket_filter: BasketFilter | None = None,
+    shop_account_name: str | None = None,
+    shop_account_email: str | None = None,
+    basket_id: str | None = None,
+    shop_account_id: str | None = None,
+    account_id: str | None = None,
+    account_type: AccountTypeName | None = None,
+    created_before: dt.datetime | None = None,
+    created_after: dt.datetime | None = None,
+    modified_before: dt.datetime | None = None,
+    modified_after: dt.datetime | None = None,
     delete_all: bool = False,
     reason: Literal["broken", "manual"] | None = None,
     note: str | None = None,
@@ -41,28 +52,51 @@ def basket_delete(
 
     1. Check that `operator` may delete baskets, before touching any data.
     2. Listed `basket_ids`: all in one transaction; if any is unknown nothing is deleted (exit 4).
-       A `basket_filter` (or `delete_all`): key-ordered batches, each its own transaction,
-       each re-checking the filter under the row locks.
+       Filters (or `delete_all`): key-ordered batches, each its own transaction, each
+       re-checking the filter under the row locks.
     3. Record a markdown artifact and return counts, ids, the audit seq range and the flow run id.
 
-    An expected refusal (not permitted, unknown IDs, bad input) fails the run with its one-line
-    message; the caller gets the BasketsError back.
+    An expected refusal (not permitted, unknown IDs, bad input) fails the run with one line
+    naming the form field; the caller gets the BasketsError back.
+
+    Args:
+        operator: Your operator name; a system administrator or order processor may delete.
+        basket_ids: Delete exactly these baskets (GUIDs, any spelling), all or none. Leave empty
+            to delete by the filters below.
+        shop_account_name: Filter - part of the shop account name, any case (`%` and `_` match
+            themselves).
+        shop_account_email: Filter - part of the shop account e-mail, any case.
+        basket_id: Filter - one basket GUID, e.g. 3f2504e0-4f89-11d3-9a0c-0305e82c3301.
+        shop_account_id: Filter - the baskets of one shop account, by its GUID.
+        account_id: Filter - the baskets of one ERP account, by its exact ID.
+        account_type: Filter - customer, anonymous or contact baskets.
+        created_before: Filter - created before this time (UTC unless it has an offset).
+        created_after: Filter - created at or after this time.
+        modified_before: Filter - last modified before this time.
+        modified_after: Filter - last modified at or after this time.
+        delete_all: Allow a delete with no filter at all: every basket.
+        reason: Why, for the audit log. Empty: broken for listed basket IDs, manual for filters.
+        note: Free text kept in each audit row (at most 2000 characters).
     """
-    try:
-        return _delete_baskets(operator, basket_ids, basket_filter, delete_all, reason, note)
-    except BasketsError as error:
-        return _refused(error)
-
-
-def _refused(error: BasketsError) -> Any:
-    # A Failed state instead of a raise: the run log shows one line, not a traceback.
-    return Failed(message=error.message, data=error)
+    basket_filter = BasketFilter.from_flags(
+        shop_account_name=shop_account_name,
+        shop_account_email=shop_account_email,
+        basket_id=basket_id,
+        shop_account_id=shop_account_id,
+        account_id=account_id,
+        account_type=account_type,
+        created_before=created_before,
+        created_after=created_after,
+        modified_before=modified_before,
+        modified_after=modified_after,
+    )
+    return _delete_baskets(operator, basket_ids, basket_filter, delete_all, reason, note)
 
 
 def _delete_baskets(
-    operator: str | None,
+    operator: str,
     basket_ids: list[str] | None,
-    basket_filter: BasketFilter | None,
+    basket_filter: BasketFilter,
     delete_all: bool,
     reason: str | None,
     note: str | None,
@@ -72,10 +106,13 @@ def _delete_baskets(
     actor = authorize_operator(url, operator, Action.DELETE)
     run_id = flow_run.get_id()
     note = check_note(note)
-    basket_filter = basket_filter or BasketFilter()
     if basket_ids:
         if not basket_filter.is_empty() or delete_all:
-            raise BadInput("give basket IDs or filters, not both (e.g. baskets delete ID --as NAME)")
+            raise BadInput(
+                "give basket IDs or filters, not both (e.g. baskets delete ID --as NAME)",
+                field="basket_ids",
+                form_message="basket_ids: give basket IDs or filters, not both (empty one of them)",
+            )
         ids = parse_basket_ids(basket_ids)
         check_baskets_exist(url, ids)
         result = delete_listed_baskets(url, ids, actor, reason or "broken", note, run_id)
@@ -84,7 +121,11 @@ def _delete_baskets(
         gone = 0
     else:
         if basket_filter.is_empty() and not delete_all:
-            raise BadInput("no filter given: pass a filter (e.g. --account-type anonymous) or --all")
+            raise BadInput(
+                "no filter given: pass a filter (e.g. --account-type anonymous) or --all",
+                form_message="no basket IDs and no filter: fill in one (e.g. account_type anonymous), "
+                "or tick delete_all to delete every basket",
+            )
         deleted, survived, gone, first_seq, last_seq = [], [], 0, None, None
         after: str | None = None
         while batch := select_basket_batch(url, basket_filter, after, settings.retention.batch_size):
@@ -144,23 +185,26 @@ def _deletion_markdown(summary: dict[str, Any], deleted: list[str]) -> str:
 
 
 @flow(name="basket-restore", validate_parameters=True)
-def basket_restore(basket_id: str, operator: str | None = None, note: str | None = None) -> dict[str, Any]:
+@fails_the_run_on_refusal
+def basket_restore(basket_id: str, operator: str, note: str | None = None) -> dict[str, Any]:
     """Put a deleted basket and its lines back from the audit log.
 
     1. Check that `operator` is a system administrator, before touching any data.
     2. Restore from the basket's latest deletion (refused if a basket with that ID exists)
        and record the restore in the audit chain.
+
+    Args:
+        basket_id: The GUID of the deleted basket, e.g. 3f2504e0-4f89-11d3-9a0c-0305e82c3301.
+        operator: Your operator name; only a system administrator may restore.
+        note: Free text kept in the audit row of the restore (at most 2000 characters).
     """
-    try:
-        return _restore(basket_id, operator, note)
-    except BasketsError as error:
-        return _refused(error)
+    return _restore(basket_id, operator, note)
 
 
-def _restore(basket_id: str, operator: str | None, note: str | None) -> dict[str, Any]:
+def _restore(basket_id: str, operator: str, note: str | None) -> dict[str, Any]:
     settings = load_task_settings()
     actor = authorize_operator(settings.database_url, operator, Action.RESTORE)
-    (parsed,) = parse_basket_ids([basket_id])
+    (parsed,) = parse_basket_ids([basket_id], field="basket_id")
     run_id = flow_run.get_id()
     result = restore_deleted_basket(settings.database_url, parsed, actor, check_note(note), run_id)
     summary = {

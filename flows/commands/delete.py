@@ -89,9 +89,9 @@ def delete_command(
 
     with running_flow():
         summary = basket_delete(
-            operator=name,
+            operator=name or "",
             basket_ids=ids or None,
-            basket_filter=None if ids else basket_filter,
+            **basket_filter.model_dump(),
             delete_all=delete_all,
             reason=reason,
             note=note,
@@ -134,7 +134,7 @@ def restore_command(
     from flows.delete import basket_restore
 
     with running_flow():
-        summary = basket_restore(basket_id=parsed, operator=name, note=note)
+        summary = basket_restore(basket_id=parsed, operator=name or "", note=note)
     if json_output:
         emit_json(summary)
         return

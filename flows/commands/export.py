@@ -72,7 +72,7 @@ def export_command(
         rows = bar.add_task("exporting rows", total=total or None)
         with export_progress(lambda written: bar.update(rows, completed=written)):
             summary = report_export(
-                basket_filter=basket_filter,
+                **basket_filter.model_dump(),
                 format=export_format,
                 output=output,
                 operator=name or "",
