@@ -4,30 +4,17 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
+import re
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 from prefect.states import Failed
 
 from baskets.errors import BasketsError
-from baskets.filters import FLAGS as FILTER_FLAGS
 
-# The command line's flag (or argument) of each flow parameter, as a message begins with it.
-FLAGS = {
-    **FILTER_FLAGS,
-    "operator": "--as",
-    "basket_ids": "BASKET_ID",
-    "basket_id": "BASKET_ID",
-    "note": "--note",
-    "reason": "--reason",
-    "force": "--force",
-    "format": "--format",
-    "report_format": "--format",
-    "output": "--output",
-    "since": "--since",
-    "until": "--until",
-    "now": "--now",
-}
+# How a command-line message begins when it is about one input: its flag or argument name.
+_LEADING_FLAG = re.compile(r"^(--[a-z][a-z-]*|[A-Z][A-Z_]*): ")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -36,16 +23,14 @@ R = TypeVar("R")
 def form_message(error: BasketsError) -> str:
     """`error` in one line for a run form: it names the form field, not the command-line flag.
 
-    `error.form_message` when the error has one; else its message with its leading `FLAG: `
-    replaced by `field: `; else its message as it is (it names no input).
+    `error.form_message` when the error has one; else its message with the leading `--flag: `
+    (or `ARGUMENT: `) replaced by `field: `; else its message as it is (it names no input).
     """
     if error.form_message:
         return error.form_message
     if error.field is None:
         return error.message
-    flag = FLAGS.get(error.field)
-    text = error.message.removeprefix(f"{flag}: ") if flag else error.message
-    return f"{error.field}: {text}"
+    return f"{error.field}: {_LEADING_FLAG.sub('', error.message, count=1)}"
 
 
 def fails_the_run_on_refusal(body: Callable[P, R]) -> Callable[P, R]:
@@ -69,3 +54,18 @@ def fails_the_run_on_refusal(body: Callable[P, R]) -> Callable[P, R]:
     # in the namespace of `run`, this module, which lacks the names of the flow's annotations.
     run.__signature__ = inspect.signature(body, eval_str=True)  # type: ignore[attr-defined]
     return run
+
+
+class _NoExpectedFailureTracebacks(logging.Filter):
+    """Drop a run's log record that carries a BasketsError with its traceback: Prefect logs one
+    when a task raises it, and the run's own Failed message says it in one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], BasketsError))
+
+
+# Installed on import: every flow module imports this one, so a served run, a worker's run and
+# a command's run all log without these tracebacks (the API's run log and the terminal alike).
+_QUIET = _NoExpectedFailureTracebacks()
+for _run_logger in ("prefect.flow_runs", "prefect.task_runs"):
+    logging.getLogger(_run_logger).addFilter(_QUIET)
