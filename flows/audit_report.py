@@ -24,7 +24,7 @@ def audit_report(
     until: dt.datetime | None = None,
     days: int = DEFAULT_WINDOW_DAYS,
     report_format: Literal["html", "csv", "parquet"] = "html",
-    output: str | None = None,
+    output: str = "",
     overwrite: bool = False,
 ) -> dict[str, Any]:
     """Report the baskets deleted between `since` (inclusive) and `until` (exclusive, default now;

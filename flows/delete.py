@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any, Literal
 
 from prefect import flow, get_run_logger
@@ -11,7 +10,7 @@ from prefect.runtime import flow_run
 
 from baskets.deletion import check_note, parse_basket_ids
 from baskets.errors import BadInput
-from baskets.filters import AccountTypeName, BasketFilter
+from baskets.filters import BasketFilter
 from baskets.roles import Action
 from flows.failures import fails_the_run_on_refusal
 from tasks.delete import (
@@ -33,20 +32,20 @@ ARTIFACT_ID_LIMIT = 50
 @fails_the_run_on_refusal
 def basket_delete(
     operator: str,
-    basket_ids: list[str] | None = None,
-    shop_account_name: str | None = None,
-    shop_account_email: str | None = None,
-    basket_id: str | None = None,
-    shop_account_id: str | None = None,
-    account_id: str | None = None,
-    account_type: AccountTypeName | None = None,
-    created_before: dt.datetime | None = None,
-    created_after: dt.datetime | None = None,
-    modified_before: dt.datetime | None = None,
-    modified_after: dt.datetime | None = None,
+    basket_ids: tuple[str, ...] = (),
+    shop_account_name: str = "",
+    shop_account_email: str = "",
+    basket_id: str = "",
+    shop_account_id: str = "",
+    account_id: str = "",
+    account_type: Literal["any", "customer", "anonymous", "contact"] = "any",
+    created_before: str = "",
+    created_after: str = "",
+    modified_before: str = "",
+    modified_after: str = "",
     delete_all: bool = False,
-    reason: Literal["broken", "manual"] | None = None,
-    note: str | None = None,
+    reason: Literal["default", "broken", "manual"] = "default",
+    note: str = "",
 ) -> dict[str, Any]:
     """Delete baskets with their lines, one chained audit row per basket in the same transaction.
 
@@ -69,28 +68,32 @@ def basket_delete(
         basket_id: Filter - one basket GUID, e.g. 3f2504e0-4f89-11d3-9a0c-0305e82c3301.
         shop_account_id: Filter - the baskets of one shop account, by its GUID.
         account_id: Filter - the baskets of one ERP account, by its exact ID.
-        account_type: Filter - customer, anonymous or contact baskets.
-        created_before: Filter - created before this time (UTC unless it has an offset).
+        account_type: Filter - customer, anonymous or contact baskets; any for all three.
+        created_before: Filter - created before this ISO date or time, e.g. 2026-01-31 or
+            2026-01-31T18:00:00+01:00 (UTC unless it has an offset).
         created_after: Filter - created at or after this time.
         modified_before: Filter - last modified before this time.
         modified_after: Filter - last modified at or after this time.
         delete_all: Allow a delete with no filter at all: every basket.
-        reason: Why, for the audit log. Empty: broken for listed basket IDs, manual for filters.
+        reason: Why, for the audit log; default: broken for listed basket IDs, manual for filters.
         note: Free text kept in each audit row (at most 2000 characters).
     """
+    # An empty field (or account_type "any") is no filter; the form shows each field as it is,
+    # where a nullable one would hide behind a None toggle.
     basket_filter = BasketFilter.from_flags(
-        shop_account_name=shop_account_name,
-        shop_account_email=shop_account_email,
-        basket_id=basket_id,
-        shop_account_id=shop_account_id,
-        account_id=account_id,
-        account_type=account_type,
-        created_before=created_before,
-        created_after=created_after,
-        modified_before=modified_before,
-        modified_after=modified_after,
+        shop_account_name=shop_account_name or None,
+        shop_account_email=shop_account_email or None,
+        basket_id=basket_id or None,
+        shop_account_id=shop_account_id or None,
+        account_id=account_id or None,
+        account_type=None if account_type == "any" else account_type,
+        created_before=created_before or None,
+        created_after=created_after or None,
+        modified_before=modified_before or None,
+        modified_after=modified_after or None,
     )
-    return _delete_baskets(operator, basket_ids, basket_filter, delete_all, reason, note)
+    chosen_reason = None if reason == "default" else reason
+    return _delete_baskets(operator, list(basket_ids), basket_filter, delete_all, chosen_reason, note or None)
 
 
 def _delete_baskets(
@@ -186,7 +189,7 @@ def _deletion_markdown(summary: dict[str, Any], deleted: list[str]) -> str:
 
 @flow(name="basket-restore", validate_parameters=True)
 @fails_the_run_on_refusal
-def basket_restore(basket_id: str, operator: str, note: str | None = None) -> dict[str, Any]:
+def basket_restore(basket_id: str, operator: str, note: str = "") -> dict[str, Any]:
     """Put a deleted basket and its lines back from the audit log.
 
     1. Check that `operator` is a system administrator, before touching any data.
@@ -198,7 +201,7 @@ def basket_restore(basket_id: str, operator: str, note: str | None = None) -> di
         operator: Your operator name; only a system administrator may restore.
         note: Free text kept in the audit row of the restore (at most 2000 characters).
     """
-    return _restore(basket_id, operator, note)
+    return _restore(basket_id, operator, note or None)
 
 
 def _restore(basket_id: str, operator: str, note: str | None) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from prefect.runtime import flow_run
 from baskets.errors import BadInput
 from baskets.export import check_writable_folder, plan_export_paths
 from baskets.files import FileRules
-from baskets.filters import AccountTypeName, BasketFilter
+from baskets.filters import BasketFilter
 from config.settings import SettingsError, load_settings
 from flows.failures import fails_the_run_on_refusal
 from tasks.export import authorize_exporter, publish_export_artifacts, write_export_files
@@ -21,18 +21,18 @@ from tasks.export import authorize_exporter, publish_export_artifacts, write_exp
 @fails_the_run_on_refusal
 def report_export(
     operator: str,
-    shop_account_name: str | None = None,
-    shop_account_email: str | None = None,
-    basket_id: str | None = None,
-    shop_account_id: str | None = None,
-    account_id: str | None = None,
-    account_type: AccountTypeName | None = None,
-    created_before: dt.datetime | None = None,
-    created_after: dt.datetime | None = None,
-    modified_before: dt.datetime | None = None,
-    modified_after: dt.datetime | None = None,
+    shop_account_name: str = "",
+    shop_account_email: str = "",
+    basket_id: str = "",
+    shop_account_id: str = "",
+    account_id: str = "",
+    account_type: Literal["any", "customer", "anonymous", "contact"] = "any",
+    created_before: str = "",
+    created_after: str = "",
+    modified_before: str = "",
+    modified_after: str = "",
     format: Literal["csv", "parquet", "both"] = "csv",
-    output: str | None = None,
+    output: str = "",
     overwrite: bool = False,
 ) -> dict[str, Any]:
     """Export the baskets matching the filters, one row per line, to CSV and/or Parquet.
@@ -51,8 +51,9 @@ def report_export(
         basket_id: Filter - one basket GUID, e.g. 3f2504e0-4f89-11d3-9a0c-0305e82c3301.
         shop_account_id: Filter - the baskets of one shop account, by its GUID.
         account_id: Filter - the baskets of one ERP account, by its exact ID.
-        account_type: Filter - customer, anonymous or contact baskets.
-        created_before: Filter - created before this time (UTC unless it has an offset).
+        account_type: Filter - customer, anonymous or contact baskets; any for all three.
+        created_before: Filter - created before this ISO date or time, e.g. 2026-01-31 or
+            2026-01-31T18:00:00+01:00 (UTC unless it has an offset).
         created_after: Filter - created at or after this time.
         modified_before: Filter - last modified before this time.
         modified_after: Filter - last modified at or after this time.
@@ -61,17 +62,19 @@ def report_export(
             folder. Empty: a new file `baskets-UTC-timestamp.csv` in the export folder.
         overwrite: Replace an existing export of that name (never any other file).
     """
+    # An empty field (or account_type "any") is no filter; the form shows each field as it is,
+    # where a nullable one would hide behind a None toggle.
     basket_filter = BasketFilter.from_flags(
-        shop_account_name=shop_account_name,
-        shop_account_email=shop_account_email,
-        basket_id=basket_id,
-        shop_account_id=shop_account_id,
-        account_id=account_id,
-        account_type=account_type,
-        created_before=created_before,
-        created_after=created_after,
-        modified_before=modified_before,
-        modified_after=modified_after,
+        shop_account_name=shop_account_name or None,
+        shop_account_email=shop_account_email or None,
+        basket_id=basket_id or None,
+        shop_account_id=shop_account_id or None,
+        account_id=account_id or None,
+        account_type=None if account_type == "any" else account_type,
+        created_before=created_before or None,
+        created_after=created_after or None,
+        modified_before=modified_before or None,
+        modified_after=modified_after or None,
     )
     try:
         settings = load_settings()

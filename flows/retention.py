@@ -89,7 +89,7 @@ def retention_cleanup(
     now: CleanupTime | None = None,
     dry_run: bool = False,
     force: bool = False,
-    operator: str | None = None,
+    operator: str = "",
 ) -> dict[str, Any]:
     """Delete the baskets past their retention (per account type; empty baskets sooner).
 
@@ -121,7 +121,7 @@ def retention_cleanup(
     flow_run_id = flow_run.get_id()
     try:
         check_schema(engine)
-        actor = _cleanup_actor(engine, operator, force)
+        actor = _cleanup_actor(engine, operator or None, force)
         with contextlib.ExitStack() as held:
             try:
                 lock = held.enter_context(cleanup_lock(engine))

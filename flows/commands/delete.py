@@ -90,11 +90,11 @@ def delete_command(
     with running_flow():
         summary = basket_delete(
             operator=name or "",
-            basket_ids=ids or None,
-            **basket_filter.model_dump(),
+            basket_ids=ids,
+            **basket_filter.model_dump(exclude_none=True),
             delete_all=delete_all,
-            reason=reason,
-            note=note,
+            reason=reason or "default",
+            note=note or "",
         )
     if json_output:
         emit_json(summary)
@@ -134,7 +134,7 @@ def restore_command(
     from flows.delete import basket_restore
 
     with running_flow():
-        summary = basket_restore(basket_id=parsed, operator=name or "", note=note)
+        summary = basket_restore(basket_id=parsed, operator=name or "", note=note or "")
     if json_output:
         emit_json(summary)
         return

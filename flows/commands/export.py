@@ -72,9 +72,9 @@ def export_command(
         rows = bar.add_task("exporting rows", total=total or None)
         with export_progress(lambda written: bar.update(rows, completed=written)):
             summary = report_export(
-                **basket_filter.model_dump(),
+                **basket_filter.model_dump(exclude_none=True),
                 format=export_format,
-                output=output,
+                output=output or "",
                 operator=name or "",
                 overwrite=overwrite,
             )

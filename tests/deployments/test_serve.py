@@ -100,7 +100,7 @@ def test_export_and_delete_run_only_on_demand() -> None:
 
 def test_export_run_form_starts_with_every_basket_as_csv_to_the_export_folder() -> None:
     export = deployments()["report-export/on-demand"]
-    assert export.parameters == {"format": "csv", "output": None}
+    assert export.parameters == {"format": "csv"}
 
 
 def form_schema(name: str) -> dict[str, Any]:
@@ -124,10 +124,15 @@ def test_run_forms_show_each_filter_as_its_own_field_not_a_nested_basket_filter(
     schema = form_schema(name)
     assert set(schema["properties"]) >= FILTER_FIELDS
     assert "basket_filter" not in schema["properties"] and schema["definitions"] == {}
-    assert choices(schema["properties"]["account_type"]) == ["customer", "anonymous", "contact"]
-    for field in ("created_before", "created_after", "modified_before", "modified_after"):
-        assert schema["properties"][field]["anyOf"][0]["format"] == "date-time"
+    assert choices(schema["properties"]["account_type"]) == ["any", "customer", "anonymous", "contact"]
     assert not FILTER_FIELDS & set(schema["required"])
+
+
+@pytest.mark.parametrize("name", ["report-export/on-demand", "basket-delete/on-demand"])
+def test_no_field_of_the_export_and_delete_forms_hides_behind_a_none_toggle(name: str) -> None:
+    # The UI shows a nullable field (anyOf with null) as a type switch set to None.
+    properties = form_schema(name)["properties"]
+    assert [field for field, spec in properties.items() if "anyOf" in spec] == []
 
 
 @pytest.mark.parametrize("name", NEEDS_OPERATOR)
@@ -140,7 +145,8 @@ def test_run_forms_require_the_operator_and_ask_for_it_first(name: str) -> None:
 
 
 def test_run_forms_offer_reason_and_format_as_drop_downs() -> None:
-    assert choices(form_schema("basket-delete/on-demand")["properties"]["reason"]) == ["broken", "manual"]
+    reason = form_schema("basket-delete/on-demand")["properties"]["reason"]
+    assert (choices(reason), reason["default"]) == (["default", "broken", "manual"], "default")
     assert choices(form_schema("report-export/on-demand")["properties"]["format"]) == [
         "csv",
         "parquet",
