@@ -80,7 +80,9 @@ def resolve_window(
     if start >= end:
         raise BadInput(
             f"--since: {start:%Y-%m-%d %H:%M} is not before --until {end:%Y-%m-%d %H:%M} "
-            "(expected e.g. --since 2026-10-01 --until 2026-10-31)"
+            "(expected e.g. --since 2026-10-01 --until 2026-10-31)",
+            field="since",
+            form_message=f"since: {start:%Y-%m-%d %H:%M} is not before until {end:%Y-%m-%d %H:%M}",
         )
     return ReportWindow(since=start, until=end)
 
@@ -92,10 +94,11 @@ def _parse_bound(value: str | dt.date, flag: str, *, whole_day: bool) -> dt.date
     try:
         parsed = parse_utc_time(value)
     except TimeOutOfRange as error:
-        raise BadInput(f"{flag}: {error}") from None
+        raise BadInput(f"{flag}: {error}", field=flag.removeprefix("--")) from None
     except ValueError:
         raise BadInput(
-            f"{flag}: {str(value)!r} is not an ISO date or datetime (expected e.g. {EXAMPLE_DATE})"
+            f"{flag}: {str(value)!r} is not an ISO date or datetime (expected e.g. {EXAMPLE_DATE})",
+            field=flag.removeprefix("--"),
         ) from None
     return parsed + dt.timedelta(days=1) if whole_day and is_date_only else parsed
 
@@ -123,7 +126,9 @@ def authorize_report_reader(connection: Connection, name: str | None) -> Actor:
 def refuse_builtin_actor(name: str | None) -> None:
     """A person at the command line may not act as the schedule's built-in actor."""
     if name == RETENTION_ACTOR:
-        raise NotPermitted(f"--as: {RETENTION_ACTOR!r} is the schedule's built-in actor, not an operator")
+        raise NotPermitted(
+            f"--as: {RETENTION_ACTOR!r} is the schedule's built-in actor, not an operator", field="operator"
+        )
 
 
 @dataclass(frozen=True)

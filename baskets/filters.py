@@ -158,14 +158,15 @@ class BasketFilter(BaseModel):
 
     @classmethod
     def from_flags(cls, **values: Any) -> BasketFilter:
-        """Build from command-line values; raise BadInput naming the flag on a bad one."""
+        """Build from command-line flags or run-form fields; on a bad value raise BadInput whose
+        message names the flag and whose `field` names the field."""
         try:
             return cls(**values)
         except ValidationError as error:
             first = error.errors()[0]
             field = str(first["loc"][0]) if first["loc"] else ""
             message = first["msg"].removeprefix("Value error, ")
-            raise BadInput(f"{FLAGS.get(field, field)}: {message}") from None
+            raise BadInput(f"{FLAGS.get(field, field)}: {message}", field=field or None) from None
 
     def is_empty(self) -> bool:
         return not self.model_dump(exclude_none=True)

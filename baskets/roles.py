@@ -68,10 +68,11 @@ def check_operator_spelling(name: str) -> None:
     try:
         check_typable(name)
     except ValueError as error:
-        raise BadInput(f"--as: {error}") from None
+        raise BadInput(f"--as: {error}", field="operator") from None
     if len(name) > OPERATOR_NAME_MAX:
         raise BadInput(
-            f"--as: {len(name)} characters is too long for an operator name (at most {OPERATOR_NAME_MAX})"
+            f"--as: {len(name)} characters is too long for an operator name (at most {OPERATOR_NAME_MAX})",
+            field="operator",
         )
 
 
@@ -86,17 +87,24 @@ def authorize(connection: Connection, name: str | None, action: Action) -> Actor
     or the role lacks the right. Call it before reading or changing anything else.
     """
     if not name:
-        raise NotPermitted(f"{action.value} needs an operator: pass --as NAME or set BASKETS_OPERATOR")
+        raise NotPermitted(
+            f"{action.value} needs an operator: pass --as NAME or set BASKETS_OPERATOR",
+            field="operator",
+            form_message=f"operator: {action.value} needs an operator (type your operator name)",
+        )
     check_operator_spelling(name)
     role = connection.scalar(select(Operator.role).where(Operator.name == name))
     if role is None:
         raise NotPermitted(
             f"--as: no operator named {name!r} (an administrator adds one with "
-            "`baskets operators add NAME --role ROLE`)"
+            "`baskets operators add NAME --role ROLE`)",
+            field="operator",
         )
     if not is_permitted(role, action):
         allowed = " or ".join(sorted(PERMISSIONS[action]))
-        raise NotPermitted(f"{name!r} is {with_article(role)}: only {allowed} may {action.value}")
+        raise NotPermitted(
+            f"{name!r} is {with_article(role)}: only {allowed} may {action.value}", field="operator"
+        )
     return Actor(name=name, role=role)
 
 
@@ -106,7 +114,11 @@ def authorize_cleanup(connection: Connection, name: str | None, force: bool) -> 
     operator, or for `force` by anyone but a system administrator."""
     if not name:  # scheduled (a blank run-form field counts as none)
         if force:
-            raise NotPermitted("--force needs a system administrator: pass --as NAME")
+            raise NotPermitted(
+                "--force needs a system administrator: pass --as NAME",
+                field="force",
+                form_message="force: only a system administrator may force a cleanup (type one as operator)",
+            )
         return Actor(name=RETENTION_ACTOR, role=RETENTION_ROLE)
     actor = authorize(connection, name, Action.CLEANUP)
     if force:

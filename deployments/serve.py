@@ -46,7 +46,7 @@ def build_deployments(settings: Settings) -> list[RunnerDeployment]:
             description="Export the baskets matching the filters to CSV or Parquet.",
             # The run form starts filled in: no filter, CSV, the default path; only the operator
             # (and any filters) left to type.
-            parameters={"basket_filter": {}, "format": "csv", "output": None},
+            parameters={"format": "csv"},
             tags=[*TAGS, "export"],
             entrypoint_type=BY_MODULE,
         ),

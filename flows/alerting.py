@@ -21,6 +21,7 @@ from baskets.status import (
 )
 from config.settings import Settings, load_settings
 from config.urls import display_url, hide_url_secrets
+from flows.failures import fails_the_run_on_refusal
 from flows.runner import create_artifact, flow, run_logger
 
 # Prefect is imported where it is used: a direct run (flows.runner) imports this module for the
@@ -127,6 +128,7 @@ def _reminder_variable(database: str) -> str:
 
 
 @flow(name=WATCHDOG_FLOW, log_prints=False)
+@fails_the_run_on_refusal
 def cleanup_watchdog(
     now: dt.datetime | None = None,
     remind_after_hours: float = 24,
@@ -137,6 +139,10 @@ def cleanup_watchdog(
     2. If it is stale, send the stale-success alert once per stale spell: again only after a
        newer success went stale too, or after `remind_after_hours`.
     3. Record the health as a markdown artifact and return it (without secrets).
+
+    Args:
+        now: Check as if it were this time (UTC unless it has an offset). Empty: the current time.
+        remind_after_hours: Alert again about the same stale spell after this many hours.
     """
     from prefect.variables import Variable
 

@@ -10,18 +10,20 @@ from baskets.audit_report import DEFAULT_WINDOW_DAYS, default_report_path, resol
 from baskets.errors import AuditChainBroken
 from baskets.files import FileRules
 from config.settings import load_settings
+from flows.failures import fails_the_run_on_refusal
 from flows.runner import current_flow_run_id, flow
 from tasks.audit_report import authorize_reader, publish_report_summary, read_audit, write_report_file
 
 
 @flow(name="audit-report", log_prints=False, validate_parameters=True)
+@fails_the_run_on_refusal
 def audit_report(
     operator: str,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     days: int = DEFAULT_WINDOW_DAYS,
     report_format: Literal["html", "csv", "parquet"] = "html",
-    output: str | None = None,
+    output: str = "",
     overwrite: bool = False,
 ) -> dict[str, Any]:
     """Report the baskets deleted between `since` (inclusive) and `until` (exclusive, default now;
@@ -43,7 +45,8 @@ def audit_report(
         until: End of the window, exclusive (UTC). Empty: now.
         days: Length of the window when `since` is empty.
         report_format: html (one self-contained page with charts), csv or parquet.
-        output: File to write. Empty: <export dir>/audit-report-<UTC time>.<ext>.
+        output: File to write. Empty: a new file `audit-report-UTC-timestamp.html` (or .csv,
+            .parquet) in the export folder.
         overwrite: Replace an existing report at `output` (never any other file).
 
     The database is the one of this process's settings, never a parameter: Prefect keeps

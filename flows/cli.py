@@ -306,9 +306,7 @@ def demo(
     from flows.export import report_export
     from flows.runner import run_flow
 
-    exported = run_flow(
-        report_export, basket_filter=BasketFilter(), format="both", output=None, operator="demo-admin"
-    )
+    exported = run_flow(report_export, format="both", output="", operator="demo-admin")
     stdout.print(
         f"[bold]3. exported[/] {plural(exported['lines'], 'line')} of "
         f"{plural(exported['baskets'], 'basket')} "

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from baskets.deletion import check_note, parse_basket_ids
-from baskets.errors import BadInput, BasketsError
+from baskets.errors import BadInput
 from baskets.filters import BasketFilter
 from baskets.roles import Action
-from flows.runner import create_artifact, current_flow_run_id, flow, refused, run_logger
+from flows.failures import fails_the_run_on_refusal
+from flows.runner import create_artifact, current_flow_run_id, flow, run_logger
 from tasks.delete import (
     authorize_operator,
     check_baskets_exist,
@@ -25,35 +26,77 @@ ARTIFACT_ID_LIMIT = 50
 
 
 @flow(name="basket-delete", validate_parameters=True)
+@fails_the_run_on_refusal
 def basket_delete(
-    operator: str | None = None,
-    basket_ids: list[str] | None = None,
-    basket_filter: BasketFilter | None = None,
+    operator: str,
+    basket_ids: tuple[str, ...] = (),
+    shop_account_name: str = "",
+    shop_account_email: str = "",
+    basket_id: str = "",
+    shop_account_id: str = "",
+    account_id: str = "",
+    account_type: Literal["any", "customer", "anonymous", "contact"] = "any",
+    created_before: str = "",
+    created_after: str = "",
+    modified_before: str = "",
+    modified_after: str = "",
     delete_all: bool = False,
-    reason: Literal["broken", "manual"] | None = None,
-    note: str | None = None,
+    reason: Literal["default", "broken", "manual"] = "default",
+    note: str = "",
 ) -> dict[str, Any]:
     """Delete baskets with their lines, one chained audit row per basket in the same transaction.
 
     1. Check that `operator` may delete baskets, before touching any data.
     2. Listed `basket_ids`: all in one transaction; if any is unknown nothing is deleted (exit 4).
-       A `basket_filter` (or `delete_all`): key-ordered batches, each its own transaction,
-       each re-checking the filter under the row locks.
+       Filters (or `delete_all`): key-ordered batches, each its own transaction, each
+       re-checking the filter under the row locks.
     3. Record a markdown artifact and return counts, ids, the audit seq range and the flow run id.
 
-    An expected refusal (not permitted, unknown IDs, bad input) fails the run with its one-line
-    message; the caller gets the BasketsError back.
+    An expected refusal (not permitted, unknown IDs, bad input) fails the run with one line
+    naming the form field; the caller gets the BasketsError back.
+
+    Args:
+        operator: Your operator name; a system administrator or order processor may delete.
+        basket_ids: Delete exactly these baskets (GUIDs, any spelling), all or none. Leave empty
+            to delete by the filters below.
+        shop_account_name: Filter - part of the shop account name, any case (`%` and `_` match
+            themselves).
+        shop_account_email: Filter - part of the shop account e-mail, any case.
+        basket_id: Filter - one basket GUID, e.g. 3f2504e0-4f89-11d3-9a0c-0305e82c3301.
+        shop_account_id: Filter - the baskets of one shop account, by its GUID.
+        account_id: Filter - the baskets of one ERP account, by its exact ID.
+        account_type: Filter - customer, anonymous or contact baskets; any for all three.
+        created_before: Filter - created before this ISO date or time, e.g. 2026-01-31 or
+            2026-01-31T18:00:00+01:00 (UTC unless it has an offset).
+        created_after: Filter - created at or after this time.
+        modified_before: Filter - last modified before this time.
+        modified_after: Filter - last modified at or after this time.
+        delete_all: Allow a delete with no filter at all: every basket.
+        reason: Why, for the audit log; default: broken for listed basket IDs, manual for filters.
+        note: Free text kept in each audit row (at most 2000 characters).
     """
-    try:
-        return _delete_baskets(operator, basket_ids, basket_filter, delete_all, reason, note)
-    except BasketsError as error:
-        return refused(error)
+    # An empty field (or account_type "any") is no filter; the form shows each field as it is,
+    # where a nullable one would hide behind a None toggle.
+    basket_filter = BasketFilter.from_flags(
+        shop_account_name=shop_account_name or None,
+        shop_account_email=shop_account_email or None,
+        basket_id=basket_id or None,
+        shop_account_id=shop_account_id or None,
+        account_id=account_id or None,
+        account_type=None if account_type == "any" else account_type,
+        created_before=created_before or None,
+        created_after=created_after or None,
+        modified_before=modified_before or None,
+        modified_after=modified_after or None,
+    )
+    chosen_reason = None if reason == "default" else reason
+    return _delete_baskets(operator, list(basket_ids), basket_filter, delete_all, chosen_reason, note or None)
 
 
 def _delete_baskets(
-    operator: str | None,
+    operator: str,
     basket_ids: list[str] | None,
-    basket_filter: BasketFilter | None,
+    basket_filter: BasketFilter,
     delete_all: bool,
     reason: str | None,
     note: str | None,
@@ -63,10 +106,13 @@ def _delete_baskets(
     actor = authorize_operator(url, operator, Action.DELETE)
     run_id = current_flow_run_id()
     note = check_note(note)
-    basket_filter = basket_filter or BasketFilter()
     if basket_ids:
         if not basket_filter.is_empty() or delete_all:
-            raise BadInput("give basket IDs or filters, not both (e.g. baskets delete ID --as NAME)")
+            raise BadInput(
+                "give basket IDs or filters, not both (e.g. baskets delete ID --as NAME)",
+                field="basket_ids",
+                form_message="basket_ids: give basket IDs or filters, not both (empty one of them)",
+            )
         ids = parse_basket_ids(basket_ids)
         check_baskets_exist(url, ids)
         result = delete_listed_baskets(url, ids, actor, reason or "broken", note, run_id)
@@ -75,7 +121,11 @@ def _delete_baskets(
         gone = 0
     else:
         if basket_filter.is_empty() and not delete_all:
-            raise BadInput("no filter given: pass a filter (e.g. --account-type anonymous) or --all")
+            raise BadInput(
+                "no filter given: pass a filter (e.g. --account-type anonymous) or --all",
+                form_message="no basket IDs and no filter: fill in one (e.g. account_type anonymous), "
+                "or tick delete_all to delete every basket",
+            )
         deleted, survived, gone, first_seq, last_seq = [], [], 0, None, None
         after: str | None = None
         while batch := select_basket_batch(url, basket_filter, after, settings.retention.batch_size):
@@ -135,23 +185,26 @@ def _deletion_markdown(summary: dict[str, Any], deleted: list[str]) -> str:
 
 
 @flow(name="basket-restore", validate_parameters=True)
-def basket_restore(basket_id: str, operator: str | None = None, note: str | None = None) -> dict[str, Any]:
+@fails_the_run_on_refusal
+def basket_restore(basket_id: str, operator: str, note: str = "") -> dict[str, Any]:
     """Put a deleted basket and its lines back from the audit log.
 
     1. Check that `operator` is a system administrator, before touching any data.
     2. Restore from the basket's latest deletion (refused if a basket with that ID exists)
        and record the restore in the audit chain.
+
+    Args:
+        basket_id: The GUID of the deleted basket, e.g. 3f2504e0-4f89-11d3-9a0c-0305e82c3301.
+        operator: Your operator name; only a system administrator may restore.
+        note: Free text kept in the audit row of the restore (at most 2000 characters).
     """
-    try:
-        return _restore(basket_id, operator, note)
-    except BasketsError as error:
-        return refused(error)
+    return _restore(basket_id, operator, note or None)
 
 
-def _restore(basket_id: str, operator: str | None, note: str | None) -> dict[str, Any]:
+def _restore(basket_id: str, operator: str, note: str | None) -> dict[str, Any]:
     settings = load_task_settings()
     actor = authorize_operator(settings.database_url, operator, Action.RESTORE)
-    (parsed,) = parse_basket_ids([basket_id])
+    (parsed,) = parse_basket_ids([basket_id], field="basket_id")
     run_id = current_flow_run_id()
     result = restore_deleted_basket(settings.database_url, parsed, actor, check_note(note), run_id)
     summary = {

@@ -10,26 +10,70 @@ from baskets.export import check_writable_folder, plan_export_paths
 from baskets.files import FileRules
 from baskets.filters import BasketFilter
 from config.settings import SettingsError, load_settings
+from flows.failures import fails_the_run_on_refusal
 from flows.runner import current_flow_run_id, flow
 from tasks.export import authorize_exporter, publish_export_artifacts, write_export_files
 
 
 @flow(name="report-export", validate_parameters=True)
+@fails_the_run_on_refusal
 def report_export(
-    basket_filter: BasketFilter,
+    operator: str,
+    shop_account_name: str = "",
+    shop_account_email: str = "",
+    basket_id: str = "",
+    shop_account_id: str = "",
+    account_id: str = "",
+    account_type: Literal["any", "customer", "anonymous", "contact"] = "any",
+    created_before: str = "",
+    created_after: str = "",
+    modified_before: str = "",
+    modified_after: str = "",
     format: Literal["csv", "parquet", "both"] = "csv",
-    output: str | None = None,
-    operator: str = "",
+    output: str = "",
     overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Export the baskets matching `basket_filter`, one row per line, to CSV and/or Parquet.
+    """Export the baskets matching the filters, one row per line, to CSV and/or Parquet.
 
     1. Check that `operator` may export baskets, before touching any data (exit 3 otherwise).
     2. Stream the rows into each file, written beside its final name (private: settings.file_mode)
        and renamed when complete; an existing file only with `overwrite`, and only an export.
     3. Record a table artifact (counts, filter) and a link artifact per file.
     Returns the paths, counts (baskets, lines) and each file's SHA-256.
+
+    Args:
+        operator: Your operator name; a system administrator or order processor may export.
+        shop_account_name: Filter - part of the shop account name, any case (`%` and `_` match
+            themselves).
+        shop_account_email: Filter - part of the shop account e-mail, any case.
+        basket_id: Filter - one basket GUID, e.g. 3f2504e0-4f89-11d3-9a0c-0305e82c3301.
+        shop_account_id: Filter - the baskets of one shop account, by its GUID.
+        account_id: Filter - the baskets of one ERP account, by its exact ID.
+        account_type: Filter - customer, anonymous or contact baskets; any for all three.
+        created_before: Filter - created before this ISO date or time, e.g. 2026-01-31 or
+            2026-01-31T18:00:00+01:00 (UTC unless it has an offset).
+        created_after: Filter - created at or after this time.
+        modified_before: Filter - last modified before this time.
+        modified_after: Filter - last modified at or after this time.
+        format: csv, parquet, or both (two files).
+        output: File to write (for both, its extension is replaced per format) or an existing
+            folder. Empty: a new file `baskets-UTC-timestamp.csv` in the export folder.
+        overwrite: Replace an existing export of that name (never any other file).
     """
+    # An empty field (or account_type "any") is no filter; the form shows each field as it is,
+    # where a nullable one would hide behind a None toggle.
+    basket_filter = BasketFilter.from_flags(
+        shop_account_name=shop_account_name or None,
+        shop_account_email=shop_account_email or None,
+        basket_id=basket_id or None,
+        shop_account_id=shop_account_id or None,
+        account_id=account_id or None,
+        account_type=None if account_type == "any" else account_type,
+        created_before=created_before or None,
+        created_after=created_after or None,
+        modified_before=modified_before or None,
+        modified_after=modified_after or None,
+    )
     try:
         settings = load_settings()
     except SettingsError as error:

@@ -44,6 +44,7 @@ from baskets.retention import (
 from baskets.roles import Actor, authorize_cleanup
 from config.settings import Settings, SettingsError, load_settings
 from flows.alerting import alert_cleanup_crashed, alert_cleanup_failed
+from flows.failures import fails_the_run_on_refusal
 from flows.runner import create_artifact, current_flow_run_id, flow, run_logger, update_progress_artifact
 from tasks import retention as retention_tasks
 from tasks.retention import (
@@ -81,11 +82,12 @@ def reporting_progress_to(listener: ProgressListener) -> Iterator[None]:
     on_failure=[alert_cleanup_failed],
     on_crashed=[alert_cleanup_crashed],
 )
+@fails_the_run_on_refusal
 def retention_cleanup(
     now: CleanupTime | None = None,
     dry_run: bool = False,
     force: bool = False,
-    operator: str | None = None,
+    operator: str = "",
 ) -> dict[str, Any]:
     """Delete the baskets past their retention (per account type; empty baskets sooner).
 
@@ -99,6 +101,14 @@ def retention_cleanup(
        with backoff, and skipped if it keeps failing while the run goes on.
     5. Snapshot the deleted baskets to Parquet from their audit rows; publish a report per type.
     6. Fail, naming the skipped baskets, when any batch was skipped (the next run picks them up).
+
+    Args:
+        now: Act as if it were this time (UTC unless it has an offset). Empty: the current time.
+        dry_run: Only count what would be deleted; delete nothing.
+        force: Delete even when more than the allowed share of all baskets has expired (a
+            system administrator only).
+        operator: Your operator name, a system administrator. Empty: the schedule's built-in
+            actor retention-policy.
     """
     as_of = parse_utc_time(now) if now is not None else dt.datetime.now(dt.UTC)
     settings = _read_settings()
@@ -109,7 +119,7 @@ def retention_cleanup(
     flow_run_id = current_flow_run_id()
     try:
         check_schema(engine)
-        actor = _cleanup_actor(engine, operator, force)
+        actor = _cleanup_actor(engine, operator or None, force)
         with contextlib.ExitStack() as held:
             try:
                 lock = held.enter_context(cleanup_lock(engine))

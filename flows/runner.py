@@ -236,14 +236,15 @@ def update_progress_artifact(artifact_id: Any, progress: float) -> None:
     update(artifact_id, progress=progress)
 
 
-def refused(error: BasketsError) -> Any:
-    """End a flow on an expected refusal: in a Prefect run a Failed state carrying `error` (the
-    run log shows one line, not a traceback; the caller gets the error raised); directly, raise it."""
+def refused(error: BasketsError, message: str | None = None) -> Any:
+    """End a flow on an expected refusal: in a Prefect run a Failed state carrying `error` and
+    `message` (default the error's; the run log shows one line, not a traceback; the caller gets
+    the error raised); directly, raise it."""
     if in_direct_run():
         raise error
     from prefect.states import Failed
 
-    return Failed(message=error.message, data=error)
+    return Failed(message=message or error.message, data=error)
 
 
 def run_flow(flow: Any, /, *, heartbeats: bool = False, **params: Any) -> Any:

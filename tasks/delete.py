@@ -60,7 +60,7 @@ def check_baskets_exist(database_url: str, basket_ids: list[str]) -> None:
         found = existing_basket_ids(connection, basket_ids)
     unknown = [basket_id for basket_id in basket_ids if basket_id not in found]
     if unknown:
-        raise NotFound(f"no basket with ID {', '.join(unknown)}: nothing was deleted")
+        raise NotFound(f"no basket with ID {', '.join(unknown)}: nothing was deleted", field="basket_ids")
 
 
 @task(
@@ -87,7 +87,9 @@ def delete_listed_baskets(
             connection, basket_ids, actor=actor, reason=reason, note=note, flow_run_id=flow_run_id
         )
         if result.missing:
-            raise NotFound(f"no basket with ID {', '.join(result.missing)}: nothing was deleted")
+            raise NotFound(
+                f"no basket with ID {', '.join(result.missing)}: nothing was deleted", field="basket_ids"
+            )
     run_logger().info(
         "deleted %d baskets as %s (audit seq %s..%s)",
         len(result.deleted), actor.name, result.first_seq, result.last_seq,

@@ -103,7 +103,7 @@ def report_command(
             since=window.since,
             until=window.until,
             report_format=chosen_format,
-            output=target,
+            output=target or "",
             overwrite=overwrite,
         )
     if json_output:

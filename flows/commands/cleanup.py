@@ -71,7 +71,7 @@ def cleanup(
                     now=as_of,
                     dry_run=dry_run,
                     force=force,
-                    operator=name,
+                    operator=name or "",
                 )
             except CleanupIncomplete as error:
                 deleting.finish()

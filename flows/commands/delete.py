@@ -90,12 +90,12 @@ def delete_command(
 
     summary = run_flow(
         basket_delete,
-        operator=name,
-        basket_ids=ids or None,
-        basket_filter=None if ids else basket_filter,
+        operator=name or "",
+        basket_ids=ids,
+        **basket_filter.model_dump(exclude_none=True),
         delete_all=delete_all,
-        reason=reason,
-        note=note,
+        reason=reason or "default",
+        note=note or "",
     )
     if json_output:
         emit_json(summary)
@@ -140,7 +140,7 @@ def restore_command(
         latest_deletion(connection, parsed)
     from flows.delete import basket_restore
 
-    summary = run_flow(basket_restore, basket_id=parsed, operator=name, note=note)
+    summary = run_flow(basket_restore, basket_id=parsed, operator=name or "", note=note or "")
     if json_output:
         emit_json(summary)
         return

@@ -75,9 +75,9 @@ def export_command(
         with export_progress(rows.update):
             summary = run_flow(
                 report_export,
-                basket_filter=basket_filter,
+                **basket_filter.model_dump(exclude_none=True),
                 format=export_format,
-                output=output,
+                output=output or "",
                 operator=name or "",
                 overwrite=overwrite,
             )

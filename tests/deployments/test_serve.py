@@ -100,20 +100,78 @@ def test_export_and_delete_run_only_on_demand() -> None:
 
 def test_export_run_form_starts_with_every_basket_as_csv_to_the_export_folder() -> None:
     export = deployments()["report-export/on-demand"]
-    assert export.parameters == {"basket_filter": {}, "format": "csv", "output": None}
+    assert export.parameters == {"format": "csv"}
+
+
+def form_schema(name: str) -> dict[str, Any]:
+    return deployments()[name]._parameter_openapi_schema.model_dump()
+
+
+def choices(field: dict[str, Any]) -> list[str] | None:
+    """The drop-down values of a run-form field (a nullable one keeps them in its anyOf)."""
+    for shape in [field, *field.get("anyOf", [])]:
+        if "enum" in shape:
+            return shape["enum"]
+    return None
+
+
+# The deployments whose runs act for a person: their form asks who, and the field is required.
+NEEDS_OPERATOR = ["report-export/on-demand", "basket-delete/on-demand", "audit-report/weekly"]
 
 
 @pytest.mark.parametrize("name", ["report-export/on-demand", "basket-delete/on-demand"])
-def test_run_forms_show_the_basket_filter_and_operator_fields(name: str) -> None:
-    schema = deployments()[name]._parameter_openapi_schema.model_dump()
-    assert "operator" in schema["properties"]
-    filter_field = schema["properties"]["basket_filter"]
-    assert "#/definitions/BasketFilter" in [f.get("$ref") for f in filter_field.get("anyOf", [filter_field])]
-    basket_filter = schema["definitions"]["BasketFilter"]
-    assert set(basket_filter["properties"]) == FILTER_FIELDS
-    account_type = basket_filter["properties"]["account_type"]["anyOf"][0]
-    assert account_type["enum"] == ["customer", "anonymous", "contact"]
-    assert basket_filter["properties"]["modified_before"]["anyOf"][0]["format"] == "date-time"
+def test_run_forms_show_each_filter_as_its_own_field_not_a_nested_basket_filter(name: str) -> None:
+    schema = form_schema(name)
+    assert set(schema["properties"]) >= FILTER_FIELDS
+    assert "basket_filter" not in schema["properties"] and schema["definitions"] == {}
+    assert choices(schema["properties"]["account_type"]) == ["any", "customer", "anonymous", "contact"]
+    assert not FILTER_FIELDS & set(schema["required"])
+
+
+@pytest.mark.parametrize("name", ["report-export/on-demand", "basket-delete/on-demand"])
+def test_no_field_of_the_export_and_delete_forms_hides_behind_a_none_toggle(name: str) -> None:
+    # The UI shows a nullable field (anyOf with null) as a type switch set to None.
+    properties = form_schema(name)["properties"]
+    assert [field for field, spec in properties.items() if "anyOf" in spec] == []
+
+
+@pytest.mark.parametrize("name", NEEDS_OPERATOR)
+def test_run_forms_require_the_operator_and_ask_for_it_first(name: str) -> None:
+    schema = form_schema(name)
+    operator = schema["properties"]["operator"]
+    assert schema["required"] == ["operator"]
+    assert operator["position"] == 0 and operator["type"] == "string"
+    assert operator["description"].startswith("Your operator name")
+
+
+def test_run_forms_offer_reason_and_format_as_drop_downs() -> None:
+    reason = form_schema("basket-delete/on-demand")["properties"]["reason"]
+    assert (choices(reason), reason["default"]) == (["default", "broken", "manual"], "default")
+    assert choices(form_schema("report-export/on-demand")["properties"]["format"]) == [
+        "csv",
+        "parquet",
+        "both",
+    ]
+    assert choices(form_schema("audit-report/weekly")["properties"]["report_format"]) == [
+        "html",
+        "csv",
+        "parquet",
+    ]
+
+
+@pytest.mark.parametrize("name", sorted(deployments()))
+def test_every_run_form_field_has_a_description_the_ui_shows_whole(name: str) -> None:
+    # The UI renders descriptions as markdown and HTML: a <placeholder> in one vanishes.
+    properties = form_schema(name)["properties"]
+    described = {field: spec.get("description") or "" for field, spec in properties.items()}
+    assert [field for field, text in described.items() if len(text) < 10] == []
+    assert {field: text for field, text in described.items() if "<" in text or ">" in text} == {}
+
+
+def test_the_cleanup_form_leaves_the_operator_empty_for_the_schedule_to_act_as_retention_policy() -> None:
+    schema = form_schema("retention-cleanup/nightly")
+    assert schema.get("required", []) == []
+    assert "retention-policy" in schema["properties"]["operator"]["description"]
 
 
 def test_no_run_form_has_a_database_field() -> None:
@@ -124,11 +182,11 @@ def test_no_run_form_has_a_database_field() -> None:
     }
     assert fields == {
         "retention-cleanup/nightly": {"now", "dry_run", "force", "operator"},
-        "report-export/on-demand": {"basket_filter", "format", "output", "operator", "overwrite"},
+        "report-export/on-demand": {"operator", *FILTER_FIELDS, "format", "output", "overwrite"},
         "basket-delete/on-demand": {
             "operator",
             "basket_ids",
-            "basket_filter",
+            *FILTER_FIELDS,
             "delete_all",
             "reason",
             "note",
@@ -139,7 +197,7 @@ def test_no_run_form_has_a_database_field() -> None:
 
 
 def test_audit_report_run_form_asks_for_operator_window_and_format() -> None:
-    schema = deployments()["audit-report/weekly"]._parameter_openapi_schema.model_dump()
+    schema = form_schema("audit-report/weekly")
     assert schema["required"] == ["operator"]
     assert schema["properties"]["report_format"]["enum"] == ["html", "csv", "parquet"]
     assert schema["properties"]["since"]["anyOf"][0]["format"] == "date-time"
@@ -254,7 +312,7 @@ def test_served_report_export_runs_through_the_prefect_api(
                 "report-export/on-demand",
                 parameters={
                     "operator": "bob",
-                    "basket_filter": {"account_type": "customer"},
+                    "account_type": "customer",
                     "format": "csv",
                     "output": str(wanted),
                 },

@@ -18,7 +18,6 @@ import pytest
 from baskets.errors import NotPermitted
 from baskets.export import CSV_HEADER
 from baskets.files import TEMP_PREFIX, TEMP_SUFFIX
-from baskets.filters import BasketFilter
 from tests.conftest import REPO, DatabaseUnderTest, add_operators, seed
 
 
@@ -122,7 +121,6 @@ def test_flow_refuses_an_operator_without_the_right(
     monkeypatch.setenv("BASKETS_DATABASE_URL", store.url)
     with pytest.raises(NotPermitted, match="'carol' is a content_manager"):
         report_export(
-            basket_filter=BasketFilter(),
             format="both",
             output=str(tmp_path / "x.csv"),
             operator="carol",

@@ -1,0 +1,70 @@
+"""How every flow ends on an expected failure: Failed, with one line for the person at the run form."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import re
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+from baskets.errors import BasketsError
+from flows.runner import refused
+
+# How a command-line message begins when it is about one input: its flag or argument name.
+_LEADING_FLAG = re.compile(r"^(--[a-z][a-z-]*|[A-Z][A-Z_]*): ")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def form_message(error: BasketsError) -> str:
+    """`error` in one line for a run form: it names the form field, not the command-line flag.
+
+    `error.form_message` when the error has one; else its message with the leading `--flag: `
+    (or `ARGUMENT: `) replaced by `field: `; else its message as it is (it names no input).
+    """
+    if error.form_message:
+        return error.form_message
+    if error.field is None:
+        return error.message
+    return f"{error.field}: {_LEADING_FLAG.sub('', error.message, count=1)}"
+
+
+def fails_the_run_on_refusal(body: Callable[P, R]) -> Callable[P, R]:
+    """Wrap a flow function (under `@flow`) so that a BasketsError ends the run Failed with
+    `form_message(error)`, not by raising.
+
+    A raise would log Prefect's traceback into the run's log and word the state "Flow run
+    encountered an exception: NotPermitted: ..."; the run form's user gets one line instead.
+    A caller in Python (the command line) still gets the error raised back from the Failed
+    state, with its command-line message; a direct run (flows.runner) raises it.
+    """
+
+    @functools.wraps(body)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return body(*args, **kwargs)
+        except BasketsError as error:
+            return refused(error, message=form_message(error))  # type: ignore[no-any-return]
+
+    # The parameters' types resolved in `body`'s module: Prefect validates a run's parameters
+    # in the namespace of `run`, this module, which lacks the names of the flow's annotations.
+    run.__signature__ = inspect.signature(body, eval_str=True)  # type: ignore[attr-defined]
+    return run
+
+
+class _NoExpectedFailureTracebacks(logging.Filter):
+    """Drop a run's log record that carries a BasketsError with its traceback: Prefect logs one
+    when a task raises it, and the run's own Failed message says it in one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], BasketsError))
+
+
+# Installed on import: every flow module imports this one, so a served run, a worker's run and
+# a command's run all log without these tracebacks (the API's run log and the terminal alike).
+_QUIET = _NoExpectedFailureTracebacks()
+for _run_logger in ("prefect.flow_runs", "prefect.task_runs"):
+    logging.getLogger(_run_logger).addFilter(_QUIET)
