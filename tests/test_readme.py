@@ -57,9 +57,9 @@ EXPECTED: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = tuple(
             (r"wrote \d+ lines of \d+ baskets to \S*var/exports/baskets-\S+\.csv\b", r"\S+\.parquet\b"),
         ),
         (r"^baskets export\b", (r"wrote \d+ lines of \d+ baskets to \S*var/exports/",)),
-        (r"^baskets delete\b", (r"deleted 1 baskets \(audit seq \d+\.\.\d+\)",)),
+        (r"^baskets delete\b", (r"deleted 1 basket \(audit seq \d+\.\.\d+\)",)),
         (r"^baskets audit show\b", (r"seq \d+: deleted", r"basket_id\W+" + GUID)),
-        (r"^baskets restore\b", (rf"restored basket {GUID} with \d+ lines from audit seq \d+",)),
+        (r"^baskets restore\b", (rf"restored basket {GUID} with \d+ lines? from audit seq \d+",)),
         (r"^baskets audit verify\b", (r"audit chain holds: \d+ rows", r"head hash [0-9a-f]{64}")),
         (r"^baskets cleanup --dry-run\b", (r"dry run as of .*: nothing deleted", r"anonymous baskets")),
         (

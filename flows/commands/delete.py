@@ -92,7 +92,7 @@ def delete_command(
         basket_delete,
         operator=name or "",
         basket_ids=ids,
-        **basket_filter.model_dump(exclude_none=True),
+        **basket_filter.model_dump(mode="json", exclude_none=True),
         delete_all=delete_all,
         reason=reason or "default",
         note=note or "",

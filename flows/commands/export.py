@@ -75,7 +75,7 @@ def export_command(
         with export_progress(rows.update):
             summary = run_flow(
                 report_export,
-                **basket_filter.model_dump(exclude_none=True),
+                **basket_filter.model_dump(mode="json", exclude_none=True),
                 format=export_format,
                 output=output or "",
                 operator=name or "",

@@ -131,7 +131,7 @@ def test_a_forced_cleanup_by_an_order_processor_fails_naming_the_force_field(
 ) -> None:
     state = _cleanup(operator="bob", force=True)
     assert state.is_failed()
-    assert state.message.startswith("operator: 'bob' is a order_processor: only system_administrator")
+    assert state.message.startswith("operator: 'bob' is an order_processor: only system_administrator")
     blank = _cleanup(operator="", force=True)
     assert blank.message == "force: only a system administrator may force a cleanup (type one as operator)"
     for run in (state, blank):
