@@ -243,7 +243,6 @@ def demo(
     with running_flow():
         exported = report_export(
             format="both",
-            output=None,
             operator="demo-admin",
         )
     stdout.print(

@@ -91,7 +91,7 @@ def delete_command(
         summary = basket_delete(
             operator=name or "",
             basket_ids=ids,
-            **basket_filter.model_dump(exclude_none=True),
+            **basket_filter.model_dump(mode="json", exclude_none=True),
             delete_all=delete_all,
             reason=reason or "default",
             note=note or "",

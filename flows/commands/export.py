@@ -72,7 +72,7 @@ def export_command(
         rows = bar.add_task("exporting rows", total=total or None)
         with export_progress(lambda written: bar.update(rows, completed=written)):
             summary = report_export(
-                **basket_filter.model_dump(exclude_none=True),
+                **basket_filter.model_dump(mode="json", exclude_none=True),
                 format=export_format,
                 output=output or "",
                 operator=name or "",

@@ -177,9 +177,7 @@ def test_retention_cleanup_with_a_failing_batch_alerts_naming_the_skipped_basket
     assert post.body["counts"] == {"selected": 6, "deleted": 4, "survived": 0, "skipped": 2}
     assert post.body["details"]["skipped_basket_ids"] == expired_baskets[2:4]
     assert post.body["details"]["failed_batches"] == 1
-    assert post.body["reason"].startswith(
-        "CleanupIncomplete: retention cleanup incomplete: 1 of 3 batches failed after retries"
-    )
+    assert post.body["reason"].startswith("retention cleanup incomplete: 1 of 3 batches failed after retries")
     assert post.headers["Authorization"] == f"Bearer {TOKEN}"
 
 

@@ -140,7 +140,26 @@ def test_a_database_password_is_never_stored_or_printed(
     with get_client(sync_client=True) as client:
         flow_runs = [client.read_flow_run(uuid.UUID(run_id)) for run_id in flow_run_ids]
     assert [sorted(run.parameters) for run in flow_runs][:2] == [
-        ["basket_filter", "basket_ids", "delete_all", "note", "operator", "reason"],
+        sorted(
+            [
+                "operator",
+                "basket_ids",
+                "delete_all",
+                "reason",
+                "note",
+                "shop_account_name",
+                "shop_account_email",
+            ]
+            + [
+                "basket_id",
+                "shop_account_id",
+                "account_id",
+                "account_type",
+                "created_before",
+                "created_after",
+            ]
+            + ["modified_before", "modified_after"]
+        ),
         ["basket_id", "note", "operator"],
     ]
     assert not any("database_url" in run.parameters for run in flow_runs)
