@@ -54,7 +54,10 @@ EXPECTED: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = tuple(
         (r"^baskets operators add (\S+) --role (\S+)", (r"added operator '\w+' as \w+",)),
         (
             r"^baskets export\b.*--format both",
-            (r"wrote [\d,]+ lines? of [\d,]+ baskets? to \S*var/exports/baskets-\S+\.csv\b", r"\S+\.parquet\b"),
+            (
+                r"wrote [\d,]+ lines? of [\d,]+ baskets? to \S*var/exports/baskets-\S+\.csv\b",
+                r"\S+\.parquet\b",
+            ),
         ),
         (r"^baskets export\b", (r"wrote [\d,]+ lines? of [\d,]+ baskets? to \S*var/exports/",)),
         (r"^baskets delete\b", (r"deleted 1 basket \(audit seq \d+\.\.\d+\)",)),
