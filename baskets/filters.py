@@ -157,6 +157,16 @@ class BasketFilter(BaseModel):
         return None if value is None else parse_utc_time(value)
 
     @classmethod
+    def from_form(cls, **fields: str) -> BasketFilter:
+        """Build from a run form's filter fields, where an empty field (and account_type `any`)
+        means no filter: the form shows each field as plain text, where a nullable one would
+        hide behind the UI's None switch. Bad values as `from_flags`."""
+        return cls.from_flags(
+            **{name: None if value == "" or (name, value) == ("account_type", "any") else value
+               for name, value in fields.items()}
+        )  # fmt: skip
+
+    @classmethod
     def from_flags(cls, **values: Any) -> BasketFilter:
         """Build from command-line flags or run-form fields; on a bad value raise BadInput whose
         message names the flag and whose `field` names the field."""

@@ -75,20 +75,12 @@ def basket_delete(
         reason: Why, for the audit log; default: broken for listed basket IDs, manual for filters.
         note: Free text kept in each audit row (at most 2000 characters).
     """
-    # An empty field (or account_type "any") is no filter; the form shows each field as it is,
-    # where a nullable one would hide behind a None toggle.
-    basket_filter = BasketFilter.from_flags(
-        shop_account_name=shop_account_name or None,
-        shop_account_email=shop_account_email or None,
-        basket_id=basket_id or None,
-        shop_account_id=shop_account_id or None,
-        account_id=account_id or None,
-        account_type=None if account_type == "any" else account_type,
-        created_before=created_before or None,
-        created_after=created_after or None,
-        modified_before=modified_before or None,
-        modified_after=modified_after or None,
-    )
+    basket_filter = BasketFilter.from_form(
+        shop_account_name=shop_account_name, shop_account_email=shop_account_email,
+        basket_id=basket_id, shop_account_id=shop_account_id, account_id=account_id,
+        account_type=account_type, created_before=created_before, created_after=created_after,
+        modified_before=modified_before, modified_after=modified_after,
+    )  # fmt: skip
     chosen_reason = None if reason == "default" else reason
     return _delete_baskets(operator, list(basket_ids), basket_filter, delete_all, chosen_reason, note or None)
 

@@ -60,20 +60,12 @@ def report_export(
             folder. Empty: a new file `baskets-UTC-timestamp.csv` in the export folder.
         overwrite: Replace an existing export of that name (never any other file).
     """
-    # An empty field (or account_type "any") is no filter; the form shows each field as it is,
-    # where a nullable one would hide behind a None toggle.
-    basket_filter = BasketFilter.from_flags(
-        shop_account_name=shop_account_name or None,
-        shop_account_email=shop_account_email or None,
-        basket_id=basket_id or None,
-        shop_account_id=shop_account_id or None,
-        account_id=account_id or None,
-        account_type=None if account_type == "any" else account_type,
-        created_before=created_before or None,
-        created_after=created_after or None,
-        modified_before=modified_before or None,
-        modified_after=modified_after or None,
-    )
+    basket_filter = BasketFilter.from_form(
+        shop_account_name=shop_account_name, shop_account_email=shop_account_email,
+        basket_id=basket_id, shop_account_id=shop_account_id, account_id=account_id,
+        account_type=account_type, created_before=created_before, created_after=created_after,
+        modified_before=modified_before, modified_after=modified_after,
+    )  # fmt: skip
     try:
         settings = load_settings()
     except SettingsError as error:

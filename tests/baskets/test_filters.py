@@ -269,11 +269,9 @@ def test_printable_text_is_kept_up_to_its_column_length_and_refused_past_it(fiel
             BasketFilter.from_flags(**{field: value})
 
 
-OFFSETS = st.builds(
-    dt.timezone,
-    st.timedeltas(
-        min_value=-dt.timedelta(hours=23, minutes=59), max_value=dt.timedelta(hours=23, minutes=59)
-    ),
+# ISO 8601 offsets are whole minutes (+hh:mm): a time written with an offset has no finer one.
+OFFSETS = st.integers(min_value=-(23 * 60 + 59), max_value=23 * 60 + 59).map(
+    lambda minutes: dt.timezone(dt.timedelta(minutes=minutes))
 )
 
 
