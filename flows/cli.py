@@ -300,7 +300,7 @@ def demo(
     for row in rows:
         stdout.print(
             f"   {row['basket_id']}  {row['account_type']:<9}  "
-            f"{row['shop_account_name'] or '-':<28}  {row['line_count']:>2} lines  "
+            f"{row['shop_account_name'] or '-':<28}  {plural(row['line_count'], 'line'):>8}  "
             f"modified {row['modified_at']:%Y-%m-%d %H:%M}"
         )
     from flows.export import report_export
