@@ -316,3 +316,24 @@ def atomic_file(path: Path, rules: FileRules, ours: Recognise) -> Iterator[Atomi
         file.commit()
     finally:
         file.discard()
+
+
+def check_writable_folder(folder: Path, name: str) -> None:
+    """Raise BadInput naming `name` (a setting or flag) unless `folder` is a folder this process
+    may write in, or could be created as one. Creates nothing, so a dry run may check too.
+
+    A folder whose nearest existing part is a file can never be made; permission is as the
+    operating system grants it (root may write in a folder its mode bits close).
+    """
+    existing = folder.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        reason = f"{str(existing)!r} is not a folder"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        reason = f"no permission to write in {str(existing)!r}"
+    else:
+        return
+    raise BadInput(
+        f"{name}: cannot write in {str(folder)!r}: {reason} (expected a writable folder, e.g. var/exports)"
+    )

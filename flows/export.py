@@ -6,8 +6,8 @@ import datetime as dt
 from typing import Any, Literal
 
 from baskets.errors import BadInput
-from baskets.export import check_writable_folder, plan_export_paths
-from baskets.files import FileRules
+from baskets.export import plan_export_paths
+from baskets.files import FileRules, check_writable_folder
 from baskets.filters import BasketFilter
 from config.settings import SettingsError, load_settings
 from flows.failures import fails_the_run_on_refusal

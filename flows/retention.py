@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from baskets.db import check_schema, engine_for_settings
 from baskets.errors import BadInput, BasketsError, CleanupAlreadyRunning
-from baskets.export import check_writable_folder
+from baskets.files import check_writable_folder
 from baskets.filters import parse_utc_time
 from baskets.locks import HeldLock, cleanup_lock
 from baskets.retention import (

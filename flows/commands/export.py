@@ -50,8 +50,8 @@ def export_command(
 ) -> None:
     """Export the baskets matching the filters, one row per basket line, to CSV and/or Parquet."""
     # pyarrow is imported here, not at the top: other commands should not pay for it.
-    from baskets.export import check_export_paths, check_writable_folder, count_export_rows, plan_export_paths
-    from baskets.files import FileRules
+    from baskets.export import check_export_paths, count_export_rows, plan_export_paths
+    from baskets.files import FileRules, check_writable_folder
 
     runtime = open_runtime(database_url)
     export_format = export_format.strip().lower()

@@ -25,7 +25,6 @@ from baskets.export import (
     FORMULA_TRIGGERS,
     ExportFormat,
     _sqlalchemy_batches,
-    check_writable_folder,
     count_export_rows,
     export_baskets,
     export_transport,
@@ -34,7 +33,7 @@ from baskets.export import (
     neutralise_formulas,
     plan_export_paths,
 )
-from baskets.files import TEMP_PREFIX, TEMP_SUFFIX, FileRules, remove_stray_temp_files
+from baskets.files import TEMP_PREFIX, TEMP_SUFFIX, FileRules, check_writable_folder, remove_stray_temp_files
 from baskets.filters import BasketFilter
 from baskets.models import Account, Basket, BasketLine, ShopAccount
 from tests.conftest import NOW, DatabaseUnderTest, seed
