@@ -24,6 +24,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from config.settings import AlertSettings
+from config.urls import display_web_url
 
 log = logging.getLogger("baskets.alerts")
 
@@ -158,6 +159,34 @@ def deliver_alert(
     if not deliveries:
         log.warning("alert %r not sent: no e-mail or webhook configured (settings [alerts])", alert.subject)
     return deliveries
+
+
+# Seconds to wait for the dead-man's switch: a slow monitoring service must not hold up a run.
+HEARTBEAT_TIMEOUT_SECONDS = 5.0
+
+
+def ping_heartbeat(settings: AlertSettings, *, timeout: float = HEARTBEAT_TIMEOUT_SECONDS) -> Delivery | None:
+    """GET `settings.heartbeat_url` (a dead-man's switch such as healthchecks.io or Cronitor) after
+    a successful cleanup; None when none is configured. Never raises: a failed ping is logged
+    (without the URL's path, which is the check's secret) and reported with delivered=False."""
+    url = settings.heartbeat_url
+    if not url:
+        return None
+    target = display_web_url(url)
+    request = urllib.request.Request(url, headers={"User-Agent": PRODUCT}, method="GET")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - configured URL
+            response.read(1024)
+    except Exception as failure:  # noqa: BLE001 - a ping that fails must not fail the run
+        if isinstance(failure, urllib.error.HTTPError):  # its default message repeats the URL
+            reason: object = f"HTTP {failure.code}"
+        else:
+            reason = getattr(failure, "reason", None) or failure
+        error = scrub(f"{type(failure).__name__}: {_first_line(str(reason), 200)}", [url])
+        log.warning("heartbeat ping to %s failed: %s", target, error)
+        return Delivery("heartbeat", target, False, error)
+    log.info("heartbeat ping sent to %s", target)
+    return Delivery("heartbeat", target, True)
 
 
 def redact_url(url: str) -> str:

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from baskets.errors import BasketsError
+from baskets.errors import BasketsError, WorkerMisconfigured
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -109,6 +109,10 @@ def make_engine(
     """
     parsed = normalise_url(url)
     backend = parsed.get_backend_name()
+    try:
+        parsed.get_dialect().import_dbapi()
+    except ImportError as error:
+        raise _missing_driver(parsed, error) from None
     if backend == "sqlite":
         engine = create_engine(parsed, connect_args={"timeout": 30}, **kwargs)
 
@@ -153,6 +157,20 @@ def make_engine(
 def engine_for_settings(settings: Settings) -> Engine:
     """An engine for the settings' database, with their connect timeout (see `make_engine`)."""
     return make_engine(settings.database_url, connect_timeout_seconds=settings.connect_timeout_seconds)
+
+
+# The optional dependencies (`pip install 'basket-maintenance[EXTRA]'`) that bring each backend's driver.
+_DRIVER_EXTRAS = {"postgresql": "postgres", "mysql": "mariadb", "mariadb": "mariadb"}
+
+
+def _missing_driver(parsed: URL, error: ImportError) -> WorkerMisconfigured:
+    backend = parsed.get_backend_name()
+    extra = _DRIVER_EXTRAS.get(backend, backend)
+    module = getattr(error, "name", None) or parsed.get_driver_name()
+    return WorkerMisconfigured(
+        f"database_url: the {backend} driver ({module}) is not installed here "
+        f"(expected pip install 'basket-maintenance[{extra}]')"
+    )
 
 
 @contextlib.contextmanager

@@ -63,3 +63,9 @@ class CleanupLockLost(BasketsError):
     second run may hold the lock now, so this one stops before its next batch (exit 1)."""
 
     exit_code = 1
+
+
+class WorkerMisconfigured(BadInput):
+    """The process that runs a job is set up wrong, whatever the job was given: a bad setting,
+    a database driver that is not installed, another installed version than the deployment's
+    (exit 2: nothing ran). Not the caller's doing, so a run that fails on it alerts."""

@@ -40,7 +40,7 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from config.urls import display_url
+from config.urls import display_url, display_web_url, is_web_url
 
 DEFAULT_SETTINGS_FILE = Path(__file__).with_name("defaults.toml")
 ACCOUNT_TYPES = ("anonymous", "contact", "customer")
@@ -170,6 +170,18 @@ class AlertSettings(BaseModel):
     mail_to: list[str] = Field(default_factory=list)
     webhook_url: str = ""
     webhook_token: SecretStr = SecretStr("")
+    # A dead-man's switch (healthchecks.io, Cronitor): pinged (GET) after each successful cleanup.
+    heartbeat_url: str = ""
+
+    @field_validator("heartbeat_url")
+    @classmethod
+    def _web_url(cls, value: str) -> str:
+        if value and not is_web_url(value):
+            raise ValueError(
+                f"{display_web_url(value)!r} is not an http(s) URL "
+                "(expected e.g. https://hc-ping.com/your-check-uuid, or empty for none)"
+            )
+        return value
 
     @field_validator("stale_after_hours")
     @classmethod
@@ -422,4 +434,63 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as error:
         raise SettingsError(_describe(error)) from None
     except ValueError as error:  # a file that cannot be read as text
+        raise SettingsError(f"settings file: {error}") from None
+
+
+class _AlertsOnly(BaseSettings):
+    """The [alerts] part of the settings alone: files and BASKETS_ALERTS__* variables, every
+    other setting ignored, and a settings file that cannot be read skipped."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="ignore")
+
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, _TextEnvSource(settings_cls)]
+        extra_file = os.environ.get("BASKETS_CONFIG")
+        if extra_file and Path(extra_file).is_file():
+            sources.append(_LenientFileSource(settings_cls, toml_file=Path(extra_file)))
+        sources.append(_LenientFileSource(settings_cls, toml_file=DEFAULT_SETTINGS_FILE))
+        return tuple(sources)
+
+
+class _TextEnvSource(EnvSettingsSource):
+    def __call__(self) -> dict[str, Any]:
+        return _read_text(self.settings_cls, super().__call__())
+
+
+class _LenientFileSource(_SettingsFileSource):
+    def _read_file(self, file_path: Path | Traversable) -> dict[str, Any]:
+        try:
+            return super()._read_file(file_path)
+        except (SettingsError, OSError, UnicodeDecodeError):
+            return {}
+
+
+def load_alert_settings() -> AlertSettings:
+    """The alert settings, read even when another setting is bad (a worker with a typo in
+    BASKETS_DATABASE_URL must still be able to say so): the [alerts] part of the settings
+    files and the BASKETS_ALERTS__* variables, alone.
+
+    Raises SettingsError naming the first bad alert setting.
+    """
+    try:
+        return load_settings().alerts
+    except SettingsError:
+        pass
+    try:
+        return _AlertsOnly().alerts
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = _shown(".".join(str(part) for part in first["loc"]))
+        raise SettingsError(f"setting {where}: {first['msg'].removeprefix('Value error, ')}") from None
+    except ValueError as error:
         raise SettingsError(f"settings file: {error}") from None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlsplit
 
 from sqlalchemy.engine import URL, make_url
 
@@ -81,3 +81,27 @@ def _mask_unparsed(text: str) -> str:
     if at and ":" in userinfo:
         rest = f"{userinfo.split(':', 1)[0]}:{MASK}@{after}"
     return _SECRET_PAIR.sub(rf"\g<key>{MASK}", f"{head}{separator}{rest}")
+
+
+def is_web_url(url: str) -> bool:
+    """Whether `url` is an http or https URL with a host (and no spaces or control characters)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a port that is not a number raises ValueError
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and url.isprintable() and " " not in url
+
+
+def display_web_url(url: str) -> str:
+    """An HTTP URL (webhook, dead-man's switch) as logs and messages may show it: scheme, host
+    and port only; its user, path and query often are the secret (a check's UUID, a token)."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return MASK
+    if not parts.scheme or not host:
+        return MASK
+    shown = f"{parts.scheme}://{host}{f':{port}' if port else ''}"
+    return shown + ("/…" if parts.path not in ("", "/") or parts.query else "")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import logging
+from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from baskets.alerts import Alert, Delivery, deliver_alert
+from baskets.alerts import Alert, deliver_alert
 from baskets.db import engine_for_settings
-from baskets.errors import NotPermitted
+from baskets.errors import BadInput, CleanupAlreadyRunning, NotPermitted
 from baskets.status import (
     CLEANUP_FLOW,
     WATCHDOG_FLOW,
@@ -19,10 +20,11 @@ from baskets.status import (
     stale_alert_record,
     stale_success_alert,
 )
-from config.settings import Settings, load_settings
+from config.settings import Settings
 from config.urls import display_url, hide_url_secrets
-from flows.failures import fails_the_run_on_refusal
-from flows.runner import create_artifact, flow, run_logger
+from flows.failures import fails_the_run_on_refusal, run_settings
+from flows.run_alerts import log_deliveries, send_run_alert, state_error
+from flows.runner import create_artifact, current_flow_run_id, flow, run_logger
 
 # Prefect is imported where it is used: a direct run (flows.runner) imports this module for the
 # cleanup's hooks but never calls them, and must not load Prefect.
@@ -30,7 +32,6 @@ if TYPE_CHECKING:
     from prefect import Flow
     from prefect.client.schemas.objects import FlowRun, State
 
-_PREFECT_PREFIX = "Flow run encountered an exception: "
 # What of a cleanup run's recorded detail an alert repeats: why, and which baskets wait.
 _RUN_DETAILS = ("error", "batches", "failed_batches", "skipped_basket_ids", "snapshot")
 
@@ -40,86 +41,62 @@ def alert_cleanup_failed(flow: Flow[Any, Any], flow_run: FlowRun, state: State) 
 
     A run refused for what its caller gave (run-form values that fail validation, an operator
     who may not run it) is the caller's to see and pages nobody; a schedule whose parameters
-    were wrong would never succeed, and the watchdog alerts on that. Everything else alerts,
-    bad settings on a worker included."""
+    were wrong would never succeed, and the watchdog alerts on that. A run refused because
+    another cleanup holds the lock (exit 7) is no failure: the other run goes on. Everything
+    else alerts, bad settings on a worker included."""
     if _refused_for_its_caller(state):
         return
-    _alert_for_run("run-failed", flow, flow_run, state)
+    send_run_alert("run-failed", flow, flow_run, state, enrich=_with_cleanup_record(str(flow_run.id)))
 
 
 def _refused_for_its_caller(state: State) -> bool:
     from prefect.exceptions import ParameterTypeError
 
-    try:
-        error = state.result(raise_on_failure=False)
-    except Exception:  # noqa: BLE001 - a result that cannot be read is no refusal: alert
-        return False
-    return isinstance(error, ParameterTypeError | NotPermitted)
+    return isinstance(state_error(state), ParameterTypeError | NotPermitted | CleanupAlreadyRunning)
 
 
 def alert_cleanup_crashed(flow: Flow[Any, Any], flow_run: FlowRun, state: State) -> None:
     """on_crashed hook of retention-cleanup (the process was interrupted or its infrastructure died)."""
-    _alert_for_run("run-crashed", flow, flow_run, state)
+    send_run_alert("run-crashed", flow, flow_run, state, enrich=_with_cleanup_record(str(flow_run.id)))
 
 
-def _alert_for_run(kind: str, flow: Flow[Any, Any], flow_run: FlowRun, state: State) -> None:
-    from prefect.logging.loggers import flow_run_logger
-
-    logger: logging.LoggerAdapter[Any] | logging.Logger
-    try:
-        logger = flow_run_logger(flow_run, flow)
-    except Exception:  # noqa: BLE001 - no logger must not mean no alert
-        logger = logging.getLogger("baskets.alerts")
-    try:
-        settings = load_settings()  # the run's database: this process's, as the flow read it
-        alert = _run_alert(kind, flow, flow_run, state, settings)
-        _log_deliveries(logger, deliver_alert(alert, settings.alerts))
-    except Exception as error:  # noqa: BLE001 - a hook that raises would hide the run's own failure
-        logger.error("could not send the %s alert: %s: %s", kind, type(error).__name__, error)
+def alert_watchdog_failed(flow: Flow[Any, Any], flow_run: FlowRun, state: State) -> None:
+    """on_failure and on_crashed hook of cleanup-watchdog: a watchdog that cannot look is itself
+    an alarm (database unreachable, bad settings, a bug)."""
+    send_run_alert("watchdog-failed", flow, flow_run, state, enrich=_with_database)
 
 
-def _run_alert(kind: str, flow: Flow[Any, Any], flow_run: FlowRun, state: State, settings: Settings) -> Alert:
-    engine = engine_for_settings(settings)
-    database = display_url(engine.url)
-    counts: dict[str, int] = {}
-    details: dict[str, Any] = {}
-    try:
-        with engine.connect() as connection:
-            run = cleanup_run_for_flow_run(connection, str(flow_run.id))
-        if run is not None:
-            counts = dict(run.counts)
-            details = {"cleanup_status": run.status, "dry_run": run.dry_run, "actor": run.actor}
-            details |= {key: run.detail[key] for key in _RUN_DETAILS if run.detail.get(key) not in (None, [])}
-            if isinstance(details.get("error"), str):  # a driver's message may repeat the URL
-                details["error"] = hide_url_secrets(details["error"], settings.database_url)
-    except Exception as error:  # noqa: BLE001 - the database may be why the run failed
-        details["cleanup_runs"] = f"not readable: {type(error).__name__}"
-    finally:
-        engine.dispose()
-    message = (state.message or state.name or "no reason given").removeprefix(_PREFECT_PREFIX)
-    reason = hide_url_secrets(message, settings.database_url)
-    return Alert(
-        kind=kind,
-        flow=flow.name or CLEANUP_FLOW,
-        state=state.name or str(state.type.value).title(),
-        reason=reason,
-        flow_run_id=str(flow_run.id),
-        flow_run_name=flow_run.name,
-        counts=counts,
-        occurred_at=state.timestamp or dt.datetime.now(dt.UTC),
-        database=database,
-        details=details,
-    )
+def _with_database(alert: Alert, settings: Settings) -> Alert:
+    return replace(alert, database=display_url(settings.database_url))
 
 
-def _log_deliveries(logger: logging.LoggerAdapter[Any] | logging.Logger, deliveries: list[Delivery]) -> None:
-    if not deliveries:
-        logger.warning("no alert sent: configure [alerts] smtp_host + mail_to and/or webhook_url")
-    for delivery in deliveries:
-        if delivery.delivered:
-            logger.info("alert sent by %s to %s", delivery.channel, delivery.target)
-        else:
-            logger.error("alert by %s to %s failed: %s", delivery.channel, delivery.target, delivery.error)
+def _with_cleanup_record(flow_run_id: str) -> Callable[[Alert, Settings], Alert]:
+    """Add the run's own record in cleanup_runs (counts, skipped baskets) to its alert."""
+
+    def enrich(alert: Alert, settings: Settings) -> Alert:
+        counts: dict[str, int] = {}
+        details: dict[str, Any] = dict(alert.details)
+        engine = None
+        try:
+            engine = engine_for_settings(settings)
+            with engine.connect() as connection:
+                run = cleanup_run_for_flow_run(connection, flow_run_id)
+            if run is not None:
+                counts = dict(run.counts)
+                details |= {"cleanup_status": run.status, "dry_run": run.dry_run, "actor": run.actor}
+                details |= {
+                    key: run.detail[key] for key in _RUN_DETAILS if run.detail.get(key) not in (None, [])
+                }
+                if isinstance(details.get("error"), str):  # a driver's message may repeat the URL
+                    details["error"] = hide_url_secrets(details["error"], settings.database_url)
+        except Exception as error:  # noqa: BLE001 - the database may be why the run failed
+            details["cleanup_runs"] = f"not readable: {type(error).__name__}"
+        finally:
+            if engine is not None:
+                engine.dispose()
+        return replace(alert, counts=counts, details=details, database=display_url(settings.database_url))
+
+    return enrich
 
 
 def _reminder_variable(database: str) -> str:
@@ -127,27 +104,46 @@ def _reminder_variable(database: str) -> str:
     return f"{WATCHDOG_FLOW}-{hashlib.sha256(database.encode()).hexdigest()[:16]}"
 
 
-@flow(name=WATCHDOG_FLOW, log_prints=False)
+@flow(
+    name=WATCHDOG_FLOW,
+    log_prints=False,
+    on_failure=[alert_watchdog_failed],
+    on_crashed=[alert_watchdog_failed],
+)
 @fails_the_run_on_refusal
 def cleanup_watchdog(
     now: dt.datetime | None = None,
     remind_after_hours: float = 24,
+    crashed_after_minutes: float = 10,
 ) -> dict[str, Any]:
-    """Alert when no retention-cleanup has succeeded for longer than `alerts.stale_after_hours`.
+    """Alert when no retention-cleanup has succeeded for longer than `alerts.stale_after_hours`,
+    and close the runs left Running by a worker that died.
 
-    1. Read the cleanup health as of `now` (default: the current time).
-    2. If it is stale, send the stale-success alert once per stale spell: again only after a
+    1. Close as Crashed every run of the suite's deployments that is Running but has sent no
+       heartbeat for `crashed_after_minutes` (its process is gone), and alert about each.
+    2. Read the cleanup health as of `now` (default: the current time).
+    3. If it is stale, send the stale-success alert once per stale spell: again only after a
        newer success went stale too, or after `remind_after_hours`.
-    3. Record the health as a markdown artifact and return it (without secrets).
+    4. Record the health as a markdown artifact and return it (without secrets).
+    A watchdog run that fails (database unreachable, bad settings) alerts too.
 
     Args:
         now: Check as if it were this time (UTC unless it has an offset). Empty: the current time.
         remind_after_hours: Alert again about the same stale spell after this many hours.
+        crashed_after_minutes: A Running run without a heartbeat for this long is closed as
+            crashed (runs send one every 3 minutes: keep this above that, e.g. 10).
     """
     from prefect.variables import Variable
 
     logger = run_logger()
-    settings = load_settings()
+    if not 0 < crashed_after_minutes <= 7 * 24 * 60:
+        raise BadInput(
+            f"crashed_after_minutes: {crashed_after_minutes:g} is out of range "
+            "(expected minutes 0 < minutes <= 10080, e.g. 10)",
+            field="crashed_after_minutes",
+        )
+    closed = close_runs_left_running(dt.timedelta(minutes=crashed_after_minutes))
+    settings = run_settings()
     checked_at = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     engine = engine_for_settings(settings)
     database = display_url(engine.url)
@@ -163,7 +159,7 @@ def cleanup_watchdog(
         previous = Variable.get(name, default=None)
         if stale_alert_due(report, previous, remind_after_hours):
             deliveries = deliver_alert(stale_success_alert(report, database), settings.alerts)
-            _log_deliveries(logger, deliveries)
+            log_deliveries(logger, deliveries)
             alerted = any(d.delivered for d in deliveries)
             if alerted:
                 Variable.set(name, stale_alert_record(report), overwrite=True)
@@ -174,7 +170,7 @@ def cleanup_watchdog(
                 remind_after_hours,
             )
 
-    summary = {**report.as_json(), "alerted": alerted}
+    summary = {**report.as_json(), "alerted": alerted, "closed_as_crashed": closed}
     create_artifact(
         "markdown",
         key=WATCHDOG_FLOW,
@@ -182,6 +178,91 @@ def cleanup_watchdog(
         description="retention-cleanup health",
     )
     return summary
+
+
+# Every flow the suite deploys: their runs are the ones the watchdog looks after.
+SUITE_FLOWS = (
+    CLEANUP_FLOW, WATCHDOG_FLOW, "report-export", "basket-delete", "audit-report", "basket-restore",
+)  # fmt: skip
+HEARTBEAT_EVENT = "prefect.flow-run.heartbeat"
+
+
+def close_runs_left_running(silent_for: dt.timedelta) -> list[str]:
+    """Set Crashed every Running flow run of a suite deployment (other than this one) that
+    started over `silent_for` ago and has sent no heartbeat for that long, and alert about each.
+    Returns the ids closed. Runs started from the command line (no deployment) are left alone:
+    the person at the terminal sees them end."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowFilter,
+        FlowFilterName,
+        FlowRunFilter,
+        FlowRunFilterDeploymentId,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.filters import EventFilter, EventNameFilter, EventOccurredFilter, EventResourceFilter
+    from prefect.states import Crashed
+
+    logger = run_logger()
+    now = dt.datetime.now(dt.UTC)
+    this_run = current_flow_run_id()
+    closed: list[str] = []
+    with get_client(sync_client=True) as client:
+        running = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=list(SUITE_FLOWS))),
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING])),
+                deployment_id=FlowRunFilterDeploymentId(is_null_=False),
+            ),
+        )
+        for run in running:
+            started = run.start_time or run.expected_start_time
+            if str(run.id) == this_run or started is None or now - started < silent_for:
+                continue
+            heartbeats = client.read_events(
+                EventFilter(
+                    occurred=EventOccurredFilter(since=now - silent_for, until=now),
+                    event=EventNameFilter(name=[HEARTBEAT_EVENT]),
+                    resource=EventResourceFilter(id=[f"prefect.flow-run.{run.id}"]),
+                ),
+                limit=1,
+            )
+            if heartbeats.events:
+                continue
+            minutes = silent_for.total_seconds() / 60
+            message = (
+                f"left Running without a heartbeat for {minutes:g} minutes (its worker or process "
+                "died): closed as Crashed by the cleanup-watchdog"
+            )
+            client.set_flow_run_state(run.id, Crashed(message=message), force=True)
+            closed.append(str(run.id))
+            logger.warning("flow run %s (%s) %s", run.name, run.id, message)
+            _alert_closed_run(client, run, message)
+    return closed
+
+
+def _alert_closed_run(client: Any, run: Any, message: str) -> None:
+    from flows.run_alerts import load_alert_settings_or_log
+
+    alerts = load_alert_settings_or_log(run_logger())
+    if alerts is None:
+        return
+    try:
+        flow_name = client.read_flow(run.flow_id).name
+    except Exception:  # noqa: BLE001 - the alert matters more than the flow's name
+        flow_name = "flow run"
+    alert = Alert(
+        kind="run-crashed",
+        flow=flow_name,
+        state="Crashed",
+        reason=message,
+        flow_run_id=str(run.id),
+        flow_run_name=run.name,
+        occurred_at=dt.datetime.now(dt.UTC),
+    )
+    log_deliveries(run_logger(), deliver_alert(alert, alerts))
 
 
 def _health_markdown(healthy: bool, problems: list[str], summary: dict[str, Any]) -> str:

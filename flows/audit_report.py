@@ -9,13 +9,19 @@ from typing import Any, Literal
 from baskets.audit_report import DEFAULT_WINDOW_DAYS, default_report_path, resolve_window
 from baskets.errors import AuditChainBroken
 from baskets.files import FileRules
-from config.settings import load_settings
-from flows.failures import fails_the_run_on_refusal
+from flows.failures import fails_the_run_on_refusal, run_settings
+from flows.run_alerts import alert_run_crashed, alert_worker_problem
 from flows.runner import current_flow_run_id, flow
 from tasks.audit_report import authorize_reader, publish_report_summary, read_audit, write_report_file
 
 
-@flow(name="audit-report", log_prints=False, validate_parameters=True)
+@flow(
+    name="audit-report",
+    log_prints=False,
+    validate_parameters=True,
+    on_failure=[alert_worker_problem],
+    on_crashed=[alert_run_crashed],
+)
 @fails_the_run_on_refusal
 def audit_report(
     operator: str,
@@ -52,7 +58,7 @@ def audit_report(
     The database is the one of this process's settings, never a parameter: Prefect keeps
     parameters in clear, and a database URL may hold a password.
     """
-    settings = load_settings()
+    settings = run_settings()
     now = dt.datetime.now(dt.UTC)
     window = resolve_window(since, until, now, days)
     path = Path(output) if output else default_report_path(settings.export_dir, report_format, now)

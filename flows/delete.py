@@ -9,6 +9,7 @@ from baskets.errors import BadInput
 from baskets.filters import BasketFilter
 from baskets.roles import Action
 from flows.failures import fails_the_run_on_refusal
+from flows.run_alerts import alert_run_crashed, alert_worker_problem
 from flows.runner import create_artifact, current_flow_run_id, flow, run_logger
 from tasks.delete import (
     authorize_operator,
@@ -25,7 +26,12 @@ RESULT_ID_LIMIT = 10_000
 ARTIFACT_ID_LIMIT = 50
 
 
-@flow(name="basket-delete", validate_parameters=True)
+@flow(
+    name="basket-delete",
+    validate_parameters=True,
+    on_failure=[alert_worker_problem],
+    on_crashed=[alert_run_crashed],
+)
 @fails_the_run_on_refusal
 def basket_delete(
     operator: str,
@@ -176,7 +182,12 @@ def _deletion_markdown(summary: dict[str, Any], deleted: list[str]) -> str:
     return "\n".join(lines)
 
 
-@flow(name="basket-restore", validate_parameters=True)
+@flow(
+    name="basket-restore",
+    validate_parameters=True,
+    on_failure=[alert_worker_problem],
+    on_crashed=[alert_run_crashed],
+)
 @fails_the_run_on_refusal
 def basket_restore(basket_id: str, operator: str, note: str = "") -> dict[str, Any]:
     """Put a deleted basket and its lines back from the audit log.

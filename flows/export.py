@@ -5,17 +5,21 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from baskets.errors import BadInput
 from baskets.export import plan_export_paths
 from baskets.files import FileRules, check_writable_folder
 from baskets.filters import BasketFilter
-from config.settings import SettingsError, load_settings
-from flows.failures import fails_the_run_on_refusal
+from flows.failures import fails_the_run_on_refusal, run_settings
+from flows.run_alerts import alert_run_crashed, alert_worker_problem
 from flows.runner import current_flow_run_id, flow
 from tasks.export import authorize_exporter, publish_export_artifacts, write_export_files
 
 
-@flow(name="report-export", validate_parameters=True)
+@flow(
+    name="report-export",
+    validate_parameters=True,
+    on_failure=[alert_worker_problem],
+    on_crashed=[alert_run_crashed],
+)
 @fails_the_run_on_refusal
 def report_export(
     operator: str,
@@ -66,10 +70,7 @@ def report_export(
         account_type=account_type, created_before=created_before, created_after=created_after,
         modified_before=modified_before, modified_after=modified_after,
     )  # fmt: skip
-    try:
-        settings = load_settings()
-    except SettingsError as error:
-        raise BadInput(str(error)) from None
+    settings = run_settings()
     if output is None or not output.strip():
         check_writable_folder(settings.export_dir, "setting export_dir")
     actor = authorize_exporter(settings.database_url, operator)

@@ -9,8 +9,13 @@ import re
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-from baskets.errors import BasketsError
-from flows.runner import refused
+from baskets.errors import BasketsError, WorkerMisconfigured
+from config.settings import Settings, SettingsError, load_settings
+from flows.runner import in_direct_run, refused
+
+PACKAGE = "basket-maintenance"
+# How `baskets deploy` stamps a deployment with the version it was made from: "basket-maintenance==0.1.0".
+VERSION_STAMP = f"{PACKAGE}=="
 
 # How a command-line message begins when it is about one input: its flag or argument name.
 _LEADING_FLAG = re.compile(r"^(--[a-z][a-z-]*|[A-Z][A-Z_]*): ")
@@ -45,6 +50,7 @@ def fails_the_run_on_refusal(body: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(body)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
+            check_deployed_version()
             return body(*args, **kwargs)
         except BasketsError as error:
             return refused(error, message=form_message(error))  # type: ignore[no-any-return]
@@ -53,6 +59,45 @@ def fails_the_run_on_refusal(body: Callable[P, R]) -> Callable[P, R]:
     # in the namespace of `run`, this module, which lacks the names of the flow's annotations.
     run.__signature__ = inspect.signature(body, eval_str=True)  # type: ignore[attr-defined]
     return run
+
+
+def run_settings() -> Settings:
+    """This process's settings for a run: a bad one is WorkerMisconfigured (exit 2, and an alert:
+    the run's caller gave nothing wrong). The database always comes from here, never a parameter
+    (Prefect stores those in clear)."""
+    try:
+        return load_settings()
+    except SettingsError as error:
+        raise WorkerMisconfigured(str(error)) from None
+
+
+def installed_version() -> str:
+    """The version of basket-maintenance installed in this process's environment."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(PACKAGE)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def check_deployed_version() -> None:
+    """In a run of a deployment `baskets deploy` stamped with a version, refuse to run other code
+    than that version (WorkerMisconfigured): the worker's package is older or newer."""
+    if in_direct_run():
+        return
+    from prefect.runtime import deployment
+
+    stamped = deployment.version if deployment.id else None
+    if not isinstance(stamped, str) or not stamped.startswith(VERSION_STAMP):
+        return
+    wanted, here = stamped.removeprefix(VERSION_STAMP), installed_version()
+    if wanted != here:
+        raise WorkerMisconfigured(
+            f"this worker has {PACKAGE} {here} installed but the deployment was made with {wanted} "
+            f"(expected the same version on every worker: pip install '{PACKAGE}=={wanted}', "
+            "or run `baskets deploy` again)"
+        )
 
 
 class _NoExpectedFailureTracebacks(logging.Filter):

@@ -16,8 +16,9 @@ from typing import Annotated, Any
 from pydantic import AfterValidator
 from sqlalchemy import Engine
 
+from baskets.alerts import ping_heartbeat
 from baskets.db import check_schema, engine_for_settings
-from baskets.errors import BadInput, BasketsError, CleanupAlreadyRunning
+from baskets.errors import BasketsError, CleanupAlreadyRunning
 from baskets.files import check_writable_folder
 from baskets.filters import parse_utc_time
 from baskets.locks import HeldLock, cleanup_lock
@@ -42,9 +43,9 @@ from baskets.retention import (
     walk_expired_batches,
 )
 from baskets.roles import Actor, authorize_cleanup
-from config.settings import Settings, SettingsError, load_settings
+from config.settings import Settings
 from flows.alerting import alert_cleanup_crashed, alert_cleanup_failed
-from flows.failures import fails_the_run_on_refusal
+from flows.failures import fails_the_run_on_refusal, run_settings
 from flows.runner import create_artifact, current_flow_run_id, flow, run_logger, update_progress_artifact
 from tasks import retention as retention_tasks
 from tasks.retention import (
@@ -192,6 +193,9 @@ def _run_holding_lock(
             finish(tally, succeeded=False, plan=plan, error=message, exit_code=1, snapshot=path)
             raise CleanupIncomplete(message, summary)
         finish(tally, succeeded=True, plan=plan, snapshot=path)
+        ping = ping_heartbeat(settings.alerts)
+        if ping is not None:
+            summary["heartbeat"] = "sent" if ping.delivered else f"failed: {ping.error}"
         logger.info(
             "deleted %d baskets, %d survived because touched, snapshot %s",
             summary["deleted"],
@@ -348,7 +352,4 @@ def _cleanup_actor(engine: Engine, operator: str | None, force: bool) -> Actor:
 
 def _read_settings() -> Settings:
     # The database comes from this process's settings, never a parameter (Prefect stores those).
-    try:
-        return load_settings()
-    except SettingsError as error:
-        raise BadInput(str(error)) from None
+    return run_settings()

@@ -18,7 +18,7 @@ from baskets.deletion import (
     restore_basket,
     select_basket_ids,
 )
-from baskets.errors import BadInput, NotFound
+from baskets.errors import NotFound, WorkerMisconfigured
 from baskets.filters import BasketFilter
 from baskets.roles import Action, Actor, authorize
 from config.settings import Settings, SettingsError, load_settings
@@ -31,7 +31,7 @@ def load_task_settings(database_url: str | None = None) -> Settings:
     try:
         return load_settings(database_url=database_url)
     except SettingsError as error:
-        raise BadInput(str(error)) from None
+        raise WorkerMisconfigured(str(error)) from None
 
 
 @functools.lru_cache(maxsize=8)
