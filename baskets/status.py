@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, or_, select
 
 from baskets.alerts import Alert
 from baskets.audit import chain_head_query
@@ -57,7 +57,14 @@ class CleanupRunSummary:
             "dry_run": self.dry_run,
             **self.counts,
             "flow_run_id": self.flow_run_id,
+            "reason": self.reason,
         }
+
+    @property
+    def reason(self) -> str | None:
+        """Why the run failed, as recorded (None for a run that did not fail)."""
+        error = self.detail.get("error")
+        return str(error) if error and self.status != "succeeded" else None
 
 
 @dataclass(frozen=True)
@@ -117,11 +124,22 @@ def _summary(connection: Connection, row: Any) -> CleanupRunSummary:
     )
 
 
+# How `record_refused_run` marks a run refused because another held the lock (exit 7): json.dumps's
+# spelling of the exit code in its detail. Such a run never started: it is not "the last run".
+_REFUSED_OVERLAP = '%"exit_code": 7}%'
+
+
 def _latest_run(connection: Connection, now: dt.datetime, *conditions: Any) -> CleanupRunSummary | None:
-    """The newest non-dry run that had begun by `now` on its own clock (its as_of)."""
+    """The newest non-dry run that had begun by `now` on its own clock (its as_of), leaving out
+    runs refused because another was running (they did nothing; the other run is the one to see)."""
     query = (
         select(CleanupRun)
-        .where(CleanupRun.dry_run.is_(False), CleanupRun.as_of <= now, *conditions)
+        .where(
+            CleanupRun.dry_run.is_(False),
+            CleanupRun.as_of <= now,
+            or_(CleanupRun.detail.is_(None), CleanupRun.detail.not_like(_REFUSED_OVERLAP)),
+            *conditions,
+        )
         .order_by(CleanupRun.as_of.desc(), CleanupRun.id.desc())
         .limit(1)
     )

@@ -8,6 +8,7 @@ import typer
 
 from baskets.roles import authorize_cleanup
 from baskets.wording import plural
+from flows.command_alerts import prefect_server_answers
 from flows.console import (
     DatabaseUrl,
     JsonOutput,
@@ -54,6 +55,7 @@ def cleanup(
     from baskets.retention import CleanupIncomplete
 
     as_of = parse_now(now)
+    prefect_server_answers()  # else an alert, and exit 1: cron's cleanup must not fail silently
     runtime = open_runtime(database_url)
     name = runtime.operator(operator)
     # Refuse a wrong operator before any flow run starts: a refusal is no failed run to alert on.

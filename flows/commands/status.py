@@ -9,6 +9,7 @@ import typer
 
 from baskets.alerts import Alert, Delivery, deliver_alert, describe_channels
 from config.urls import display_url
+from flows.command_alerts import alert_if_it_fails
 from flows.console import (
     DatabaseUrl,
     JsonOutput,
@@ -43,9 +44,13 @@ def status(
     from baskets.status import check_health, stale_success_alert
 
     checked_at = parse_now(now)
-    runtime = open_runtime(database_url)
-    with runtime.engine.connect() as connection:
-        report = check_health(connection, runtime.settings, checked_at)
+    # With --alert, a check that cannot be made (bad settings, database unreachable) alerts too.
+    with alert_if_it_fails(
+        alert, kind="check-failed", flow="retention-cleanup", doing="baskets status could not check"
+    ):
+        runtime = open_runtime(database_url)
+        with runtime.engine.connect() as connection:
+            report = check_health(connection, runtime.settings, checked_at)
     database = display_url(runtime.engine.url)
     deliveries: list[Delivery] = []
     if alert and not report.healthy:
@@ -132,7 +137,7 @@ def _print_report(
         rows.append(("last success", "never"))
     run = report["last_run"]
     if run and (not last or run["flow_run_id"] != last["flow_run_id"] or run["as_of"] != last["as_of"]):
-        rows.append(("last run", f"{run['status']}, as of {run['as_of']:%Y-%m-%d %H:%M} UTC"))
+        rows.append(("last run", _last_run_line(run)))
     rows += [
         ("baskets", _counts_line(report["baskets"])),
         ("expired, waiting", _counts_line(report["expired_waiting"])),
@@ -143,6 +148,11 @@ def _print_report(
     for label, value in rows:
         stdout.print(f"{label:<17} {value}", markup=False, highlight=False)
     _print_deliveries(deliveries)
+
+
+def _last_run_line(run: dict[str, Any]) -> str:
+    line = f"{run['status']}, as of {run['as_of']:%Y-%m-%d %H:%M} UTC: skipped {run['skipped']:,}"
+    return line + (f"; reason: {run['reason']}" if run.get("reason") else "")
 
 
 def _channels_line(channels: dict[str, Any]) -> str:
