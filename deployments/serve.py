@@ -81,6 +81,30 @@ def build_deployments(settings: Settings) -> list[RunnerDeployment]:
     ]
 
 
+def deployments_on_a_pool(settings: Settings, api_url: str) -> dict[str, str]:
+    """The deployments `serve` would register that the server at `api_url` already has on a work
+    pool (`baskets deploy` or prefect.yaml made them), by name, with their pool.
+
+    `serve` must not take those over: it would overwrite their schedules and pull step, and pause
+    them all when it stops, leaving the pool's workers nothing to run.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    found: dict[str, str] = {}
+    with temporary_settings(updates={PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
+        for deployment in build_deployments(settings):
+            name = f"{deployment.flow_name}/{deployment.name}"
+            try:
+                existing = client.read_deployment_by_name(name)
+            except ObjectNotFound:
+                continue
+            if existing.work_pool_name:
+                found[name] = existing.work_pool_name
+    return found
+
+
 def serve_deployments(settings: Settings, limit: int | None = None) -> None:
     """Register the deployments with the Prefect server and run their flow runs until stopped."""
     serve(*build_deployments(settings), limit=limit)

@@ -75,15 +75,21 @@ def prefect_server_answers(flow: str = "retention-cleanup") -> None:
 def check_prefect_server(api_url: str, *, flow: str) -> None:
     """Before a tracked run: the Prefect server at `api_url` answers its health check, or an
     alert goes out and BasketsError (exit 1) says the job did not run."""
-    try:
-        with urllib.request.urlopen(f"{api_url.rstrip('/')}/health", timeout=PREFECT_HEALTH_TIMEOUT_SECONDS):
-            return
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        reason = getattr(error, "reason", None) or error
-        shown = display_web_url(api_url)
-        message = (
-            f"the Prefect server at {shown} (PREFECT_API_URL) does not answer ({reason}): {flow} did not run "
-            "(start the server, or unset PREFECT_API_URL to run without one)"
-        )
+    problem = server_answers(api_url, PREFECT_HEALTH_TIMEOUT_SECONDS)
+    if problem is None:
+        return
+    message = (
+        f"the Prefect server at {display_web_url(api_url)} (PREFECT_API_URL) does not answer ({problem}): "
+        f"{flow} did not run (start the server, or unset PREFECT_API_URL to run without one)"
+    )
     send_command_alert("run-failed", flow, "NotStarted", message)
     raise BasketsError(message)
+
+
+def server_answers(api_url: str, timeout: float) -> str | None:
+    """None when the Prefect API at `api_url` answers its health check, else why not (one line)."""
+    try:
+        with urllib.request.urlopen(f"{api_url.rstrip('/')}/health", timeout=timeout):  # noqa: S310
+            return None
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        return str(getattr(error, "reason", None) or error)

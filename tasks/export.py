@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -83,7 +84,8 @@ def write_export_files(
 
 @task(name="publish-export-artifacts")
 def publish_export_artifacts(result: ExportResult, basket_filter: BasketFilter, actor: Actor) -> None:
-    """A table artifact with the counts and the filter, and a link artifact per file."""
+    """A table artifact with the counts and the filter, and a link artifact (Prefect's
+    create_link_artifact) per file, naming the host it was written on."""
     filters = basket_filter.describe()
     rows: list[dict[str, Any]] = [
         {"item": "baskets", "value": result.baskets},
@@ -94,11 +96,14 @@ def publish_export_artifacts(result: ExportResult, basket_filter: BasketFilter, 
         *({"item": f"file ({file.format})", "value": str(file.path)} for file in result.files),
     ]
     create_artifact("table", table=rows, key="report-export", description="Counts and filter of this export")
+    # A file:// link means a file on the machine that ran the export: name that machine, so that
+    # with workers on several hosts the person knows where to fetch it (or use shared storage).
+    host = socket.gethostname()
     for file in result.files:
         create_artifact(
             "link",
             link=file.path.resolve().as_uri(),
-            link_text=file.path.name,
+            link_text=f"{file.path.name} (on {host})",
             key=f"report-export-{file.format}",
-            description=f"{file.format} export, {file.bytes:,} bytes, SHA-256 {file.sha256}",
+            description=f"{file.format} export on host {host}, {file.bytes:,} bytes, SHA-256 {file.sha256}",
         )

@@ -18,13 +18,17 @@ from typing import Annotated
 import typer
 
 from baskets.errors import BadInput, BasketsError
+from config.settings import Settings
 from flows.console import DatabaseUrl, open_runtime, stderr, stdout
 
 SERVER_START_TIMEOUT_S = 120.0
 
 
 def register(app: typer.Typer) -> None:
+    from deployments.deploy import deploy
+
     app.command("serve")(serve)
+    app.command("deploy")(deploy)
 
 
 def serve(
@@ -55,6 +59,7 @@ def serve(
         else:
             stdout.print(f"using the Prefect server at {api_url}", highlight=False)
         env["PREFECT_API_URL"] = api_url
+        refuse_pool_deployments(runtime.settings, api_url)
         schedule = runtime.settings.schedule
         stdout.print(
             f"serving retention-cleanup/nightly ({schedule.cleanup_cron}), audit-report/weekly "
@@ -65,6 +70,22 @@ def serve(
         code = run_until_stopped([sys.executable, "-m", "deployments.serve"], env)
     if code not in (0, -signal.SIGINT, -signal.SIGTERM):
         raise BasketsError(f"the deployment server stopped with exit code {code}")
+
+
+def refuse_pool_deployments(settings: Settings, api_url: str) -> None:
+    """BadInput (exit 2) when the server has the suite's deployments on a work pool: `serve` and a
+    work pool are alternatives, and serving would take the pool's deployments over."""
+    from deployments.serve import deployments_on_a_pool
+
+    taken = deployments_on_a_pool(settings, api_url)
+    if taken:
+        pools = ", ".join(sorted(set(taken.values())))
+        raise BadInput(
+            f"the Prefect server at PREFECT_API_URL runs {len(taken)} of these deployments on work pool "
+            f"{pools} ({', '.join(sorted(taken))}): baskets serve would take them over (expected "
+            "either workers on that pool or baskets serve, not both; point PREFECT_API_URL at another "
+            "server, or delete those deployments first)"
+        )
 
 
 def configured_api_url() -> str | None:
