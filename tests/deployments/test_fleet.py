@@ -1,0 +1,244 @@
+"""End to end on a fleet: a real Prefect server, a process work pool, deployments made by
+`baskets deploy` and by `prefect deploy` from the packaged prefect.yaml, and process workers
+started from an installed package in folders without a checkout. Alerts arrive at a real SMTP
+server and HTTP endpoint on loopback.
+
+One server and one worker venv for the module (each takes seconds to start); workers are started
+per test with the settings the test is about.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import DatabaseUnderTest, add_operators, seed
+from tests.deployments.fleet import (
+    PrefectServer,
+    Worker,
+    build_wheel,
+    clean_env,
+    make_worker_venv,
+    wait_until,
+)
+from tests.loopback_receivers import SmtpReceiver, free_port, start_smtp
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+REPO = Path(__file__).resolve().parents[2]
+NIGHTLY = "retention-cleanup/nightly"
+WATCHDOG = "cleanup-watchdog/hourly"
+EXPORT = "report-export/on-demand"
+
+
+# --- the fleet ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fleet_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("fleet")
+
+
+@pytest.fixture(scope="module")
+def worker_python(fleet_home: Path) -> Path:
+    """The python of a venv with the wheel of this working tree installed, and no checkout."""
+    wheel = build_wheel(REPO, fleet_home / "dist")
+    return make_worker_venv(fleet_home / "venv", wheel)
+
+
+@pytest.fixture(scope="module")
+def prefect_api(fleet_home: Path) -> Iterator[str]:
+    server = PrefectServer(fleet_home / "server")
+    try:
+        yield server.api_url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def api(prefect_api: str) -> Iterator[str]:
+    """This process's Prefect client pointed at the fleet's server."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: prefect_api}):
+        yield prefect_api
+
+
+@dataclass
+class Receivers:
+    """Where the fleet's alerts go: SMTP and a webhook; plus the dead-man's switch's GETs."""
+
+    smtp: SmtpReceiver
+    webhook_url: str
+    heartbeat_url: str
+    posts: list[dict[str, Any]] = field(default_factory=list)
+    pings: list[str] = field(default_factory=list)
+
+    def env(self) -> dict[str, str]:
+        return {
+            "BASKETS_ALERTS__SMTP_HOST": self.smtp.host,
+            "BASKETS_ALERTS__SMTP_PORT": str(self.smtp.port),
+            "BASKETS_ALERTS__MAIL_TO": '["ops@shop.example"]',
+            "BASKETS_ALERTS__WEBHOOK_URL": self.webhook_url,
+            "BASKETS_ALERTS__HEARTBEAT_URL": self.heartbeat_url,
+        }
+
+    def alerts(self) -> list[tuple[str, str, str]]:
+        """(kind, flow, reason) of every alert that arrived by both channels."""
+        by_mail = sorted(str(mail.message["X-Baskets-Alert"]) for mail in self.smtp.mails)
+        by_post = sorted(post["kind"] for post in self.posts)
+        assert by_mail == by_post, (by_mail, by_post)
+        return sorted((post["kind"], post["flow"], post["reason"]) for post in self.posts)
+
+
+@pytest.fixture
+def receivers(tmp_path: Path) -> Iterator[Receivers]:
+    smtp, controller = start_smtp(tmp_path)
+    port = free_port()
+    found = Receivers(
+        smtp,
+        f"http://127.0.0.1:{port}/hooks/alerts-secret-path",
+        f"http://127.0.0.1:{port}/ping/check-uuid-secret",
+    )
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server API
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            found.posts.append(json.loads(body))
+            self.send_response(200)
+            self.end_headers()
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server API
+            found.pings.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"OK")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield found
+    server.shutdown()
+    server.server_close()
+    controller.stop()
+
+
+@contextlib.contextmanager
+def worker(
+    python: Path, api_url: str, pool: str, folder: Path, env: dict[str, str]
+) -> Iterator[Worker]:
+    started = Worker(python, api_url, pool, folder, env)
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+def baskets(python: Path, *args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`baskets ARGS` as the installed console script of the worker venv (no checkout)."""
+    return subprocess.run(
+        [str(python.parent / "baskets"), *args],
+        cwd=cwd, env=clean_env(**env), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+def run(name: str, parameters: dict[str, Any] | None = None, timeout: float = 240) -> Any:
+    """Run deployment `name` and wait for its end; returns the flow run."""
+    from prefect.deployments import run_deployment
+
+    return run_deployment(name, parameters=parameters or {}, timeout=timeout, poll_interval=1)
+
+
+def run_logs(flow_run_id: Any) -> list[str]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))
+    return [log.message for log in logs]
+
+
+def read_deployment(name: str) -> Any:
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_deployment_by_name(name)
+
+
+# --- the tests ------------------------------------------------------------------------------------
+
+
+def test_baskets_deploy_and_a_worker_without_a_checkout_run_the_nightly_and_an_export(
+    worker_python: Path, api: str, sqlite_db: DatabaseUnderTest, receivers: Receivers, tmp_path: Path
+) -> None:
+    add_operators(sqlite_db)
+    seed(sqlite_db, 60)
+    deployer = tmp_path / "deployer"
+    deployer.mkdir()
+    settings = {"BASKETS_SCHEDULE__TIMEZONE": "Europe/Amsterdam", "BASKETS_SCHEDULE__CLEANUP_CRON": "15 3 * * *"}
+    made = baskets(worker_python, "deploy", "--pool", "fleet", "--json", cwd=deployer,
+                   env={**settings, "PREFECT_API_URL": api})  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    summary = json.loads(made.stdout)
+    assert (summary["pool"], summary["pool_created"], summary["version"]) == (
+        "fleet", True, "basket-maintenance==0.1.0"
+    )
+    nightly = read_deployment(NIGHTLY)
+    assert (nightly.work_pool_name, nightly.version) == ("fleet", "basket-maintenance==0.1.0")
+    assert nightly.pull_steps == [{"deployments.steps.enter_working_folder": {}}]
+    assert [(s.schedule.cron, s.schedule.timezone) for s in nightly.schedules] == [
+        ("15 3 * * *", "Europe/Amsterdam")
+    ]
+
+    home = tmp_path / "worker-1"
+    # The export folder is the default, relative one: it must land in the worker's working
+    # folder (~/basket-maintenance), not in the temporary folder the worker gives each run.
+    env = {**sqlite_db.env, **receivers.env(), "BASKETS_RETENTION__MAX_SHARE": "1"}
+    with worker(worker_python, api, "fleet", home, env):
+        cleaned = run(NIGHTLY, {"now": "2026-11-01T12:00:00+00:00"})
+        assert cleaned.state.is_completed(), (cleaned.state, run_logs(cleaned.id))
+        exported = run(EXPORT, {"operator": "bob", "format": "csv"})
+        assert exported.state.is_completed(), (exported.state, run_logs(exported.id))
+        refused = run(EXPORT, {"operator": "carol"})
+    folder = home / "basket-maintenance" / "var" / "exports"
+    assert len(list(folder.rglob("*.parquet"))) == 1  # the cleanup's snapshot
+    [csv_file] = folder.glob("baskets-*.csv")
+    links = link_artifacts(exported.id)
+    host = socket.gethostname()
+    assert [(a.type, a.data) for a in links] == [("markdown", f"[{csv_file.name} (on {host})]({csv_file.as_uri()})")]
+    assert links[0].description.startswith(f"csv export on host {host}, ")
+    # The dead-man's switch was pinged once, after the successful cleanup.
+    assert receivers.pings == ["/ping/check-uuid-secret"]
+    # carol may not export: refused for its caller, who sees why; nobody is paged.
+    assert refused.state.is_failed() and refused.state.message.startswith("operator: ")
+    assert receivers.alerts() == []
+    assert "check-uuid-secret" not in "\n".join(run_logs(cleaned.id))
+
+
+def link_artifacts(flow_run_id: Any) -> list[Any]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        return client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]),
+                key=ArtifactFilterKey(like_="report-export-%"),
+            )
+        )
