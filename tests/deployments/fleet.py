@@ -30,7 +30,6 @@ import tomllib
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 from tests.loopback_receivers import free_port
@@ -40,7 +39,7 @@ PACKAGES = ("config", "baskets", "tasks", "flows", "deployments")
 DATA_SUFFIXES = (".toml", ".ini", ".mako", ".yaml")
 # In a worker venv: a module that hides the database drivers when BM_TEST_HIDE_DRIVERS is set, as
 # on a machine where the package was installed without its [postgres] or [mariadb] extra.
-HIDE_DRIVERS = '''
+HIDE_DRIVERS = """
 import os, sys
 class _HideDrivers:
     def find_spec(self, name, path=None, target=None):
@@ -49,7 +48,7 @@ class _HideDrivers:
         return None
 if os.environ.get("BM_TEST_HIDE_DRIVERS"):
     sys.meta_path.insert(0, _HideDrivers())
-'''
+"""
 
 
 def build_wheel(repo: Path, out: Path, version: str | None = None) -> Path:

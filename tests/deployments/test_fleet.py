@@ -10,13 +10,11 @@ per test with the settings the test is about.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -140,9 +138,7 @@ def receivers(tmp_path: Path) -> Iterator[Receivers]:
 
 
 @contextlib.contextmanager
-def worker(
-    python: Path, api_url: str, pool: str, folder: Path, env: dict[str, str]
-) -> Iterator[Worker]:
+def worker(python: Path, api_url: str, pool: str, folder: Path, env: dict[str, str]) -> Iterator[Worker]:
     started = Worker(python, api_url, pool, folder, env)
     try:
         yield started
@@ -191,13 +187,18 @@ def test_baskets_deploy_and_a_worker_without_a_checkout_run_the_nightly_and_an_e
     seed(sqlite_db, 60)
     deployer = tmp_path / "deployer"
     deployer.mkdir()
-    settings = {"BASKETS_SCHEDULE__TIMEZONE": "Europe/Amsterdam", "BASKETS_SCHEDULE__CLEANUP_CRON": "15 3 * * *"}
+    settings = {
+        "BASKETS_SCHEDULE__TIMEZONE": "Europe/Amsterdam",
+        "BASKETS_SCHEDULE__CLEANUP_CRON": "15 3 * * *",
+    }
     made = baskets(worker_python, "deploy", "--pool", "fleet", "--json", cwd=deployer,
                    env={**settings, "PREFECT_API_URL": api})  # fmt: skip
     assert made.returncode == 0, made.stderr
     summary = json.loads(made.stdout)
     assert (summary["pool"], summary["pool_created"], summary["version"]) == (
-        "fleet", True, "basket-maintenance==0.1.0"
+        "fleet",
+        True,
+        "basket-maintenance==0.1.0",
     )
     nightly = read_deployment(NIGHTLY)
     assert (nightly.work_pool_name, nightly.version) == ("fleet", "basket-maintenance==0.1.0")
@@ -221,7 +222,9 @@ def test_baskets_deploy_and_a_worker_without_a_checkout_run_the_nightly_and_an_e
     [csv_file] = folder.glob("baskets-*.csv")
     links = link_artifacts(exported.id)
     host = socket.gethostname()
-    assert [(a.type, a.data) for a in links] == [("markdown", f"[{csv_file.name} (on {host})]({csv_file.as_uri()})")]
+    assert [(a.type, a.data) for a in links] == [
+        ("markdown", f"[{csv_file.name} (on {host})]({csv_file.as_uri()})")
+    ]
     assert links[0].description.startswith(f"csv export on host {host}, ")
     # The dead-man's switch was pinged once, after the successful cleanup.
     assert receivers.pings == ["/ping/check-uuid-secret"]
@@ -242,3 +245,202 @@ def link_artifacts(flow_run_id: Any) -> list[Any]:
                 key=ArtifactFilterKey(like_="report-export-%"),
             )
         )
+
+
+def deploy(pool: str, version: str = "basket-maintenance==0.1.0", **settings: Any) -> None:
+    """`baskets deploy --pool POOL`, in this process, stamped `version`."""
+    from config.settings import Settings
+    from deployments.deploy import deploy_to_pool
+
+    deploy_to_pool(Settings(**settings), pool, version=version)
+
+
+def test_a_worker_with_another_version_fails_the_run_in_one_line_and_alerts(
+    worker_python: Path, api: str, sqlite_db: DatabaseUnderTest, receivers: Receivers, tmp_path: Path
+) -> None:
+    deploy("fleet", version="basket-maintenance==0.0.9")
+    with worker(worker_python, api, "fleet", tmp_path / "w", {**sqlite_db.env, **receivers.env()}):
+        cleaned = run(NIGHTLY)
+        exported = run(EXPORT, {"operator": "bob"})
+    expected = (
+        "this worker has basket-maintenance 0.1.0 installed but the deployment was made with 0.0.9 "
+        "(expected the same version on every worker: pip install 'basket-maintenance==0.0.9', "
+        "or run `baskets deploy` again)"
+    )
+    assert (cleaned.state.type.value, cleaned.state.message) == ("FAILED", expected)
+    assert (exported.state.type.value, exported.state.message) == ("FAILED", expected)
+    assert receivers.alerts() == [
+        ("run-failed", "report-export", expected),
+        ("run-failed", "retention-cleanup", expected),
+    ]
+    assert not any("Traceback" in line for line in run_logs(cleaned.id))
+    assert receivers.pings == []
+    assert sqlite_db.scalar("SELECT count(*) FROM cleanup_runs") == 0  # nothing ran
+
+
+def test_a_worker_with_a_bad_setting_alerts_from_every_flow_with_its_alert_settings(
+    worker_python: Path, api: str, sqlite_db: DatabaseUnderTest, receivers: Receivers, tmp_path: Path
+) -> None:
+    deploy("fleet")
+    bad = {**sqlite_db.env, **receivers.env(), "BASKETS_RETENTION__MAX_SHARE": "2"}
+    with worker(worker_python, api, "fleet", tmp_path / "w", bad):
+        states = {name: run(name, params) for name, params in
+                  [(NIGHTLY, {}), (WATCHDOG, {}), (EXPORT, {"operator": "bob"})]}  # fmt: skip
+    setting = "setting retention.max_share: 2.0 is not a share (expected 0 < share <= 1, e.g. 0.25)"
+    assert {name: (r.state.type.value, r.state.message) for name, r in states.items()} == {
+        NIGHTLY: ("FAILED", setting),
+        WATCHDOG: ("FAILED", setting),
+        EXPORT: ("FAILED", setting),
+    }
+    assert receivers.alerts() == [
+        ("run-failed", "report-export", setting),
+        ("run-failed", "retention-cleanup", setting),
+        ("watchdog-failed", "cleanup-watchdog", setting),
+    ]
+
+
+def test_a_worker_without_the_driver_extra_or_without_its_database_alerts_without_secrets(
+    worker_python: Path, api: str, receivers: Receivers, tmp_path: Path
+) -> None:
+    deploy("fleet")
+    closed = free_port()
+    url = f"postgresql://shop:s3cret-pw@127.0.0.1:{closed}/shop"
+    no_driver = {"BASKETS_DATABASE_URL": url, "BM_TEST_HIDE_DRIVERS": "1", **receivers.env()}
+    with worker(worker_python, api, "fleet", tmp_path / "w1", no_driver):
+        cleaned = run(NIGHTLY)
+    unreachable = {"BASKETS_DATABASE_URL": url, "BASKETS_CONNECT_TIMEOUT_SECONDS": "2", **receivers.env()}
+    with worker(worker_python, api, "fleet", tmp_path / "w2", unreachable):
+        watched = run(WATCHDOG)
+    driver = (
+        "database_url: the postgresql driver (psycopg) is not installed here "
+        "(expected pip install 'basket-maintenance[postgres]')"
+    )
+    assert (cleaned.state.type.value, cleaned.state.message) == ("FAILED", driver)
+    assert watched.state.is_failed()
+    alerts = receivers.alerts()
+    assert [(kind, flow) for kind, flow, _ in alerts] == [
+        ("run-failed", "retention-cleanup"),
+        ("watchdog-failed", "cleanup-watchdog"),
+    ]
+    assert alerts[0][2] == driver
+    assert f"127.0.0.1:{closed}" in alerts[1][2] or "Connection refused" in alerts[1][2], alerts[1][2]
+    sent = json.dumps(receivers.posts) + "".join(m.message.as_string() for m in receivers.smtp.mails)
+    assert "s3cret-pw" not in sent
+
+
+def test_a_cleanup_refused_because_another_runs_pages_nobody_and_is_not_the_last_run(
+    worker_python: Path, api: str, sqlite_db: DatabaseUnderTest, receivers: Receivers, tmp_path: Path
+) -> None:
+    from baskets.locks import cleanup_lock
+
+    deploy("fleet")
+    with (
+        worker(worker_python, api, "fleet", tmp_path / "w", {**sqlite_db.env, **receivers.env()}),
+        cleanup_lock(sqlite_db.engine),  # another cleanup, from the command line
+    ):
+        refused = run(NIGHTLY)
+    assert refused.state.is_failed() and refused.state.message.startswith("another cleanup is running")
+    assert receivers.alerts() == []
+    status = baskets(worker_python, "status", "--json", cwd=tmp_path, env=sqlite_db.env)
+    assert json.loads(status.stdout)["last_run"] is None
+    assert sqlite_db.scalar("SELECT count(*) FROM cleanup_runs") == 1  # recorded, but not shown
+
+
+def test_the_watchdog_closes_a_run_whose_worker_died_as_crashed_and_alerts(
+    worker_python: Path, api: str, sqlite_db: DatabaseUnderTest, receivers: Receivers, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
+
+    deploy("fleet")
+    env = {**sqlite_db.env, **receivers.env(), "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30"}
+    database = sqlite3.connect(str(sqlite_db.engine.url.database), isolation_level=None)
+    database.execute("BEGIN IMMEDIATE")  # the run waits for this write lock: it stays Running
+    try:
+        dying = Worker(worker_python, api, "fleet", tmp_path / "dying", env)
+        started = run_deployment(NIGHTLY, timeout=0)
+        with get_client(sync_client=True) as client:
+            running = wait_until(
+                lambda: (r := client.read_flow_run(started.id)).state.is_running() and r, 120, "a Running run"
+            )
+        # The machine died: its run and its worker, without a word to the server.
+        assert kill_processes_of(running.id) >= 1
+        dying.kill()
+    finally:
+        database.execute("ROLLBACK")
+        database.close()
+    with get_client(sync_client=True) as client:
+        assert client.read_flow_run(started.id).state.is_running()  # left Running
+    with worker(worker_python, api, "fleet", tmp_path / "w", env):
+        watched = run(WATCHDOG, {"crashed_after_minutes": 0.05})
+    assert watched.state.is_completed(), (watched.state, run_logs(watched.id))
+    with get_client(sync_client=True) as client:
+        closed = client.read_flow_run(started.id).state
+    assert closed.type.value == "CRASHED" and "closed as Crashed by the cleanup-watchdog" in closed.message
+    kinds = [(kind, flow) for kind, flow, _ in receivers.alerts()]
+    assert kinds == [("run-crashed", "retention-cleanup"), ("stale-success", "retention-cleanup")]
+
+
+def kill_processes_of(flow_run_id: Any) -> int:
+    """SIGKILL every process of this machine that runs flow run `flow_run_id`; how many."""
+    marker = f"PREFECT__FLOW_RUN_ID={flow_run_id}".encode()
+    killed = 0
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        with contextlib.suppress(OSError):
+            if marker in environ.read_bytes().split(b"\0"):
+                os.kill(int(environ.parent.name), signal.SIGKILL)
+                killed += 1
+    return killed
+
+
+def test_baskets_serve_refuses_to_take_over_the_pools_deployments(
+    worker_python: Path, api: str, sqlite_db: DatabaseUnderTest, tmp_path: Path
+) -> None:
+    deploy("fleet")
+    before = read_deployment(NIGHTLY)
+    served = baskets(worker_python, "serve", cwd=tmp_path, env={**sqlite_db.env, "PREFECT_API_URL": api})
+    assert served.returncode == 2
+    [line] = served.stderr.strip().splitlines()
+    assert line.startswith(
+        "error: the Prefect server at PREFECT_API_URL runs 5 of these deployments on work pool fleet"
+    )
+    after = read_deployment(NIGHTLY)
+    assert (after.work_pool_name, after.paused, after.pull_steps, after.updated) == (
+        "fleet",
+        False,
+        before.pull_steps,
+        before.updated,
+    )
+
+
+def test_prefect_deploy_of_the_packaged_prefect_yaml_runs_on_a_worker_without_a_checkout(
+    worker_python: Path, api: str, sqlite_db: DatabaseUnderTest, receivers: Receivers, tmp_path: Path
+) -> None:
+    add_operators(sqlite_db)
+    seed(sqlite_db, 40)
+    packaged = subprocess.run(
+        [str(worker_python), "-c", "import deployments, pathlib; print(pathlib.Path(deployments.__file__).with_name('prefect.yaml'))"],
+        capture_output=True, text=True, check=True, cwd=tmp_path, env=clean_env(),
+    ).stdout.strip()  # fmt: skip
+    assert "site-packages" in packaged
+    subprocess.run(
+        [str(worker_python), "-m", "prefect", "work-pool", "create", "baskets", "--type", "process"],
+        capture_output=True, text=True, cwd=tmp_path, env=clean_env(PREFECT_API_URL=api),
+    )  # fmt: skip
+    made = subprocess.run(
+        [str(worker_python), "-m", "prefect", "deploy", "--all", "--no-prompt", "--prefect-file", packaged],
+        capture_output=True, text=True, cwd=tmp_path, env=clean_env(PREFECT_API_URL=api), stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stdout + made.stderr
+    nightly = read_deployment(NIGHTLY)
+    assert (nightly.work_pool_name, nightly.pull_steps) == (
+        "baskets",
+        [{"deployments.steps.enter_working_folder": {}}],
+    )
+    home = tmp_path / "w"
+    with worker(worker_python, api, "baskets", home, {**sqlite_db.env, **receivers.env()}):
+        exported = run(EXPORT, {"operator": "bob", "account_type": "customer"})
+    assert exported.state.is_completed(), (exported.state, run_logs(exported.id))
+    assert len(list((home / "basket-maintenance" / "var" / "exports").glob("baskets-*.csv"))) == 1
