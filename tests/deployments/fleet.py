@@ -36,7 +36,7 @@ from tests.loopback_receivers import free_port
 
 # The packages and package data pyproject.toml ships.
 PACKAGES = ("config", "baskets", "tasks", "flows", "deployments")
-DATA_SUFFIXES = (".toml", ".ini", ".mako", ".yaml")
+DATA_SUFFIXES = (".toml", ".ini", ".mako", ".yaml", ".service")
 # In a worker venv: a module that hides the database drivers when BM_TEST_HIDE_DRIVERS is set, as
 # on a machine where the package was installed without its [postgres] or [mariadb] extra.
 HIDE_DRIVERS = """
