@@ -25,9 +25,20 @@ from baskets.alerts import ping_heartbeat
 from baskets.errors import CleanupAlreadyRunning, WorkerMisconfigured
 from config.settings import AlertSettings, SettingsError, load_alert_settings
 from config.urls import display_web_url
+from tests import loopback_receivers
 from tests.baskets.test_status import add_cleanup_run
 from tests.conftest import NOW, REPO, DatabaseUnderTest, run_baskets_process
-from tests.loopback_receivers import SmtpReceiver, WebhookReceiver, free_port, smtp_server, webhook_server  # noqa: F401
+from tests.loopback_receivers import SmtpReceiver, WebhookReceiver, smtp_server, webhook_server  # noqa: F401
+
+
+@pytest.fixture
+def mail(request: pytest.FixtureRequest) -> SmtpReceiver:
+    return request.getfixturevalue("smtp_server")
+
+
+@pytest.fixture
+def hook(request: pytest.FixtureRequest) -> WebhookReceiver:
+    return request.getfixturevalue("webhook_server")
 
 
 @pytest.fixture
@@ -35,7 +46,7 @@ def pings() -> Iterator[tuple[str, list[str], list[int]]]:
     """An HTTP endpoint that records GETs: (base URL, paths received, statuses to answer first)."""
     received: list[str] = []
     fail_with: list[int] = []
-    port = free_port()
+    port = loopback_receivers.free_port()
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server API
@@ -139,7 +150,8 @@ def test_a_failed_heartbeat_is_reported_not_raised_and_keeps_its_path_secret(pin
     fail_with.append(500)
     answered = ping_heartbeat(AlertSettings(heartbeat_url=f"{base}/ping/uuid-secret"))
     unreachable = ping_heartbeat(
-        AlertSettings(heartbeat_url=f"http://127.0.0.1:{free_port()}/ping/uuid-secret"), timeout=2
+        AlertSettings(heartbeat_url=f"http://127.0.0.1:{loopback_receivers.free_port()}/ping/uuid-secret"),
+        timeout=2,
     )
     assert answered is not None and (answered.delivered, answered.error) == (False, "HTTPError: HTTP 500")
     assert unreachable is not None and unreachable.delivered is False
@@ -161,7 +173,10 @@ def test_a_successful_cleanup_pings_the_heartbeat_and_a_dry_run_does_not(
 
 
 def test_a_heartbeat_that_fails_does_not_fail_the_cleanup(cli, sqlite_db: DatabaseUnderTest) -> None:
-    env = {**sqlite_db.env, "BASKETS_ALERTS__HEARTBEAT_URL": f"http://127.0.0.1:{free_port()}/ping/abc"}
+    env = {
+        **sqlite_db.env,
+        "BASKETS_ALERTS__HEARTBEAT_URL": f"http://127.0.0.1:{loopback_receivers.free_port()}/ping/abc",
+    }
     done = cli("cleanup", "--json", env=env)
     assert done.exit_code == 0
     assert done.json()["heartbeat"].startswith("failed: URLError: [Errno 111] Connection refused")
@@ -180,12 +195,12 @@ def alerting_env(smtp: SmtpReceiver, webhook: WebhookReceiver) -> dict[str, str]
 
 
 def test_cron_cleanup_with_the_prefect_server_down_alerts_and_exits_1(
-    sqlite_db: DatabaseUnderTest, smtp_server: SmtpReceiver, webhook_server: WebhookReceiver, tmp_path: Path
+    sqlite_db: DatabaseUnderTest, mail: SmtpReceiver, hook: WebhookReceiver, tmp_path: Path
 ) -> None:
-    port = free_port()
+    port = loopback_receivers.free_port()
     env = {
         **sqlite_db.env,
-        **alerting_env(smtp_server, webhook_server),
+        **alerting_env(mail, hook),
         "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
     }
     done = run_baskets_process("cleanup", env=env, cwd=tmp_path)
@@ -195,45 +210,45 @@ def test_cron_cleanup_with_the_prefect_server_down_alerts_and_exits_1(
         "PREFECT_API_URL to run without one)"
     )
     assert (done.returncode, done.stderr.strip().splitlines()[-1]) == (1, line)
-    [post] = webhook_server.posts
+    [post] = hook.posts
     assert (post.body["kind"], post.body["flow"], post.body["state"]) == (
         "run-failed",
         "retention-cleanup",
         "NotStarted",
     )
     assert post.body["reason"] == line.removeprefix("error: ")
-    [mail] = smtp_server.mails
+    [mail] = mail.mails
     assert mail.message["X-Baskets-Alert"] == "run-failed"
     assert sqlite_db.scalar("SELECT count(*) FROM cleanup_runs") == 0
 
 
 def test_status_alert_alerts_when_the_database_cannot_be_reached(
-    smtp_server: SmtpReceiver, webhook_server: WebhookReceiver, tmp_path: Path
+    mail: SmtpReceiver, hook: WebhookReceiver, tmp_path: Path
 ) -> None:
-    url = f"postgresql+psycopg://shop:pw-s3cret@127.0.0.1:{free_port()}/shop"
-    env = {**alerting_env(smtp_server, webhook_server), "BASKETS_DATABASE_URL": url}
+    url = f"postgresql+psycopg://shop:pw-s3cret@127.0.0.1:{loopback_receivers.free_port()}/shop"
+    env = {**alerting_env(mail, hook), "BASKETS_DATABASE_URL": url}
     quiet = run_baskets_process("status", env=env, cwd=tmp_path)
-    assert quiet.returncode == 1 and webhook_server.posts == []
+    assert quiet.returncode == 1 and hook.posts == []
     done = run_baskets_process("status", "--alert", env=env, cwd=tmp_path)
     assert done.returncode == 1 and done.stderr.strip().splitlines()[-1].startswith(
         "error: cannot reach the database"
     )
-    [post] = webhook_server.posts
+    [post] = hook.posts
     assert (post.body["kind"], post.body["flow"]) == ("check-failed", "retention-cleanup")
     assert post.body["reason"].startswith("baskets status could not check: ")
     assert "Connection refused" in post.body["reason"]
-    assert len(smtp_server.mails) == 1
-    assert "pw-s3cret" not in json.dumps(post.body) + smtp_server.mails[0].message.as_string()
+    assert len(mail.mails) == 1
+    assert "pw-s3cret" not in json.dumps(post.body) + mail.mails[0].message.as_string()
 
 
 def test_status_alert_alerts_on_a_bad_setting_with_the_alert_settings_it_can_read(
-    sqlite_db: DatabaseUnderTest, webhook_server: WebhookReceiver, smtp_server: SmtpReceiver, tmp_path: Path
+    sqlite_db: DatabaseUnderTest, hook: WebhookReceiver, mail: SmtpReceiver, tmp_path: Path
 ) -> None:
-    env = {**sqlite_db.env, **alerting_env(smtp_server, webhook_server), "BASKETS_RETENTION__BATCH_SIZE": "0"}
+    env = {**sqlite_db.env, **alerting_env(mail, hook), "BASKETS_RETENTION__BATCH_SIZE": "0"}
     done = run_baskets_process("status", "--alert", env=env, cwd=tmp_path)
     setting = "setting retention.batch_size: 0 is out of range (expected 1..100000, e.g. 1000)"
     assert (done.returncode, done.stderr.strip().splitlines()[-1]) == (2, f"error: {setting}")
-    [post] = webhook_server.posts
+    [post] = hook.posts
     assert post.body["reason"] == f"baskets status could not check: {setting}"
 
 
@@ -275,13 +290,11 @@ def run_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def alerting_to(
-    webhook_server: WebhookReceiver, sqlite_db: DatabaseUnderTest, monkeypatch
-) -> WebhookReceiver:
+def alerting_to(hook: WebhookReceiver, sqlite_db: DatabaseUnderTest, monkeypatch) -> WebhookReceiver:
     monkeypatch.setenv("BASKETS_DATABASE_URL", sqlite_db.url)
-    monkeypatch.setenv("BASKETS_ALERTS__WEBHOOK_URL", webhook_server.url)
+    monkeypatch.setenv("BASKETS_ALERTS__WEBHOOK_URL", hook.url)
     monkeypatch.setattr("baskets.alerts.RETRY_DELAYS", (0.01,))
-    return webhook_server
+    return hook
 
 
 def failed_with(error: Exception, message: str) -> State:
@@ -428,7 +441,7 @@ def test_deploy_needs_a_prefect_server_that_answers(tmp_path: Path) -> None:
         "deploy",
         "--pool",
         "baskets",
-        env={"PREFECT_API_URL": f"http://127.0.0.1:{free_port()}/api"},
+        env={"PREFECT_API_URL": f"http://127.0.0.1:{loopback_receivers.free_port()}/api"},
         cwd=tmp_path,
     )
     assert (down.returncode, down.stderr.strip()) == (
