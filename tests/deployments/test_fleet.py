@@ -444,3 +444,64 @@ def test_prefect_deploy_of_the_packaged_prefect_yaml_runs_on_a_worker_without_a_
         exported = run(EXPORT, {"operator": "bob", "account_type": "customer"})
     assert exported.state.is_completed(), (exported.state, run_logs(exported.id))
     assert len(list((home / "basket-maintenance" / "var" / "exports").glob("baskets-*.csv"))) == 1
+
+
+def unit_settings(name: str) -> dict[str, str]:
+    text = (REPO / "deployments" / "systemd" / name).read_text(encoding="utf-8")
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("#"))
+
+
+def test_the_service_units_run_installed_commands_and_stop_whole_groups() -> None:
+    worker_unit = unit_settings("basket-maintenance-worker.service")
+    assert worker_unit["ExecStart"].endswith("/bin/prefect worker start --pool baskets --type process")
+    assert (worker_unit["KillMode"], worker_unit["KillSignal"], worker_unit["SendSIGKILL"]) == (
+        "control-group",
+        "SIGTERM",
+        "yes",
+    )
+    server_unit = unit_settings("prefect-server.service")
+    assert "prefect server start --host 127.0.0.1" in server_unit["ExecStart"]
+    assert server_unit["KillMode"] == "control-group"
+    serve_unit = unit_settings("basket-maintenance-serve.service")
+    assert serve_unit["ExecStart"].endswith("/bin/baskets serve")
+    assert int(serve_unit["TimeoutStopSec"]) > int(worker_unit["TimeoutStopSec"])
+    for name in (
+        "basket-maintenance-worker.service",
+        "prefect-server.service",
+        "basket-maintenance-serve.service",
+    ):
+        text = (REPO / "deployments" / "systemd" / name).read_text(encoding="utf-8")
+        assert "/srv" not in text and "WorkingDirectory=~" in text
+
+
+def test_stopping_a_worker_as_its_unit_does_ends_the_worker_and_its_runs_process_in_time(
+    worker_python: Path, api: str, sqlite_db: DatabaseUnderTest, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
+
+    unit = unit_settings("basket-maintenance-worker.service")
+    deploy("fleet")
+    stopping = Worker(worker_python, api, "fleet", tmp_path / "w", sqlite_db.env)
+    database = sqlite3.connect(str(sqlite_db.engine.url.database), isolation_level=None)
+    database.execute("BEGIN IMMEDIATE")  # the run waits for this write lock while the unit stops
+    try:
+        started = run_deployment(NIGHTLY, timeout=0)
+        with get_client(sync_client=True) as client:
+            wait_until(lambda: client.read_flow_run(started.id).state.is_running(), 120, "a Running run")
+        group = os.getpgid(stopping.process.pid)
+        os.killpg(group, getattr(signal, unit["KillSignal"]))  # KillMode=control-group
+    finally:
+        database.execute("ROLLBACK")
+        database.close()
+    # Within TimeoutStopSec the worker and the run's process have ended: no SIGKILL needed, nothing
+    # runs on. The run's state stays Running (the worker ends its process without a word to the
+    # server): the watchdog closes it as Crashed and alerts, as for a worker that died (above).
+    assert stopping.process.wait(timeout=int(unit["TimeoutStopSec"])) is not None
+    wait_until(
+        lambda: kill_processes_of(started.id) == 0, int(unit["TimeoutStopSec"]), "the run's process to end"
+    )
+    assert "Worker 'ProcessWorker" in stopping.output() and "stopped!" in stopping.output()
+    assert sqlite_db.scalar("SELECT count(*) FROM cleanup_runs WHERE status = 'succeeded'") == 0
