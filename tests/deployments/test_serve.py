@@ -192,7 +192,7 @@ def test_no_run_form_has_a_database_field() -> None:
             "note",
         },
         "audit-report/weekly": {"operator", "since", "until", "days", "report_format", "output", "overwrite"},
-        "cleanup-watchdog/hourly": {"now", "remind_after_hours"},
+        "cleanup-watchdog/hourly": {"now", "remind_after_hours", "crashed_after_minutes"},
     }
 
 
@@ -223,6 +223,9 @@ def test_prefect_yaml_declares_the_same_deployments_as_the_serve_script() -> Non
         ]
         assert declared_schedules == schedules_of(expected)
         assert declared.parameters == expected.parameters
+    # No folder of one machine: the pull step makes and enters the worker's own (deployments/steps.py).
+    assert raw["pull"] == [{"deployments.steps.enter_working_folder": {}}]
+    assert "/srv" not in (DEPLOYMENTS_DIR / "prefect.yaml").read_text(encoding="utf-8").split("\nname:")[1]
     nightly = next(d for d in model.deployments if d.name == "nightly")
     assert nightly.concurrency_limit.limit == 1  # type: ignore[union-attr]
     assert nightly.concurrency_limit.collision_strategy == "CANCEL_NEW"  # type: ignore[union-attr]
