@@ -448,3 +448,19 @@ def test_deploy_needs_a_prefect_server_that_answers(tmp_path: Path) -> None:
         1,
         "error: the Prefect server at PREFECT_API_URL does not answer: [Errno 111] Connection refused",
     )
+
+
+@pytest.mark.parametrize("minutes", [0, -5, 10_081, float("nan")])
+def test_the_watchdog_refuses_a_crashed_after_minutes_out_of_range_in_one_line(
+    prefect_harness, alerting_to: WebhookReceiver, minutes: float
+) -> None:
+    from baskets.errors import BadInput
+    from flows.alerting import cleanup_watchdog
+
+    with pytest.raises(BadInput) as raised:
+        cleanup_watchdog(crashed_after_minutes=minutes)
+    assert raised.value.message == (
+        f"crashed_after_minutes: {minutes:g} is out of range (expected minutes 0 < minutes <= 10080, e.g. 10)"
+    )
+    # A scheduled watchdog whose parameters are wrong would never look: that alerts.
+    assert [post.body["kind"] for post in alerting_to.posts] == ["watchdog-failed"]
