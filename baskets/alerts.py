@@ -39,7 +39,7 @@ TIMEOUT_SECONDS = 10.0
 class Alert:
     """What happened, in the words an operator on call needs.
 
-    `kind` is one of run-failed, run-crashed, stale-success or test.
+    `kind` is one of run-failed, run-crashed, watchdog-failed, check-failed, stale-success or test.
     """
 
     kind: str
