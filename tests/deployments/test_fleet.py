@@ -505,3 +505,37 @@ def test_stopping_a_worker_as_its_unit_does_ends_the_worker_and_its_runs_process
     )
     assert "Worker 'ProcessWorker" in stopping.output() and "stopped!" in stopping.output()
     assert sqlite_db.scalar("SELECT count(*) FROM cleanup_runs WHERE status = 'succeeded'") == 0
+
+
+def test_workers_share_a_server_database_and_one_cleanup_runs_at_a_time(
+    worker_python: Path, api: str, server_db: DatabaseUnderTest, receivers: Receivers, tmp_path: Path
+) -> None:
+    from prefect.deployments import run_deployment
+
+    seed(server_db, 60)
+    deploy("fleet")
+    env = {**server_db.env, **receivers.env(), "BASKETS_RETENTION__MAX_SHARE": "1",
+           "BASKETS_EXPORT_DIR": str(tmp_path / "shared-exports")}  # fmt: skip
+    with (
+        worker(worker_python, api, "fleet", tmp_path / "w1", env),
+        worker(worker_python, api, "fleet", tmp_path / "w2", env),
+    ):
+        first = run_deployment(NIGHTLY, parameters={"now": "2026-11-01T12:00:00+00:00"}, timeout=0)
+        second = run(NIGHTLY, {"now": "2026-11-01T12:00:00+00:00"})
+        done = wait_until(lambda: (r := read_flow_run(first.id)).state.is_final() and r, 240, "the first run")
+    states = sorted(r.state.type.value for r in (done, read_flow_run(second.id)))
+    # The deployment's limit cancels a second run while the first is busy; a second that starts
+    # after the first finished has nothing left to delete. Either way one cleanup deleted.
+    assert states in (["CANCELLED", "COMPLETED"], ["COMPLETED", "COMPLETED"]), states
+    assert (
+        server_db.scalar("SELECT count(*) FROM cleanup_runs WHERE status = 'succeeded' AND deleted > 0") == 1
+    )
+    assert receivers.alerts() == []
+    assert receivers.pings == ["/ping/check-uuid-secret"] * states.count("COMPLETED")
+
+
+def read_flow_run(flow_run_id: Any) -> Any:
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(flow_run_id)
