@@ -322,12 +322,14 @@ def append_documents(
             seq += 1
             document["seq"], document["prev_hash"], document["legacy_hash"] = seq, prev_hash, None
             document.setdefault("detail", None)
-            salt = secrets.token_hex(16)
+            salt = new_salt()
             document["personal_digest"] = personal_digest(document, salt)
             document["personal_salt"], document["redacted_at"], document["redaction"] = salt, None, None
             if redaction is not None:
                 document.update(_REDACTED, redacted_at=mark, redaction=redaction)
-            prev_hash = _linked(prev_hash, canonical_json(dict(zip(HASHED_COLUMNS, _HASHED_VALUES(document)))))
+            prev_hash = _linked(
+                prev_hash, canonical_json(dict(zip(HASHED_COLUMNS, _HASHED_VALUES(document), strict=True)))
+            )
             document["hash"] = prev_hash
             yield to_stored(document)
 
@@ -340,6 +342,12 @@ def append_documents(
     else:
         _set_chain_head(connection, new_head)
     return new_head
+
+
+def new_salt() -> str:
+    """A fresh random salt for a row's personal digest (128 bits as hex). A module attribute:
+    tests that compare hashes across databases replace it with a repeatable one."""
+    return secrets.token_hex(16)
 
 
 # What a redaction leaves of the personal part: nothing (its digest stays).
@@ -489,7 +497,7 @@ def verify_audit_chain(connection: Connection, head: str | None = None, chunk: i
     )
 
 
-def row_problem(row: Mapping[str, Any], prev_legacy: str = GENESIS_HASH) -> str | None:
+def row_problem(row: Mapping[Any, Any], prev_legacy: str = GENESIS_HASH) -> str | None:
     """What is wrong with one stored audit row on its own (its link to the row before is the
     caller's to check), or None.
 
@@ -506,9 +514,9 @@ def row_problem(row: Mapping[str, Any], prev_legacy: str = GENESIS_HASH) -> str 
         return f"row {seq} was changed after it was written (it is marked redacted but holds personal data)"
     if chain_hash(row["prev_hash"], row) != row["hash"]:
         return f"row {seq} was changed after it was written (hash mismatch)"
-    if row["legacy_hash"] is not None and row["redacted_at"] is None:
-        if legacy_chain_hash(prev_legacy, {**row, "prev_hash": prev_legacy}) != row["legacy_hash"]:
-            return f"row {seq} was changed after it was written (it no longer gives its hash from before 0006)"
+    legacy = row["legacy_hash"] is not None and row["redacted_at"] is None
+    if legacy and legacy_chain_hash(prev_legacy, {**row, "prev_hash": prev_legacy}) != row["legacy_hash"]:
+        return f"row {seq} was changed after it was written (it no longer gives its hash from before 0006)"
     return None
 
 

@@ -192,7 +192,9 @@ def _run_holding_lock(
         ) | {"privacy": privacy}
         if tally.failed_batches:
             message = describe_incomplete(summary)
-            finish(tally, succeeded=False, plan=plan, error=message, exit_code=1, snapshot=path, privacy=privacy)
+            finish(
+                tally, succeeded=False, plan=plan, error=message, exit_code=1, snapshot=path, privacy=privacy
+            )
             raise CleanupIncomplete(message, summary)
         finish(tally, succeeded=True, plan=plan, snapshot=path, privacy=privacy)
         logger.info(
@@ -221,7 +223,9 @@ def _run_holding_lock(
         raise
 
 
-def _apply_privacy_retention(engine: Engine, settings: Settings, as_of: dt.datetime, *, dry_run: bool) -> dict[str, Any]:
+def _apply_privacy_retention(
+    engine: Engine, settings: Settings, as_of: dt.datetime, *, dry_run: bool
+) -> dict[str, Any]:
     """Personal data's end dates (docs/privacy.md): redact the audit rows older than
     `privacy.audit_personal_data_days`, remove the suite's files older than
     `privacy.export_keep_days` from export_dir; with `dry_run` only count them. Returns the

@@ -58,7 +58,9 @@ def remove_old_files(export_dir: Path, cutoff: dt.datetime, dry_run: bool) -> in
     if dry_run:
         return len(files_past_cutoff(export_dir, cutoff))
     removed = remove_files_past_cutoff(export_dir, cutoff)
-    run_logger().info("removed %d files written before %s from %s", len(removed), cutoff.isoformat(), export_dir)
+    run_logger().info(
+        "removed %d files written before %s from %s", len(removed), cutoff.isoformat(), export_dir
+    )
     return len(removed)
 
 
@@ -79,7 +81,8 @@ def publish_privacy_report(privacy: dict[str, object], dry_run: bool) -> None:
                 "",
                 "| | |",
                 "| --- | --- |",
-                f"| audit rows {verb} | {privacy['audit_rows_redacted']} (written before {privacy['audit_cutoff']}) |",
+                f"| audit rows {verb} | {privacy['audit_rows_redacted']} "
+                f"(written before {privacy['audit_cutoff']}) |",
                 f"| files {removed} from export_dir | {privacy['files_removed']} "
                 f"(written before {privacy['files_cutoff']}) |",
             ]

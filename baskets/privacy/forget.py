@@ -31,7 +31,7 @@ from baskets.audit import append_documents, canonical_json, canonical_time, lock
 from baskets.db import write_transaction
 from baskets.deletion import delete_baskets_with_audit
 from baskets.errors import BadInput
-from baskets.files import DEFAULT_FILE_MODE, FileRules, atomic_file, parquet_of_kind, starts_with
+from baskets.files import DEFAULT_FILE_MODE, FileRules, atomic_file, parquet_of_kind
 from baskets.filters import check_typable
 from baskets.guid import EXAMPLE_GUID, parse_guid
 from baskets.models import Account, Basket, BasketAudit, ShopAccount
@@ -72,7 +72,11 @@ def parse_subject(email: str | None, account_id: str | None, shop_account_id: st
     one, or a malformed value (control characters, too long, not an e-mail or a GUID)."""
     given = {
         name: value
-        for name, value in (("email", email), ("account_id", account_id), ("shop_account_id", shop_account_id))
+        for name, value in (
+            ("email", email),
+            ("account_id", account_id),
+            ("shop_account_id", shop_account_id),
+        )
         if value is not None and value.strip()
     }
     if len(given) != 1:
@@ -91,7 +95,8 @@ def parse_subject(email: str | None, account_id: str | None, shop_account_id: st
     if kind == "email":
         if len(value) > EMAIL_MAX_CHARS or not _EMAIL.fullmatch(value):
             raise BadInput(
-                f"{flag}: {_shown(value)} is not an e-mail address (expected e.g. jane@example.com)", field=kind
+                f"{flag}: {_shown(value)} is not an e-mail address (expected e.g. jane@example.com)",
+                field=kind,
             )
         return ErasureSubject(kind, value.lower())
     if kind == "account_id":
@@ -105,7 +110,9 @@ def parse_subject(email: str | None, account_id: str | None, shop_account_id: st
     try:
         return ErasureSubject(kind, parse_guid(value))
     except ValueError:
-        raise BadInput(f"{flag}: {_shown(value)} is not a GUID (expected e.g. {EXAMPLE_GUID})", field=kind) from None
+        raise BadInput(
+            f"{flag}: {_shown(value)} is not a GUID (expected e.g. {EXAMPLE_GUID})", field=kind
+        ) from None
 
 
 def _shown(value: str) -> str:
@@ -187,7 +194,9 @@ def plan_erasure(connection: Connection, subject: ErasureSubject) -> ErasurePlan
         shop_ids = list(
             connection.scalars(select(ShopAccount.id).where(func.lower(ShopAccount.email) == subject.value))
         )
-        account_ids = list(connection.scalars(select(Account.id).where(func.lower(Account.email) == subject.value)))
+        account_ids = list(
+            connection.scalars(select(Account.id).where(func.lower(Account.email) == subject.value))
+        )
     elif subject.kind == "account_id":
         shop_ids, account_ids = [], [subject.value]
     else:
@@ -322,9 +331,10 @@ def rewrite_without(change: FileChange, matcher: RowMatcher, rules: FileRules) -
     if path.suffix.lower() != ".parquet":
         from baskets.export import EXPORT_FILE_KINDS
 
-        with atomic_file(path, rules, EXPORT_FILE_KINDS["csv"]) as file, open(
-            file.temp, "w", encoding="utf-8", newline=""
-        ) as out:
+        with (
+            atomic_file(path, rules, EXPORT_FILE_KINDS["csv"]) as file,
+            open(file.temp, "w", encoding="utf-8", newline="") as out,
+        ):
             records = _csv_records(path)
             out.write(next(records, ""))
             for record in records:
@@ -338,7 +348,10 @@ def rewrite_without(change: FileChange, matcher: RowMatcher, rules: FileRules) -
         source = pq.ParquetFile(path)
         schema = source.schema_arrow
         kind = (schema.metadata or {}).get(b"basket-maintenance", b"").decode()
-        with atomic_file(path, rules, parquet_of_kind(kind)) as file, pq.ParquetWriter(file.temp, schema) as writer:
+        with (
+            atomic_file(path, rules, parquet_of_kind(kind)) as file,
+            pq.ParquetWriter(file.temp, schema) as writer,
+        ):
             for batch in source.iter_batches():
                 kept = batch.filter(pc.invert(_parquet_mask(batch, matcher)))
                 writer.write_table(pa.Table.from_batches([kept], schema=schema))
@@ -403,7 +416,15 @@ def erase_personal_data(
     changes = files_about(export_dir, matcher)
     if dry_run:
         return ErasureResult(
-            True, subject.what, reference, len(plan.basket_ids), len(plan.audit_seqs), changes, None, None, None
+            True,
+            subject.what,
+            reference,
+            len(plan.basket_ids),
+            len(plan.audit_seqs),
+            changes,
+            None,
+            None,
+            None,
         )
     rules = erasure_file_rules(export_dir, file_mode).protecting(engine.url)
     for change in changes:

@@ -67,7 +67,9 @@ def _past_cutoff(cutoff: dt.datetime) -> ColumnElement[bool]:
 
 def count_rows_past_cutoff(connection: Connection, cutoff: dt.datetime) -> int:
     """How many audit rows a redaction at `cutoff` would redact."""
-    return int(connection.scalar(select(func.count()).select_from(BasketAudit).where(_past_cutoff(cutoff))) or 0)
+    return int(
+        connection.scalar(select(func.count()).select_from(BasketAudit).where(_past_cutoff(cutoff))) or 0
+    )
 
 
 def _batches_past_cutoff(engine: Engine, cutoff: dt.datetime, batch_size: int) -> Iterator[list[int]]:

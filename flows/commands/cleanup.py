@@ -127,7 +127,8 @@ def _report_privacy(summary: dict[str, Any], redacted: str, removed: str) -> Non
     privacy = summary.get("privacy")
     if privacy:
         stdout.print(
-            f"  personal data: {redacted} {plural(privacy['audit_rows_redacted'], 'audit row')} written before "
+            f"  personal data: {redacted} {plural(privacy['audit_rows_redacted'], 'audit row')} "
+            "written before "
             f"{privacy['audit_cutoff'][:16].replace('T', ' ')}, {removed} "
             f"{plural(privacy['files_removed'], 'file')} written before "
             f"{privacy['files_cutoff'][:16].replace('T', ' ')} from export_dir",

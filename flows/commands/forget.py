@@ -15,7 +15,8 @@ from flows.runner import run_flow
 
 def forget_command(
     email: Annotated[
-        str | None, typer.Option("--email", help="The person's e-mail address (any case).", show_default=False)
+        str | None,
+        typer.Option("--email", help="The person's e-mail address (any case).", show_default=False),
     ] = None,
     account_id: Annotated[
         str | None, typer.Option("--account-id", help="Or: their exact ERP account ID.", show_default=False)
@@ -23,11 +24,14 @@ def forget_command(
     shop_account_id: Annotated[
         str | None, typer.Option("--shop-account-id", help="Or: their shop account GUID.", show_default=False)
     ] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say exactly what would change; change nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say exactly what would change; change nothing.")
+    ] = False,
     reference: Annotated[
         str | None,
         typer.Option(
-            "--reference", help="The request's reference, kept in the audit log, e.g. GDPR-2026-0042.",
+            "--reference",
+            help="The request's reference, kept in the audit log, e.g. GDPR-2026-0042.",
             show_default=False,
         ),
     ] = None,  # fmt: skip

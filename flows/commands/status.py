@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from baskets.alerts import Alert, Delivery, deliver_alert, describe_channels
+from baskets.wording import plural
 from config.urls import display_url
 from flows.console import (
     DatabaseUrl,
@@ -128,6 +129,8 @@ def _print_report(
                 + (f" (flow run {last['flow_run_id']})" if last["flow_run_id"] else ""),
             )
         )
+        if last.get("privacy"):
+            rows.append(("personal data", _privacy_line(last["privacy"], report["redacted_audit_rows"])))
     else:
         rows.append(("last success", "never"))
     run = report["last_run"]
@@ -143,6 +146,14 @@ def _print_report(
     for label, value in rows:
         stdout.print(f"{label:<17} {value}", markup=False, highlight=False)
     _print_deliveries(deliveries)
+
+
+def _privacy_line(privacy: dict[str, Any], redacted: dict[str, int]) -> str:
+    return (
+        f"last success redacted {plural(privacy['audit_rows_redacted'], 'audit row')}, removed "
+        f"{plural(privacy['files_removed'], 'file')}; redacted in all: {redacted.get('retention', 0):,} "
+        f"by retention, {redacted.get('erasure', 0):,} by erasure"
+    )
 
 
 def _channels_line(channels: dict[str, Any]) -> str:

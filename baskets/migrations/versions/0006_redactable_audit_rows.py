@@ -24,6 +24,7 @@ is to revise 0005 once both are merged.
 """
 
 import secrets
+from typing import Any, cast
 
 import sqlalchemy as sa
 from alembic import op
@@ -54,7 +55,7 @@ NOW_NULLABLE = (
     ("total_quantity", sa.Numeric(precision=18, scale=4)),
     ("lines", _LONGTEXT),
 )
-NEW_COLUMNS = (
+NEW_COLUMNS: tuple[sa.Column[Any], ...] = (
     sa.Column("detail", sa.Text(), nullable=True),
     sa.Column("personal_digest", sa.String(length=64), nullable=True),
     sa.Column("personal_salt", sa.String(length=32), nullable=True),
@@ -76,13 +77,17 @@ def upgrade() -> None:
 
 def _rehash(connection: sa.Connection) -> None:
     """Give every row its salt, digest and legacy hash, and hash and link it anew, in seq order."""
-    audit = BasketAudit.__table__
+    audit = cast(sa.Table, BasketAudit.__table__)
     renamed = {}  # old hash -> new hash, for the chain-head rows
     after, new_prev = 0, GENESIS_HASH
     while True:
-        rows = connection.execute(
-            sa.select(audit).where(audit.c.seq > after).order_by(audit.c.seq).limit(_CHUNK)
-        ).mappings().all()
+        rows = (
+            connection.execute(
+                sa.select(audit).where(audit.c.seq > after).order_by(audit.c.seq).limit(_CHUNK)
+            )
+            .mappings()
+            .all()
+        )
         if not rows:
             break
         updates = []
@@ -105,7 +110,7 @@ def _rehash(connection: sa.Connection) -> None:
                  "legacy": row["legacy_hash"], "prev": row["prev_hash"], "new": new_prev}
             )  # fmt: skip
         connection.execute(
-            audit.update()
+            sa.update(audit)
             .where(audit.c.seq == sa.bindparam("key"))
             .values(
                 personal_salt=sa.bindparam("salt"),
@@ -121,19 +126,19 @@ def _rehash(connection: sa.Connection) -> None:
 
 
 def _move_heads(connection: sa.Connection, renamed: dict[str, str]) -> None:
-    heads = AuditChainHead.__table__
+    heads = cast(sa.Table, AuditChainHead.__table__)
     for head_id, old in connection.execute(sa.select(heads.c.id, heads.c.hash)).all():
         if old in renamed:
-            connection.execute(heads.update().where(heads.c.id == head_id).values(hash=renamed[old]))
+            connection.execute(sa.update(heads).where(heads.c.id == head_id).values(hash=renamed[old]))
 
 
 def downgrade() -> None:
     connection = op.get_bind()
-    audit = BasketAudit.__table__
+    audit = cast(sa.Table, BasketAudit.__table__)
     redacted = connection.scalar(
-        sa.select(sa.func.count()).select_from(audit).where(
-            sa.or_(audit.c.redacted_at.is_not(None), audit.c.basket_id.is_(None))
-        )
+        sa.select(sa.func.count())
+        .select_from(audit)
+        .where(sa.or_(audit.c.redacted_at.is_not(None), audit.c.basket_id.is_(None)))
     )
     if redacted:
         raise RuntimeError(
@@ -143,9 +148,13 @@ def downgrade() -> None:
     renamed = {}
     after, prev = 0, GENESIS_HASH
     while True:
-        rows = connection.execute(
-            sa.select(audit).where(audit.c.seq > after).order_by(audit.c.seq).limit(_CHUNK)
-        ).mappings().all()
+        rows = (
+            connection.execute(
+                sa.select(audit).where(audit.c.seq > after).order_by(audit.c.seq).limit(_CHUNK)
+            )
+            .mappings()
+            .all()
+        )
         if not rows:
             break
         updates = []
@@ -156,7 +165,7 @@ def downgrade() -> None:
             updates.append({"key": row["seq"], "prev": prev, "new": new})
             prev = new
         connection.execute(
-            audit.update()
+            sa.update(audit)
             .where(audit.c.seq == sa.bindparam("key"))
             .values(prev_hash=sa.bindparam("prev"), hash=sa.bindparam("new")),
             updates,
