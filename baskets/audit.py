@@ -284,7 +284,8 @@ def _set_chain_head(connection: Connection, head: ChainHead) -> None:
 def append_to_chain(connection: Connection, head: ChainHead, rows: Sequence[Mapping[str, Any]]) -> ChainHead:
     """Insert `rows` (audit columns without seq, prev_hash, hash; Python values) after `head`;
     return the new head. The caller must hold the head lock (`lock_chain_head`)."""
-    return append_documents(connection, head, [canonical_document(row, DOCUMENT_COLUMNS) for row in rows])
+    documents = [canonical_document({"detail": None, **row}, DOCUMENT_COLUMNS) for row in rows]
+    return append_documents(connection, head, documents)
 
 
 def append_documents(
