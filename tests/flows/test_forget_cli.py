@@ -279,3 +279,22 @@ def test_a_run_form_erasure_is_tracked_and_records_its_flow_run(
     with store.engine.connect() as connection:
         runs = set(connection.scalars(select(BasketAudit.flow_run_id)))
     assert runs == {summary["flow_run_id"]}
+
+
+def test_a_change_to_the_erasure_record_or_an_erased_row_fails_verify_naming_the_row(
+    cli, store: DatabaseUnderTest
+) -> None:
+    _, shop_account_id, baskets = _person(store)
+    erased = cli("forget", "--shop-account-id", shop_account_id, "--reference", "T-1", "--as", "alice", "--json",
+                 env=store.env)  # fmt: skip
+    assert erased.exit_code == 0, erased.stderr
+    record_seq = erased.json()["seq"]
+    assert record_seq == len(baskets) + 1
+    for seq, change in ((record_seq, {"detail": '{"reference":"T-2"}'}), (1, {"actor": "mallory"})):
+        with store.engine.begin() as connection:
+            connection.execute(update(BasketAudit).where(BasketAudit.seq == seq).values(**change))
+        broken = cli("audit", "verify", "--as", "bob", env=store.env)
+        assert broken.exit_code == 6
+        assert broken.stderr.startswith(f"error: audit chain broken at seq {seq}: row {seq} was changed"), (
+            broken.stderr
+        )
