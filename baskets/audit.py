@@ -324,7 +324,10 @@ def append_documents(
             document["seq"], document["prev_hash"], document["legacy_hash"] = seq, prev_hash, None
             document.setdefault("detail", None)
             salt = new_salt()
-            document["personal_digest"] = personal_digest(document, salt)
+            # The document's values are canonical already: its personal part is digested as is.
+            personal = dict(zip(PERSONAL_COLUMNS, _PERSONAL_VALUES(document), strict=True))
+            personal["personal_salt"] = salt
+            document["personal_digest"] = hashlib.sha256(canonical_json(personal)).hexdigest()
             document["personal_salt"], document["redacted_at"], document["redaction"] = salt, None, None
             if redaction is not None:
                 document.update(_REDACTED, redacted_at=mark, redaction=redaction)
@@ -356,6 +359,7 @@ _REDACTED: dict[str, None] = {name: None for name in (*PERSONAL_COLUMNS, "person
 # A stored row: every column in table order; the INSERT names them so.
 _AUDIT_COLUMNS = STORED_COLUMNS
 _HASHED_VALUES = operator.itemgetter(*HASHED_COLUMNS)
+_PERSONAL_VALUES = operator.itemgetter(*PERSONAL_COLUMNS)
 _STORED_VALUES = operator.itemgetter(*STORED_COLUMNS)
 _TIME_POSITIONS = tuple(position for position, name in enumerate(_AUDIT_COLUMNS) if name in _TIME_COLUMNS)
 _QUANTITY_POSITION = _AUDIT_COLUMNS.index("total_quantity")

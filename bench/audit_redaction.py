@@ -4,7 +4,8 @@
 
 1. Per row, in this process: hashing a canonical document as the release before did (the whole
    row) against the current form (a salt, the digest of the personal part, then the kept fields
-   and the digest): the Python work a cleanup does per deleted basket for its audit row.
+   and the digest), as `baskets.audit.append_documents` does: the Python work a cleanup does per
+   deleted basket for its audit row.
 2. On a database (default a temporary SQLite file): a retention redaction of every audit row,
    in batches of 1,000, against the deletion that wrote those rows in the first place.
 
@@ -28,9 +29,9 @@ from sqlalchemy import select  # noqa: E402
 from baskets.audit import (  # noqa: E402
     HASHED_COLUMNS,
     LEGACY_HASHED_COLUMNS,
+    PERSONAL_COLUMNS,
     canonical_json,
     new_salt,
-    personal_digest,
 )
 from baskets.db import make_engine, upgrade_database, write_transaction  # noqa: E402
 from baskets.deletion import delete_baskets_with_audit  # noqa: E402
@@ -68,7 +69,9 @@ def _per_row(rows: int) -> tuple[float, float]:
     started = time.perf_counter()
     for document in documents:
         salt = new_salt()
-        document["personal_digest"] = personal_digest(document, salt)
+        personal = {name: document[name] for name in PERSONAL_COLUMNS}
+        personal["personal_salt"] = salt
+        document["personal_digest"] = hashlib.sha256(canonical_json(personal)).hexdigest()
         hashlib.sha256(b"0" * 64 + canonical_json({name: document[name] for name in HASHED_COLUMNS}))
     current = time.perf_counter() - started
     return legacy, current
