@@ -31,7 +31,7 @@ from baskets.audit import append_documents, canonical_json, canonical_time, lock
 from baskets.db import write_transaction
 from baskets.deletion import delete_baskets_with_audit
 from baskets.errors import BadInput
-from baskets.files import DEFAULT_FILE_MODE, FileRules, atomic_file, parquet_of_kind
+from baskets.files import DEFAULT_FILE_MODE, SUITE_KEY, FileRules, atomic_file, parquet_of_kind
 from baskets.filters import check_typable
 from baskets.guid import EXAMPLE_GUID, parse_guid
 from baskets.models import Account, Basket, BasketAudit, ShopAccount
@@ -347,7 +347,7 @@ def rewrite_without(change: FileChange, matcher: RowMatcher, rules: FileRules) -
 
         source = pq.ParquetFile(path)
         schema = source.schema_arrow
-        kind = (schema.metadata or {}).get(b"basket-maintenance", b"").decode()
+        kind = (schema.metadata or {}).get(SUITE_KEY, b"").decode()
         with (
             atomic_file(path, rules, parquet_of_kind(kind)) as file,
             pq.ParquetWriter(file.temp, schema) as writer,
