@@ -7,6 +7,7 @@ import functools
 import hashlib
 import json
 import operator
+import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -31,19 +32,40 @@ from baskets.errors import AuditChainBroken
 from baskets.models import GENESIS_HASH, AuditChainHead, BasketAudit
 from baskets.wording import plural
 
-# Every column of basket_audit except `hash`: exactly what the hash covers.
-HASHED_COLUMNS: tuple[str, ...] = tuple(
-    column.name for column in BasketAudit.__table__.columns if column.name != "hash"
-)
-_TIME_COLUMNS = frozenset({"occurred_at", "basket_created_at", "basket_modified_at"})
+# The personal part of a row (docs/privacy.md): hashed as its digest (`personal_digest`), so it
+# can be removed later (a redaction) while the chain still verifies.
+PERSONAL_COLUMNS: tuple[str, ...] = (
+    "shop_account_id", "shop_account_name", "shop_account_email", "account_id", "account_name",
+    "account_email", "note", "lines",
+)  # fmt: skip
+# Not hashed directly: the hash itself, the personal part and its salt (their digest is), and the
+# mark a redaction leaves (when and why), which a redaction writes without changing the hash.
+_UNHASHED = frozenset({"hash", "personal_salt", "redacted_at", "redaction", *PERSONAL_COLUMNS})
+STORED_COLUMNS: tuple[str, ...] = tuple(column.name for column in BasketAudit.__table__.columns)
+# What the hash covers: the kept fields, the personal part's digest, seq and prev_hash.
+HASHED_COLUMNS: tuple[str, ...] = tuple(name for name in STORED_COLUMNS if name not in _UNHASHED)
+# What the hash of a row written before migration 0006 covered (now its `legacy_hash`): every
+# column of that release's table but the hash.
+LEGACY_HASHED_COLUMNS: tuple[str, ...] = (
+    "seq", "event", "basket_id", "occurred_at", "actor", "actor_role", "reason", "note", "flow_run_id",
+    "shop_account_id", "shop_account_name", "shop_account_email", "account_id", "account_name",
+    "account_email", "account_type", "basket_created_at", "basket_modified_at", "line_count",
+    "total_quantity", "lines", "prev_hash",
+)  # fmt: skip
+_TIME_COLUMNS = frozenset({"occurred_at", "basket_created_at", "basket_modified_at", "redacted_at"})
 _QUANTITY_COLUMNS = frozenset({"total_quantity"})
-# How canonical_document treats each hashed column: as a time, a quantity, or anything else (str).
+# How canonical_document treats each column: as a time, a quantity, or anything else (str).
 _KIND_OF: dict[str, type] = {
     name: dt.datetime if name in _TIME_COLUMNS else Decimal if name in _QUANTITY_COLUMNS else str
-    for name in HASHED_COLUMNS
+    for name in STORED_COLUMNS
 }
-# What a writer supplies per row; append_documents adds the chain columns.
-DOCUMENT_COLUMNS: tuple[str, ...] = tuple(name for name in HASHED_COLUMNS if name not in ("seq", "prev_hash"))
+# What a writer supplies per row; append_documents adds the chain columns, digest and salt.
+DOCUMENT_COLUMNS: tuple[str, ...] = (
+    "event", "basket_id", "occurred_at", "actor", "actor_role", "reason", "note", "flow_run_id",
+    "shop_account_id", "shop_account_name", "shop_account_email", "account_id", "account_name",
+    "account_email", "account_type", "basket_created_at", "basket_modified_at", "line_count",
+    "total_quantity", "lines", "detail",
+)  # fmt: skip
 _FOUR_PLACES = Decimal("0.0001")
 CHAIN_HEAD_ID = 1
 
@@ -130,13 +152,28 @@ def canonical_document(row: Mapping[str, Any], names: Sequence[str] = HASHED_COL
 
 
 def canonical_row(row: Mapping[str, Any]) -> bytes:
-    """The bytes the hash of an audit row covers: sorted-key compact JSON of HASHED_COLUMNS."""
-    return canonical_json(canonical_document(row))
+    """The bytes the hash of an audit row covers: sorted-key compact JSON of HASHED_COLUMNS (the
+    kept fields, the personal part's digest, seq and prev_hash)."""
+    return canonical_json(canonical_document(row, HASHED_COLUMNS))
 
 
 def chain_hash(prev_hash: str, row: Mapping[str, Any]) -> str:
     """SHA-256(prev_hash ‖ canonical row) as 64 lowercase hex digits."""
     return _linked(prev_hash, canonical_row(row))
+
+
+def legacy_chain_hash(prev_hash: str, row: Mapping[str, Any]) -> str:
+    """The hash a row had before migration 0006: SHA-256(prev_hash ‖ canonical JSON of
+    LEGACY_HASHED_COLUMNS), personal part included as it is."""
+    return _linked(prev_hash, canonical_json(canonical_document(row, LEGACY_HASHED_COLUMNS)))
+
+
+def personal_digest(row: Mapping[str, Any], salt: str | None) -> str:
+    """SHA-256 of the personal part of `row` (PERSONAL_COLUMNS) and its random `salt`, as the
+    canonical JSON of those values: what the chain hashes in the personal part's place."""
+    document = canonical_document(row, PERSONAL_COLUMNS)
+    document["personal_salt"] = salt
+    return hashlib.sha256(canonical_json(document)).hexdigest()
 
 
 def _linked(prev_hash: str, canonical: bytes) -> str:
@@ -247,7 +284,8 @@ def _set_chain_head(connection: Connection, head: ChainHead) -> None:
 def append_to_chain(connection: Connection, head: ChainHead, rows: Sequence[Mapping[str, Any]]) -> ChainHead:
     """Insert `rows` (audit columns without seq, prev_hash, hash; Python values) after `head`;
     return the new head. The caller must hold the head lock (`lock_chain_head`)."""
-    return append_documents(connection, head, [canonical_document(row, DOCUMENT_COLUMNS) for row in rows])
+    documents = [canonical_document({"detail": None, **row}, DOCUMENT_COLUMNS) for row in rows]
+    return append_documents(connection, head, documents)
 
 
 def append_documents(
@@ -256,12 +294,17 @@ def append_documents(
     documents: Iterable[dict[str, Any]],
     *,
     add_head_row: bool = False,
+    redaction: str | None = None,
+    redacted_at: dt.datetime | None = None,
 ) -> ChainHead:
     """Chain and insert audit rows given as canonical documents (DOCUMENT_COLUMNS, values as
-    `canonical_document` makes them); return the new head.
+    `canonical_document` makes them; `detail` may be left out); return the new head.
 
-    Each document gets its seq and prev_hash, is hashed once, and is stored from the same
-    canonical values: what verify later reads back hashes to the same bytes. `documents` may be
+    Each document gets its seq and prev_hash, a random salt and the digest of its personal part
+    (`personal_digest`), is hashed once, and is stored from the same canonical values: what
+    verify later reads back hashes to the same bytes. With `redaction` (a reason, e.g. `erasure`)
+    the rows are written already redacted: the digest is hashed, the personal part and the salt
+    are not stored, and `redacted_at` (default now) and `redaction` mark them. `documents` may be
     a generator: on PostgreSQL each row goes into the COPY as soon as it is hashed, so the
     database stores rows while this process builds the next ones. The caller must hold the
     head lock (`lock_chain_head`) in the same transaction.
@@ -272,14 +315,27 @@ def append_documents(
     """
     to_stored = _STORED_ROW[connection.dialect.name]
     seq, prev_hash = head.seq, head.hash
+    mark = None if redaction is None else canonical_time(redacted_at or dt.datetime.now(dt.UTC))
 
     def chained() -> Iterator[list[Any]]:
         nonlocal seq, prev_hash
         for document in documents:
             seq += 1
-            document["seq"], document["prev_hash"] = seq, prev_hash
-            prev_hash = _linked(prev_hash, canonical_json(document))
-            yield to_stored(document, prev_hash)
+            document["seq"], document["prev_hash"], document["legacy_hash"] = seq, prev_hash, None
+            document.setdefault("detail", None)
+            salt = new_salt()
+            # The document's values are canonical already: its personal part is digested as is.
+            personal = dict(zip(PERSONAL_COLUMNS, _PERSONAL_VALUES(document), strict=True))
+            personal["personal_salt"] = salt
+            document["personal_digest"] = hashlib.sha256(canonical_json(personal)).hexdigest()
+            document["personal_salt"], document["redacted_at"], document["redaction"] = salt, None, None
+            if redaction is not None:
+                document.update(_REDACTED, redacted_at=mark, redaction=redaction)
+            prev_hash = _linked(
+                prev_hash, canonical_json(dict(zip(HASHED_COLUMNS, _HASHED_VALUES(document), strict=True)))
+            )
+            document["hash"] = prev_hash
+            yield to_stored(document)
 
     _insert_audit_rows(connection, chained())
     new_head = ChainHead(seq=seq, hash=prev_hash)
@@ -292,32 +348,44 @@ def append_documents(
     return new_head
 
 
-# A stored row: the hashed columns in table order, then the hash; the INSERT names them so.
-_AUDIT_COLUMNS = (*HASHED_COLUMNS, "hash")
+def new_salt() -> str:
+    """A fresh random salt for a row's personal digest (128 bits as hex). A module attribute:
+    tests that compare hashes across databases replace it with a repeatable one."""
+    return secrets.token_hex(16)
+
+
+# What a redaction leaves of the personal part: nothing (its digest stays).
+_REDACTED: dict[str, None] = {name: None for name in (*PERSONAL_COLUMNS, "personal_salt")}
+# A stored row: every column in table order; the INSERT names them so.
+_AUDIT_COLUMNS = STORED_COLUMNS
 _HASHED_VALUES = operator.itemgetter(*HASHED_COLUMNS)
+_PERSONAL_VALUES = operator.itemgetter(*PERSONAL_COLUMNS)
+_STORED_VALUES = operator.itemgetter(*STORED_COLUMNS)
 _TIME_POSITIONS = tuple(position for position, name in enumerate(_AUDIT_COLUMNS) if name in _TIME_COLUMNS)
 _QUANTITY_POSITION = _AUDIT_COLUMNS.index("total_quantity")
 
 
-def _stored_as_canonical(document: Mapping[str, Any], hash_: str) -> list[Any]:
+def _stored_as_canonical(document: Mapping[str, Any]) -> list[Any]:
     """PostgreSQL's COPY reads the canonical texts as they are (the +00:00 of a time is ignored
     for a timestamp without time zone, which holds UTC)."""
-    return [*_HASHED_VALUES(document), hash_]
+    return [*_STORED_VALUES(document)]
 
 
-def _stored_naive_text(document: Mapping[str, Any], hash_: str) -> list[Any]:
+def _stored_naive_text(document: Mapping[str, Any]) -> list[Any]:
     """Times as 'YYYY-MM-DD HH:MM:SS.ffffff', the text SQLAlchemy stores on SQLite (so string
     comparisons keep working) and MariaDB reads for DATETIME(6)."""
-    row = [*_HASHED_VALUES(document), hash_]
+    row = [*_STORED_VALUES(document)]
     for position in _TIME_POSITIONS:
         text = row[position]
-        row[position] = f"{text[:10]} {text[11:26]}"
+        if text is not None:
+            row[position] = f"{text[:10]} {text[11:26]}"
     return row
 
 
-def _stored_sqlite(document: Mapping[str, Any], hash_: str) -> list[Any]:
-    row = _stored_naive_text(document, hash_)
-    row[_QUANTITY_POSITION] = float(row[_QUANTITY_POSITION])  # as SQLAlchemy binds Numeric there
+def _stored_sqlite(document: Mapping[str, Any]) -> list[Any]:
+    row = _stored_naive_text(document)
+    if row[_QUANTITY_POSITION] is not None:
+        row[_QUANTITY_POSITION] = float(row[_QUANTITY_POSITION])  # as SQLAlchemy binds Numeric there
     return row
 
 
@@ -377,11 +445,11 @@ def verify_audit_chain(connection: Connection, head: str | None = None, chunk: i
     chain head. Streams the log, so memory stays flat on a big one.
     """
     stored_head = connection.execute(chain_head_query()).first()
-    columns = [BasketAudit.__table__.c[name] for name in (*HASHED_COLUMNS, "hash")]
+    columns = [BasketAudit.__table__.c[name] for name in STORED_COLUMNS]
     result = connection.execution_options(stream_results=True, yield_per=chunk).execute(
         select(*columns).order_by(BasketAudit.seq)
     )
-    expected_seq, prev_hash, count = 1, GENESIS_HASH, 0
+    expected_seq, prev_hash, prev_legacy, count = 1, GENESIS_HASH, GENESIS_HASH, 0
     saved_head_seen = head is None or head == GENESIS_HASH
     problem: tuple[int, str] | None = None
     with result:
@@ -392,12 +460,14 @@ def verify_audit_chain(connection: Connection, head: str | None = None, chunk: i
                 problem = (expected_seq, f"row {gap} missing (next row is {seq})")
             elif row["prev_hash"] != prev_hash:
                 problem = (seq, f"row {seq} does not link to row {seq - 1} (removed or reordered rows)")
-            elif chain_hash(prev_hash, dict(row)) != row["hash"]:
-                problem = (seq, f"row {seq} was changed after it was written (hash mismatch)")
+            else:
+                found = row_problem(row, prev_legacy)
+                problem = None if found is None else (seq, found)
             if problem:
                 break
             count, prev_hash, expected_seq = count + 1, row["hash"], seq + 1
-            saved_head_seen = saved_head_seen or row["hash"] == head
+            prev_legacy = row["legacy_hash"] or prev_legacy
+            saved_head_seen = saved_head_seen or head in (row["hash"], row["legacy_hash"])
     last_seq = expected_seq - 1
     if problem is None and stored_head is None:
         problem = (
@@ -430,6 +500,29 @@ def verify_audit_chain(connection: Connection, head: str | None = None, chunk: i
     return ChainReport(
         count=count, head_seq=last_seq, head_hash=prev_hash, first_bad_seq=problem[0], problem=problem[1]
     )
+
+
+def row_problem(row: Mapping[Any, Any], prev_legacy: str = GENESIS_HASH) -> str | None:
+    """What is wrong with one stored audit row on its own (its link to the row before is the
+    caller's to check), or None.
+
+    A row whose personal part is still there must match the digest the chain hashed; a redacted
+    row must hold no personal part at all; the kept fields, the digest, seq and prev_hash must give
+    the stored hash. A row written before migration 0006 and not redacted must also still give
+    its `legacy_hash` (its hash then, over the whole row), linked to the row before's.
+    """
+    seq = row["seq"]
+    if row["redacted_at"] is None:
+        if personal_digest(row, row["personal_salt"]) != row["personal_digest"]:
+            return f"row {seq} was changed after it was written (its personal data does not match its digest)"
+    elif any(row[name] is not None for name in _REDACTED):
+        return f"row {seq} was changed after it was written (it is marked redacted but holds personal data)"
+    if chain_hash(row["prev_hash"], row) != row["hash"]:
+        return f"row {seq} was changed after it was written (hash mismatch)"
+    legacy = row["legacy_hash"] is not None and row["redacted_at"] is None
+    if legacy and legacy_chain_hash(prev_legacy, {**row, "prev_hash": prev_legacy}) != row["legacy_hash"]:
+        return f"row {seq} was changed after it was written (it no longer gives its hash from before 0006)"
+    return None
 
 
 def verify_audit_chain_snapshot(engine: Engine, head: str | None = None) -> ChainReport:

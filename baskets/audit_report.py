@@ -165,6 +165,10 @@ class AuditReport:
     restored: int
     chain: ChainStatus
     generated_by: str
+    # Erasures on request in the window (`erased` rows), and rows of the window whose personal
+    # part has been removed since (redacted): counts only, the report never holds personal data.
+    erasures: int = 0
+    redacted: int = 0
 
     @property
     def deleted(self) -> int:
@@ -198,6 +202,8 @@ class AuditReport:
             "deleted": self.deleted,
             "lines": self.lines,
             "restored": self.restored,
+            "erasures": self.erasures,
+            "redacted": self.redacted,
             "per_account_type": _as_dict(self.baskets_per("account_type")),
             "per_reason": _as_dict(self.baskets_per("reason")),
             "per_actor": _as_dict(self.baskets_per("actor")),
@@ -280,6 +286,18 @@ def count_restored(connection: Connection, window: ReportWindow) -> int:
     return int(connection.scalar(query) or 0)
 
 
+def count_erasures_and_redacted(connection: Connection, window: ReportWindow) -> tuple[int, int]:
+    """(erasures recorded, rows redacted) among the audit rows of `window`."""
+    in_window = (BasketAudit.occurred_at >= window.since, BasketAudit.occurred_at < window.until)
+    erasures = connection.scalar(
+        select(func.count()).select_from(BasketAudit).where(BasketAudit.event == "erased", *in_window)
+    )
+    redacted = connection.scalar(
+        select(func.count()).select_from(BasketAudit).where(BasketAudit.redacted_at.is_not(None), *in_window)
+    )
+    return int(erasures or 0), int(redacted or 0)
+
+
 def build_audit_report(
     connection: Connection,
     window: ReportWindow,
@@ -289,6 +307,7 @@ def build_audit_report(
 ) -> AuditReport:
     """Read and aggregate the audit in `window` and check the chain (the whole chain, not just
     the window: a tampered row anywhere makes every figure suspect)."""
+    erasures, redacted = count_erasures_and_redacted(connection, window)
     return AuditReport(
         window=window,
         generated_at=now,
@@ -296,6 +315,8 @@ def build_audit_report(
         restored=count_restored(connection, window),
         chain=check_chain(connection),
         generated_by=generated_by,
+        erasures=erasures,
+        redacted=redacted,
     )
 
 
@@ -552,6 +573,8 @@ def render_html(report: AuditReport) -> str:
             ("baskets deleted", f"{report.deleted:,}"),
             ("basket lines deleted", f"{report.lines:,}"),
             ("baskets restored", f"{report.restored:,}"),
+            ("erasures on request", f"{report.erasures:,}"),
+            ("audit rows redacted", f"{report.redacted:,}"),
             ("days", f"{len(per_day):,}"),
         )
     )
@@ -606,6 +629,7 @@ def render_markdown(report: AuditReport, path: Path | None = None) -> str:
         f"**Window:** {report.window.describe()}  ",
         f"**Deleted:** {report.deleted:,} baskets with {report.lines:,} lines  ",
         f"**Restored:** {report.restored:,}  ",
+        f"**Erasures on request:** {report.erasures:,}; **audit rows redacted:** {report.redacted:,}  ",
         f"**Audit chain:** {report.chain.label} — {report.chain.detail}",
     ]
     if path is not None:

@@ -307,6 +307,7 @@ def delete_baskets_with_audit(
     still_matches: ColumnElement[bool] | None = None,
     occurred_at: dt.datetime | None = None,
     wait_for_chain: Callable[[], None] | None = None,
+    redaction: str | None = None,
 ) -> DeletionResult:
     """Delete baskets and their lines, writing one chained audit row per basket.
 
@@ -325,6 +326,9 @@ def delete_baskets_with_audit(
     Nothing else this transaction writes is a row another writer changes, so the overlap cannot
     fail it; the baskets and lines are checked against this transaction's snapshot as always.
     Not called when no basket is taken.
+
+    With `redaction` (e.g. `erasure`) the audit rows are written already redacted
+    (`append_documents`): the chain keeps the digest of each basket's personal part, not the part.
     """
     if not reason or len(reason) > REASON_MAX_CHARS:
         raise BadInput(
@@ -360,6 +364,8 @@ def delete_baskets_with_audit(
         head,
         (_deleted_document(basket, common) for basket in removed),
         add_head_row=wait_for_chain is not None,
+        redaction=redaction,
+        redacted_at=when,
     )
     return DeletionResult(deleted=deleted, missing=missing, first_seq=head.seq + 1, last_seq=new_head.seq)
 
@@ -663,7 +669,8 @@ def restore_basket(
 def latest_deletion(connection: Connection, basket_id: str, *, lock: bool = False) -> dict[str, Any]:
     """The audit row a restore of `basket_id` would use: its latest deletion.
 
-    Raises BadInput when a basket with that id exists, NotFound when no deletion is on record.
+    Raises BadInput when a basket with that id exists, NotFound when no deletion is on record
+    or the latest one was redacted (its lines and accounts are gone).
     """
     exists = select(Basket.id).where(Basket.id == basket_id)
     if connection.scalar(exists.with_for_update() if lock else exists) is not None:
@@ -671,6 +678,12 @@ def latest_deletion(connection: Connection, basket_id: str, *, lock: bool = Fals
     deletions = [row for row in audit_rows_for_basket(connection, basket_id) if row["event"] == "deleted"]
     if not deletions:
         raise NotFound(f"no deleted basket {basket_id} in the audit log", field="basket_id")
+    if deletions[-1]["redacted_at"] is not None:  # its lines and accounts are gone (baskets.privacy)
+        from baskets.privacy.redaction import describe_redaction
+
+        raise NotFound(
+            f"basket {basket_id} cannot be restored: {describe_redaction(deletions[-1])}", field="basket_id"
+        )
     return deletions[-1]
 
 

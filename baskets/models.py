@@ -183,7 +183,12 @@ class Operator(Base):
 
 
 class BasketAudit(Base):
-    """One row per deleted (or restored) basket, hash-chained: hash = SHA-256(prev_hash ‖ row)."""
+    """One row per deleted (or restored) basket, and one per erasure, hash-chained:
+    hash = SHA-256(prev_hash ‖ kept fields and the digest of the personal part).
+
+    The personal part (`baskets.audit.PERSONAL_COLUMNS` and its salt) can be removed later
+    (redaction, migration 0006) while the row keeps its digest, so the chain still verifies.
+    """
 
     __tablename__ = "basket_audit"
     __table_args__ = (
@@ -196,8 +201,9 @@ class BasketAudit(Base):
     seq: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
     )
-    event: Mapped[str] = mapped_column(String(20))  # deleted | restored
-    basket_id: Mapped[str] = mapped_column(GUID)
+    event: Mapped[str] = mapped_column(String(20))  # deleted | restored | erased
+    # NULL only on an `erased` row, which records an erasure, not a basket.
+    basket_id: Mapped[str | None] = mapped_column(GUID)
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     actor: Mapped[str] = mapped_column(OPERATOR_NAME)
     actor_role: Mapped[str] = mapped_column(String(50))
@@ -210,13 +216,24 @@ class BasketAudit(Base):
     account_id: Mapped[str | None] = mapped_column(ERP_ID)
     account_name: Mapped[str | None] = mapped_column(String(200))
     account_email: Mapped[str | None] = mapped_column(String(254))
-    account_type: Mapped[str] = mapped_column(String(20))
-    basket_created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    basket_modified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    line_count: Mapped[int] = mapped_column(Integer)
-    total_quantity: Mapped[Decimal] = mapped_column(QUANTITY)
-    # The lines as canonical JSON, enough to restore the basket.
-    lines: Mapped[str] = mapped_column(Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb"))
+    account_type: Mapped[str | None] = mapped_column(String(20))
+    basket_created_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    basket_modified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    line_count: Mapped[int | None] = mapped_column(Integer)
+    total_quantity: Mapped[Decimal | None] = mapped_column(QUANTITY)
+    # The lines as canonical JSON, enough to restore the basket; NULL once redacted.
+    lines: Mapped[str | None] = mapped_column(Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb"))
+    # An erasure's own record (reference and counts) as canonical JSON; hashed, never redacted.
+    detail: Mapped[str | None] = mapped_column(Text)
+    # SHA-256 of the personal part with its salt; hashed in its place, kept when it is removed.
+    personal_digest: Mapped[str | None] = mapped_column(String(64))
+    # Random, so the digest of a redacted row cannot be matched against a guess of what it held.
+    personal_salt: Mapped[str | None] = mapped_column(String(32))
+    # When and why the personal part was removed (retention or erasure); not hashed.
+    redacted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    redaction: Mapped[str | None] = mapped_column(String(20))
+    # The hash the row had before migration 0006, over the whole row (rows written before it).
+    legacy_hash: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))  # no index: nothing looks rows up by hash (0002)
 

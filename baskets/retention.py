@@ -626,10 +626,14 @@ def finish_cleanup_run(
     exit_code: int | None = None,
     snapshot: Path | None = None,
     seconds: Mapping[str, float] | None = None,
+    privacy: Mapping[str, Any] | None = None,
 ) -> None:
     """Close the run's record as succeeded or failed, with its final counts and details
-    (`seconds`: how long each step took, as `StepTimes` measures them)."""
+    (`seconds`: how long each step took, as `StepTimes` measures them; `privacy`: what the
+    run redacted and removed, baskets.privacy)."""
     extra: dict[str, Any] = {}
+    if privacy is not None:
+        extra["privacy"] = dict(privacy)
     if seconds is not None:
         extra["seconds"] = dict(seconds)
     if plan is not None:

@@ -35,6 +35,7 @@ class Action(enum.StrEnum):
     MANAGE_OPERATORS = "manage operators"
     REPLACE_DATA = "replace the baskets with demo data (seed --replace)"
     AUDIT = "read the audit log"
+    ERASE = "erase a person's data (baskets forget)"
 
 
 _BOTH = frozenset({SYSTEM_ADMINISTRATOR, ORDER_PROCESSOR})
@@ -50,6 +51,7 @@ PERMISSIONS: dict[Action, frozenset[str]] = {
     Action.MANAGE_OPERATORS: _ADMIN,
     Action.REPLACE_DATA: _ADMIN,
     Action.AUDIT: _BOTH,
+    Action.ERASE: _ADMIN,
 }
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, func, or_, select
 from baskets.alerts import Alert
 from baskets.audit import chain_head_query
 from baskets.models import Basket, CleanupRun
+from baskets.privacy.redaction import count_redacted_rows
 from baskets.retention import RetentionPolicy, count_expired_baskets, with_last_batch
 from config.settings import Settings
 
@@ -58,6 +59,8 @@ class CleanupRunSummary:
             **self.counts,
             "flow_run_id": self.flow_run_id,
             "reason": self.reason,
+            # What the run redacted and removed (baskets.privacy); None for runs before it did.
+            "privacy": self.detail.get("privacy"),
         }
 
     @property
@@ -80,6 +83,8 @@ class HealthReport:
     audit_head_seq: int
     audit_head_hash: str
     problems: list[str] = field(default_factory=list)
+    # Audit rows whose personal part is gone, per reason (retention, erasure).
+    redacted_audit_rows: dict[str, int] = field(default_factory=dict)
 
     @property
     def healthy(self) -> bool:
@@ -101,6 +106,7 @@ class HealthReport:
             "baskets": dict(self.baskets),
             "expired_waiting": dict(self.expired_waiting),
             "audit_head": {"seq": self.audit_head_seq, "hash": self.audit_head_hash},
+            "redacted_audit_rows": dict(self.redacted_audit_rows),
         }
 
 
@@ -197,6 +203,7 @@ def check_health(connection: Connection, settings: Settings, now: dt.datetime) -
         audit_head_seq=int(head.seq) if head else 0,
         audit_head_hash=str(head.hash) if head else "",
         problems=problems,
+        redacted_audit_rows=count_redacted_rows(connection),
     )
 
 

@@ -122,6 +122,27 @@ class RetentionSettings(BaseModel):
         return value
 
 
+class PrivacySettings(BaseModel):
+    """How long personal data is kept besides the baskets themselves (docs/privacy.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Days after which the nightly cleanup removes the personal part of audit rows (redaction).
+    audit_personal_data_days: StrictInt = 365
+    # Days after which the nightly cleanup removes the suite's files (exports, snapshots, reports).
+    export_keep_days: StrictInt = 30
+
+    @field_validator("audit_personal_data_days")
+    @classmethod
+    def _audit_days_in_range(cls, value: int) -> int:
+        return _check_days(value, 365)
+
+    @field_validator("export_keep_days")
+    @classmethod
+    def _export_days_in_range(cls, value: int) -> int:
+        return _check_days(value, 30)
+
+
 class ScheduleSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -233,6 +254,7 @@ class Settings(BaseSettings):
     file_mode: FileMode = 0o600
     operator: str | None = None
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
 

@@ -18,6 +18,7 @@ from flows.alerting import cleanup_watchdog
 from flows.audit_report import audit_report
 from flows.delete import basket_delete
 from flows.export import report_export
+from flows.forget import basket_forget
 from flows.retention import retention_cleanup
 
 TAGS = ["basket-maintenance"]
@@ -54,6 +55,12 @@ def build_deployments(settings: Settings) -> list[RunnerDeployment]:
             name="on-demand",
             description="Delete baskets by ID or filter, with an audit row per basket.",
             tags=[*TAGS, "delete"],
+            entrypoint_type=BY_MODULE,
+        ),
+        basket_forget.to_deployment(
+            name="on-demand",
+            description="Erase one person's data on request: baskets, audit rows, rows in exports.",
+            tags=[*TAGS, "privacy"],
             entrypoint_type=BY_MODULE,
         ),
         audit_report.to_deployment(

@@ -35,6 +35,7 @@ from flows.commands import audit_report as audit_report_commands
 from flows.commands import cleanup as cleanup_commands
 from flows.commands import delete as delete_commands
 from flows.commands import export as export_commands
+from flows.commands import forget as forget_commands
 from flows.commands import serve as serve_commands
 from flows.commands import status as status_commands
 from flows.console import (
@@ -320,7 +321,7 @@ def demo(
 # Each area's commands live in flows/commands/<area>.py and add themselves here.
 for _area in (
     status_commands, delete_commands, audit_commands, audit_report_commands, cleanup_commands,
-    export_commands, serve_commands,
+    export_commands, serve_commands, forget_commands,
 ):  # fmt: skip
     _area.register(app)
 

@@ -170,8 +170,9 @@ def _run_holding_lock(
             plan = plan_retention_cleanup(engine, policy, as_of)
         if dry_run:
             publish_retention_report(policy, plan, None, True)
-            finish(tally, succeeded=True, plan=plan)
-            return run_summary(plan=plan, tally=None, dry_run=True, **about_run)
+            privacy = _apply_privacy_retention(engine, settings, as_of, dry_run=True)
+            finish(tally, succeeded=True, plan=plan, privacy=privacy)
+            return run_summary(plan=plan, tally=None, dry_run=True, **about_run) | {"privacy": privacy}
         check_safety_share(plan, forced=force)
         if plan.over_limit:
             logger.warning("over the safety share (%.1f%%), forced by %s", plan.share * 100, actor.name)
@@ -184,15 +185,19 @@ def _run_holding_lock(
             rows = write_deleted_snapshot(engine, tally.first_seq, tally.last_seq, path, rules)
             written = path
             catch_up_snapshots(engine, export_dir, rules)  # of runs killed or failed before
+        with took("privacy"):
+            privacy = _apply_privacy_retention(engine, settings, as_of, dry_run=False)
         publish_retention_report(policy, plan, tally, False)
         summary = run_summary(
             plan=plan, tally=tally, dry_run=False, snapshot=path, snapshot_rows=rows, **about_run
-        )
+        ) | {"privacy": privacy}
         if tally.failed_batches:
             message = describe_incomplete(summary)
-            finish(tally, succeeded=False, plan=plan, error=message, exit_code=1, snapshot=path)
+            finish(
+                tally, succeeded=False, plan=plan, error=message, exit_code=1, snapshot=path, privacy=privacy
+            )
             raise CleanupIncomplete(message, summary)
-        finish(tally, succeeded=True, plan=plan, snapshot=path)
+        finish(tally, succeeded=True, plan=plan, snapshot=path, privacy=privacy)
         ping = ping_heartbeat(settings.alerts)
         if ping is not None:
             summary["heartbeat"] = "sent" if ping.delivered else f"failed: {ping.error}"
@@ -220,6 +225,31 @@ def _run_holding_lock(
             # The record stays `running`; the next run closes it as failed (`start_cleanup_run`).
             logger.error("could not record run %d as failed: %s", run_id, unrecorded)
         raise
+
+
+def _apply_privacy_retention(
+    engine: Engine, settings: Settings, as_of: dt.datetime, *, dry_run: bool
+) -> dict[str, Any]:
+    """Personal data's end dates (docs/privacy.md): redact the audit rows older than
+    `privacy.audit_personal_data_days`, remove the suite's files older than
+    `privacy.export_keep_days` from export_dir; with `dry_run` only count them. Returns the
+    counts and cut-offs, also published as an artifact."""
+    from baskets.privacy.file_retention import export_keep_cutoff
+    from baskets.privacy.redaction import audit_retention_cutoff
+    from tasks.privacy import publish_privacy_report, redact_audit_past_cutoff, remove_old_files
+
+    audit_cutoff = audit_retention_cutoff(as_of, settings.privacy.audit_personal_data_days)
+    files_cutoff = export_keep_cutoff(as_of, settings.privacy.export_keep_days)
+    privacy = {
+        "audit_cutoff": audit_cutoff.isoformat(),
+        "audit_rows_redacted": redact_audit_past_cutoff(
+            engine, audit_cutoff, settings.retention.batch_size, dry_run
+        ),
+        "files_cutoff": files_cutoff.isoformat(),
+        "files_removed": remove_old_files(settings.export_dir.resolve(), files_cutoff, dry_run),
+    }
+    publish_privacy_report(privacy, dry_run)
+    return privacy
 
 
 def _delete_in_batches(

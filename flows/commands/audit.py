@@ -8,9 +8,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from baskets.audit import audit_rows_for_basket, parse_lines, verify_audit_chain_snapshot
+from baskets.audit import PERSONAL_COLUMNS, audit_rows_for_basket, parse_lines, verify_audit_chain_snapshot
 from baskets.errors import AuditChainBroken, BadInput, NotFound
 from baskets.guid import parse_guid
+from baskets.privacy.redaction import describe_redaction
 from baskets.roles import Action, authorize
 from baskets.wording import plural
 from flows.console import DatabaseUrl, JsonOutput, OperatorName, emit_json, open_runtime, stdout
@@ -86,13 +87,20 @@ def show_command(
     if not rows:
         raise NotFound(f"no audit rows for basket {parsed}: it was never deleted by this suite")
     for row in rows:
-        row["lines"] = parse_lines(row["lines"])
+        row["lines"] = None if row["lines"] is None else parse_lines(row["lines"])
+        # A redacted row shows that it was, when and why; its personal part is gone (docs/privacy.md).
+        row["redacted"] = None if row["redacted_at"] is None else describe_redaction(row)
+        for hidden in ("personal_salt", "personal_digest", "legacy_hash"):
+            row.pop(hidden)
     if json_output:
         emit_json({"basket_id": parsed, "events": rows})
         return
     for row in rows:
         stdout.print(_event_table(row))
-        stdout.print(_lines_table(row["lines"]))
+        if row["lines"] is None:
+            stdout.print("lines: (redacted)", highlight=False)
+        else:
+            stdout.print(_lines_table(row["lines"]))
 
 
 def _event_table(row: dict[str, Any]) -> Table:
@@ -104,7 +112,11 @@ def _event_table(row: dict[str, Any]) -> Table:
         "total_quantity", "hash",
     ):  # fmt: skip
         value = row[key]
+        if row["redacted"] and key in PERSONAL_COLUMNS:
+            value = "(redacted)"
         table.add_row(key, "" if value is None else str(value))
+    if row["redacted"]:
+        table.add_row("redacted", row["redacted"].removeprefix("its "))
     return table
 
 

@@ -112,7 +112,9 @@ def report_command(
     per_type = ", ".join(f"{kind} {count:,}" for kind, count in summary["per_account_type"].items())
     stdout.print(
         f"{summary['deleted']:,} baskets deleted from {window.describe()}"
-        f"{f' ({per_type})' if per_type else ''}, {summary['restored']:,} restored; "
+        f"{f' ({per_type})' if per_type else ''}, {summary['restored']:,} restored, "
+        f"{summary['erasures']:,} {'erasure' if summary['erasures'] == 1 else 'erasures'} on request, "
+        f"{summary['redacted']:,} audit rows redacted; "
         f"audit chain {summary['chain']}",
         highlight=False,
     )

@@ -106,6 +106,7 @@ def _report(summary: dict[str, Any], json_output: bool) -> None:
                 "  [yellow]over the safety share:[/] a real run would delete nothing and exit 5 "
                 "unless a system_administrator adds --force"
             )
+        _report_privacy(summary, "would redact", "would remove")
         return
     stdout.print(f"retention cleanup as of {as_of} UTC by {summary['actor']} (run {summary['run_id']}):")
     for category in CATEGORIES:
@@ -119,8 +120,22 @@ def _report(summary: dict[str, Any], json_output: bool) -> None:
         f"  deleted {summary['deleted']:,} in {plural(summary['batches'], 'batch')} "
         f"(longest {summary['longest_batch_seconds']} s); snapshot {summary['snapshot']}"
     )
+    _report_privacy(summary, "redacted", "removed")
     if summary.get("seconds"):
         stdout.print(f"  took {describe_step_times(summary['seconds'])}")
+
+
+def _report_privacy(summary: dict[str, Any], redacted: str, removed: str) -> None:
+    privacy = summary.get("privacy")
+    if privacy:
+        stdout.print(
+            f"  personal data: {redacted} {plural(privacy['audit_rows_redacted'], 'audit row')} "
+            "written before "
+            f"{privacy['audit_cutoff'][:16].replace('T', ' ')}, {removed} "
+            f"{plural(privacy['files_removed'], 'file')} written before "
+            f"{privacy['files_cutoff'][:16].replace('T', ' ')} from export_dir",
+            highlight=False,
+        )
 
 
 def demo_cleanup(operator: str) -> None:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from baskets.alerts import Alert, Delivery, deliver_alert, describe_channels
+from baskets.wording import plural
 from config.urls import display_url
 from flows.command_alerts import alert_if_it_fails
 from flows.console import (
@@ -133,6 +134,8 @@ def _print_report(
                 + (f" (flow run {last['flow_run_id']})" if last["flow_run_id"] else ""),
             )
         )
+        if last.get("privacy"):
+            rows.append(("personal data", _privacy_line(last["privacy"], report["redacted_audit_rows"])))
     else:
         rows.append(("last success", "never"))
     run = report["last_run"]
@@ -153,6 +156,14 @@ def _print_report(
 def _last_run_line(run: dict[str, Any]) -> str:
     line = f"{run['status']}, as of {run['as_of']:%Y-%m-%d %H:%M} UTC: skipped {run['skipped']:,}"
     return line + (f"; reason: {run['reason']}" if run.get("reason") else "")
+
+
+def _privacy_line(privacy: dict[str, Any], redacted: dict[str, int]) -> str:
+    return (
+        f"last success redacted {plural(privacy['audit_rows_redacted'], 'audit row')}, removed "
+        f"{plural(privacy['files_removed'], 'file')}; redacted in all: {redacted.get('retention', 0):,} "
+        f"by retention, {redacted.get('erasure', 0):,} by erasure"
+    )
 
 
 def _channels_line(channels: dict[str, Any]) -> str:

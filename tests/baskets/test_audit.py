@@ -13,12 +13,15 @@ from sqlalchemy import delete, select, update
 
 from baskets.audit import (
     HASHED_COLUMNS,
+    PERSONAL_COLUMNS,
     canonical_json,
     canonical_lines,
     canonical_quantity,
     canonical_row,
     chain_hash,
+    legacy_chain_hash,
     parse_lines,
+    personal_digest,
     verify_audit_chain,
     verify_audit_chain_snapshot,
 )
@@ -40,7 +43,9 @@ def _row(**changes: object) -> dict[str, object]:
         "account_name": None, "account_email": None, "account_type": "Anonymous",
         "basket_created_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
         "basket_modified_at": dt.datetime(2026, 1, 2, tzinfo=dt.UTC), "line_count": 0,
-        "total_quantity": Decimal("0"), "lines": "[]", "prev_hash": GENESIS_HASH,
+        "total_quantity": Decimal("0"), "lines": "[]", "prev_hash": GENESIS_HASH, "detail": None,
+        "personal_digest": "d" * 64, "personal_salt": "5" * 32, "redacted_at": None, "redaction": None,
+        "legacy_hash": None,
     }  # fmt: skip
     row.update(changes)
     return row
@@ -62,10 +67,29 @@ def _verify(database: DatabaseUnderTest, head: str | None = None):  # type: igno
     return verify_audit_chain_snapshot(database.engine, head)
 
 
-def test_canonical_row_covers_every_column_but_the_hash() -> None:
+def test_canonical_row_covers_the_kept_fields_and_the_digest_of_the_personal_part() -> None:
     assert "hash" not in HASHED_COLUMNS
-    assert {"seq", "prev_hash", "lines", "note", "total_quantity"} <= set(HASHED_COLUMNS)
-    assert canonical_row(_row()).startswith(b'{"account_email":null,')
+    assert {"seq", "prev_hash", "personal_digest", "total_quantity", "basket_id", "actor"} <= set(
+        HASHED_COLUMNS
+    )
+    assert not set(PERSONAL_COLUMNS) & set(HASHED_COLUMNS)
+    assert not {"personal_salt", "redacted_at", "redaction"} & set(HASHED_COLUMNS)
+    assert canonical_row(_row()).startswith(b'{"account_type":"Anonymous",')
+
+
+def test_removing_the_personal_part_leaves_the_hash_as_it_was() -> None:
+    full = _row(shop_account_email="zoë@example.com", account_id="C-1", note="asked by phone", lines="[]")
+    redacted = _row(**dict.fromkeys(PERSONAL_COLUMNS), personal_salt=None)
+    assert chain_hash(GENESIS_HASH, full) == chain_hash(GENESIS_HASH, redacted)
+
+
+@given(field=st.sampled_from(PERSONAL_COLUMNS), text=st.text(min_size=1, max_size=20))
+def test_any_change_to_the_personal_part_changes_its_digest(field: str, text: str) -> None:
+    original = _row(shop_account_email="zoë@example.com", lines="[]")
+    changed = _row(**{field: text if text != original[field] else text + "x"})
+    salt = "ab" * 16
+    assert personal_digest(changed, salt) != personal_digest(original, salt)
+    assert personal_digest(original, salt) != personal_digest(original, "cd" * 16)
 
 
 def test_same_instant_in_another_zone_and_float_quantity_hash_the_same() -> None:
@@ -119,7 +143,7 @@ def test_hash_of_a_row_with_awkward_text_is_the_one_the_first_release_wrote() ->
     )  # fmt: skip
     assert canonical_lines(_LINES) == _LINES_TEXT
     assert (
-        chain_hash(row["prev_hash"], row)
+        legacy_chain_hash(row["prev_hash"], row)
         == "4db60683dab843d80ddd36209a3a8f5f7efbb50239b51167e78d573d73f74f40"
     )  # type: ignore[arg-type]
 
@@ -181,12 +205,23 @@ def test_changed_field_with_recomputed_hash_is_caught_at_the_next_row(db: Databa
         row = dict(
             connection.execute(select(BasketAudit.__table__).where(BasketAudit.seq == 2)).mappings().one()
         )
-        row["note"] = "nothing to see"
+        row["actor"] = "nobody"
         connection.execute(
-            update(BasketAudit).where(BasketAudit.seq == 2).values(note=row["note"],
+            update(BasketAudit).where(BasketAudit.seq == 2).values(actor=row["actor"],
                                                                    hash=chain_hash(row["prev_hash"], row))
         )  # fmt: skip
     assert _verify(db).first_bad_seq == 3
+
+
+def test_changed_personal_field_is_caught_at_its_row_by_its_digest(db: DatabaseUnderTest) -> None:
+    _chain(db)
+    with db.engine.begin() as connection:
+        connection.execute(update(BasketAudit).where(BasketAudit.seq == 2).values(note="nothing to see"))
+    report = _verify(db)
+    assert (report.first_bad_seq, report.problem) == (
+        2,
+        "row 2 was changed after it was written (its personal data does not match its digest)",
+    )
 
 
 def test_removed_row_is_caught(db: DatabaseUnderTest) -> None:

@@ -492,3 +492,26 @@ def test_intact_chain_is_a_small_green_note_and_no_banner() -> None:
     assert 'role="alert"' not in page and "chain-banner" not in page.split("</style>")[1]
     assert '<p id="chain-status" class="chain-note chain-intact">&#10003; Audit chain intact: 14 rows' in page
     assert page.index('id="chain-status"') > page.index("<h1>")
+
+
+def test_report_counts_erasures_and_redacted_rows_and_never_shows_their_data(
+    audited: DatabaseUnderTest,
+) -> None:
+    from baskets.privacy.forget import ErasureSubject, erase_personal_data
+    from baskets.privacy.redaction import redact_audit_rows
+    from baskets.roles import Actor
+
+    with write_transaction(audited.engine) as connection:  # rows 2 and 3 are in the window, 1 is not
+        assert redact_audit_rows(connection, [1, 2, 3], reason="retention", when=NOW) == 3
+    inside = WINDOW.since + dt.timedelta(days=1)
+    erase_personal_data(
+        audited.engine, ErasureSubject("account_id", "C-404"), actor=Actor("alice", "system_administrator"),
+        reference="GDPR-7", export_dir=Path("/nonexistent"), when=inside,
+    )  # fmt: skip
+    report = read_audit_report(audited.engine, WINDOW, NOW, "alice")
+    assert (report.erasures, report.redacted, report.deleted) == (1, 2, 11)
+    assert (report.summary()["erasures"], report.summary()["redacted"]) == (1, 2)
+    page = render_html(report)
+    assert '<div class="figure"><b>1</b>erasures on request</div>' in page
+    assert '<div class="figure"><b>2</b>audit rows redacted</div>' in page
+    assert report.chain.intact is True

@@ -43,6 +43,7 @@ ROLE_TABLE: dict[str, dict[str, int]] = {
     "audit verify": _row(ALLOWED, ALLOWED),
     "audit show": _row(ALLOWED, ALLOWED),
     "seed --replace": _row(ALLOWED, REFUSED),
+    "forget": _row(ALLOWED, REFUSED),
 }
 NEEDS_PREFECT = {"export", "delete", "cleanup", "cleanup --force", "restore", "audit report"}
 
@@ -75,6 +76,7 @@ class Store:
             "audit verify": ["audit", "verify"],
             "audit show": ["audit", "show", self.deleted_id],
             "seed --replace": ["seed", "--baskets", "10", "--replace"],
+            "forget": ["forget", "--shop-account-id", str(self.shop_account_id), "--dry-run"],
         }[action]
 
 
@@ -126,7 +128,7 @@ def test_the_table_covers_every_action_of_section_7() -> None:
         Action.LIST: "list", Action.EXPORT: "export", Action.DELETE: "delete",
         Action.VIEW_SHOP_ACCOUNT: "shop-account", Action.CLEANUP: "cleanup", Action.FORCE: "cleanup --force",
         Action.RESTORE: "restore", Action.MANAGE_OPERATORS: "operators add", Action.AUDIT: "audit verify",
-        Action.REPLACE_DATA: "seed --replace",
+        Action.REPLACE_DATA: "seed --replace", Action.ERASE: "forget",
     }  # fmt: skip
     assert set(covered) == set(PERMISSIONS)
     for action, command in covered.items():

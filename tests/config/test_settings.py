@@ -129,7 +129,7 @@ def _refusal(**overrides: object) -> str:
         (
             "[retension]\ndays = { customer = 365 }\n",
             "setting retension: unknown setting (expected one of database_url, connect_timeout_seconds, "
-            "export_dir, file_mode, operator, retention, schedule, alerts)",
+            "export_dir, file_mode, operator, retention, privacy, schedule, alerts)",
         ),
         (
             "[retention]\nday = { customer = 365 }\n",
@@ -154,6 +154,7 @@ def test_unknown_key_or_table_in_a_settings_file_is_refused_naming_it(
             "BASKETS_RETENSION__DAYS",
             "BASKETS_RETENSION__DAYS: unknown setting (expected one of BASKETS_DATABASE_URL, "
             "BASKETS_CONNECT_TIMEOUT_SECONDS, BASKETS_EXPORT_DIR, BASKETS_FILE_MODE, BASKETS_OPERATOR, BASKETS_RETENTION, "
+            "BASKETS_PRIVACY, "
             "BASKETS_SCHEDULE, BASKETS_ALERTS)",
         ),
         (
@@ -474,3 +475,32 @@ def test_a_file_mode_written_as_a_toml_number_is_refused(
         SettingsError, match=r"^setting file_mode: 600 is not a file mode \(expected an octal"
     ):
         load_settings()
+
+
+def test_privacy_defaults_keep_audit_personal_data_a_year_and_files_a_month() -> None:
+    privacy = load_settings().privacy
+    assert (privacy.audit_personal_data_days, privacy.export_keep_days) == (365, 30)
+
+
+@pytest.mark.parametrize("name", ["AUDIT_PERSONAL_DATA_DAYS", "EXPORT_KEEP_DAYS"])
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("0", "0 is below 1 (expected whole days >= 1"),
+        ("-5", "-5 is below 1"),
+        ("36501", "36501 is above 36500"),
+        ("99999999999999999999", "is above 36500"),
+        ("1.5", "'1.5' is not a whole number"),
+        ("a\x1bb", "is not a whole number"),
+        ("", "'' is not a whole number"),
+    ],
+)
+def test_privacy_days_out_of_range_or_not_whole_numbers_are_refused_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, says: str
+) -> None:
+    monkeypatch.setenv(f"BASKETS_PRIVACY__{name}", value)
+    with pytest.raises(SettingsError) as refused:
+        load_settings()
+    message = str(refused.value)
+    assert message.startswith(f"setting privacy.{name.lower()}: "), message
+    assert says in message and "\n" not in message

@@ -47,6 +47,7 @@ def test_the_deployments_load_with_their_names_and_module_entrypoints() -> None:
         "retention-cleanup/nightly": "flows.retention.retention_cleanup",
         "report-export/on-demand": "flows.export.report_export",
         "basket-delete/on-demand": "flows.delete.basket_delete",
+        "basket-forget/on-demand": "flows.forget.basket_forget",
         "audit-report/weekly": "flows.audit_report.audit_report",
         "cleanup-watchdog/hourly": "flows.alerting.cleanup_watchdog",
     }
@@ -116,7 +117,9 @@ def choices(field: dict[str, Any]) -> list[str] | None:
 
 
 # The deployments whose runs act for a person: their form asks who, and the field is required.
-NEEDS_OPERATOR = ["report-export/on-demand", "basket-delete/on-demand", "audit-report/weekly"]
+NEEDS_OPERATOR = [
+    "report-export/on-demand", "basket-delete/on-demand", "basket-forget/on-demand", "audit-report/weekly"
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("name", ["report-export/on-demand", "basket-delete/on-demand"])
@@ -190,6 +193,14 @@ def test_no_run_form_has_a_database_field() -> None:
             "delete_all",
             "reason",
             "note",
+        },
+        "basket-forget/on-demand": {
+            "operator",
+            "email",
+            "account_id",
+            "shop_account_id",
+            "reference",
+            "dry_run",
         },
         "audit-report/weekly": {"operator", "since", "until", "days", "report_format", "output", "overwrite"},
         "cleanup-watchdog/hourly": {"now", "remind_after_hours", "crashed_after_minutes"},

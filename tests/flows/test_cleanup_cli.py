@@ -385,7 +385,7 @@ def test_failing_batch_is_retried_then_skipped_and_the_next_run_finishes(
     assert sorted(row["basket_id"] for row in audit_rows(store)) == sorted(set(expired) - set(bad_batch))
     (run,) = cleanup_runs(store)  # ...and audited, and the run is on record as failed
     assert (run["status"], run["skipped"], run["detail"]["skipped_basket_ids"]) == ("failed", 40, bad_batch)
-    assert list(run["detail"]["seconds"]) == ["planning", "deleting", "snapshot"]
+    assert list(run["detail"]["seconds"]) == ["planning", "deleting", "snapshot", "privacy"]
 
     monkeypatch.setattr(retention_tasks, "delete_expired_batch", real_delete)  # the fault is gone
     rerun = cli("cleanup", *AT_NOW, "--as", "alice", "--json", env=env)
@@ -447,7 +447,7 @@ def test_summary_and_run_record_say_how_long_each_step_took(
     wall = time.perf_counter() - started
     assert real.exit_code == 0, real.stderr
     seconds = real.json()["seconds"]
-    assert list(seconds) == ["planning", "deleting", "snapshot"]
+    assert list(seconds) == ["planning", "deleting", "snapshot", "privacy"]
     assert all(value > 0 for value in seconds.values()) and sum(seconds.values()) < wall
     assert [run["detail"]["seconds"] for run in cleanup_runs(store)] == [dry.json()["seconds"], seconds]
     again = cli("cleanup", *AT_NOW, "--as", "alice", env=env)  # nothing left to delete
