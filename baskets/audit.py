@@ -14,19 +14,16 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
-    ColumnElement,
     Connection,
     Engine,
     Select,
-    String,
-    delete,
-    func,
-    insert,
     select,
-    type_coerce,
     update,
 )
 
+from baskets.backends import backend_for
+from baskets.backends.base import CHAIN_HEAD_ID
+from baskets.db import snapshot_read
 from baskets.errors import AuditChainBroken
 from baskets.models import GENESIS_HASH, AuditChainHead, BasketAudit
 from baskets.wording import plural
@@ -45,7 +42,6 @@ _KIND_OF: dict[str, type] = {
 # What a writer supplies per row; append_documents adds the chain columns.
 DOCUMENT_COLUMNS: tuple[str, ...] = tuple(name for name in HASHED_COLUMNS if name not in ("seq", "prev_hash"))
 _FOUR_PLACES = Decimal("0.0001")
-CHAIN_HEAD_ID = 1
 
 
 def canonical_quantity(value: Decimal | float | int | str) -> str:
@@ -71,26 +67,8 @@ def canonical_time(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
-# Times as canonical text straight from the database (to_char / DATE_FORMAT of the naive UTC value).
-_CANONICAL_TIME_SQL = {
-    "postgresql": (func.to_char, 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'),
-    "mysql": (func.date_format, "%Y-%m-%dT%H:%i:%s.%f+00:00"),
-    "mariadb": (func.date_format, "%Y-%m-%dT%H:%i:%s.%f+00:00"),
-}
-
-
-def canonical_time_column(column: Any, dialect_name: str) -> ColumnElement[str]:
-    """A UTCDateTime column selected as text that `canonical_time_text` makes canonical: the
-    canonical text itself on PostgreSQL and MariaDB, the stored text on SQLite. A cleanup reads
-    millions of times; this skips a datetime object per value on the way in and out."""
-    if dialect_name in _CANONICAL_TIME_SQL:
-        function, pattern = _CANONICAL_TIME_SQL[dialect_name]
-        return function(column, pattern)
-    return type_coerce(column, String)
-
-
 def canonical_time_text(text: str) -> str:
-    """A time selected by `canonical_time_column` as `canonical_time` would write it."""
+    """A time selected by `Backend.canonical_time_column` as `canonical_time` would write it."""
     if len(text) == 32:  # canonical already
         return text
     if len(text) == 26 and text[10] == " " and text[19] == ".":  # SQLAlchemy's SQLite text
@@ -181,43 +159,19 @@ class ChainHead:
     hash: str
 
 
-def lock_chain_head(connection: Connection, *, after_snapshot: bool = False) -> ChainHead:
-    """Read the chain head, locking it until the caller's transaction ends.
-
-    Every writer takes this lock before it appends, so sequence numbers and prev_hash links
-    never fork. On PostgreSQL the lock is on the table (EXCLUSIVE: readers go on). Taken as the
-    transaction's first statement (LOCK TABLE takes no snapshot), a REPEATABLE READ transaction's
-    snapshot comes after the lock and sees the head the last writer committed (a row lock would be
-    taken in an older snapshot and fail with a serialization error whenever it had to wait).
-    `after_snapshot` (PostgreSQL only) is for a transaction that has read before it locks: the
-    head is then read on a connection of its own, which sees every commit up to the lock.
-    Elsewhere FOR UPDATE of row CHAIN_HEAD_ID; SQLite ignores it, and there
-    `write_transaction`'s BEGIN IMMEDIATE serialises writers.
-    """
-    if connection.dialect.name != "postgresql":
-        query = select(AuditChainHead.seq, AuditChainHead.hash).where(AuditChainHead.id == CHAIN_HEAD_ID)
-        row = connection.execute(query.with_for_update()).first()
-        if row is None:
-            raise chain_head_missing()
-        return ChainHead(seq=int(row.seq), hash=row.hash)
-    connection.exec_driver_sql(f"LOCK TABLE {AuditChainHead.__tablename__} IN EXCLUSIVE MODE")
-    if not after_snapshot:
-        return read_chain_head(connection)
-    with connection.engine.connect() as fresh:
-        return read_chain_head(fresh)
+def lock_chain_head(connection: Connection) -> ChainHead:
+    """Read the chain head, locking it until the caller's transaction ends
+    (`Backend.lock_chain_head`). Every writer takes this lock before it appends, so sequence
+    numbers and prev_hash links never fork. AuditChainBroken (exit 6) when its row is missing."""
+    found = backend_for(connection).lock_chain_head(connection)
+    if found is None:
+        raise chain_head_missing()
+    return ChainHead(seq=found[0], hash=found[1])
 
 
 def chain_head_query() -> Select[int, str]:
-    """The chain head's seq and hash: the head row with the highest seq."""
-    return select(AuditChainHead.seq, AuditChainHead.hash).order_by(AuditChainHead.seq.desc()).limit(1)
-
-
-def read_chain_head(connection: Connection) -> ChainHead:
-    """The chain head as `connection` sees it; AuditChainBroken (exit 6) when its row is missing."""
-    row = connection.execute(chain_head_query()).first()
-    if row is None:
-        raise chain_head_missing()
-    return ChainHead(seq=int(row.seq), hash=row.hash)
+    """The chain head's seq and hash (its one row)."""
+    return select(AuditChainHead.seq, AuditChainHead.hash).where(AuditChainHead.id == CHAIN_HEAD_ID)
 
 
 def chain_head_missing() -> AuditChainBroken:
@@ -228,22 +182,6 @@ def chain_head_missing() -> AuditChainBroken:
     )
 
 
-def fold_chain_head(connection: Connection) -> None:
-    """Lock the chain head, move row CHAIN_HEAD_ID to it and remove the head rows overlapping
-    batches added (`append_documents(add_head_row=True)`)."""
-    _set_chain_head(connection, lock_chain_head(connection))
-
-
-def _set_chain_head(connection: Connection, head: ChainHead) -> None:
-    moved = connection.execute(
-        update(AuditChainHead).where(AuditChainHead.id == CHAIN_HEAD_ID).values(seq=head.seq, hash=head.hash)
-    )
-    if moved.rowcount != 1:  # row CHAIN_HEAD_ID gone, only head rows of overlapping batches left
-        raise chain_head_missing()
-    if connection.dialect.name == "postgresql":  # the only backend with overlapping batches
-        connection.execute(delete(AuditChainHead).where(AuditChainHead.id != CHAIN_HEAD_ID))
-
-
 def append_to_chain(connection: Connection, head: ChainHead, rows: Sequence[Mapping[str, Any]]) -> ChainHead:
     """Insert `rows` (audit columns without seq, prev_hash, hash; Python values) after `head`;
     return the new head. The caller must hold the head lock (`lock_chain_head`)."""
@@ -251,26 +189,17 @@ def append_to_chain(connection: Connection, head: ChainHead, rows: Sequence[Mapp
 
 
 def append_documents(
-    connection: Connection,
-    head: ChainHead,
-    documents: Iterable[dict[str, Any]],
-    *,
-    add_head_row: bool = False,
+    connection: Connection, head: ChainHead, documents: Iterable[dict[str, Any]]
 ) -> ChainHead:
     """Chain and insert audit rows given as canonical documents (DOCUMENT_COLUMNS, values as
-    `canonical_document` makes them); return the new head.
+    `canonical_document` makes them), move the chain head to the last of them and return it.
 
     Each document gets its seq and prev_hash, is hashed once, and is stored from the same
     canonical values: what verify later reads back hashes to the same bytes. `documents` may be
-    a generator: on PostgreSQL each row goes into the COPY as soon as it is hashed, so the
-    database stores rows while this process builds the next ones. The caller must hold the
-    head lock (`lock_chain_head`) in the same transaction.
-
-    The new head goes into row CHAIN_HEAD_ID, or with `add_head_row` (PostgreSQL) into a row of
-    its own, for a transaction that began before the last writer committed and so may not update
-    a row that writer wrote (`lock_chain_head(after_snapshot=True)`).
+    a generator, which the backend may consume while it stores (PostgreSQL's COPY). The caller
+    must hold the head lock (`lock_chain_head`) in the same transaction.
     """
-    to_stored = _STORED_ROW[connection.dialect.name]
+    backend = backend_for(connection)
     seq, prev_hash = head.seq, head.hash
 
     def chained() -> Iterator[list[Any]]:
@@ -279,16 +208,18 @@ def append_documents(
             seq += 1
             document["seq"], document["prev_hash"] = seq, prev_hash
             prev_hash = _linked(prev_hash, canonical_json(document))
-            yield to_stored(document, prev_hash)
+            stored = [*_HASHED_VALUES(document), prev_hash]
+            yield backend.stored_audit_row(stored, _TIME_POSITIONS, _QUANTITY_POSITION)
 
-    _insert_audit_rows(connection, chained())
+    backend.insert_audit_rows(connection, _AUDIT_COLUMNS, chained())
     new_head = ChainHead(seq=seq, hash=prev_hash)
     if new_head == head:
         return head
-    if add_head_row:
-        connection.execute(insert(AuditChainHead).values(id=seq + 1, seq=seq, hash=prev_hash))
-    else:
-        _set_chain_head(connection, new_head)
+    moved = connection.execute(
+        update(AuditChainHead).where(AuditChainHead.id == CHAIN_HEAD_ID).values(seq=seq, hash=prev_hash)
+    )
+    if moved.rowcount != 1:
+        raise chain_head_missing()
     return new_head
 
 
@@ -297,58 +228,6 @@ _AUDIT_COLUMNS = (*HASHED_COLUMNS, "hash")
 _HASHED_VALUES = operator.itemgetter(*HASHED_COLUMNS)
 _TIME_POSITIONS = tuple(position for position, name in enumerate(_AUDIT_COLUMNS) if name in _TIME_COLUMNS)
 _QUANTITY_POSITION = _AUDIT_COLUMNS.index("total_quantity")
-
-
-def _stored_as_canonical(document: Mapping[str, Any], hash_: str) -> list[Any]:
-    """PostgreSQL's COPY reads the canonical texts as they are (the +00:00 of a time is ignored
-    for a timestamp without time zone, which holds UTC)."""
-    return [*_HASHED_VALUES(document), hash_]
-
-
-def _stored_naive_text(document: Mapping[str, Any], hash_: str) -> list[Any]:
-    """Times as 'YYYY-MM-DD HH:MM:SS.ffffff', the text SQLAlchemy stores on SQLite (so string
-    comparisons keep working) and MariaDB reads for DATETIME(6)."""
-    row = [*_HASHED_VALUES(document), hash_]
-    for position in _TIME_POSITIONS:
-        text = row[position]
-        row[position] = f"{text[:10]} {text[11:26]}"
-    return row
-
-
-def _stored_sqlite(document: Mapping[str, Any], hash_: str) -> list[Any]:
-    row = _stored_naive_text(document, hash_)
-    row[_QUANTITY_POSITION] = float(row[_QUANTITY_POSITION])  # as SQLAlchemy binds Numeric there
-    return row
-
-
-_STORED_ROW = {
-    "postgresql": _stored_as_canonical,
-    "sqlite": _stored_sqlite,
-    "mysql": _stored_naive_text,
-    "mariadb": _stored_naive_text,
-}
-
-
-def _insert_audit_rows(connection: Connection, rows: Iterable[Sequence[Any]]) -> None:
-    """Insert audit rows already in stored form, if any: COPY on PostgreSQL (fed as `rows`
-    yields them), one prepared INSERT elsewhere."""
-    rows = iter(rows)
-    first = next(rows, None)
-    if first is None:
-        return
-    quote = connection.dialect.identifier_preparer.quote  # `lines` is a reserved word on MariaDB
-    column_list = ", ".join(quote(name) for name in _AUDIT_COLUMNS)
-    if connection.dialect.name == "postgresql":
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(f"COPY basket_audit ({column_list}) FROM STDIN") as copy:
-            copy.write_row(first)
-            for row in rows:
-                copy.write_row(row)
-        return
-    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    placeholders = ", ".join(marker for _ in _AUDIT_COLUMNS)
-    statement = f"INSERT INTO basket_audit ({column_list}) VALUES ({placeholders})"
-    connection.exec_driver_sql(statement, [tuple(first), *(tuple(row) for row in rows)])
 
 
 @dataclass(frozen=True)
@@ -435,10 +314,7 @@ def verify_audit_chain(connection: Connection, head: str | None = None, chunk: i
 def verify_audit_chain_snapshot(engine: Engine, head: str | None = None) -> ChainReport:
     """`verify_audit_chain` in one read-only snapshot, so deletions running meanwhile do not
     look like tampering."""
-    options: dict[str, Any] = {}
-    if engine.dialect.name != "sqlite":
-        options["isolation_level"] = "REPEATABLE READ"
-    with engine.connect().execution_options(**options) as connection, connection.begin():
+    with snapshot_read(engine) as connection:
         return verify_audit_chain(connection, head)
 
 

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import Connection, Engine, func, select
 
 from baskets.audit import verify_audit_chain
+from baskets.db import snapshot_read
 from baskets.errors import BadInput, NotPermitted
 from baskets.files import (
     HTML_MARK,
@@ -304,10 +305,7 @@ def read_audit_report(
 ) -> AuditReport:
     """`build_audit_report` in one read-only snapshot, so deletions running meanwhile neither
     skew the figures against each other nor look like tampering to the chain check."""
-    options: dict[str, Any] = {}
-    if engine.dialect.name != "sqlite":
-        options["isolation_level"] = "REPEATABLE READ"
-    with engine.connect().execution_options(**options) as connection, connection.begin():
+    with snapshot_read(engine) as connection:
         return build_audit_report(connection, window, now, generated_by)
 
 

@@ -12,8 +12,6 @@ import datetime as dt
 import enum
 import hashlib
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,9 +22,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-from sqlalchemy import Connection, Dialect, Engine, Select, String, cast, func, select
-from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy import Connection, Engine, Select, String, cast, func, select
 
+from baskets.backends import Backend, backend_for
+from baskets.backends.base import ArrowReader
+from baskets.backends.transports import BATCH_ROWS
 from baskets.errors import BadInput
 from baskets.files import (
     AtomicFile,
@@ -95,7 +95,6 @@ _NEVER_FORMULAS = frozenset({"account_type", "basket_id"})
 CSV_WRITE_OPTIONS = pacsv.WriteOptions(
     eol="\r\n", quoting_style="needed", quoting_header="none", batch_size=8192
 )
-BATCH_ROWS = 65_536
 # Rows as Python objects weigh ~1.5 kB each: smaller batches keep the SQLAlchemy path flat.
 PYTHON_BATCH_ROWS = 10_000
 # How an existing export file is recognised as one the suite wrote (see baskets.files).
@@ -143,20 +142,10 @@ def count_export_rows(connection: Connection, basket_filter: BasketFilter) -> in
     return int(connection.scalar(select(func.count()).select_from(rows)) or 0)
 
 
-def export_sql(basket_filter: BasketFilter, dialect_name: str) -> str:
+def export_sql(basket_filter: BasketFilter, backend: Backend) -> str:
     """The export query as one SQL text with its values inlined, for a driver outside
-    SQLAlchemy (ADBC). SQLAlchemy renders the literals (quotes doubled), never string pasting.
-    """
-    dialects: dict[str, Callable[[], Dialect]] = {
-        # numeric_dollar: ADBC's placeholders, and no doubling of % in literals as pyformat does
-        "postgresql": lambda: postgresql.dialect(paramstyle="numeric_dollar"),
-        "sqlite": lambda: sqlite.dialect(),
-        "mysql": lambda: mysql.dialect(paramstyle="named"),
-        "mariadb": lambda: mysql.dialect(paramstyle="named", is_mariadb=True),
-    }
-    dialect = dialects[dialect_name]()
-    compiled = export_query(basket_filter).compile(dialect=dialect, compile_kwargs={"literal_binds": True})
-    return str(compiled)
+    SQLAlchemy (`Backend.literal_sql`)."""
+    return backend.literal_sql(export_query(basket_filter))
 
 
 # --- transports: the same rows as Arrow batches, by the fastest path each backend has ---
@@ -185,61 +174,6 @@ def conform_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(columns, schema=EXPORT_SCHEMA)
 
 
-def _adbc_sqlite_batches(engine: Engine, sql: str) -> Iterator[pa.RecordBatch]:
-    """ADBC's Arrow batches from SQLite, read in a child process (see baskets.sqlite_arrow_reader:
-    ADBC's own copy of SQLite must not share a process with Python's on the same file)."""
-    command = [sys.executable, "-m", "baskets.sqlite_arrow_reader", str(engine.url.database), str(BATCH_ROWS)]
-    child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert child.stdin is not None and child.stdout is not None and child.stderr is not None
-    completed = False
-    try:
-        child.stdin.write(sql.encode("utf-8"))
-        child.stdin.close()
-        try:
-            reader = pa.ipc.open_stream(child.stdout)
-        except pa.ArrowInvalid:  # the child failed before it wrote a stream: its stderr says why
-            reader = None
-        if reader is not None:
-            for batch in reader:
-                yield conform_batch(batch)
-        completed = True
-    finally:
-        if not completed:  # the consumer stopped early or the stream broke: stop the reader
-            child.kill()
-        child.wait()
-        message = child.stderr.read().decode("utf-8", "replace").strip().splitlines()
-        child.stdout.close()
-        child.stderr.close()
-    if child.returncode != 0:
-        raise RuntimeError(f"SQLite export reader failed: {message[-1] if message else child.returncode}")
-
-
-def _adbc_postgresql_batches(engine: Engine, sql: str) -> Iterator[pa.RecordBatch]:
-    import adbc_driver_postgresql.dbapi as adbc_postgresql
-
-    uri = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with adbc_postgresql.connect(uri) as connection, connection.cursor() as cursor:
-        cursor.execute(sql)
-        for batch in cursor.fetch_record_batch():
-            yield conform_batch(batch)
-
-
-def _connectorx_mysql_batches(engine: Engine, sql: str) -> Iterator[pa.RecordBatch]:
-    import connectorx
-
-    uri = engine.url.set(drivername="mysql", query={}).render_as_string(hide_password=False)
-    reader = connectorx.read_sql(
-        uri,
-        sql,
-        return_type="arrow_stream",
-        batch_size=BATCH_ROWS,
-        # The SQL's literals escape backslashes, so the session must read them that way.
-        pre_execution_query=["SET SESSION sql_mode = REPLACE(@@sql_mode, 'NO_BACKSLASH_ESCAPES', '')"],
-    )
-    for batch in reader:
-        yield conform_batch(batch)
-
-
 def _sqlalchemy_batches(engine: Engine, basket_filter: BasketFilter) -> Iterator[pa.RecordBatch]:
     """Rows through SQLAlchemy with a server-side cursor (MariaDB, and SQLite text filters)."""
     with engine.connect() as connection:
@@ -255,45 +189,27 @@ def _sqlalchemy_batches(engine: Engine, basket_filter: BasketFilter) -> Iterator
 
 
 def export_transport(engine: Engine, basket_filter: BasketFilter) -> str:
-    """Which transport `fetch_export_batches` uses for this engine and filter.
-
-    ADBC (Arrow straight from the driver) where there is one, ConnectorX (Arrow from a Rust
-    MySQL client, several times faster than PyMySQL) on MariaDB. SQLite text filters go through
-    SQLAlchemy: they need the Unicode-aware lower() that `make_engine` registers, which an
-    ADBC connection does not have. An in-memory SQLite database is only visible to its engine.
-    """
-    backend = engine.dialect.name
-    if backend == "postgresql":
-        return "adbc-postgresql"
-    if backend in ("mysql", "mariadb") and _has_connectorx():
-        return "connectorx-mysql"
-    if (
-        backend == "sqlite"
-        and engine.url.database not in (None, "", ":memory:")
-        and not basket_filter.needs_shop_account_join()
-    ):
-        return "adbc-sqlite"
-    return "sqlalchemy"
+    """Which transport `fetch_export_batches` uses for this engine and filter: the backend's
+    Arrow reader where it has one (`Backend.arrow_reader`: ADBC on PostgreSQL and SQLite,
+    ConnectorX on MariaDB), else SQLAlchemy. SQLite text filters need the Unicode-aware
+    lower() of this process's engine."""
+    reader = _arrow_reader(engine, basket_filter)
+    return "sqlalchemy" if reader is None else reader[0]
 
 
-def _has_connectorx() -> bool:
-    try:
-        import connectorx  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def _arrow_reader(engine: Engine, basket_filter: BasketFilter) -> tuple[str, ArrowReader] | None:
+    return backend_for(engine).arrow_reader(
+        engine, needs_engine_functions=basket_filter.needs_shop_account_join()
+    )
 
 
 def fetch_export_batches(engine: Engine, basket_filter: BasketFilter) -> Iterator[pa.RecordBatch]:
     """The export rows as Arrow record batches in EXPORT_SCHEMA, streamed (never all in memory)."""
-    transport = export_transport(engine, basket_filter)
-    if transport == "adbc-postgresql":
-        return _adbc_postgresql_batches(engine, export_sql(basket_filter, "postgresql"))
-    if transport == "adbc-sqlite":
-        return _adbc_sqlite_batches(engine, export_sql(basket_filter, "sqlite"))
-    if transport == "connectorx-mysql":
-        return _connectorx_mysql_batches(engine, export_sql(basket_filter, engine.dialect.name))
-    return _sqlalchemy_batches(engine, basket_filter)
+    reader = _arrow_reader(engine, basket_filter)
+    if reader is None:
+        return _sqlalchemy_batches(engine, basket_filter)
+    sql = export_sql(basket_filter, backend_for(engine))
+    return (conform_batch(batch) for batch in reader[1](engine, sql))
 
 
 # --- content rules ---

@@ -8,7 +8,7 @@ import functools
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
@@ -24,7 +24,6 @@ from sqlalchemy import (
     and_,
     case,
     cast,
-    delete,
     exists,
     func,
     insert,
@@ -33,15 +32,15 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL
 
-from baskets.audit import canonical_quantity, fold_chain_head
+from baskets.audit import canonical_quantity
+from baskets.backends import BatchLimits, backend_for
 from baskets.db import database_key, write_transaction
 from baskets.deletion import delete_baskets_with_audit, split_missing
-from baskets.errors import AuditChainBroken, BasketsError, SafetyLimitHit
+from baskets.errors import BasketsError, SafetyLimitHit
 from baskets.files import DEFAULT_FILE_MODE, FileRules, atomic_file, parquet_of_kind, suite_metadata
-from baskets.models import Basket, BasketAudit, BasketLine, CleanupRun, CleanupRunBatch
+from baskets.models import Basket, BasketAudit, BasketLine, CleanupRun
 from baskets.roles import Actor
 from config.settings import ACCOUNT_TYPES, RetentionSettings
 
@@ -214,14 +213,13 @@ def count_expired_baskets(
 ) -> dict[str, int]:
     """How many baskets a run at `now` would select, per category (every category present).
 
-    On PostgreSQL in one pass over all baskets, each joined to the distinct basket ids of the
-    lines, instead of probing `basket_lines` once per basket as the selection of a batch does:
-    the probes took 1.3 to 1.6 s at 300,000 baskets, the join 0.6 s. SQLite and MariaDB probe
-    an index far more cheaply than they join (there the join took three and five times as long
-    as the probes at 200,000). The counts are the same either way: a dry run must report
+    Where the backend counts faster so (`Backend.counts_by_joining_lines`: PostgreSQL), in one
+    pass over all baskets, each joined to the distinct basket ids of the lines, instead of
+    probing `basket_lines` once per basket as the selection of a batch does. SQLite and MariaDB
+    probe an index far more cheaply than they join. The counts are the same either way: a dry run must report
     exactly what the batches then select, which the tests hold on every database.
     """
-    if connection.dialect.name == "postgresql":
+    if backend_for(connection).counts_by_joining_lines:
         with_lines = select(BasketLine.basket_id).distinct().subquery("with_lines")
         no_lines = with_lines.c.basket_id.is_(None)
         category = case((no_lines, "Empty"), else_=Basket.account_type).label("category")
@@ -339,15 +337,6 @@ class BatchOutcome:
     tally: RunTally  # the run's counts after this batch
 
 
-# The counts after the previous batch of a run, from a function that waits for it to commit (at
-# most the seconds given, or as long as it takes for None): `Future.result` of that batch.
-PreviousBatch = Callable[[float | None], "RunTally"]
-# How long an overlapping batch holds its deleted baskets' locks waiting for the previous batch
-# (normally a few milliseconds; the batch target is 1 s in all) before it rolls back and runs again
-# once that batch is done.
-PREVIOUS_BATCH_WAIT_SECONDS = 0.5
-
-
 def delete_expired_batch(
     engine: Engine,
     batch: Sequence[ExpiredBasket],
@@ -356,33 +345,22 @@ def delete_expired_batch(
     now: dt.datetime,
     actor: Actor,
     run_id: int,
-    tally: RunTally | PreviousBatch,
+    tally: RunTally,
     flow_run_id: str | None = None,
+    limits: BatchLimits | None = None,
 ) -> BatchOutcome:
     """Delete one batch with its audit rows; the outcome carries the run's counts after it.
 
-    One short write transaction: the expiry predicate is re-checked under row locks (a basket
-    touched since selection survives without an audit row), and the audit rows, the deletes
-    and the run's counts commit together or not at all. `tally` is not changed, so after an
-    exception (nothing of the batch was changed) the batch can simply be retried.
-
-    `tally` is the run's counts before this batch or, on PostgreSQL, a `PreviousBatch`: the
-    baskets are then deleted while the previous batch still writes its audit rows, and the chain
-    head is locked once it has committed (`delete_baskets_with_audit`'s `wait_for_chain`). If it
-    has not within PREVIOUS_BATCH_WAIT_SECONDS (it is being retried), TimeoutError: this batch
-    rolls back rather than hold its baskets' locks, to run again after it.
+    One short write transaction (bounded by `limits`, see `write_transaction`): the expiry
+    predicate is re-checked under row locks (a basket touched since selection survives without
+    an audit row), and the audit rows, the deletes and the run's counts in its own row commit
+    together or not at all. `tally` is not changed, so after an exception (nothing of the batch
+    was changed) the batch can simply be retried.
     """
     ids = [basket.basket_id for basket in batch]
     category_of = {basket.basket_id: basket.category for basket in batch}
-    previous_batch = tally if callable(tally) else None
-    before: list[RunTally] = [] if callable(tally) else [tally]  # the counts, once known
-
-    def wait_for_previous_batch() -> None:
-        if previous_batch is not None:
-            before.append(previous_batch(PREVIOUS_BATCH_WAIT_SECONDS))
-
     started = time.perf_counter()
-    with write_transaction(engine) as connection:
+    with write_transaction(engine, limits) as connection:
         result = delete_baskets_with_audit(
             connection,
             ids,
@@ -391,15 +369,12 @@ def delete_expired_batch(
             flow_run_id=flow_run_id,
             still_matches=policy.expired(now),
             occurred_at=dt.datetime.now(dt.UTC),
-            wait_for_chain=None if previous_batch is None else wait_for_previous_batch,
         )
-        if not before:  # nothing deleted, the chain untouched: the counts still go in order
-            wait_for_previous_batch()
         survived, gone = split_missing(connection, result.missing)
         counted = _counted(
-            before[0], category_of, result.deleted, survived, gone, result.first_seq, result.last_seq
+            tally, category_of, result.deleted, survived, gone, result.first_seq, result.last_seq
         )
-        _store_batch_tally(connection, run_id, counted)
+        _store_tally(connection, run_id, counted)
     seconds = time.perf_counter() - started
     counted.longest_batch_seconds = max(counted.longest_batch_seconds, seconds)
     return BatchOutcome(
@@ -448,7 +423,7 @@ def record_failed_batch(
         counted.categories[basket.category].skipped += 1
         counted.skipped_ids.append(basket.basket_id)
     with engine.begin() as connection:
-        _store_batch_tally(connection, run_id, counted)
+        _store_tally(connection, run_id, counted)
     return counted
 
 
@@ -485,15 +460,14 @@ def start_cleanup_run(
         ).all()
         abandoned = []
         for run_id, started_at, detail in stale:
-            last_batch = latest_batch_counts(connection, run_id) or {}
-            found = json.loads(last_batch.pop("detail", None) or detail or "{}")
+            # Its counts are those of its last committed batch, which wrote them in its own row.
+            found = json.loads(detail or "{}")
             found["error"] = "abandoned: the process ended before the run finished (killed or crashed)"
             connection.execute(
                 update(CleanupRun)
                 .where(CleanupRun.id == run_id)
-                .values(status="failed", finished_at=now, detail=json.dumps(found), **last_batch)
+                .values(status="failed", finished_at=now, detail=json.dumps(found))
             )
-            connection.execute(delete(CleanupRunBatch).where(CleanupRunBatch.run_id == run_id))
             abandoned.append(AbandonedRun(run_id, started_at, found.get("first_seq"), found.get("last_seq")))
         run_id = connection.execute(
             insert(CleanupRun).values(
@@ -537,24 +511,26 @@ def record_refused_run(
 
 
 def _store_tally(connection: Connection, run_id: int, tally: RunTally, **extra: Any) -> None:
-    """Put `tally` (and `extra` details) into the run's row and drop its batch rows.
-
-    If a stored batch is further on than `tally` (a run that failed while a batch was in flight:
-    that batch committed after the flow stopped counting), its counts go in instead."""
-    columns = _tally_columns(tally, **extra)
-    last_batch = latest_batch_counts(connection, run_id)
-    if last_batch is not None:
-        stored = json.loads(last_batch["detail"])
-        if stored["batches"] + stored["failed_batches"] > tally.batches + tally.failed_batches:
-            columns = last_batch | {"detail": json.dumps(stored | extra, default=str)}
-    connection.execute(update(CleanupRun).where(CleanupRun.id == run_id).values(**columns))
-    connection.execute(delete(CleanupRunBatch).where(CleanupRunBatch.run_id == run_id))
+    """Put `tally` (and `extra` details) into the run's row."""
+    connection.execute(
+        update(CleanupRun).where(CleanupRun.id == run_id).values(**_tally_columns(tally, **extra))
+    )
 
 
-def _store_batch_tally(connection: Connection, run_id: int, tally: RunTally) -> None:
-    """Record the run's counts after a batch, in the batch's transaction (see CleanupRunBatch)."""
-    batch = tally.batches + tally.failed_batches
-    connection.execute(insert(CleanupRunBatch).values(run_id=run_id, batch=batch, **_tally_columns(tally)))
+def _store_final_tally(connection: Connection, run_id: int, tally: RunTally, **extra: Any) -> None:
+    """`_store_tally` at the run's end, keeping the counts its batches stored when they are
+    further on than `tally` (a run that failed between batches closes with the tally it had
+    before its batch loop)."""
+    detail = connection.scalar(select(CleanupRun.detail).where(CleanupRun.id == run_id).with_for_update())
+    stored = json.loads(detail or "{}")
+    if stored.get("batches", 0) + stored.get("failed_batches", 0) <= tally.batches + tally.failed_batches:
+        _store_tally(connection, run_id, tally, **extra)
+        return
+    connection.execute(
+        update(CleanupRun)
+        .where(CleanupRun.id == run_id)
+        .values(detail=json.dumps(stored | extra, default=str))
+    )
 
 
 def _tally_columns(tally: RunTally, **extra: Any) -> dict[str, Any]:
@@ -565,31 +541,6 @@ def _tally_columns(tally: RunTally, **extra: Any) -> dict[str, Any]:
         "skipped": tally.total("skipped"),
         "detail": json.dumps(tally.as_detail() | extra, default=str),
     }
-
-
-def with_last_batch(connection: Connection, record: dict[str, Any]) -> dict[str, Any]:
-    """A cleanup_runs row (`record`, with its `id` and `status`) with, while the run is running,
-    the counts and detail its last batch stored."""
-    if record["status"] != "running":
-        return record
-    return record | (latest_batch_counts(connection, record["id"]) or {})
-
-
-def latest_batch_counts(connection: Connection, run_id: int) -> dict[str, Any] | None:
-    """The counts and detail a running (or abandoned) run's last batch stored, if any."""
-    row = connection.execute(
-        select(
-            CleanupRunBatch.selected,
-            CleanupRunBatch.deleted,
-            CleanupRunBatch.survived,
-            CleanupRunBatch.skipped,
-            CleanupRunBatch.detail,
-        )
-        .where(CleanupRunBatch.run_id == run_id)
-        .order_by(CleanupRunBatch.batch.desc())
-        .limit(1)
-    ).first()
-    return None if row is None else dict(row._mapping)
 
 
 class StepTimes:
@@ -641,16 +592,8 @@ def finish_cleanup_run(
         extra["exit_code"] = exit_code
     if snapshot is not None:
         extra["snapshot"] = str(snapshot)
-    with write_transaction(engine) as connection:
-        if engine.dialect.name == "postgresql":  # the head rows the overlapping batches added go
-            try:
-                fold_chain_head(connection)
-            except AuditChainBroken:
-                if succeeded:
-                    raise
-                # A run failing on a missing chain head still records its failure (the check
-                # raised before writing anything, so the transaction goes on).
-        _store_tally(connection, run_id, tally, **extra)
+    with engine.begin() as connection:
+        _store_final_tally(connection, run_id, tally, **extra)
         connection.execute(
             update(CleanupRun)
             .where(CleanupRun.id == run_id)
@@ -663,8 +606,7 @@ def finish_cleanup_run(
 
 def cleanup_run_record(connection: Connection, run_id: int) -> dict[str, Any]:
     """The stored record of one run, with `detail` parsed; a running run's counts are its last batch's."""
-    row = connection.execute(select(CleanupRun).where(CleanupRun.id == run_id)).mappings().one()
-    record = with_last_batch(connection, dict(row))
+    record = dict(connection.execute(select(CleanupRun).where(CleanupRun.id == run_id)).mappings().one())
     record["detail"] = json.loads(record["detail"]) if record["detail"] else {}
     return record
 
@@ -759,7 +701,6 @@ def write_parquet_snapshot(
 
     rules = (rules or snapshot_rules(path.parent)).protecting(engine.url)
     query = _snapshot_query(first_seq, last_seq)
-    fetch = _adbc_postgresql_chunks if engine.dialect.name == "postgresql" else _sqlalchemy_chunks
     rows = 0
     schema = snapshot_schema().with_metadata(suite_metadata(SNAPSHOT_KIND))
     dictionary = [name for name in schema.names if name not in _SNAPSHOT_UNIQUE]
@@ -768,7 +709,7 @@ def write_parquet_snapshot(
         pq.ParquetWriter(file.temp, schema, use_dictionary=dictionary) as writer,
     ):
         time.sleep(pause_in_snapshot_seconds)
-        for chunk in fetch(engine, query):
+        for chunk in _snapshot_chunks(engine, query):
             writer.write_table(chunk)
             rows += chunk.num_rows
     return rows
@@ -820,34 +761,28 @@ def _snapshot_query(first_seq: int | None, last_seq: int | None) -> Select[Any]:
     )
 
 
-def _adbc_postgresql_chunks(engine: Engine, query: Select[Any]) -> Iterator[pa.Table]:
-    """The snapshot's rows as Arrow straight from PostgreSQL's wire format (ADBC): about ten
-    times faster than a Python object per value, which took as long as the whole bare delete."""
-    import adbc_driver_postgresql.dbapi as adbc_postgresql
+def _snapshot_chunks(engine: Engine, query: Select[Any]) -> Iterator[pa.Table]:
+    """The snapshot's rows as Arrow: by the backend's own reader where it has one for this
+    (`Backend.snapshot_reader`: ADBC on PostgreSQL, about ten times faster than a Python object
+    per value, which took as long as the whole bare delete), else through SQLAlchemy."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    sql = str(
-        query.compile(
-            dialect=postgresql.dialect(paramstyle="numeric_dollar"), compile_kwargs={"literal_binds": True}
-        )
-    )
-    uri = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with adbc_postgresql.connect(uri) as connection, connection.cursor() as cursor:
-        # The run's rows were just inserted, so basket_audit has no statistics for them and the
-        # planner, expecting a handful, sorts a bitmap scan's rows (on disk, for a million)
-        # instead of reading the primary key in order. Without sorts it takes the key order.
-        cursor.execute("SET enable_sort = off")
-        cursor.execute(sql)
-        for batch in cursor.fetch_record_batch():
-            columns = []
-            for target in snapshot_schema():
-                column = batch.column(target.name)
-                if isinstance(column.type, pa.ExtensionType):  # numeric arrives as text
-                    column = column.storage
-                # Times are stored as naive UTC: the same instants, labelled UTC.
-                columns.append(column if column.type == target.type else pc.cast(column, target.type))
-            yield pa.Table.from_arrays(columns, schema=snapshot_schema())
+    backend = backend_for(engine)
+    reader = backend.snapshot_reader(engine)
+    if reader is None:
+        yield from _sqlalchemy_chunks(engine, query)
+        return
+    schema = snapshot_schema()
+    for batch in reader(engine, backend.literal_sql(query)):
+        columns = []
+        for target in schema:
+            column = batch.column(target.name)
+            if isinstance(column.type, pa.ExtensionType):  # numeric arrives as text
+                column = column.storage
+            # Times are stored as naive UTC: the same instants, labelled UTC.
+            columns.append(column if column.type == target.type else pc.cast(column, target.type))
+        yield pa.Table.from_arrays(columns, schema=schema)
 
 
 def _sqlalchemy_chunks(engine: Engine, query: Select[Any]) -> Iterator[pa.Table]:

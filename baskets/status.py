@@ -13,7 +13,7 @@ from sqlalchemy import Connection, func, select
 from baskets.alerts import Alert
 from baskets.audit import chain_head_query
 from baskets.models import Basket, CleanupRun
-from baskets.retention import RetentionPolicy, count_expired_baskets, with_last_batch
+from baskets.retention import RetentionPolicy, count_expired_baskets
 from config.settings import Settings
 
 CLEANUP_FLOW = "retention-cleanup"
@@ -98,8 +98,8 @@ class HealthReport:
 
 
 def _summary(connection: Connection, row: Any) -> CleanupRunSummary:
-    """A run's record; a running run's counts as of its last batch (`with_last_batch`)."""
-    row = SimpleNamespace(**with_last_batch(connection, dict(row._mapping)))
+    """A run's record (a running run's counts are its last committed batch's)."""
+    row = SimpleNamespace(**row._mapping)
     try:
         detail = json.loads(row.detail) if row.detail else {}
     except ValueError:

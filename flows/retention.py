@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import datetime as dt
 import functools
 import gc
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,7 +23,6 @@ from baskets.retention import (
     CleanupIncomplete,
     CleanupPlan,
     ExpiredBasket,
-    PreviousBatch,
     RetentionPolicy,
     RunTally,
     StepTimes,
@@ -269,15 +266,9 @@ def _batches_deleted(
     run_id: int,
     flow_run_id: str | None,
 ) -> Iterator[tuple[list[ExpiredBasket], RunTally]]:
-    """Delete `batches` in order, yielding each with the run's counts once it has committed.
-
-    On PostgreSQL two batches overlap: while one builds, hashes and copies its audit rows, the
-    next one's delete statement runs on a second connection (it locks the chain head only after
-    the first has committed; see `delete_expired_batch`). That keeps both of the database's and
-    this process's CPUs at work, where one batch at a time leaves each idle while the other works.
-    """
-
-    def delete(batch: list[ExpiredBasket], tally: RunTally | PreviousBatch) -> RunTally:
+    """Delete `batches` one after another, yielding each with the run's counts once it has committed."""
+    tally = RunTally()
+    for batch in batches:
         outcome = retention_tasks.delete_batch_with_retries(
             engine,
             batch,
@@ -288,29 +279,11 @@ def _batches_deleted(
             tally=tally,
             flow_run_id=flow_run_id,
         )
-        if outcome is not None:
-            return outcome.tally
-        before = tally(None) if callable(tally) else tally
-        return record_failed_batch(engine, batch, run_id=run_id, tally=before)
-
-    tally = RunTally()
-    if engine.dialect.name != "postgresql":
-        for batch in batches:
-            tally = delete(batch, tally)
-            yield batch, tally
-        return
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="delete-batch") as pool:
-        previous: tuple[list[ExpiredBasket], Future[RunTally]] | None = None
-        for batch in batches:
-            after: RunTally | PreviousBatch = tally if previous is None else previous[1].result
-            # A copy of this context per batch: Prefect's run context, for the run logger.
-            current = (batch, pool.submit(contextvars.copy_context().run, delete, batch, after))
-            if previous is not None:
-                tally = previous[1].result()
-                yield previous[0], tally
-            previous = current
-        if previous is not None:
-            yield previous[0], previous[1].result()
+        if outcome is None:
+            tally = record_failed_batch(engine, batch, run_id=run_id, tally=tally)
+        else:
+            tally = outcome.tally
+        yield batch, tally
 
 
 @contextlib.contextmanager

@@ -17,7 +17,6 @@ from baskets.retention import (
     BatchOutcome,
     CleanupPlan,
     ExpiredBasket,
-    PreviousBatch,
     RetentionPolicy,
     RunTally,
     category_report_markdown,
@@ -62,16 +61,11 @@ def delete_batch_with_retries(
     now: dt.datetime,
     actor: Actor,
     run_id: int,
-    tally: RunTally | PreviousBatch,
+    tally: RunTally,
     flow_run_id: str | None,
 ) -> BatchOutcome | None:
     """Delete one key-ordered batch with its audit rows in one transaction (see
     delete_expired_batch), retrying after each of BATCH_RETRY_DELAYS; None when it kept failing.
-
-    `tally` as delete_expired_batch takes it. With a `PreviousBatch` only the first attempt
-    overlaps the previous batch; any retry waits for that batch and runs on its own, locking the
-    chain head first. A first attempt that only timed out waiting for the previous batch runs
-    again at once without using up a retry.
 
     A clash with a concurrent transaction (a serialization failure: someone changed a basket or
     line of the batch meanwhile; or a deadlock) is retried at once, up to CONFLICT_RETRIES
@@ -98,15 +92,6 @@ def delete_batch_with_retries(
         except BasketsError:  # expected and final, e.g. a broken audit chain: no retry mends it
             raise
         except Exception as error:  # a lock timeout, a deadlock, a lost connection, a constraint
-            if callable(tally):
-                tally = tally(None)  # raises what the previous batch raised, if it failed
-                if isinstance(error, TimeoutError):  # the previous batch took long: not this one's fault
-                    logger.info(
-                        "batch %s..%s waited too long for the previous batch, running it again",
-                        batch[0].basket_id,
-                        batch[-1].basket_id,
-                    )
-                    continue
             if is_transaction_conflict(error) and conflicts < CONFLICT_RETRIES:
                 conflicts += 1
                 logger.info(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 from decimal import Decimal
 from pathlib import Path
@@ -13,6 +14,8 @@ from sqlalchemy.exc import OperationalError
 
 from baskets import deletion
 from baskets.audit import canonical_lines, parse_lines, verify_audit_chain
+from baskets.backends import backend_named
+from baskets.backends import postgresql as postgresql_backend
 from baskets.db import is_transaction_conflict, make_engine, upgrade_database, write_transaction
 from baskets.deletion import (
     delete_baskets_with_audit,
@@ -176,11 +179,10 @@ def test_one_condition_deletes_batch_after_batch_each_its_own_baskets(db: Databa
             )
     assert [result.deleted for result in results] == [sorted(first), sorted(second)]
     assert [result.missing for result in results] == [[], []]
-    assert deletion._delete_returning_statement(still_matches) is deletion._delete_returning_statement(
-        still_matches
-    )
-    assert deletion._delete_returning_statement(Basket.modified_at < cutoff) is not (
-        deletion._delete_returning_statement(still_matches)
+    statement = functools.partial(postgresql_backend._delete_returning_statement, backend_named("postgresql"))
+    assert statement(still_matches) is statement(still_matches)
+    assert statement(Basket.modified_at < cutoff) is not (
+        statement(still_matches)
     )  # an equal condition in another object: built again, never mistaken for it
     with db.engine.connect() as connection:
         audited = list(connection.scalars(select(BasketAudit.basket_id).order_by(BasketAudit.seq)))
@@ -533,11 +535,9 @@ def test_postgresql_reads_the_id_array_once_even_on_a_sequential_scan(
         for setting in ("enable_indexscan", "enable_bitmapscan", "enable_indexonlyscan"):
             connection.exec_driver_sql(f"SET {setting} = off")
         selection = select(Basket.id).where(deletion.key_in(connection, Basket.id, ids))
-        batch = deletion._delete_returning_statement(true())
-        for statement, parameters in (
-            (selection, {}),
-            (batch, {deletion._IDS_PARAMETER: deletion.pg_array_literal(ids)}),
-        ):
+        batch = postgresql_backend._delete_returning_statement(backend_named("postgresql"), true())
+        parameters_of_batch = {postgresql_backend._IDS_PARAMETER: postgresql_backend.pg_array_literal(ids)}
+        for statement, parameters in ((selection, {}), (batch, parameters_of_batch)):
             compiled = statement.compile(connection)
             plan = "\n".join(
                 row[0]
@@ -548,7 +548,7 @@ def test_postgresql_reads_the_id_array_once_even_on_a_sequential_scan(
             assert "Seq Scan on baskets" in plan
             assert "'::uuid[]" in plan and "::cstring" not in plan, plan[:300]
         assert sorted(map(str, connection.scalars(selection))) == sorted(ids)
-        deleted = connection.execute(batch, {deletion._IDS_PARAMETER: deletion.pg_array_literal(ids)})
+        deleted = connection.execute(batch, parameters_of_batch)
         assert sorted(row[0] for row in deleted) == sorted(ids)
         connection.rollback()  # the settings and the delete
     assert set(ids) <= set(_first_ids(postgresql_db, 60))

@@ -439,15 +439,6 @@ def test_sqlite_fast_path_leaves_this_process_connections_and_the_file_intact(
             assert connection.execute(text("pragma journal_mode")).scalar() == "wal"
 
 
-def test_sqlite_reader_failure_is_reported_not_swallowed(
-    sqlite_db: DatabaseUnderTest, tmp_path: Path
-) -> None:
-    from baskets.export import _adbc_sqlite_batches
-
-    with pytest.raises(RuntimeError, match="SQLite export reader failed: .*no such table: nowhere"):
-        list(_adbc_sqlite_batches(sqlite_db.engine, "select * from nowhere"))
-
-
 @pytest.mark.parametrize("where", ["a file", "under a file", "deep under a file"])
 def test_folder_check_refuses_a_file_or_a_path_under_one_and_changes_nothing(
     tmp_path: Path, where: str
