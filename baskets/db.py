@@ -121,6 +121,27 @@ def is_transaction_conflict(error: BaseException) -> bool:
     return bool(args) and args[0] in _CONFLICT_ERRNOS
 
 
+# What a database says when a batch hit its limits (`Backend.batch_limits`): PostgreSQL's
+# lock_not_available and query_canceled (SQLSTATE), MariaDB's lock wait timeout and
+# max_statement_time (error numbers; 3024 is MySQL's).
+_TIMEOUT_SQLSTATES = {"55P03": "lock wait timeout", "57014": "statement timeout"}
+_TIMEOUT_ERRNOS = {1205: "lock wait timeout", 1969: "statement timeout", 3024: "statement timeout"}
+
+
+def describe_failure(error: BaseException) -> str:
+    """Why a transaction failed, in a few words for a run's summary: 'lock wait timeout',
+    'statement timeout', or the error's type and the first line of its message."""
+    original = getattr(error, "orig", None)
+    sqlstate = getattr(original, "sqlstate", None)
+    if sqlstate in _TIMEOUT_SQLSTATES:
+        return _TIMEOUT_SQLSTATES[sqlstate]
+    args: tuple[Any, ...] = getattr(original, "args", ())
+    if args and args[0] in _TIMEOUT_ERRNOS:
+        return _TIMEOUT_ERRNOS[args[0]]
+    text = str(original or error).strip()
+    return f"{type(original or error).__name__}: {text.splitlines()[0] if text else ''}".strip()
+
+
 def _alembic_config(connection: Connection) -> Any:
     from alembic.config import Config
 

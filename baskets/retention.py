@@ -42,6 +42,7 @@ from baskets.errors import BasketsError, SafetyLimitHit
 from baskets.files import DEFAULT_FILE_MODE, FileRules, atomic_file, parquet_of_kind, suite_metadata
 from baskets.models import Basket, BasketAudit, BasketLine, CleanupRun
 from baskets.roles import Actor
+from baskets.wording import plural
 from config.settings import ACCOUNT_TYPES, RetentionSettings
 
 # pyarrow is imported by the snapshot's functions only: `baskets status` reads the expiry
@@ -292,7 +293,7 @@ class CategoryTally:
     deleted: int = 0
     survived: int = 0  # touched since selection: no longer expired when its delete came
     gone: int = 0  # deleted by someone else between selection and delete
-    skipped: int = 0  # in a batch that failed even after retries
+    skipped: int = 0  # failed on its own even after retries (its batch's others went on)
 
 
 @dataclass
@@ -305,6 +306,8 @@ class RunTally:
     batches: int = 0
     failed_batches: int = 0
     skipped_ids: list[str] = field(default_factory=list)
+    # Why baskets were skipped: a reason (`baskets.db.describe_failure`) and how many it cost.
+    skip_reasons: dict[str, int] = field(default_factory=dict)
     first_seq: int | None = None
     last_seq: int | None = None
     longest_batch_seconds: float = 0.0
@@ -319,6 +322,7 @@ class RunTally:
             "failed_batches": self.failed_batches,
             "gone": self.total("gone"),
             "skipped_basket_ids": self.skipped_ids[:SKIPPED_IDS_SHOWN],
+            "skip_reasons": dict(self.skip_reasons),
             "first_seq": self.first_seq,
             "last_seq": self.last_seq,
             "longest_batch_seconds": round(self.longest_batch_seconds, 3),
@@ -348,6 +352,7 @@ def delete_expired_batch(
     tally: RunTally,
     flow_run_id: str | None = None,
     limits: BatchLimits | None = None,
+    new_batch: bool = True,
 ) -> BatchOutcome:
     """Delete one batch with its audit rows; the outcome carries the run's counts after it.
 
@@ -355,7 +360,8 @@ def delete_expired_batch(
     predicate is re-checked under row locks (a basket touched since selection survives without
     an audit row), and the audit rows, the deletes and the run's counts in its own row commit
     together or not at all. `tally` is not changed, so after an exception (nothing of the batch
-    was changed) the batch can simply be retried.
+    was changed) the batch can simply be retried. `new_batch` False: a part of a batch counted
+    already (see `tasks.retention.delete_batch_isolating_failures`).
     """
     ids = [basket.basket_id for basket in batch]
     category_of = {basket.basket_id: basket.category for basket in batch}
@@ -372,7 +378,7 @@ def delete_expired_batch(
         )
         survived, gone = split_missing(connection, result.missing)
         counted = _counted(
-            tally, category_of, result.deleted, survived, gone, result.first_seq, result.last_seq
+            tally, category_of, result.deleted, survived, gone, result.first_seq, result.last_seq, new_batch
         )
         _store_tally(connection, run_id, counted)
     seconds = time.perf_counter() - started
@@ -390,12 +396,14 @@ def _counted(
     gone: Sequence[str],
     first_seq: int | None,
     last_seq: int | None,
+    new_batch: bool = True,
 ) -> RunTally:
     counted = RunTally(
         categories={name: CategoryTally(**asdict(value)) for name, value in tally.categories.items()},
-        batches=tally.batches + 1,
+        batches=tally.batches + int(new_batch),
         failed_batches=tally.failed_batches,
         skipped_ids=list(tally.skipped_ids),
+        skip_reasons=dict(tally.skip_reasons),
         first_seq=tally.first_seq if tally.first_seq is not None else first_seq,
         last_seq=last_seq if last_seq is not None else tally.last_seq,
         longest_batch_seconds=tally.longest_batch_seconds,
@@ -412,14 +420,24 @@ def _counted(
     return counted
 
 
-def record_failed_batch(
-    engine: Engine, batch: Sequence[ExpiredBasket], *, run_id: int, tally: RunTally
+def record_skipped_baskets(
+    engine: Engine,
+    baskets: Sequence[ExpiredBasket],
+    *,
+    run_id: int,
+    tally: RunTally,
+    reason: str,
+    new_batch: bool = True,
+    new_failure: bool = True,
 ) -> RunTally:
-    """Count a batch that failed even after retries as skipped (its baskets wait for the next
-    run); returns the run's counts after it, also stored in the run's record."""
-    counted = _counted(tally, {basket.basket_id: basket.category for basket in batch}, [], [], [], None, None)
-    counted.failed_batches += 1
-    for basket in batch:
+    """Count `baskets`, which failed even after retries, as skipped for `reason` (they wait for
+    the next run); returns the run's counts after it, also stored in the run's record.
+    `new_batch`/`new_failure` False: their batch is counted already, or counted as failed."""
+    category_of = {basket.basket_id: basket.category for basket in baskets}
+    counted = _counted(tally, category_of, [], [], [], None, None, new_batch)
+    counted.failed_batches += int(new_failure)
+    counted.skip_reasons[reason] = counted.skip_reasons.get(reason, 0) + len(baskets)
+    for basket in baskets:
         counted.categories[basket.category].skipped += 1
         counted.skipped_ids.append(basket.basket_id)
     with engine.begin() as connection:
@@ -891,6 +909,7 @@ def run_summary(
         "batches": tally.batches,
         "failed_batches": tally.failed_batches,
         "skipped_basket_ids": tally.skipped_ids[:SKIPPED_IDS_SHOWN],
+        "skip_reasons": dict(tally.skip_reasons),
         "longest_batch_seconds": round(tally.longest_batch_seconds, 3),
         "snapshot": str(snapshot) if snapshot else None,
         "snapshot_rows": snapshot_rows,
@@ -899,12 +918,18 @@ def run_summary(
 
 
 def describe_incomplete(summary: Mapping[str, Any]) -> str:
-    """The one-line failure message of a run whose batches did not all succeed."""
+    """The one-line failure message of a run that skipped baskets, e.g. 'retention cleanup
+    incomplete: skipped 1 basket: lock wait timeout (left for the next run: <id>); ...'."""
     ids = summary.get("skipped_basket_ids", [])
     more = summary["skipped"] - len(ids)
     named = ", ".join(ids) + (f" and {more:,} more" if more > 0 else "")
+    reasons = summary.get("skip_reasons") or {}
+    why = "; ".join(
+        reason if len(reasons) == 1 else f"{reason} ({count:,})" for reason, count in reasons.items()
+    )
     return (
-        f"retention cleanup incomplete: {summary['failed_batches']} of {summary['batches']} batches "
-        f"failed after retries; deleted {summary['deleted']:,}, survived {summary['survived']:,}, "
-        f"skipped {summary['skipped']:,} (left for the next run: {named})"
+        f"retention cleanup incomplete: skipped {plural(summary['skipped'], 'basket')}"
+        f"{': ' + why if why else ''} (left for the next run: {named}); deleted {summary['deleted']:,}, "
+        f"survived {summary['survived']:,}; {summary['failed_batches']} of {summary['batches']} "
+        "batches failed after retries"
     )

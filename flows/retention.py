@@ -29,7 +29,6 @@ from baskets.retention import (
     check_safety_share,
     describe_incomplete,
     finish_cleanup_run,
-    record_failed_batch,
     record_refused_run,
     run_summary,
     selected_ahead,
@@ -267,22 +266,18 @@ def _batches_deleted(
     flow_run_id: str | None,
 ) -> Iterator[tuple[list[ExpiredBasket], RunTally]]:
     """Delete `batches` one after another, yielding each with the run's counts once it has committed."""
+    job = retention_tasks.BatchJob(
+        engine,
+        policy,
+        plan.as_of,
+        actor,
+        run_id,
+        flow_run_id,
+        retry_delays=retention_tasks.BATCH_RETRY_DELAYS,
+    )
     tally = RunTally()
     for batch in batches:
-        outcome = retention_tasks.delete_batch_with_retries(
-            engine,
-            batch,
-            policy=policy,
-            now=plan.as_of,
-            actor=actor,
-            run_id=run_id,
-            tally=tally,
-            flow_run_id=flow_run_id,
-        )
-        if outcome is None:
-            tally = record_failed_batch(engine, batch, run_id=run_id, tally=tally)
-        else:
-            tally = outcome.tally
+        tally = retention_tasks.delete_batch_isolating_failures(job, batch, tally)
         yield batch, tally
 
 

@@ -34,7 +34,7 @@ from baskets.retention import (
     delete_expired_batch,
     finish_cleanup_run,
     plan_cleanup,
-    record_failed_batch,
+    record_skipped_baskets,
     record_snapshot,
     runs_missing_snapshot,
     select_expired_basket_ids,
@@ -270,12 +270,16 @@ def test_failed_batch_changes_nothing_and_is_counted_as_skipped(
         delete_expired_batch(
             db.engine, batch, policy=POLICY, now=NOW, actor=ACTOR, run_id=run_id, tally=RunTally()
         )
-    tally = record_failed_batch(db.engine, batch, run_id=run_id, tally=RunTally())
+    tally = record_skipped_baskets(
+        db.engine, batch, run_id=run_id, tally=RunTally(), reason="lock wait timeout"
+    )
     assert remaining_ids(db) == set(ids) and audited_ids(db) == []
-    assert (tally.failed_batches, tally.total("skipped"), tally.skipped_ids) == (1, 3, ids)
+    assert (tally.batches, tally.failed_batches, tally.total("skipped"), tally.skipped_ids) == (1, 1, 3, ids)
+    assert tally.skip_reasons == {"lock wait timeout": 3}
     with db.engine.connect() as connection:
         record = cleanup_run_record(connection, run_id)
     assert (record["skipped"], record["detail"]["skipped_basket_ids"]) == (3, ids)
+    assert record["detail"]["skip_reasons"] == {"lock wait timeout": 3}
 
 
 def test_safety_share_stops_the_run_unless_forced(db: DatabaseUnderTest) -> None:

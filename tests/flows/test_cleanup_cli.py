@@ -351,14 +351,14 @@ def _failing_for(target: str, attempts: list[int]):
         if any(basket.basket_id == target for basket in batch):
             from sqlalchemy.exc import OperationalError
 
-            attempts.append(1)
+            attempts.append(len(batch))
             raise OperationalError("DELETE FROM baskets", {}, Exception("lock wait timeout exceeded"))
         return real(engine, batch, **kwargs)
 
     return delete_or_time_out
 
 
-def test_failing_batch_is_retried_then_skipped_and_the_next_run_finishes(
+def test_failing_batch_is_retried_then_split_down_to_the_failing_basket_and_the_next_run_finishes(
     cli, store: DatabaseUnderTest, prefect_harness: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import tasks.retention as retention_tasks
@@ -374,21 +374,24 @@ def test_failing_batch_is_retried_then_skipped_and_the_next_run_finishes(
 
     failed = cli("cleanup", *AT_NOW, "--as", "alice", "--json", env=env)
     assert failed.exit_code == 1
-    assert len(attempts) == 3  # the first try and two retries
+    # The first try and two retries of the batch, then one try of each half holding the target.
+    assert attempts[:3] == [len(bad_batch)] * 3 and attempts[-1] == 1
+    assert attempts[3:] == sorted(attempts[3:], reverse=True) and len(attempts) <= 3 + 6
     summary = failed.json()
-    assert (summary["failed_batches"], summary["skipped"]) == (1, len(bad_batch))
-    assert summary["deleted"] == len(expired) - len(bad_batch)
-    assert "retention cleanup incomplete: 1 of" in failed.stderr and target in failed.stderr
-    assert basket_ids(store) & set(expired) == set(bad_batch)  # the other batches are done...
-    assert sorted(row["basket_id"] for row in audit_rows(store)) == sorted(set(expired) - set(bad_batch))
+    assert (summary["failed_batches"], summary["skipped"], summary["skipped_basket_ids"]) == (1, 1, [target])
+    assert summary["skip_reasons"] == {"Exception: lock wait timeout exceeded": 1}
+    assert summary["deleted"] == len(expired) - 1
+    assert "retention cleanup incomplete: skipped 1 basket" in failed.stderr and target in failed.stderr
+    assert basket_ids(store) & set(expired) == {target}  # the rest of its batch is done...
+    assert sorted(row["basket_id"] for row in audit_rows(store)) == sorted(set(expired) - {target})
     (run,) = cleanup_runs(store)  # ...and audited, and the run is on record as failed
-    assert (run["status"], run["skipped"], run["detail"]["skipped_basket_ids"]) == ("failed", 40, bad_batch)
+    assert (run["status"], run["skipped"], run["detail"]["skipped_basket_ids"]) == ("failed", 1, [target])
     assert list(run["detail"]["seconds"]) == ["planning", "deleting", "snapshot"]
 
     monkeypatch.setattr(retention_tasks, "delete_expired_batch", real_delete)  # the fault is gone
     rerun = cli("cleanup", *AT_NOW, "--as", "alice", "--json", env=env)
     assert rerun.exit_code == 0, rerun.stderr
-    assert rerun.json()["deleted"] == len(bad_batch)
+    assert rerun.json()["deleted"] == 1
     assert basket_ids(store).isdisjoint(expired)
     assert sorted(row["basket_id"] for row in audit_rows(store)) == expired
     assert [run["status"] for run in cleanup_runs(store)] == ["failed", "succeeded"]
