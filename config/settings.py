@@ -49,6 +49,8 @@ ENV_PREFIX = "BASKETS_"
 NON_SETTING_VARIABLES = frozenset({"BASKETS_CONFIG", "BASKETS_DEBUG"})
 # A hundred years: any cut-off `now - days` stays a date every database can compare with.
 MAX_RETENTION_DAYS = 36_500
+# The longest lock wait or statement a cleanup batch may be allowed (one hour).
+MAX_LIMIT_SECONDS = 3600
 
 
 class SettingsError(ValueError):
@@ -120,6 +122,38 @@ class RetentionSettings(BaseModel):
         if not 0 < value <= 1:
             raise ValueError(f"{value} is not a share (expected 0 < share <= 1, e.g. 0.25)")
         return value
+
+
+def _check_seconds(value: float, example: int) -> float:
+    if not 0 < value <= MAX_LIMIT_SECONDS:
+        raise ValueError(
+            f"{value:g} is out of range (expected seconds 0 < seconds <= {MAX_LIMIT_SECONDS}, e.g. {example})"
+        )
+    return value
+
+
+class CleanupSettings(BaseModel):
+    """Limits of each batch transaction of a retention cleanup, so that no run waits forever on
+    a lock another session holds: a batch that hits one is retried, then split, and the baskets
+    that keep hitting it are skipped for the next run (PostgreSQL and MariaDB; SQLite has one
+    writer at a time and waits up to 30 s for it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Seconds a batch waits for a row or table lock another session holds.
+    lock_timeout_seconds: StrictFloat = 5
+    # Seconds one statement of a batch may run.
+    statement_timeout_seconds: StrictFloat = 60
+
+    @field_validator("lock_timeout_seconds")
+    @classmethod
+    def _lock_timeout_bounded(cls, value: float) -> float:
+        return _check_seconds(value, 5)
+
+    @field_validator("statement_timeout_seconds")
+    @classmethod
+    def _statement_timeout_bounded(cls, value: float) -> float:
+        return _check_seconds(value, 60)
 
 
 class ScheduleSettings(BaseModel):
@@ -221,6 +255,7 @@ class Settings(BaseSettings):
     file_mode: FileMode = 0o600
     operator: str | None = None
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    cleanup: CleanupSettings = Field(default_factory=CleanupSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
 

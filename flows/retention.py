@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator
 from sqlalchemy import Engine
 
+from baskets.backends import BatchLimits
 from baskets.db import check_schema, engine_for_settings
 from baskets.errors import BadInput, BasketsError, CleanupAlreadyRunning
 from baskets.files import check_writable_folder
@@ -171,7 +172,11 @@ def _run_holding_lock(
         if plan.over_limit:
             logger.warning("over the safety share (%.1f%%), forced by %s", plan.share * 100, actor.name)
         with took("deleting"):
-            tally = _delete_in_batches(engine, policy, plan, actor, run_id, flow_run_id, lock)
+            job = retention_tasks.BatchJob(
+                engine, policy, plan.as_of, actor, run_id, flow_run_id, _batch_limits(settings),
+                retention_tasks.BATCH_RETRY_DELAYS,
+            )  # fmt: skip
+            tally = _delete_in_batches(job, plan, lock)
         export_dir = settings.export_dir.resolve()
         path = snapshot_path(export_dir, engine.url, run_id, dt.datetime.now(dt.UTC))
         rules = snapshot_rules(export_dir, settings.file_mode)
@@ -214,15 +219,13 @@ def _run_holding_lock(
         raise
 
 
-def _delete_in_batches(
-    engine: Engine,
-    policy: RetentionPolicy,
-    plan: CleanupPlan,
-    actor: Actor,
-    run_id: int,
-    flow_run_id: str | None,
-    lock: HeldLock,
-) -> RunTally:
+def _batch_limits(settings: Settings) -> BatchLimits:
+    return BatchLimits(settings.cleanup.lock_timeout_seconds, settings.cleanup.statement_timeout_seconds)
+
+
+def _delete_in_batches(job: retention_tasks.BatchJob, plan: CleanupPlan, lock: HeldLock) -> RunTally:
+    """Delete the expired baskets batch after batch (each one committed before the next),
+    reporting progress to the progress artifact and this process's listeners."""
     progress = create_artifact(
         "progress",
         progress=0.0,
@@ -233,9 +236,11 @@ def _delete_in_batches(
     done = 0
     next_update = time.monotonic() + PROGRESS_UPDATE_SECONDS
     with _old_objects_frozen():
-        batches = _while_locked(lock, selected_ahead(walk_expired_batches(engine, policy, plan.as_of)))
-        for batch, counts in _batches_deleted(engine, batches, policy, plan, actor, run_id, flow_run_id):
-            tally = counts
+        batches = _while_locked(
+            lock, selected_ahead(walk_expired_batches(job.engine, job.policy, plan.as_of))
+        )
+        for batch in batches:
+            tally = retention_tasks.delete_batch_isolating_failures(job, batch, tally)
             done += len(batch)
             expected = max(plan.total, done)
             if time.monotonic() >= next_update:  # one API call per batch would cost more than some batches
@@ -254,31 +259,6 @@ def _while_locked(lock: HeldLock, batches: Iterator[list[ExpiredBasket]]) -> Ite
     for batch in batches:
         lock.check()
         yield batch
-
-
-def _batches_deleted(
-    engine: Engine,
-    batches: Iterator[list[ExpiredBasket]],
-    policy: RetentionPolicy,
-    plan: CleanupPlan,
-    actor: Actor,
-    run_id: int,
-    flow_run_id: str | None,
-) -> Iterator[tuple[list[ExpiredBasket], RunTally]]:
-    """Delete `batches` one after another, yielding each with the run's counts once it has committed."""
-    job = retention_tasks.BatchJob(
-        engine,
-        policy,
-        plan.as_of,
-        actor,
-        run_id,
-        flow_run_id,
-        retry_delays=retention_tasks.BATCH_RETRY_DELAYS,
-    )
-    tally = RunTally()
-    for batch in batches:
-        tally = retention_tasks.delete_batch_isolating_failures(job, batch, tally)
-        yield batch, tally
 
 
 @contextlib.contextmanager

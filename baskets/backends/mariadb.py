@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -49,7 +50,7 @@ class MariaDBBackend(Backend):
         # server's defaults before the connection returns to the pool. innodb_lock_wait_timeout
         # counts whole seconds.
         connection.exec_driver_sql(
-            f"SET SESSION innodb_lock_wait_timeout = {max(1, round(limits.lock_timeout_seconds))}, "
+            f"SET SESSION innodb_lock_wait_timeout = {max(1, math.ceil(limits.lock_timeout_seconds))}, "
             f"max_statement_time = {float(limits.statement_timeout_seconds)!r}"
         )
         try:

@@ -7,8 +7,10 @@ import contextlib
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import select
 
-from tests.conftest import DatabaseUnderTest
+from baskets.models import Basket
+from tests.conftest import DatabaseUnderTest, add_operators, seed
 from tests.flows.test_cleanup_cli import (
     AT_NOW,
     NO_SHARE_LIMIT,
@@ -97,3 +99,48 @@ def test_a_basket_whose_delete_fails_is_the_only_one_skipped_and_is_named(
     assert rerun.exit_code == 0, rerun.stderr
     assert (rerun.json()["deleted"], rerun.json()["skipped"]) == (1, 0)
     assert basket_ids(store) & set(expired) == set()
+
+
+@pytest.fixture
+def server_store(server_db: DatabaseUnderTest) -> DatabaseUnderTest:
+    seed(server_db, 300, 11)
+    add_operators(server_db)
+    return server_db
+
+
+def test_a_row_lock_held_by_another_session_costs_one_basket_not_a_hung_run(
+    cli, server_store: DatabaseUnderTest, prefect_harness: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An idle-in-transaction session of the webstore holds a basket's row lock for the whole
+    run: each batch gives up after the lock wait limit, the run goes on and skips that basket."""
+    import tasks.retention as retention_tasks
+
+    db = server_store
+    monkeypatch.setattr(retention_tasks, "BATCH_RETRY_DELAYS", (0.0,))
+    env = {
+        **db.env, **NO_SHARE_LIMIT, "BASKETS_RETENTION__BATCH_SIZE": "40",
+        "BASKETS_CLEANUP__LOCK_TIMEOUT_SECONDS": "1",
+    }  # fmt: skip
+    expired = sorted(expired_ids(db))
+    held = expired[len(expired) // 3]
+    with db.engine.connect() as webstore, webstore.begin():
+        locked = webstore.execute(select(Basket.id).where(Basket.id == held).with_for_update()).scalar()
+        assert str(locked) == held
+        failed = cli("cleanup", *AT_NOW, "--as", "alice", "--json", env=env)
+    assert failed.exit_code == 1, failed.stderr
+    summary = failed.json()
+    assert (summary["skipped"], summary["skipped_basket_ids"], summary["skip_reasons"]) == (
+        1, [held], {"lock wait timeout": 1},
+    )  # fmt: skip
+    assert (summary["deleted"], summary["failed_batches"]) == (len(expired) - 1, 1)
+    assert "skipped 1 basket: lock wait timeout (left for the next run: " + held in failed.stderr
+    assert basket_ids(db) & set(expired) == {held}
+    assert sorted(row["basket_id"] for row in audit_rows(db)) == sorted(set(expired) - {held})
+    (run,) = cleanup_runs(db)
+    assert (run["status"], run["skipped"], run["detail"]["skip_reasons"]) == (
+        "failed",
+        1,
+        {"lock wait timeout": 1},
+    )
+    verified = cli("audit", "verify", "--as", "bob", "--json", env=db.env)
+    assert (verified.exit_code, verified.json()["rows"]) == (0, len(expired) - 1)
