@@ -13,7 +13,7 @@ from sqlalchemy import Connection, func, select
 from baskets.alerts import Alert
 from baskets.audit import chain_head_query
 from baskets.models import Basket, CleanupRun
-from baskets.retention import RetentionPolicy, count_expired_baskets
+from baskets.retention.policy import RetentionPolicy, count_expired_baskets
 from config.settings import Settings
 
 CLEANUP_FLOW = "retention-cleanup"

@@ -17,6 +17,7 @@ from baskets.audit import canonical_lines, parse_lines, verify_audit_chain
 from baskets.backends import backend_named
 from baskets.backends import postgresql as postgresql_backend
 from baskets.db import is_transaction_conflict, make_engine, upgrade_database, write_transaction
+from baskets.deletion import delete as deletion_module
 from baskets.deletion import (
     delete_baskets_with_audit,
     existing_basket_ids,
@@ -198,7 +199,7 @@ def test_failure_after_the_delete_and_the_audit_insert_undoes_both(
     before = _counts(db)
     with db.engine.connect() as connection:
         head_before = connection.execute(select(AuditChainHead.seq, AuditChainHead.hash)).one()
-    append_documents = deletion.append_documents
+    append_documents = deletion_module.append_documents
 
     def fail_after_audit(connection, head, documents, **options):  # type: ignore[no-untyped-def]
         append_documents(connection, head, documents, **options)
@@ -206,7 +207,7 @@ def test_failure_after_the_delete_and_the_audit_insert_undoes_both(
         assert existing_basket_ids(connection, ids) == set()  # and the baskets gone
         raise RuntimeError("injected failure")
 
-    monkeypatch.setattr(deletion, "append_documents", fail_after_audit)
+    monkeypatch.setattr(deletion_module, "append_documents", fail_after_audit)
     with pytest.raises(RuntimeError, match="injected"), write_transaction(db.engine) as connection:
         delete_baskets_with_audit(connection, ids, actor=BOB, reason="broken")
     assert _counts(db) == before

@@ -26,7 +26,6 @@ from baskets.errors import BadInput, BasketsError, SafetyLimitHit
 from baskets.models import Basket, BasketAudit, BasketLine, CleanupRun
 from baskets.retention import (
     CATEGORIES,
-    SNAPSHOT_SCHEMA,
     RetentionPolicy,
     RunTally,
     check_safety_share,
@@ -39,6 +38,7 @@ from baskets.retention import (
     runs_missing_snapshot,
     select_expired_basket_ids,
     selected_ahead,
+    snapshot_schema,
     start_cleanup_run,
     walk_expired_batches,
     write_parquet_snapshot,
@@ -265,7 +265,7 @@ def test_failed_batch_changes_nothing_and_is_counted_as_skipped(
     def lock_timeout(*args: object, **kwargs: object) -> None:
         raise OperationalError("DELETE", {}, Exception("lock wait timeout exceeded"))
 
-    monkeypatch.setattr(retention, "delete_baskets_with_audit", lock_timeout)
+    monkeypatch.setattr(retention.batches, "delete_baskets_with_audit", lock_timeout)
     with pytest.raises(OperationalError):
         delete_expired_batch(
             db.engine, batch, policy=POLICY, now=NOW, actor=ACTOR, run_id=run_id, tally=RunTally()
@@ -409,7 +409,7 @@ def test_snapshot_rows_equal_the_audit_rows_value_for_value(db: DatabaseUnderTes
     with db.engine.connect() as connection:
         audit = connection.execute(select(BasketAudit).order_by(BasketAudit.seq)).mappings().all()
     expected = [
-        {**{name: row[name] for name in SNAPSHOT_SCHEMA.names if name != "deleted_at"},
+        {**{name: row[name] for name in snapshot_schema().names if name != "deleted_at"},
          "deleted_at": row["occurred_at"], "total_quantity": Decimal(canonical_quantity(row["total_quantity"]))}
         for row in audit
     ]  # fmt: skip
@@ -445,7 +445,7 @@ def test_a_policy_builds_its_expiry_condition_once_per_time() -> None:
     assert "expired" not in repr(policy)
     for day in range(10):  # asked about many times, it keeps only the latest few
         policy.expired(NOW + dt.timedelta(days=day))
-    assert 1 <= len(policy._expired) <= retention._EXPIRED_KEPT
+    assert 1 <= len(policy._expired) <= retention.policy._EXPIRED_KEPT
     assert "expired" not in repr(policy)
 
 

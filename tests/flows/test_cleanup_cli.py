@@ -419,7 +419,7 @@ def _start_cleanup(
     snapshot's temporary file is open."""
     program = (
         "import sys, baskets.retention, flows.cli\n"
-        f"baskets.retention.pause_in_snapshot_seconds = {snapshot_pause_seconds!r}\n"
+        f"baskets.retention.snapshot.pause_in_snapshot_seconds = {snapshot_pause_seconds!r}\n"
         "sys.argv = ['baskets', *sys.argv[1:]]\n"
         "flows.cli.main()\n"
     )

@@ -1,38 +1,30 @@
-"""Deleting baskets with their lines, each with an audit row in the same transaction, and restoring them."""
+"""Deleting baskets with their lines, each with a chained audit row in the same transaction."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Connection, Table, delete, insert, select, true
+from sqlalchemy import Column, ColumnElement, Connection, Table, delete, select, true
 from sqlalchemy.sql import visitors
 
 from baskets.audit import (
     append_documents,
-    append_to_chain,
-    audit_rows_for_basket,
     canonical_line,
     canonical_lines_text,
     canonical_time,
     canonical_time_text,
     lock_chain_head,
-    parse_lines,
 )
 from baskets.backends import backend_for
-from baskets.errors import BadInput, NotFound
-from baskets.guid import parse_guid
+from baskets.deletion.keys import REASON_MAX_CHARS, check_note, chunks, key_in, split_missing
+from baskets.errors import BadInput
 from baskets.models import Account, Basket, BasketLine, ShopAccount
 from baskets.queries import joined_baskets
 from baskets.roles import Actor
-
-# Ids per IN list: well under every backend's bound-parameter limit, big enough to be set-based.
-IN_LIST_SIZE = 1000
-NOTE_MAX_CHARS = 2000
-REASON_MAX_CHARS = 30
 
 
 @dataclass(frozen=True)
@@ -41,37 +33,6 @@ class DeletionResult:
     missing: list[str]  # ids asked for that did not exist or no longer matched `still_matches`
     first_seq: int | None  # audit seq range written (None if nothing deleted)
     last_seq: int | None
-
-
-def _chunks(items: Sequence[str], size: int = IN_LIST_SIZE) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def key_in(connection: Connection, column: Column[Any] | Any, keys: Sequence[str]) -> ColumnElement[bool]:
-    """`column IN keys`, bound as the connection's backend binds many keys (`Backend.key_in`)."""
-    return backend_for(connection).key_in(column, keys)
-
-
-def parse_basket_ids(basket_ids: list[str], field: str = "basket_ids") -> list[str]:
-    """Normalised, de-duplicated GUIDs in the order given; BadInput naming the first bad one
-    (its `field` the run-form field the ids came in)."""
-    parsed: dict[str, None] = {}
-    for value in basket_ids:
-        try:
-            parsed[parse_guid(value)] = None
-        except ValueError as error:
-            raise BadInput(f"BASKET_ID: {error}", field=field) from None
-    return list(parsed)
-
-
-def check_note(note: str | None) -> str | None:
-    """The note as stored (stripped, None when blank); BadInput when it is too long."""
-    if note is None or not note.strip():
-        return None
-    if len(note) > NOTE_MAX_CHARS:
-        raise BadInput(f"--note: {len(note)} characters is too long (at most {NOTE_MAX_CHARS})", field="note")
-    return note.strip()
 
 
 def _lock_baskets(
@@ -96,7 +57,7 @@ def _lock_baskets(
     else:
         query = select(*columns)
     found: list[Sequence[Any]] = []
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         locking = (
             query.where(key_in(connection, Basket.id, chunk), still_matches)
             .order_by(Basket.id)
@@ -131,7 +92,7 @@ def _name_and_email(
     position = _BASKET_FIELDS.index(reference.key)
     accounts: dict[str, tuple[str | None, str | None]] = {}
     wanted = sorted({basket[position] for basket in baskets if basket[position] is not None})
-    for chunk in _chunks(wanted):
+    for chunk in chunks(wanted):
         rows = connection.execute(
             select(backend.as_text(model.id), model.name, model.email).where(
                 key_in(connection, model.id, chunk)
@@ -142,7 +103,7 @@ def _name_and_email(
     if backend.exact_keys:
         return found
     missed = [basket[0] for basket in baskets if basket[position] is not None and basket[0] not in found]
-    for chunk in _chunks(missed):
+    for chunk in chunks(missed):
         rows = connection.execute(
             select(backend.as_text(Basket.id), model.name, model.email)
             .join(model, model.id == reference)
@@ -179,7 +140,7 @@ def _take_lines(connection: Connection, ids: Sequence[str]) -> dict[str, list[di
     """
     backend = backend_for(connection)
     lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         rows = connection.execute(
             delete(BasketLine)
             .where(backend.lines_of(chunk))
@@ -202,7 +163,7 @@ def _take_lines(connection: Connection, ids: Sequence[str]) -> dict[str, list[di
 def delete_basket_rows(connection: Connection, ids: Sequence[str]) -> None:
     """Delete the (locked) baskets `ids`, whose lines `_take_lines` took already; raise if any
     of them vanished under the lock."""
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         removed = connection.execute(delete(Basket).where(key_in(connection, Basket.id, chunk))).rowcount
         if removed != len(chunk):
             raise RuntimeError(f"deleted {removed} of {len(chunk)} locked baskets: rolling back")
@@ -303,16 +264,6 @@ def _total_quantity(lines: Sequence[Mapping[str, Any]]) -> str:
     return f"{sign}{units // 10000}.{units % 10000:04d}"
 
 
-def select_basket_ids(
-    connection: Connection, where: ColumnElement[bool], *, after: str | None = None, limit: int = 1000
-) -> list[str]:
-    """Up to `limit` ids of baskets matching `where` (joined like the list page), key order, > `after`."""
-    query = joined_baskets(Basket.id).where(where).order_by(Basket.id).limit(limit)
-    if after is not None:
-        query = query.where(Basket.id > after)
-    return list(connection.scalars(query))
-
-
 @dataclass(frozen=True)
 class MatchingDeletion:
     """What a delete of the baskets that still match did with each id it was given."""
@@ -342,114 +293,3 @@ def delete_baskets_still_matching(
     )  # fmt: skip
     survived, gone = split_missing(connection, result.missing)
     return MatchingDeletion(result.deleted, survived, gone, result.first_seq, result.last_seq)
-
-
-def split_missing(connection: Connection, missing: Sequence[str]) -> tuple[list[str], list[str]]:
-    """(survived, gone): of the ids a delete left alone, those that exist now (they no longer
-    matched) and those that do not (someone else deleted them), each in the order given."""
-    still_there = existing_basket_ids(connection, missing) if missing else set()
-    return (
-        [basket_id for basket_id in missing if basket_id in still_there],
-        [basket_id for basket_id in missing if basket_id not in still_there],
-    )
-
-
-def existing_basket_ids(connection: Connection, basket_ids: Sequence[str]) -> set[str]:
-    """Which of `basket_ids` exist now."""
-    found: set[str] = set()
-    for chunk in _chunks(sorted(set(basket_ids))):
-        found.update(connection.scalars(select(Basket.id).where(key_in(connection, Basket.id, chunk))))
-    return found
-
-
-@dataclass(frozen=True)
-class RestoreResult:
-    basket_id: str
-    line_count: int
-    restored_from_seq: int  # the audit row the basket came back from
-    seq: int  # the audit row recording the restore
-
-
-def restore_basket(
-    connection: Connection,
-    basket_id: str,
-    *,
-    actor: Actor,
-    note: str | None = None,
-    flow_run_id: str | None = None,
-    occurred_at: dt.datetime | None = None,
-) -> RestoreResult:
-    """Put a deleted basket and its lines back from its latest 'deleted' audit row, and chain
-    a 'restored' row recording it. Runs in the caller's write transaction.
-
-    Everything comes back as it was but `modified_at`, which is the time of the restore
-    (`occurred_at`): a restore is a touch, so the next cleanup does not delete the basket again
-    at once. The 'restored' row records that time as its basket_modified_at; the old one stays
-    in the 'deleted' row it came from.
-
-    Raises NotFound when no deletion of `basket_id` is on record, BadInput when a basket with
-    that id exists (restoring would overwrite it).
-    """
-    note = check_note(note)
-    when = occurred_at or dt.datetime.now(dt.UTC)
-    head = lock_chain_head(connection)
-    source = latest_deletion(connection, basket_id, lock=True)
-    lines = parse_lines(source["lines"])
-    connection.execute(
-        insert(Basket).values(
-            id=basket_id,
-            shop_account_id=source["shop_account_id"],
-            account_id=source["account_id"],
-            account_type=source["account_type"],
-            created_at=source["basket_created_at"],
-            modified_at=when,
-        )
-    )
-    if lines:
-        # Keep the original line ids unless one was reused meanwhile (SQLite reuses the top rowid).
-        taken = set(
-            connection.scalars(select(BasketLine.id).where(BasketLine.id.in_([line["id"] for line in lines])))
-        )
-        keep = [{**line, "basket_id": basket_id} for line in lines if line["id"] not in taken]
-        renumber = [
-            {key: value for key, value in line.items() if key != "id"} | {"basket_id": basket_id}
-            for line in lines
-            if line["id"] in taken
-        ]
-        if keep:
-            connection.execute(insert(BasketLine), keep)
-        if renumber:
-            connection.execute(insert(BasketLine), renumber)
-    restored = {
-        **_audit_row_from(source),
-        "event": "restored",
-        "occurred_at": when,
-        "basket_modified_at": when,
-        "actor": actor.name,
-        "actor_role": actor.role,
-        "reason": "restore",
-        "note": note,
-        "flow_run_id": flow_run_id,
-    }
-    new_head = append_to_chain(connection, head, [restored])
-    return RestoreResult(
-        basket_id=basket_id, line_count=len(lines), restored_from_seq=int(source["seq"]), seq=new_head.seq
-    )
-
-
-def latest_deletion(connection: Connection, basket_id: str, *, lock: bool = False) -> dict[str, Any]:
-    """The audit row a restore of `basket_id` would use: its latest deletion.
-
-    Raises BadInput when a basket with that id exists, NotFound when no deletion is on record.
-    """
-    exists = select(Basket.id).where(Basket.id == basket_id)
-    if connection.scalar(exists.with_for_update() if lock else exists) is not None:
-        raise BadInput(f"basket {basket_id} exists: only a deleted basket can be restored", field="basket_id")
-    deletions = [row for row in audit_rows_for_basket(connection, basket_id) if row["event"] == "deleted"]
-    if not deletions:
-        raise NotFound(f"no deleted basket {basket_id} in the audit log", field="basket_id")
-    return deletions[-1]
-
-
-def _audit_row_from(source: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in source.items() if key not in ("seq", "prev_hash", "hash")}
