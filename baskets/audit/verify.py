@@ -1,0 +1,105 @@
+"""Verifying the audit chain: recompute every hash from seq 1 and name the first row that does not hold."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    select,
+)
+
+from baskets.audit.canonical import HASHED_COLUMNS, chain_hash
+from baskets.audit.chain import chain_head_query
+from baskets.db import snapshot_read
+from baskets.models import GENESIS_HASH, BasketAudit
+from baskets.wording import plural
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """What `verify_audit_chain` found. `problem` is None when the chain holds; `first_bad_seq`
+    names the first row that does not, and is None also when the rows hold but a saved head
+    given to check against is not among them (no row to name)."""
+
+    count: int  # rows read
+    head_seq: int  # seq of the last row that verified
+    head_hash: str  # hash of that row (GENESIS_HASH for an empty log)
+    first_bad_seq: int | None = None
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def verify_audit_chain(connection: Connection, head: str | None = None, chunk: int = 2000) -> ChainReport:
+    """Recompute the chain from seq 1 and report the first row that does not hold.
+
+    Catches a changed field (hash mismatch), a removed row (gap in seq, or broken prev_hash
+    link), swapped rows (broken link), a tail cut off behind the chain head's back (head row
+    disagrees), and, given `head` (a hash saved earlier), a tail cut off together with the
+    chain head. Streams the log, so memory stays flat on a big one.
+    """
+    stored_head = connection.execute(chain_head_query()).first()
+    columns = [BasketAudit.__table__.c[name] for name in (*HASHED_COLUMNS, "hash")]
+    result = connection.execution_options(stream_results=True, yield_per=chunk).execute(
+        select(*columns).order_by(BasketAudit.seq)
+    )
+    expected_seq, prev_hash, count = 1, GENESIS_HASH, 0
+    saved_head_seen = head is None or head == GENESIS_HASH
+    problem: tuple[int, str] | None = None
+    with result:
+        for row in result.mappings():
+            seq = int(row["seq"])
+            if seq != expected_seq:
+                gap = f"seq {expected_seq}" if seq == expected_seq + 1 else f"seqs {expected_seq}..{seq - 1}"
+                problem = (expected_seq, f"row {gap} missing (next row is {seq})")
+            elif row["prev_hash"] != prev_hash:
+                problem = (seq, f"row {seq} does not link to row {seq - 1} (removed or reordered rows)")
+            elif chain_hash(prev_hash, dict(row)) != row["hash"]:
+                problem = (seq, f"row {seq} was changed after it was written (hash mismatch)")
+            if problem:
+                break
+            count, prev_hash, expected_seq = count + 1, row["hash"], seq + 1
+            saved_head_seen = saved_head_seen or row["hash"] == head
+    last_seq = expected_seq - 1
+    if problem is None and stored_head is None:
+        problem = (
+            last_seq + 1,
+            f"the chain head row is missing (audit_chain_head is empty): rows after seq {last_seq} "
+            "may have been cut off",
+        )
+    if problem is None and stored_head and (int(stored_head.seq), stored_head.hash) != (last_seq, prev_hash):
+        if int(stored_head.seq) > last_seq:
+            problem = (
+                last_seq + 1,
+                f"rows after seq {last_seq} missing (the chain head is at seq {stored_head.seq})",
+            )
+        else:
+            problem = (
+                min(last_seq, int(stored_head.seq) + 1),
+                f"the chain head (seq {stored_head.seq}) does not match the last row (seq {last_seq})",
+            )
+    if problem is None and not saved_head_seen:
+        return ChainReport(
+            count=count,
+            head_seq=last_seq,
+            head_hash=prev_hash,
+            problem=f"the chain never had head {head} (it has {plural(count, 'row')}; its head is "
+            f"seq {last_seq}, hash {prev_hash}): rows after seq {last_seq} were cut off, the chain "
+            "was rewritten, or that hash is another database's",
+        )
+    if problem is None:
+        return ChainReport(count=count, head_seq=last_seq, head_hash=prev_hash)
+    return ChainReport(
+        count=count, head_seq=last_seq, head_hash=prev_hash, first_bad_seq=problem[0], problem=problem[1]
+    )
+
+
+def verify_audit_chain_snapshot(engine: Engine, head: str | None = None) -> ChainReport:
+    """`verify_audit_chain` in one read-only snapshot, so deletions running meanwhile do not
+    look like tampering."""
+    with snapshot_read(engine) as connection:
+        return verify_audit_chain(connection, head)
