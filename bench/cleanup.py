@@ -109,7 +109,7 @@ def main() -> None:
     from flows.retention import retention_cleanup
 
     with prefect_test_harness(server_startup_timeout=120):
-        retention_cleanup(now=SEED_NOW - dt.timedelta(days=3650), operator=None)  # warm-up: deletes nothing
+        retention_cleanup(now=SEED_NOW - dt.timedelta(days=3650))  # warm-up: deletes nothing
         operator = _admin(engine)
         with cpu_used() as suite_cpu:
             started = time.perf_counter()
