@@ -27,7 +27,12 @@ BRANCH = re.compile(
 
 def test_the_domain_modules_are_found() -> None:
     names = {path.relative_to(REPO).as_posix() for path in DOMAIN_FILES}
-    assert {"baskets/deletion/delete.py", "baskets/audit/chain.py", "flows/retention.py", "tasks/retention.py"} <= names
+    assert {
+        "baskets/deletion/delete.py",
+        "baskets/audit/chain.py",
+        "flows/retention.py",
+        "tasks/retention.py",
+    } <= names
 
 
 @pytest.mark.parametrize("path", DOMAIN_FILES, ids=lambda path: path.relative_to(REPO).as_posix())

@@ -24,7 +24,6 @@ from baskets.export import (
     EXPORT_SCHEMA,
     FORMULA_TRIGGERS,
     ExportFormat,
-    _sqlalchemy_batches,
     count_export_rows,
     export_baskets,
     export_transport,
@@ -33,6 +32,7 @@ from baskets.export import (
     neutralise_formulas,
     plan_export_paths,
 )
+from baskets.export.query import _sqlalchemy_batches
 from baskets.files import TEMP_PREFIX, TEMP_SUFFIX, FileRules, check_writable_folder, remove_stray_temp_files
 from baskets.filters import BasketFilter
 from baskets.models import Account, Basket, BasketLine, ShopAccount
