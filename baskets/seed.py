@@ -113,7 +113,11 @@ def _company_names(rng: np.random.Generator, count: int) -> list[str]:
 
 
 def generate(baskets: int, seed: int, now: dt.datetime) -> dict[str, pa.Table]:
-    """The synthetic webstore as one Arrow table per database table (times naive UTC)."""
+    """The synthetic webstore as one Arrow table per database table (times naive UTC).
+
+    Longer than most functions, on purpose: one vectorised draw after another from one random
+    generator, whose order is what makes a seed give the same data every time; split up, the
+    dozen arrays the tables share would travel between functions."""
     if baskets < 0:
         raise BadInput(f"--baskets: {baskets} is negative (expected e.g. 10000)")
     rng = np.random.default_rng(seed)
@@ -190,7 +194,19 @@ def generate(baskets: int, seed: int, now: dt.datetime) -> dict[str, pa.Table]:
         }
     )
 
-    # Lines: 0 to 20 per basket.
+    lines = _basket_lines(rng, basket_ids)
+    return {
+        "accounts": accounts,
+        "shop_accounts": shop_accounts,
+        "baskets": basket_table,
+        "basket_lines": lines,
+        "_orphaned": pa.table({"n": [int(orphaned.sum())]}),
+    }
+
+
+def _basket_lines(rng: np.random.Generator, basket_ids: np.ndarray) -> pa.Table:
+    """0 to 20 synthetic lines per basket of `basket_ids`, drawn from `rng` after the baskets."""
+    baskets = len(basket_ids)
     counts = rng.choice(21, size=baskets, p=LINE_COUNT_WEIGHTS / LINE_COUNT_WEIGHTS.sum())
     total = int(counts.sum())
     products = np.array([f"ITEM-{i:05d}" for i in range(1, 5001)], dtype=object)
@@ -210,13 +226,7 @@ def generate(baskets: int, seed: int, now: dt.datetime) -> dict[str, pa.Table]:
             "uom_id": UOMS[rng.integers(0, len(UOMS), size=total)].tolist(),
         }
     )
-    return {
-        "accounts": accounts,
-        "shop_accounts": shop_accounts,
-        "baskets": basket_table,
-        "basket_lines": lines,
-        "_orphaned": pa.table({"n": [int(orphaned.sum())]}),
-    }
+    return lines
 
 
 def seed_database(

@@ -143,6 +143,10 @@ def _run_holding_lock(
     flow_run_id: str | None,
     lock: HeldLock,
 ) -> dict[str, Any]:
+    """Steps 2 to 6 of `retention_cleanup`, holding the lock. Longer than most functions, on
+    purpose: the run's record is opened, kept and closed here around every step, so each way
+    the run can end (dry run, safety limit, skipped baskets, success, any error) is visible in
+    one place and closes the record exactly once."""
     logger = run_logger()
     run_id, abandoned = start_cleanup_run(
         engine, actor=actor, dry_run=dry_run, as_of=as_of, flow_run_id=flow_run_id
@@ -177,13 +181,10 @@ def _run_holding_lock(
                 retention_tasks.BATCH_RETRY_DELAYS,
             )  # fmt: skip
             tally = _delete_in_batches(job, plan, lock)
-        export_dir = settings.export_dir.resolve()
-        path = snapshot_path(export_dir, engine.url, run_id, dt.datetime.now(dt.UTC))
-        rules = snapshot_rules(export_dir, settings.file_mode)
+        path = snapshot_path(settings.export_dir.resolve(), engine.url, run_id, dt.datetime.now(dt.UTC))
         with took("snapshot"):
-            rows = write_deleted_snapshot(engine, tally.first_seq, tally.last_seq, path, rules)
+            rows = _write_snapshots(engine, settings, tally, path)
             written = path
-            catch_up_snapshots(engine, export_dir, rules)  # of runs killed or failed before
         publish_retention_report(policy, plan, tally, False)
         summary = run_summary(
             plan=plan, tally=tally, dry_run=False, snapshot=path, snapshot_rows=rows, **about_run
@@ -203,20 +204,44 @@ def _run_holding_lock(
     except CleanupIncomplete:
         raise
     except BaseException as error:
-        message = error.message if isinstance(error, BasketsError) else f"{type(error).__name__}: {error}"
-        try:
-            finish(
-                tally,
-                succeeded=False,
-                plan=plan,
-                error=message.splitlines()[0] if message else type(error).__name__,
-                exit_code=getattr(error, "exit_code", 1),
-                snapshot=written,
-            )
-        except Exception as unrecorded:  # noqa: BLE001 - the run's own failure is the one to report
-            # The record stays `running`; the next run closes it as failed (`start_cleanup_run`).
-            logger.error("could not record run %d as failed: %s", run_id, unrecorded)
+        _record_failure(finish, run_id, error, tally=tally, plan=plan, snapshot=written)
         raise
+
+
+def _write_snapshots(engine: Engine, settings: Settings, tally: RunTally, path: Path) -> int:
+    """Write this run's snapshot at `path`, then those of runs killed or failed before it; the
+    number of rows in this run's."""
+    export_dir = settings.export_dir.resolve()
+    rules = snapshot_rules(export_dir, settings.file_mode)
+    rows = write_deleted_snapshot(engine, tally.first_seq, tally.last_seq, path, rules)
+    catch_up_snapshots(engine, export_dir, rules)
+    return rows
+
+
+def _record_failure(
+    finish: Callable[..., None],
+    run_id: int,
+    error: BaseException,
+    *,
+    tally: RunTally,
+    plan: CleanupPlan | None,
+    snapshot: Path | None,
+) -> None:
+    """Close the run's record as failed with `error`'s first line (`finish`: its
+    `finish_cleanup_run`); a failure to record it is logged, not raised over the run's own."""
+    message = error.message if isinstance(error, BasketsError) else f"{type(error).__name__}: {error}"
+    try:
+        finish(
+            tally,
+            succeeded=False,
+            plan=plan,
+            error=message.splitlines()[0] if message else type(error).__name__,
+            exit_code=getattr(error, "exit_code", 1),
+            snapshot=snapshot,
+        )
+    except Exception as unrecorded:  # noqa: BLE001 - the run's own failure is the one to report
+        # The record stays `running`; the next run closes it as failed (`start_cleanup_run`).
+        run_logger().error("could not record run %d as failed: %s", run_id, unrecorded)
 
 
 def _batch_limits(settings: Settings) -> BatchLimits:

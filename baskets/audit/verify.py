@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     Connection,
@@ -65,23 +66,8 @@ def verify_audit_chain(connection: Connection, head: str | None = None, chunk: i
             count, prev_hash, expected_seq = count + 1, row["hash"], seq + 1
             saved_head_seen = saved_head_seen or row["hash"] == head
     last_seq = expected_seq - 1
-    if problem is None and stored_head is None:
-        problem = (
-            last_seq + 1,
-            f"the chain head row is missing (audit_chain_head is empty): rows after seq {last_seq} "
-            "may have been cut off",
-        )
-    if problem is None and stored_head and (int(stored_head.seq), stored_head.hash) != (last_seq, prev_hash):
-        if int(stored_head.seq) > last_seq:
-            problem = (
-                last_seq + 1,
-                f"rows after seq {last_seq} missing (the chain head is at seq {stored_head.seq})",
-            )
-        else:
-            problem = (
-                min(last_seq, int(stored_head.seq) + 1),
-                f"the chain head (seq {stored_head.seq}) does not match the last row (seq {last_seq})",
-            )
+    if problem is None:
+        problem = _head_problem(stored_head, last_seq, prev_hash)
     if problem is None and not saved_head_seen:
         return ChainReport(
             count=count,
@@ -95,6 +81,26 @@ def verify_audit_chain(connection: Connection, head: str | None = None, chunk: i
         return ChainReport(count=count, head_seq=last_seq, head_hash=prev_hash)
     return ChainReport(
         count=count, head_seq=last_seq, head_hash=prev_hash, first_bad_seq=problem[0], problem=problem[1]
+    )
+
+
+def _head_problem(stored_head: Any, last_seq: int, last_hash: str) -> tuple[int, str] | None:
+    """(first bad seq, problem) when the chain head row is missing or disagrees with the last
+    row that verified (seq `last_seq`, hash `last_hash`); None when it agrees."""
+    if stored_head is None:
+        return (
+            last_seq + 1,
+            f"the chain head row is missing (audit_chain_head is empty): rows after seq {last_seq} "
+            "may have been cut off",
+        )
+    head_seq = int(stored_head.seq)
+    if (head_seq, stored_head.hash) == (last_seq, last_hash):
+        return None
+    if head_seq > last_seq:
+        return last_seq + 1, f"rows after seq {last_seq} missing (the chain head is at seq {head_seq})"
+    return (
+        min(last_seq, head_seq + 1),
+        f"the chain head (seq {head_seq}) does not match the last row (seq {last_seq})",
     )
 
 

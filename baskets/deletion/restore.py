@@ -63,21 +63,7 @@ def restore_basket(
             modified_at=when,
         )
     )
-    if lines:
-        # Keep the original line ids unless one was reused meanwhile (SQLite reuses the top rowid).
-        taken = set(
-            connection.scalars(select(BasketLine.id).where(BasketLine.id.in_([line["id"] for line in lines])))
-        )
-        keep = [{**line, "basket_id": basket_id} for line in lines if line["id"] not in taken]
-        renumber = [
-            {key: value for key, value in line.items() if key != "id"} | {"basket_id": basket_id}
-            for line in lines
-            if line["id"] in taken
-        ]
-        if keep:
-            connection.execute(insert(BasketLine), keep)
-        if renumber:
-            connection.execute(insert(BasketLine), renumber)
+    _put_lines_back(connection, basket_id, lines)
     restored = {
         **_audit_row_from(source),
         "event": "restored",
@@ -93,6 +79,26 @@ def restore_basket(
     return RestoreResult(
         basket_id=basket_id, line_count=len(lines), restored_from_seq=int(source["seq"]), seq=new_head.seq
     )
+
+
+def _put_lines_back(connection: Connection, basket_id: str, lines: list[dict[str, Any]]) -> None:
+    """Insert a restored basket's `lines`, keeping their original ids unless one was reused
+    meanwhile (SQLite reuses the top rowid): those get new ids."""
+    if not lines:
+        return
+    taken = set(
+        connection.scalars(select(BasketLine.id).where(BasketLine.id.in_([line["id"] for line in lines])))
+    )
+    keep = [{**line, "basket_id": basket_id} for line in lines if line["id"] not in taken]
+    renumber = [
+        {key: value for key, value in line.items() if key != "id"} | {"basket_id": basket_id}
+        for line in lines
+        if line["id"] in taken
+    ]
+    if keep:
+        connection.execute(insert(BasketLine), keep)
+    if renumber:
+        connection.execute(insert(BasketLine), renumber)
 
 
 def latest_deletion(connection: Connection, basket_id: str, *, lock: bool = False) -> dict[str, Any]:

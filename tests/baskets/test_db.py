@@ -103,7 +103,7 @@ def test_migration_0002_drops_the_hash_index_and_keeps_the_chain(db: DatabaseUnd
 
     from baskets.audit import verify_audit_chain_snapshot
     from baskets.db import _alembic_config
-    from tests.baskets.test_audit import _chain
+    from tests.baskets.audit.test_audit import _chain
 
     with db.engine.begin() as connection:
         command.downgrade(_alembic_config(connection), "0001")

@@ -10,7 +10,7 @@ from sqlalchemy import func, inspect, select, update
 
 from baskets.db import _alembic_config, current_revision, upgrade_database
 from baskets.models import AuditChainHead, CleanupRun
-from tests.baskets.test_audit import _chain
+from tests.baskets.audit.test_audit import _chain
 from tests.conftest import NOW, DatabaseUnderTest, add_operators
 
 _BATCHES = sa.table(

@@ -566,7 +566,7 @@ def test_line_added_while_its_batch_waits_for_the_basket_is_audited_with_it(
     from baskets.models import BasketLine
     from flows.retention import retention_cleanup
     from tasks import retention as retention_tasks
-    from tests.baskets.test_retention import add_basket
+    from tests.baskets.retention.test_retention import add_basket
 
     waited = add_basket(server_db, "anonymous", dt.timedelta(days=40), lines=1)
     other = add_basket(server_db, "anonymous", dt.timedelta(days=40), lines=2)
