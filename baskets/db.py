@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from baskets.backends import BatchLimits, backend_for
 from baskets.errors import BasketsError, WorkerMisconfigured
 
 if TYPE_CHECKING:
@@ -25,40 +25,21 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 # on every command); tests/baskets/test_db.py keeps it equal to Alembic's head.
 SCHEMA_REVISION = "0006"
 
-# The driver each backend gets when the URL names none.
-_DEFAULT_DRIVERS = {
-    "postgresql": "postgresql+psycopg",
-    "mysql": "mariadb+pymysql",
-    "mariadb": "mariadb+pymysql",
-}
-
 
 def normalise_url(url: str | URL) -> URL:
-    """Pick the project's driver for a bare backend name and anchor relative SQLite paths.
-
-    A relative SQLite path is resolved against the working folder (and its folder created),
-    so `sqlite:///var/baskets.db` means the same file for every command run from there.
-    """
+    """Pick the project's driver for a bare backend name and complete the URL as its backend
+    wants it (`Backend.normalise_url`): a relative SQLite path is resolved against the working
+    folder (and its folder created), so `sqlite:///var/baskets.db` means the same file for
+    every command run from there."""
     parsed = make_url(url)
-    if "+" not in parsed.drivername and parsed.drivername in _DEFAULT_DRIVERS:
-        parsed = parsed.set(drivername=_DEFAULT_DRIVERS[parsed.drivername])
-    backend = parsed.get_backend_name()
-    path = sqlite_file(parsed)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        parsed = parsed.set(database=str(path))
-    if backend in ("mysql", "mariadb") and "charset" not in parsed.query:
-        parsed = parsed.update_query_dict({"charset": "utf8mb4"})
-    return parsed
+    return backend_for(parsed).normalise_url(parsed)
 
 
 def sqlite_file(url: str | URL) -> Path | None:
     """The absolute path of the file an SQLite URL names (relative to the working folder), or
     None for an in-memory database or another backend. Creates nothing."""
     parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return None
-    return Path(parsed.database).expanduser().resolve()
+    return backend_for(parsed).database_file(parsed)
 
 
 def database_key(url: str | URL) -> str:
@@ -71,23 +52,10 @@ def database_key(url: str | URL) -> str:
     E.g. `postgresql-db.example.com-5432-shop-1a2b3c4d`, `sqlite-baskets.db-5e6f7a8b`.
     """
     parsed = make_url(url)
-    backend = parsed.get_backend_name()
-    if backend == "mysql":
-        backend = "mariadb"  # one server family, whichever name the URL uses
-    path = sqlite_file(parsed)
-    if backend == "sqlite":
-        parts = ["sqlite", path.name if path else "memory"]
-        identity = ["sqlite", str(path) if path else ":memory:"]
-    else:
-        parts = [backend, parsed.host or "localhost", str(parsed.port or ""), parsed.database or ""]
-        identity = parts
+    parts, identity = backend_for(parsed).database_identity(parsed)
     digest = hashlib.sha256("\0".join(identity).encode("utf-8", "surrogateescape")).hexdigest()[:8]
     readable = "-".join(re.sub(r"[^A-Za-z0-9._-]+", "_", part).strip("._") for part in parts if part)
     return f"{readable[:80]}-{digest}"
-
-
-def _sqlite_lower(value: Any) -> Any:
-    return value.lower() if isinstance(value, str) else value
 
 
 # Seconds a server may take to accept a connection and answer its handshake, when the caller
@@ -98,60 +66,16 @@ DEFAULT_CONNECT_TIMEOUT_SECONDS = 10.0
 def make_engine(
     url: str | URL, *, connect_timeout_seconds: float = DEFAULT_CONNECT_TIMEOUT_SECONDS, **kwargs: Any
 ) -> Engine:
-    """An engine for `url` with the project's per-backend set-up.
-
-    SQLite gets WAL, foreign keys (ON DELETE CASCADE needs them), a busy timeout and a
-    Unicode-aware lower() (its built-in one folds ASCII only, so 'ZOË' would miss 'zoë').
-    Transactions that write the audit chain begin IMMEDIATE on SQLite (see `write_transaction`).
-    A server that accepts the connection but never answers fails it (OperationalError) after
-    `connect_timeout_seconds` (PostgreSQL rounds it up to whole seconds, at least 2); SQLite has
-    no server and waits up to 30 s for a lock another process holds.
-    """
+    """An engine for `url` with its backend's connection set-up (`Backend.make_engine`): a
+    server that accepts the connection but never answers fails it (OperationalError) after
+    `connect_timeout_seconds`; SQLite has no server and waits up to 30 s for a lock another
+    process holds."""
     parsed = normalise_url(url)
-    backend = parsed.get_backend_name()
     try:
         parsed.get_dialect().import_dbapi()
     except ImportError as error:
         raise _missing_driver(parsed, error) from None
-    if backend == "sqlite":
-        engine = create_engine(parsed, connect_args={"timeout": 30}, **kwargs)
-
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-            # Let SQLAlchemy's begin event, not the driver, open transactions.
-            dbapi_connection.isolation_level = None
-            dbapi_connection.create_function("lower", 1, _sqlite_lower, deterministic=True)
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.close()
-
-        @event.listens_for(engine, "begin")
-        def _on_begin(connection: Connection) -> None:
-            immediate = connection.get_execution_options().get("immediate", False)
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-        return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    if backend == "postgresql":
-        # libpq's connect_timeout covers the TCP connect and the start-up exchange alike.
-        return create_engine(
-            parsed, connect_args={"connect_timeout": math.ceil(connect_timeout_seconds)}, **kwargs
-        )
-    # PyMySQL's connect_timeout covers the TCP connect only; its read timeout bounds the wait for
-    # the server's greeting and the log-in, and is lifted once connected (below) so that a long
-    # statement or a lock wait is not cut short.
-    timeouts = {"connect_timeout": connect_timeout_seconds, "read_timeout": connect_timeout_seconds}
-    engine = create_engine(parsed, connect_args=timeouts, **kwargs)
-
-    @event.listens_for(engine, "connect")
-    def _lift_read_timeout(dbapi_connection: Any, _record: Any) -> None:
-        # PyMySQL applies its _read_timeout to the socket before the next read.
-        dbapi_connection._read_timeout = None
-
-    return engine
+    return backend_for(parsed).make_engine(parsed, connect_timeout_seconds, **kwargs)
 
 
 def engine_for_settings(settings: Settings) -> Engine:
@@ -159,35 +83,37 @@ def engine_for_settings(settings: Settings) -> Engine:
     return make_engine(settings.database_url, connect_timeout_seconds=settings.connect_timeout_seconds)
 
 
-# The optional dependencies (`pip install 'basket-maintenance[EXTRA]'`) that bring each backend's driver.
-_DRIVER_EXTRAS = {"postgresql": "postgres", "mysql": "mariadb", "mariadb": "mariadb"}
-
-
 def _missing_driver(parsed: URL, error: ImportError) -> WorkerMisconfigured:
-    backend = parsed.get_backend_name()
-    extra = _DRIVER_EXTRAS.get(backend, backend)
+    backend = backend_for(parsed)
     module = getattr(error, "name", None) or parsed.get_driver_name()
     return WorkerMisconfigured(
-        f"database_url: the {backend} driver ({module}) is not installed here "
-        f"(expected pip install 'basket-maintenance[{extra}]')"
+        f"database_url: the {backend.name} driver ({module}) is not installed here "
+        f"(expected pip install 'basket-maintenance[{backend.driver_extra or backend.name}]')"
     )
 
 
 @contextlib.contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A transaction that is going to write the audit chain.
+def write_transaction(engine: Engine, limits: BatchLimits | None = None) -> Iterator[Connection]:
+    """A transaction that is going to write the audit chain, with the backend's options for it
+    (`Backend.write_options`: SQLite takes the write lock up front, PostgreSQL runs REPEATABLE
+    READ; MariaDB's InnoDB is REPEATABLE READ already). `limits` bound its lock waits and
+    statements where the database can (`Backend.batch_limits`)."""
+    backend = backend_for(engine)
+    with (
+        engine.connect().execution_options(**backend.write_options()) as connection,
+        connection.begin(),
+        contextlib.ExitStack() as limited,
+    ):
+        if limits is not None:
+            limited.enter_context(backend.batch_limits(connection, limits))
+        yield connection
 
-    On SQLite it takes the write lock up front: taking it at BEGIN rather than at the first
-    write avoids SQLite's deadlock-on-upgrade (SQLITE_BUSY that no timeout resolves) when two
-    writers read before they write. On PostgreSQL it is REPEATABLE READ, which the one-statement
-    delete (`baskets.deletion`) needs: a change by another transaction since this one's snapshot
-    to a row it deletes fails with a serialization error (`is_transaction_conflict`) rather
-    than going unseen; run the transaction again then. MariaDB's InnoDB is REPEATABLE READ
-    already.
-    """
-    options: dict[str, Any] = {"immediate": True}
-    if engine.dialect.name == "postgresql":
-        options["isolation_level"] = "REPEATABLE READ"
+
+@contextlib.contextmanager
+def snapshot_read(engine: Engine) -> Iterator[Connection]:
+    """A read-only transaction that sees one snapshot from start to end, so deletions running
+    meanwhile neither skew figures against each other nor look like tampering."""
+    options = backend_for(engine).snapshot_options()
     with engine.connect().execution_options(**options) as connection, connection.begin():
         yield connection
 
@@ -206,6 +132,27 @@ def is_transaction_conflict(error: BaseException) -> bool:
         return True
     args: tuple[Any, ...] = getattr(original, "args", ())
     return bool(args) and args[0] in _CONFLICT_ERRNOS
+
+
+# What a database says when a batch hit its limits (`Backend.batch_limits`): PostgreSQL's
+# lock_not_available and query_canceled (SQLSTATE), MariaDB's lock wait timeout and
+# max_statement_time (error numbers; 3024 is MySQL's).
+_TIMEOUT_SQLSTATES = {"55P03": "lock wait timeout", "57014": "statement timeout"}
+_TIMEOUT_ERRNOS = {1205: "lock wait timeout", 1969: "statement timeout", 3024: "statement timeout"}
+
+
+def describe_failure(error: BaseException) -> str:
+    """Why a transaction failed, in a few words for a run's summary: 'lock wait timeout',
+    'statement timeout', or the error's type and the first line of its message."""
+    original = getattr(error, "orig", None)
+    sqlstate = getattr(original, "sqlstate", None)
+    if sqlstate in _TIMEOUT_SQLSTATES:
+        return _TIMEOUT_SQLSTATES[sqlstate]
+    args: tuple[Any, ...] = getattr(original, "args", ())
+    if args and args[0] in _TIMEOUT_ERRNOS:
+        return _TIMEOUT_ERRNOS[args[0]]
+    text = str(original or error).strip()
+    return f"{type(original or error).__name__}: {text.splitlines()[0] if text else ''}".strip()
 
 
 def _alembic_config(connection: Connection) -> Any:

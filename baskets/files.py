@@ -40,6 +40,7 @@ from typing import IO
 
 from sqlalchemy.engine import URL, make_url
 
+from baskets.backends import backend_for
 from baskets.errors import BadInput
 
 try:  # advisory locks mark a temporary file as "being written"; POSIX only
@@ -89,7 +90,7 @@ def database_files(database: str | URL | None) -> tuple[Path, ...]:
         return ()
     url = make_url(database) if isinstance(database, str) else database
     name = url.database
-    if url.get_backend_name() != "sqlite" or not name or name == ":memory:" or name.startswith("file:"):
+    if backend_for(url).database_file(url) is None or not name or name.startswith("file:"):
         return ()
     main = Path(name).expanduser().absolute()
     return (main, *(main.with_name(main.name + suffix) for suffix in DATABASE_SIBLINGS))

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, TextClause, text
+from sqlalchemy import Engine
 
+from baskets.backends import backend_for
 from baskets.errors import CleanupAlreadyRunning, CleanupLockLost
 
 LOCK_NAME = "basket-maintenance:retention-cleanup"
-# pg_try_advisory_lock takes a signed 64-bit key; derive it from the name so it is stable.
-POSTGRESQL_LOCK_KEY = int.from_bytes(hashlib.sha256(LOCK_NAME.encode()).digest()[:8], "big", signed=True)
-# MariaDB's GET_LOCK names are server-wide and at most 64 characters: scope them to the database.
-MARIADB_LOCK_NAME_MAX = 64
 
 
 @dataclass(frozen=True)
@@ -81,20 +77,6 @@ def _sqlite_lock(engine: Engine) -> Iterator[HeldLock]:
         os.close(descriptor)
 
 
-def _mariadb_lock_name(connection: Connection) -> str:
-    database = connection.scalar(text("SELECT DATABASE()")) or ""
-    return f"{LOCK_NAME}:{database}"[:MARIADB_LOCK_NAME_MAX]
-
-
-# PostgreSQL lists a bigint advisory key in pg_locks as two oids: its high and low 32 bits.
-_POSTGRESQL_KEY_BITS = POSTGRESQL_LOCK_KEY & 0xFFFF_FFFF_FFFF_FFFF
-_POSTGRESQL_HELD = text(
-    "SELECT pg_backend_pid() = :pid AND EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
-    "AND granted AND pid = :pid AND classid = CAST(:high AS oid) AND objid = CAST(:low AS oid) "
-    "AND objsubid = 1)"
-).bindparams(high=_POSTGRESQL_KEY_BITS >> 32, low=_POSTGRESQL_KEY_BITS & 0xFFFF_FFFF)
-
-
 @contextlib.contextmanager
 def _server_lock(engine: Engine) -> Iterator[HeldLock]:
     # A dedicated connection in autocommit: the lock belongs to this session, not to a
@@ -104,27 +86,13 @@ def _server_lock(engine: Engine) -> Iterator[HeldLock]:
     connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     released = False
     try:
-        if engine.dialect.name == "postgresql":
-            key = {"key": POSTGRESQL_LOCK_KEY}
-            if not connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), key):
-                raise _refuse("PostgreSQL advisory lock is held")
-            pid = connection.scalar(text("SELECT pg_backend_pid()"))
-            where = f"PostgreSQL advisory lock of session {pid}"
-            try:
-                yield HeldLock(lambda: bool(connection.scalar(_POSTGRESQL_HELD, {"pid": pid})), where)
-            finally:
-                released = _released(connection, text("SELECT pg_advisory_unlock(:key)"), key)
-        else:
-            name = {"name": _mariadb_lock_name(connection)}
-            if connection.scalar(text("SELECT GET_LOCK(:name, 0)"), name) != 1:
-                raise _refuse(f"MariaDB lock {name['name']!r} is held")
-            session = connection.scalar(text("SELECT CONNECTION_ID()"))
-            where = f"MariaDB lock {name['name']!r} of connection {session}"
-            held = text("SELECT IS_USED_LOCK(:name) = :session AND CONNECTION_ID() = :session")
-            try:
-                yield HeldLock(lambda: connection.scalar(held, {**name, "session": session}) == 1, where)
-            finally:
-                released = _released(connection, text("SELECT RELEASE_LOCK(:name)"), name)
+        lock = backend_for(engine).try_server_lock(connection, LOCK_NAME)
+        if lock is None:
+            raise _refuse(f"the server's lock {LOCK_NAME!r} is held")
+        try:
+            yield HeldLock(lock.still_held, lock.where)
+        finally:
+            released = _released(lock.release)
     finally:
         if not released:
             # Never hand a session that may still hold the lock back to the pool.
@@ -132,11 +100,11 @@ def _server_lock(engine: Engine) -> Iterator[HeldLock]:
         connection.close()
 
 
-def _released(connection: Connection, unlock: TextClause, parameters: Mapping[str, object]) -> bool:
+def _released(release: Callable[[], bool]) -> bool:
     """Release the lock; False, not an exception, when the session is gone (the server freed
     the lock with it) or no longer held it: the run's outcome is decided by then."""
     try:
-        return bool(connection.scalar(unlock, parameters))
+        return release()
     except Exception:  # noqa: BLE001 - a dead session fails in the driver's own way
         return False
 
@@ -151,6 +119,6 @@ def cleanup_lock(engine: Engine) -> Iterator[HeldLock]:
     the database file. Each is freed by the server or the kernel when its holder dies. Releasing
     never raises: a lock whose session died is freed already.
     """
-    lock = _sqlite_lock(engine) if engine.dialect.name == "sqlite" else _server_lock(engine)
+    lock = _server_lock(engine) if backend_for(engine).session_locks else _sqlite_lock(engine)
     with lock as held:
         yield held

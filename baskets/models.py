@@ -45,13 +45,9 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
     on SQLite, PostgreSQL and MariaDB (MariaDB has no time zone type at all).
     """
 
-    impl = DateTime
+    # Microseconds on MariaDB too (its DATETIME keeps whole seconds unless told).
+    impl = DateTime(timezone=False).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
     cache_ok = True
-
-    def load_dialect_impl(self, dialect: Dialect) -> Any:
-        if dialect.name in ("mysql", "mariadb"):
-            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
-        return dialect.type_descriptor(DateTime(timezone=False))
 
     def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
         if value is None:
@@ -239,14 +235,9 @@ class BasketAudit(Base):
 
 
 class AuditChainHead(Base):
-    """The chain head: the row with the highest seq. Every audit writer locks the table (or, off
-    PostgreSQL, row `CHAIN_HEAD_ID`) first, which serialises the chain across sessions.
-
-    Row `CHAIN_HEAD_ID` always exists. A writer that locks first moves it to its new head and
-    removes any other rows. A retention run on PostgreSQL, whose batch transactions overlap and
-    so may not update a row a batch still in flight has committed, adds a row per batch instead
-    (id = its seq + 1); the run folds them back into row `CHAIN_HEAD_ID` when it ends.
-    """
+    """The chain head: one row (id 1) holding the seq and hash of the last audit row. Every
+    audit writer locks it first (`Backend.lock_chain_head`) and moves it to its new last row in
+    the same transaction, which serialises the chain across sessions."""
 
     __tablename__ = "audit_chain_head"
 
@@ -276,26 +267,6 @@ class CleanupRun(Base):
     skipped: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     flow_run_id: Mapped[str | None] = mapped_column(String(36))
     detail: Mapped[str | None] = mapped_column(Text)  # JSON: per-type counts, error
-
-
-class CleanupRunBatch(Base):
-    """A running cleanup's counts after each batch, written in the batch's own transaction.
-
-    An insert per batch rather than an update of the run's row: on PostgreSQL two batch
-    transactions overlap, and the later one may not update a row the earlier one committed
-    after it began. The run's row takes the final counts when the run ends, and these rows go.
-    """
-
-    __tablename__ = "cleanup_run_batches"
-    __table_args__ = ({"mysql_charset": "utf8mb4"},)
-
-    run_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    batch: Mapped[int] = mapped_column(Integer, primary_key=True)  # batches done so far, failed ones too
-    selected: Mapped[int] = mapped_column(Integer)
-    deleted: Mapped[int] = mapped_column(Integer)
-    survived: Mapped[int] = mapped_column(Integer)
-    skipped: Mapped[int] = mapped_column(Integer)
-    detail: Mapped[str] = mapped_column(Text)  # JSON, as cleanup_runs.detail
 
 
 GENESIS_HASH = "0" * 64

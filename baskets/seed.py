@@ -7,17 +7,14 @@ every database, then bulk-loaded with each backend's fast path (COPY on PostgreS
 from __future__ import annotations
 
 import datetime as dt
-import io
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-from sqlalchemy import Connection, Engine, delete, func, select, text
+from sqlalchemy import Connection, Engine, delete, func, select
 
 from baskets.audit import lock_chain_head
+from baskets.backends import backend_for
 from baskets.db import write_transaction
 from baskets.deletion import IN_LIST_SIZE, delete_baskets_with_audit
 from baskets.errors import BadInput
@@ -116,7 +113,11 @@ def _company_names(rng: np.random.Generator, count: int) -> list[str]:
 
 
 def generate(baskets: int, seed: int, now: dt.datetime) -> dict[str, pa.Table]:
-    """The synthetic webstore as one Arrow table per database table (times naive UTC)."""
+    """The synthetic webstore as one Arrow table per database table (times naive UTC).
+
+    Longer than most functions, on purpose: one vectorised draw after another from one random
+    generator, whose order is what makes a seed give the same data every time; split up, the
+    dozen arrays the tables share would travel between functions."""
     if baskets < 0:
         raise BadInput(f"--baskets: {baskets} is negative (expected e.g. 10000)")
     rng = np.random.default_rng(seed)
@@ -193,7 +194,19 @@ def generate(baskets: int, seed: int, now: dt.datetime) -> dict[str, pa.Table]:
         }
     )
 
-    # Lines: 0 to 20 per basket.
+    lines = _basket_lines(rng, basket_ids)
+    return {
+        "accounts": accounts,
+        "shop_accounts": shop_accounts,
+        "baskets": basket_table,
+        "basket_lines": lines,
+        "_orphaned": pa.table({"n": [int(orphaned.sum())]}),
+    }
+
+
+def _basket_lines(rng: np.random.Generator, basket_ids: np.ndarray) -> pa.Table:
+    """0 to 20 synthetic lines per basket of `basket_ids`, drawn from `rng` after the baskets."""
+    baskets = len(basket_ids)
     counts = rng.choice(21, size=baskets, p=LINE_COUNT_WEIGHTS / LINE_COUNT_WEIGHTS.sum())
     total = int(counts.sum())
     products = np.array([f"ITEM-{i:05d}" for i in range(1, 5001)], dtype=object)
@@ -213,52 +226,7 @@ def generate(baskets: int, seed: int, now: dt.datetime) -> dict[str, pa.Table]:
             "uom_id": UOMS[rng.integers(0, len(UOMS), size=total)].tolist(),
         }
     )
-    return {
-        "accounts": accounts,
-        "shop_accounts": shop_accounts,
-        "baskets": basket_table,
-        "basket_lines": lines,
-        "_orphaned": pa.table({"n": [int(orphaned.sum())]}),
-    }
-
-
-def _sqlite_rows(table: pa.Table) -> list[tuple[Any, ...]]:
-    """Rows in the text form SQLAlchemy's SQLite types read back (times as 'Y-m-d H:M:S.f')."""
-    columns = []
-    for name in table.column_names:
-        column = table[name]
-        if pa.types.is_timestamp(column.type):
-            column = pc.strftime(column, format="%Y-%m-%d %H:%M:%S")
-        elif pa.types.is_boolean(column.type):
-            column = pc.cast(column, pa.int8())
-        columns.append(column.to_pylist())
-    return list(zip(*columns, strict=True))
-
-
-def _load_sqlite(connection: Connection, name: str, table: pa.Table) -> None:
-    placeholders = ", ".join("?" for _ in table.column_names)
-    sql = f"INSERT INTO {name} ({', '.join(table.column_names)}) VALUES ({placeholders})"
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    for batch in table.to_batches(max_chunksize=200_000):
-        cursor.executemany(sql, _sqlite_rows(pa.Table.from_batches([batch])))
-
-
-def _load_postgresql(connection: Connection, name: str, table: pa.Table) -> None:
-    buffer = io.BytesIO()
-    pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False))
-    columns = ", ".join(table.column_names)
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f"COPY {name} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
-        copy.write(buffer.getvalue())
-
-
-def _load_generic(connection: Connection, name: str, table: pa.Table) -> None:
-    sql = text(
-        f"INSERT INTO {name} ({', '.join(table.column_names)}) "
-        f"VALUES ({', '.join(':' + c for c in table.column_names)})"
-    )
-    for batch in table.to_batches(max_chunksize=20_000):
-        connection.execute(sql, batch.to_pylist())
+    return lines
 
 
 def seed_database(
@@ -279,8 +247,7 @@ def seed_database(
     database nobody uses yet are they simply emptied. One transaction: a failure changes nothing.
     """
     tables = generate(baskets, seed, now)
-    backend = engine.dialect.name
-    load = {"sqlite": _load_sqlite, "postgresql": _load_postgresql}.get(backend, _load_generic)
+    backend = backend_for(engine)
     with write_transaction(engine) as connection:
         if replace:
             # First, before the transaction's snapshot (PostgreSQL): the audited delete appends
@@ -302,15 +269,8 @@ def seed_database(
         for accounts in (ShopAccount, Account):
             connection.execute(delete(accounts))
         for name in ("accounts", "shop_accounts", "baskets", "basket_lines"):
-            load(connection, name, tables[name])
-        if backend == "postgresql":
-            # Lines were loaded with explicit ids; move the id sequence past them.
-            connection.execute(
-                text(
-                    "SELECT setval(pg_get_serial_sequence('basket_lines', 'id'), "
-                    "COALESCE((SELECT max(id) FROM basket_lines), 0) + 1, false)"
-                )
-            )
+            backend.bulk_load(connection, name, tables[name])
+        backend.reset_id_sequence(connection, "basket_lines")  # lines were loaded with their ids
     return SeedSummary(
         shop_accounts=tables["shop_accounts"].num_rows,
         accounts=tables["accounts"].num_rows,

@@ -14,7 +14,7 @@ from baskets.alerts import Alert
 from baskets.audit import chain_head_query
 from baskets.models import Basket, CleanupRun
 from baskets.privacy.redaction import count_redacted_rows
-from baskets.retention import RetentionPolicy, count_expired_baskets, with_last_batch
+from baskets.retention.policy import RetentionPolicy, count_expired_baskets
 from config.settings import Settings
 
 CLEANUP_FLOW = "retention-cleanup"
@@ -111,8 +111,8 @@ class HealthReport:
 
 
 def _summary(connection: Connection, row: Any) -> CleanupRunSummary:
-    """A run's record; a running run's counts as of its last batch (`with_last_batch`)."""
-    row = SimpleNamespace(**with_last_batch(connection, dict(row._mapping)))
+    """A run's record (a running run's counts are its last committed batch's)."""
+    row = SimpleNamespace(**row._mapping)
     try:
         detail = json.loads(row.detail) if row.detail else {}
     except ValueError:

@@ -65,6 +65,10 @@ def bare_batched_delete(engine, policy: RetentionPolicy) -> tuple[float, float, 
     return time.perf_counter() - started, longest, deleted
 
 
+# The ratio each backend's cleanup may take against its bare batched delete (docs/performance.md).
+RATIO_TARGETS = {"sqlite": 2.0, "postgresql": 3.0}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baskets", type=int, default=1_000_000)
@@ -105,7 +109,7 @@ def main() -> None:
     from flows.retention import retention_cleanup
 
     with prefect_test_harness(server_startup_timeout=120):
-        retention_cleanup(now=SEED_NOW - dt.timedelta(days=3650), operator=None)  # warm-up: deletes nothing
+        retention_cleanup(now=SEED_NOW - dt.timedelta(days=3650))  # warm-up: deletes nothing
         operator = _admin(engine)
         with cpu_used() as suite_cpu:
             started = time.perf_counter()
@@ -120,8 +124,9 @@ def main() -> None:
     )
     print(f"  steps: {describe_step_times(summary['seconds'])}")
     ratio = suite_seconds / bare_seconds
-    print(f"ratio suite / bare: {ratio:.2f} (target <= 2.0)")
-    print(f"longest batch transaction: {summary['longest_batch_seconds']:.3f} s (target <= 1 s)")
+    target = RATIO_TARGETS.get(engine.dialect.name, 2.0)
+    print(f"ratio suite / bare: {ratio:.2f} (target <= {target:.1f})")
+    print(f"longest batch transaction: {summary['longest_batch_seconds']:.3f} s (target <= 0.5 s)")
     if bare_cpu.machine and suite_cpu.machine and bare_cpu.process:
         print(
             f"CPU work suite / bare: {suite_cpu.machine / bare_cpu.machine:.2f} machine-wide, "

@@ -31,6 +31,7 @@ sys.path.insert(0, str(REPO))
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from baskets.backends import backend_named  # noqa: E402
 from baskets.db import make_engine, upgrade_database  # noqa: E402
 from baskets.export import export_sql  # noqa: E402
 from baskets.filters import BasketFilter  # noqa: E402
@@ -109,7 +110,7 @@ def ensure_seeded(url: str, lines: int) -> tuple[int, int]:
 def native_export(backend: str, url: str, out: Path) -> tuple[float, int]:
     """Seconds and rows of the database client's own CSV export of the export query."""
     parsed = make_url(url)
-    sql = export_sql(BasketFilter(), backend)
+    sql = export_sql(BasketFilter(), backend_named(backend))
     sql = " ".join(sql.split())
     env = dict(os.environ)
     if backend == "sqlite":

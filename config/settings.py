@@ -49,6 +49,8 @@ ENV_PREFIX = "BASKETS_"
 NON_SETTING_VARIABLES = frozenset({"BASKETS_CONFIG", "BASKETS_DEBUG"})
 # A hundred years: any cut-off `now - days` stays a date every database can compare with.
 MAX_RETENTION_DAYS = 36_500
+# The longest lock wait or statement a cleanup batch may be allowed (one hour).
+MAX_LIMIT_SECONDS = 3600
 
 
 class SettingsError(ValueError):
@@ -141,6 +143,38 @@ class PrivacySettings(BaseModel):
     @classmethod
     def _export_days_in_range(cls, value: int) -> int:
         return _check_days(value, 30)
+
+
+def _check_seconds(value: float, example: int) -> float:
+    if not 0 < value <= MAX_LIMIT_SECONDS:
+        raise ValueError(
+            f"{value:g} is out of range (expected seconds 0 < seconds <= {MAX_LIMIT_SECONDS}, e.g. {example})"
+        )
+    return value
+
+
+class CleanupSettings(BaseModel):
+    """Limits of each batch transaction of a retention cleanup, so that no run waits forever on
+    a lock another session holds: a batch that hits one is retried, then split, and the baskets
+    that keep hitting it are skipped for the next run (PostgreSQL and MariaDB; SQLite has one
+    writer at a time and waits up to 30 s for it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Seconds a batch waits for a row or table lock another session holds.
+    lock_timeout_seconds: StrictFloat = 5
+    # Seconds one statement of a batch may run.
+    statement_timeout_seconds: StrictFloat = 60
+
+    @field_validator("lock_timeout_seconds")
+    @classmethod
+    def _lock_timeout_bounded(cls, value: float) -> float:
+        return _check_seconds(value, 5)
+
+    @field_validator("statement_timeout_seconds")
+    @classmethod
+    def _statement_timeout_bounded(cls, value: float) -> float:
+        return _check_seconds(value, 60)
 
 
 class ScheduleSettings(BaseModel):
@@ -255,6 +289,7 @@ class Settings(BaseSettings):
     operator: str | None = None
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    cleanup: CleanupSettings = Field(default_factory=CleanupSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import datetime as dt
 import functools
 import gc
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +15,7 @@ from pydantic import AfterValidator
 from sqlalchemy import Engine
 
 from baskets.alerts import ping_heartbeat
+from baskets.backends import BatchLimits
 from baskets.db import check_schema, engine_for_settings
 from baskets.errors import BasketsError, CleanupAlreadyRunning
 from baskets.files import check_writable_folder
@@ -26,14 +25,12 @@ from baskets.retention import (
     CleanupIncomplete,
     CleanupPlan,
     ExpiredBasket,
-    PreviousBatch,
     RetentionPolicy,
     RunTally,
     StepTimes,
     check_safety_share,
     describe_incomplete,
     finish_cleanup_run,
-    record_failed_batch,
     record_refused_run,
     run_summary,
     selected_ahead,
@@ -147,6 +144,10 @@ def _run_holding_lock(
     flow_run_id: str | None,
     lock: HeldLock,
 ) -> dict[str, Any]:
+    """Steps 2 to 6 of `retention_cleanup`, holding the lock. Longer than most functions, on
+    purpose: the run's record is opened, kept and closed here around every step, so each way
+    the run can end (dry run, safety limit, skipped baskets, success, any error) is visible in
+    one place and closes the record exactly once."""
     logger = run_logger()
     run_id, abandoned = start_cleanup_run(
         engine, actor=actor, dry_run=dry_run, as_of=as_of, flow_run_id=flow_run_id
@@ -177,14 +178,15 @@ def _run_holding_lock(
         if plan.over_limit:
             logger.warning("over the safety share (%.1f%%), forced by %s", plan.share * 100, actor.name)
         with took("deleting"):
-            tally = _delete_in_batches(engine, policy, plan, actor, run_id, flow_run_id, lock)
-        export_dir = settings.export_dir.resolve()
-        path = snapshot_path(export_dir, engine.url, run_id, dt.datetime.now(dt.UTC))
-        rules = snapshot_rules(export_dir, settings.file_mode)
+            job = retention_tasks.BatchJob(
+                engine, policy, plan.as_of, actor, run_id, flow_run_id, _batch_limits(settings),
+                retention_tasks.BATCH_RETRY_DELAYS,
+            )  # fmt: skip
+            tally = _delete_in_batches(job, plan, lock)
+        path = snapshot_path(settings.export_dir.resolve(), engine.url, run_id, dt.datetime.now(dt.UTC))
         with took("snapshot"):
-            rows = write_deleted_snapshot(engine, tally.first_seq, tally.last_seq, path, rules)
+            rows = _write_snapshots(engine, settings, tally, path)
             written = path
-            catch_up_snapshots(engine, export_dir, rules)  # of runs killed or failed before
         with took("privacy"):
             privacy = _apply_privacy_retention(engine, settings, as_of, dry_run=False)
         publish_retention_report(policy, plan, tally, False)
@@ -211,19 +213,7 @@ def _run_holding_lock(
     except CleanupIncomplete:
         raise
     except BaseException as error:
-        message = error.message if isinstance(error, BasketsError) else f"{type(error).__name__}: {error}"
-        try:
-            finish(
-                tally,
-                succeeded=False,
-                plan=plan,
-                error=message.splitlines()[0] if message else type(error).__name__,
-                exit_code=getattr(error, "exit_code", 1),
-                snapshot=written,
-            )
-        except Exception as unrecorded:  # noqa: BLE001 - the run's own failure is the one to report
-            # The record stays `running`; the next run closes it as failed (`start_cleanup_run`).
-            logger.error("could not record run %d as failed: %s", run_id, unrecorded)
+        _record_failure(finish, run_id, error, tally=tally, plan=plan, snapshot=written)
         raise
 
 
@@ -252,15 +242,49 @@ def _apply_privacy_retention(
     return privacy
 
 
-def _delete_in_batches(
-    engine: Engine,
-    policy: RetentionPolicy,
-    plan: CleanupPlan,
-    actor: Actor,
+def _write_snapshots(engine: Engine, settings: Settings, tally: RunTally, path: Path) -> int:
+    """Write this run's snapshot at `path`, then those of runs killed or failed before it; the
+    number of rows in this run's."""
+    export_dir = settings.export_dir.resolve()
+    rules = snapshot_rules(export_dir, settings.file_mode)
+    rows = write_deleted_snapshot(engine, tally.first_seq, tally.last_seq, path, rules)
+    catch_up_snapshots(engine, export_dir, rules)
+    return rows
+
+
+def _record_failure(
+    finish: Callable[..., None],
     run_id: int,
-    flow_run_id: str | None,
-    lock: HeldLock,
-) -> RunTally:
+    error: BaseException,
+    *,
+    tally: RunTally,
+    plan: CleanupPlan | None,
+    snapshot: Path | None,
+) -> None:
+    """Close the run's record as failed with `error`'s first line (`finish`: its
+    `finish_cleanup_run`); a failure to record it is logged, not raised over the run's own."""
+    message = error.message if isinstance(error, BasketsError) else f"{type(error).__name__}: {error}"
+    try:
+        finish(
+            tally,
+            succeeded=False,
+            plan=plan,
+            error=message.splitlines()[0] if message else type(error).__name__,
+            exit_code=getattr(error, "exit_code", 1),
+            snapshot=snapshot,
+        )
+    except Exception as unrecorded:  # noqa: BLE001 - the run's own failure is the one to report
+        # The record stays `running`; the next run closes it as failed (`start_cleanup_run`).
+        run_logger().error("could not record run %d as failed: %s", run_id, unrecorded)
+
+
+def _batch_limits(settings: Settings) -> BatchLimits:
+    return BatchLimits(settings.cleanup.lock_timeout_seconds, settings.cleanup.statement_timeout_seconds)
+
+
+def _delete_in_batches(job: retention_tasks.BatchJob, plan: CleanupPlan, lock: HeldLock) -> RunTally:
+    """Delete the expired baskets batch after batch (each one committed before the next),
+    reporting progress to the progress artifact and this process's listeners."""
     progress = create_artifact(
         "progress",
         progress=0.0,
@@ -271,9 +295,11 @@ def _delete_in_batches(
     done = 0
     next_update = time.monotonic() + PROGRESS_UPDATE_SECONDS
     with _old_objects_frozen():
-        batches = _while_locked(lock, selected_ahead(walk_expired_batches(engine, policy, plan.as_of)))
-        for batch, counts in _batches_deleted(engine, batches, policy, plan, actor, run_id, flow_run_id):
-            tally = counts
+        batches = _while_locked(
+            lock, selected_ahead(walk_expired_batches(job.engine, job.policy, plan.as_of))
+        )
+        for batch in batches:
+            tally = retention_tasks.delete_batch_isolating_failures(job, batch, tally)
             done += len(batch)
             expected = max(plan.total, done)
             if time.monotonic() >= next_update:  # one API call per batch would cost more than some batches
@@ -292,59 +318,6 @@ def _while_locked(lock: HeldLock, batches: Iterator[list[ExpiredBasket]]) -> Ite
     for batch in batches:
         lock.check()
         yield batch
-
-
-def _batches_deleted(
-    engine: Engine,
-    batches: Iterator[list[ExpiredBasket]],
-    policy: RetentionPolicy,
-    plan: CleanupPlan,
-    actor: Actor,
-    run_id: int,
-    flow_run_id: str | None,
-) -> Iterator[tuple[list[ExpiredBasket], RunTally]]:
-    """Delete `batches` in order, yielding each with the run's counts once it has committed.
-
-    On PostgreSQL two batches overlap: while one builds, hashes and copies its audit rows, the
-    next one's delete statement runs on a second connection (it locks the chain head only after
-    the first has committed; see `delete_expired_batch`). That keeps both of the database's and
-    this process's CPUs at work, where one batch at a time leaves each idle while the other works.
-    """
-
-    def delete(batch: list[ExpiredBasket], tally: RunTally | PreviousBatch) -> RunTally:
-        outcome = retention_tasks.delete_batch_with_retries(
-            engine,
-            batch,
-            policy=policy,
-            now=plan.as_of,
-            actor=actor,
-            run_id=run_id,
-            tally=tally,
-            flow_run_id=flow_run_id,
-        )
-        if outcome is not None:
-            return outcome.tally
-        before = tally(None) if callable(tally) else tally
-        return record_failed_batch(engine, batch, run_id=run_id, tally=before)
-
-    tally = RunTally()
-    if engine.dialect.name != "postgresql":
-        for batch in batches:
-            tally = delete(batch, tally)
-            yield batch, tally
-        return
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="delete-batch") as pool:
-        previous: tuple[list[ExpiredBasket], Future[RunTally]] | None = None
-        for batch in batches:
-            after: RunTally | PreviousBatch = tally if previous is None else previous[1].result
-            # A copy of this context per batch: Prefect's run context, for the run logger.
-            current = (batch, pool.submit(contextvars.copy_context().run, delete, batch, after))
-            if previous is not None:
-                tally = previous[1].result()
-                yield previous[0], tally
-            previous = current
-        if previous is not None:
-            yield previous[0], previous[1].result()
 
 
 @contextlib.contextmanager

@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine
 
-from baskets.db import is_transaction_conflict
+from baskets.backends import BatchLimits
+from baskets.db import describe_failure, is_transaction_conflict
 from baskets.errors import BasketsError
 from baskets.files import FileRules
 from baskets.retention import (
@@ -17,12 +19,12 @@ from baskets.retention import (
     BatchOutcome,
     CleanupPlan,
     ExpiredBasket,
-    PreviousBatch,
     RetentionPolicy,
     RunTally,
     category_report_markdown,
     delete_expired_batch,
     plan_cleanup,
+    record_skipped_baskets,
     record_snapshot,
     runs_missing_snapshot,
     snapshot_path,
@@ -31,8 +33,7 @@ from baskets.retention import (
 from baskets.roles import Actor
 from flows.runner import create_artifact, run_logger, task
 
-# Waits before each retry of a failed batch (a lock timeout, a deadlock, a constraint error):
-# the transaction rolled back whole, so running it again cannot delete or audit twice.
+# Waits before each retry of a failed batch (a lock timeout, a deadlock, a constraint error).
 BATCH_RETRY_DELAYS: tuple[float, ...] = (2.0, 8.0, 30.0)
 # Clashes with a concurrent transaction retried at once, on top of those.
 CONFLICT_RETRIES = 5
@@ -54,24 +55,91 @@ def plan_retention_cleanup(engine: Engine, policy: RetentionPolicy, now: dt.date
     return plan
 
 
-def delete_batch_with_retries(
-    engine: Engine,
-    batch: Sequence[ExpiredBasket],
-    *,
-    policy: RetentionPolicy,
-    now: dt.datetime,
-    actor: Actor,
-    run_id: int,
-    tally: RunTally | PreviousBatch,
-    flow_run_id: str | None,
-) -> BatchOutcome | None:
-    """Delete one key-ordered batch with its audit rows in one transaction (see
-    delete_expired_batch), retrying after each of BATCH_RETRY_DELAYS; None when it kept failing.
+@dataclass(frozen=True)
+class BatchJob:
+    """What every batch of one run is deleted with (`delete_batch_isolating_failures`)."""
 
-    `tally` as delete_expired_batch takes it. With a `PreviousBatch` only the first attempt
-    overlaps the previous batch; any retry waits for that batch and runs on its own, locking the
-    chain head first. A first attempt that only timed out waiting for the previous batch runs
-    again at once without using up a retry.
+    engine: Engine
+    policy: RetentionPolicy
+    now: dt.datetime
+    actor: Actor
+    run_id: int
+    flow_run_id: str | None
+    limits: BatchLimits | None = None
+    # Waits before each retry of a failed batch: the transaction rolled back whole, so running
+    # it again cannot delete or audit twice.
+    retry_delays: tuple[float, ...] = BATCH_RETRY_DELAYS
+
+
+def delete_batch_isolating_failures(
+    job: BatchJob, batch: Sequence[ExpiredBasket], tally: RunTally
+) -> RunTally:
+    """Delete one key-ordered batch with its audit rows (`delete_batch_with_retries`); returns
+    the run's counts after it.
+
+    One failing basket costs one basket: a batch that still fails after its retries is split in
+    halves, each tried once and split again while it fails, until the baskets that fail by
+    themselves are found. Only those are skipped (with the reason, `describe_failure`) and
+    named in the run's summary; the rest of the batch is deleted and audited, in parts. A part
+    gets no delayed retries: its batch had them, and a row lock that outlasted them would make
+    every part wait its limit again.
+    """
+    counted = _Counted()
+    outcome, error = delete_batch_with_retries(job, batch, tally, counted, job.retry_delays)
+    if outcome is not None:
+        return outcome.tally
+    run_logger().warning(
+        "batch %s..%s failed after %d retries (%s): splitting it to find the baskets that fail",
+        batch[0].basket_id,
+        batch[-1].basket_id,
+        len(job.retry_delays),
+        describe_failure(error),
+    )
+    return _split_until_isolated(job, batch, tally, counted, error)
+
+
+@dataclass
+class _Counted:
+    """Whether a batch's parts have counted it yet as a batch, and as a failed one."""
+
+    batch: bool = False
+    failure: bool = False
+
+
+def _split_until_isolated(
+    job: BatchJob, baskets: Sequence[ExpiredBasket], tally: RunTally, counted: _Counted, error: Exception
+) -> RunTally:
+    """Skip `baskets` if it is one basket that failed with `error`; else delete each half,
+    splitting it again when it fails."""
+    if len(baskets) == 1:
+        reason = describe_failure(error)
+        run_logger().error("basket %s skipped for the next run: %s", baskets[0].basket_id, reason)
+        tally = record_skipped_baskets(
+            job.engine, baskets, run_id=job.run_id, tally=tally, reason=reason,
+            new_batch=not counted.batch, new_failure=not counted.failure,
+        )  # fmt: skip
+        counted.batch = counted.failure = True
+        return tally
+    middle = len(baskets) // 2
+    for part in (baskets[:middle], baskets[middle:]):
+        outcome, failure = delete_batch_with_retries(job, part, tally, counted, ())
+        tally = (
+            outcome.tally
+            if outcome is not None
+            else _split_until_isolated(job, part, tally, counted, failure)
+        )
+    return tally
+
+
+def delete_batch_with_retries(
+    job: BatchJob,
+    batch: Sequence[ExpiredBasket],
+    tally: RunTally,
+    counted: _Counted,
+    delays: tuple[float, ...],
+) -> tuple[BatchOutcome, None] | tuple[None, Exception]:
+    """Delete `batch` in one transaction (`delete_expired_batch`), retrying after each of
+    `delays`; (outcome, None), or (None, the last error) when it kept failing.
 
     A clash with a concurrent transaction (a serialization failure: someone changed a basket or
     line of the batch meanwhile; or a deadlock) is retried at once, up to CONFLICT_RETRIES
@@ -81,72 +149,41 @@ def delete_batch_with_retries(
     as much as the batch itself, and a night's cleanup has a thousand batches.
     """
     logger = run_logger()
-    delays = tuple(BATCH_RETRY_DELAYS)  # read at call time (tests shorten them)
     attempt = conflicts = 0
+    where = f"{batch[0].basket_id}..{batch[-1].basket_id}"
     while True:
         try:
             outcome = delete_expired_batch(
-                engine,
-                batch,
-                policy=policy,
-                now=now,
-                actor=actor,
-                run_id=run_id,
-                tally=tally,
-                flow_run_id=flow_run_id,
-            )
+                job.engine, batch, policy=job.policy, now=job.now, actor=job.actor, run_id=job.run_id,
+                tally=tally, flow_run_id=job.flow_run_id, limits=job.limits, new_batch=not counted.batch,
+            )  # fmt: skip
         except BasketsError:  # expected and final, e.g. a broken audit chain: no retry mends it
             raise
         except Exception as error:  # a lock timeout, a deadlock, a lost connection, a constraint
-            if callable(tally):
-                tally = tally(None)  # raises what the previous batch raised, if it failed
-                if isinstance(error, TimeoutError):  # the previous batch took long: not this one's fault
-                    logger.info(
-                        "batch %s..%s waited too long for the previous batch, running it again",
-                        batch[0].basket_id,
-                        batch[-1].basket_id,
-                    )
-                    continue
             if is_transaction_conflict(error) and conflicts < CONFLICT_RETRIES:
                 conflicts += 1
                 logger.info(
-                    "batch %s..%s clashed with a concurrent change, running it again: %s",
-                    batch[0].basket_id,
-                    batch[-1].basket_id,
+                    "batch %s clashed with a concurrent change, running it again: %s",
+                    where,
                     _first_line(error),
                 )
                 continue
             if attempt == len(delays):
-                logger.error(
-                    "batch %s..%s failed after %d retries, skipped for the next run: %s",
-                    batch[0].basket_id,
-                    batch[-1].basket_id,
-                    len(delays),
-                    _first_line(error),
-                )
-                return None
+                return None, error
             logger.warning(
-                "batch %s..%s failed (retry %d of %d in %.0f s): %s",
-                batch[0].basket_id,
-                batch[-1].basket_id,
-                attempt + 1,
-                len(delays),
-                delays[attempt],
-                _first_line(error),
-            )
+                "batch %s failed (retry %d of %d in %.0f s): %s",
+                where, attempt + 1, len(delays), delays[attempt], _first_line(error),
+            )  # fmt: skip
             time.sleep(delays[attempt])
             attempt += 1
             continue
+        counted.batch = True
         if outcome.survived or outcome.gone:
             logger.info(
-                "batch %s..%s: %d deleted, %d touched since selection (kept), %d already gone",
-                batch[0].basket_id,
-                batch[-1].basket_id,
-                len(outcome.deleted),
-                len(outcome.survived),
-                len(outcome.gone),
-            )
-        return outcome
+                "batch %s: %d deleted, %d touched since selection (kept), %d already gone",
+                where, len(outcome.deleted), len(outcome.survived), len(outcome.gone),
+            )  # fmt: skip
+        return outcome, None
 
 
 def _first_line(error: BaseException) -> str:

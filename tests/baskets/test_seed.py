@@ -203,17 +203,16 @@ def test_replace_as_an_administrator_deletes_every_basket_with_a_chained_audit_r
 def test_replace_that_fails_while_loading_leaves_baskets_and_audit_log_as_they_were(
     db: DatabaseUnderTest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from baskets import seed as seed_module
+    from baskets.backends import backend_for
 
     seed_database(db.engine, 40, 1, NOW)
     add_operators(db)
     before = _basket_ids(db)
 
-    def broken_generic_load(connection, name, table):  # type: ignore[no-untyped-def]
+    def broken_bulk_load(self, connection, name, table):  # type: ignore[no-untyped-def]
         raise RuntimeError("disk full")
 
-    for name in ("_load_sqlite", "_load_postgresql", "_load_generic"):
-        monkeypatch.setattr(seed_module, name, broken_generic_load)
+    monkeypatch.setattr(type(backend_for(db.engine)), "bulk_load", broken_bulk_load)
     with pytest.raises(RuntimeError, match="disk full"):
         seed_database(db.engine, 40, 2, NOW, replace=True, operator="alice")
     assert _basket_ids(db) == before

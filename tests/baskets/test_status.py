@@ -7,9 +7,9 @@ import json
 import uuid
 from decimal import Decimal
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, update
 
-from baskets.models import AuditChainHead, Basket, BasketLine, CleanupRun, CleanupRunBatch
+from baskets.models import AuditChainHead, Basket, BasketLine, CleanupRun
 from baskets.status import check_health, stale_alert_due, stale_alert_record, stale_success_alert
 from config.settings import load_settings
 from tests.conftest import NOW, DatabaseUnderTest
@@ -187,39 +187,6 @@ def test_audit_head_is_the_chain_head_row(db: DatabaseUnderTest) -> None:
 
     assert (report.audit_head_seq, report.audit_head_hash) == (42, "ab" * 32)
     assert report.as_json()["audit_head"] == {"seq": 42, "hash": "ab" * 32}
-
-
-def test_audit_head_is_the_highest_head_row_while_overlapping_batches_add_rows(db: DatabaseUnderTest) -> None:
-    with db.engine.begin() as connection:
-        connection.execute(update(AuditChainHead).values(seq=42, hash="ab" * 32))
-        connection.execute(insert(AuditChainHead).values(id=44, seq=43, hash="cd" * 32))
-
-    assert (health(db).audit_head_seq, health(db).audit_head_hash) == (43, "cd" * 32)
-
-
-def test_a_running_runs_counts_are_those_of_its_last_batch(db: DatabaseUnderTest) -> None:
-    flow_run_id = add_cleanup_run(db, finished=NOW - HOUR, status="running", counts=(0, 0, 0, 0))
-    with db.engine.begin() as connection:
-        run_id = connection.scalar(select(CleanupRun.id).where(CleanupRun.flow_run_id == flow_run_id))
-        for batch, deleted in ((1, 3), (2, 7)):
-            connection.execute(
-                insert(CleanupRunBatch).values(
-                    run_id=run_id,
-                    batch=batch,
-                    selected=deleted + 1,
-                    deleted=deleted,
-                    survived=1,
-                    skipped=0,
-                    detail=json.dumps({"batches": batch}),
-                )  # fmt: skip
-            )
-
-    last_run = health(db).last_run
-    assert last_run is not None and last_run.status == "running"
-    assert (last_run.counts, last_run.detail) == (
-        {"selected": 8, "deleted": 7, "survived": 1, "skipped": 0},
-        {"batches": 2},
-    )
 
 
 def test_stale_alert_names_the_last_success_its_counts_and_what_waits(db: DatabaseUnderTest) -> None:

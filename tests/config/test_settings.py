@@ -129,7 +129,7 @@ def _refusal(**overrides: object) -> str:
         (
             "[retension]\ndays = { customer = 365 }\n",
             "setting retension: unknown setting (expected one of database_url, connect_timeout_seconds, "
-            "export_dir, file_mode, operator, retention, privacy, schedule, alerts)",
+            "export_dir, file_mode, operator, retention, privacy, cleanup, schedule, alerts)",
         ),
         (
             "[retention]\nday = { customer = 365 }\n",
@@ -155,7 +155,7 @@ def test_unknown_key_or_table_in_a_settings_file_is_refused_naming_it(
             "BASKETS_RETENSION__DAYS: unknown setting (expected one of BASKETS_DATABASE_URL, "
             "BASKETS_CONNECT_TIMEOUT_SECONDS, BASKETS_EXPORT_DIR, BASKETS_FILE_MODE, BASKETS_OPERATOR, BASKETS_RETENTION, "
             "BASKETS_PRIVACY, "
-            "BASKETS_SCHEDULE, BASKETS_ALERTS)",
+            "BASKETS_CLEANUP, BASKETS_SCHEDULE, BASKETS_ALERTS)",
         ),
         (
             "BASKETS_RETENTION__DAY",
@@ -375,6 +375,32 @@ def test_variables_differing_only_in_case_are_refused_naming_both(monkeypatch: p
         ("BASKETS_CONNECT_TIMEOUT_SECONDS", "-3", "setting connect_timeout_seconds: -3 is out of range"),
         ("BASKETS_CONNECT_TIMEOUT_SECONDS", "601", "setting connect_timeout_seconds: 601 is out of range"),
         ("BASKETS_CONNECT_TIMEOUT_SECONDS", "nan", "setting connect_timeout_seconds: nan is out of range"),
+        (
+            "BASKETS_CLEANUP__LOCK_TIMEOUT_SECONDS",
+            "0",
+            "setting cleanup.lock_timeout_seconds: 0 is out of range (expected seconds 0 < seconds <= 3600, e.g. 5)",
+        ),
+        (
+            "BASKETS_CLEANUP__LOCK_TIMEOUT_SECONDS",
+            "-1",
+            "setting cleanup.lock_timeout_seconds: -1 is out of range",
+        ),
+        (
+            "BASKETS_CLEANUP__LOCK_TIMEOUT_SECONDS",
+            "inf",
+            "setting cleanup.lock_timeout_seconds: inf is out of range",
+        ),
+        (
+            "BASKETS_CLEANUP__LOCK_TIMEOUT_SECONDS",
+            "nan",
+            "setting cleanup.lock_timeout_seconds: nan is out of range",
+        ),
+        (
+            "BASKETS_CLEANUP__STATEMENT_TIMEOUT_SECONDS",
+            "3601",
+            "setting cleanup.statement_timeout_seconds: 3601 is out of range (expected seconds 0 < seconds <= 3600, "
+            "e.g. 60)",
+        ),
     ],
 )
 def test_value_out_of_its_range_is_refused(
@@ -419,6 +445,31 @@ def test_settings_file_that_is_not_toml_is_refused_naming_it(
 
 def test_connect_timeout_defaults_to_ten_seconds() -> None:
     assert load_settings().connect_timeout_seconds == 10
+
+
+def test_cleanup_batch_limits_default_to_five_and_sixty_seconds_and_are_read_from_env_and_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    cleanup = load_settings().cleanup
+    assert (cleanup.lock_timeout_seconds, cleanup.statement_timeout_seconds) == (5, 60)
+    _with_site_file(monkeypatch, tmp_path, "[cleanup]\nlock_timeout_seconds = 2.5\n")
+    monkeypatch.setenv("BASKETS_CLEANUP__STATEMENT_TIMEOUT_SECONDS", "30")
+    cleanup = load_settings().cleanup
+    assert (cleanup.lock_timeout_seconds, cleanup.statement_timeout_seconds) == (2.5, 30)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("abc", "setting cleanup.lock_timeout_seconds: 'abc' is not a number"),
+        ("", "setting cleanup.lock_timeout_seconds: '' is not a number"),
+    ],
+)
+def test_a_cleanup_limit_that_is_not_a_number_is_refused_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, value: str, expected: str
+) -> None:
+    monkeypatch.setenv("BASKETS_CLEANUP__LOCK_TIMEOUT_SECONDS", value)
+    assert _refusal().startswith(expected)
 
 
 def test_control_characters_in_a_key_or_value_stay_on_one_line(

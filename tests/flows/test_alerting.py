@@ -150,7 +150,7 @@ def expired_baskets(sqlite_db: DatabaseUnderTest, monkeypatch, tmp_path) -> list
         return sorted(connection.scalars(select(Basket.id)))
 
 
-def test_retention_cleanup_with_a_failing_batch_alerts_naming_the_skipped_baskets(
+def test_retention_cleanup_with_a_failing_basket_alerts_naming_it(
     prefect_harness, alerting_to: WebhookReceiver, sqlite_db: DatabaseUnderTest, expired_baskets, monkeypatch
 ) -> None:
     from flows.retention import retention_cleanup
@@ -174,10 +174,13 @@ def test_retention_cleanup_with_a_failing_batch_alerts_naming_the_skipped_basket
     assert post.body["flow"] == "retention-cleanup"
     assert post.body["state"] == "Failed"
     assert post.body["flow_run_id"] == str(state.state_details.flow_run_id)
-    assert post.body["counts"] == {"selected": 6, "deleted": 4, "survived": 0, "skipped": 2}
-    assert post.body["details"]["skipped_basket_ids"] == expired_baskets[2:4]
+    assert post.body["counts"] == {"selected": 6, "deleted": 5, "survived": 0, "skipped": 1}
+    assert post.body["details"]["skipped_basket_ids"] == [poisoned]
     assert post.body["details"]["failed_batches"] == 1
-    assert post.body["reason"].startswith("retention cleanup incomplete: 1 of 3 batches failed after retries")
+    assert post.body["reason"].startswith(
+        f"retention cleanup incomplete: skipped 1 basket: RuntimeError: database is locked "
+        f"(left for the next run: {poisoned}); deleted 5, survived 0; 1 of 3 batches failed after retries"
+    )
     assert post.headers["Authorization"] == f"Bearer {TOKEN}"
 
 

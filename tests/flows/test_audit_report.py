@@ -11,7 +11,7 @@ from sqlalchemy import update
 
 from baskets.errors import AuditChainBroken, NotPermitted
 from baskets.models import BasketAudit
-from tests.baskets.test_audit_report import WINDOW, sample_events, write_events
+from tests.baskets.audit_report.test_audit_report import WINDOW, sample_events, write_events
 from tests.conftest import DatabaseUnderTest, add_operators
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -86,7 +86,7 @@ def test_scheduled_run_as_the_built_in_actor_reports_the_last_days(
 ) -> None:
     from baskets.roles import RETENTION_ACTOR
     from flows.audit_report import audit_report
-    from tests.baskets.test_audit_report import audit_event
+    from tests.baskets.audit_report.test_audit_report import audit_event
 
     recent = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
     write_events(sqlite_db, [audit_event(recent), audit_event(recent - dt.timedelta(days=10))])

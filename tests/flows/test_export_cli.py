@@ -163,7 +163,7 @@ def _start_export(
     """`baskets export ARGS` in a process of its own, pausing `pause_seconds` after its first batch."""
     program = (
         "import sys, baskets.export, flows.cli\n"
-        f"baskets.export.pause_after_first_batch_seconds = {pause_seconds!r}\n"
+        f"baskets.export.files.pause_after_first_batch_seconds = {pause_seconds!r}\n"
         "sys.argv = ['baskets', *sys.argv[1:]]\n"
         "flows.cli.main()\n"
     )

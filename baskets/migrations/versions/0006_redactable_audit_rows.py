@@ -39,7 +39,7 @@ from baskets.audit import (
 from baskets.models import GENESIS_HASH, AuditChainHead, BasketAudit, UTCDateTime
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

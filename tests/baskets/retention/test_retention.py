@@ -21,15 +21,11 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import OperationalError
 
 from baskets import retention
-from baskets.audit import canonical_quantity, verify_audit_chain_snapshot
-from baskets.db import write_transaction
-from baskets.deletion import delete_baskets_with_audit
+from baskets.audit import canonical_quantity
 from baskets.errors import BadInput, BasketsError, SafetyLimitHit
-from baskets.models import AuditChainHead, Basket, BasketAudit, BasketLine, CleanupRun, CleanupRunBatch
+from baskets.models import Basket, BasketAudit, BasketLine, CleanupRun
 from baskets.retention import (
     CATEGORIES,
-    SNAPSHOT_SCHEMA,
-    ExpiredBasket,
     RetentionPolicy,
     RunTally,
     check_safety_share,
@@ -37,11 +33,12 @@ from baskets.retention import (
     delete_expired_batch,
     finish_cleanup_run,
     plan_cleanup,
-    record_failed_batch,
+    record_skipped_baskets,
     record_snapshot,
     runs_missing_snapshot,
     select_expired_basket_ids,
     selected_ahead,
+    snapshot_schema,
     start_cleanup_run,
     walk_expired_batches,
     write_parquet_snapshot,
@@ -268,17 +265,21 @@ def test_failed_batch_changes_nothing_and_is_counted_as_skipped(
     def lock_timeout(*args: object, **kwargs: object) -> None:
         raise OperationalError("DELETE", {}, Exception("lock wait timeout exceeded"))
 
-    monkeypatch.setattr(retention, "delete_baskets_with_audit", lock_timeout)
+    monkeypatch.setattr(retention.batches, "delete_baskets_with_audit", lock_timeout)
     with pytest.raises(OperationalError):
         delete_expired_batch(
             db.engine, batch, policy=POLICY, now=NOW, actor=ACTOR, run_id=run_id, tally=RunTally()
         )
-    tally = record_failed_batch(db.engine, batch, run_id=run_id, tally=RunTally())
+    tally = record_skipped_baskets(
+        db.engine, batch, run_id=run_id, tally=RunTally(), reason="lock wait timeout"
+    )
     assert remaining_ids(db) == set(ids) and audited_ids(db) == []
-    assert (tally.failed_batches, tally.total("skipped"), tally.skipped_ids) == (1, 3, ids)
+    assert (tally.batches, tally.failed_batches, tally.total("skipped"), tally.skipped_ids) == (1, 1, 3, ids)
+    assert tally.skip_reasons == {"lock wait timeout": 3}
     with db.engine.connect() as connection:
         record = cleanup_run_record(connection, run_id)
     assert (record["skipped"], record["detail"]["skipped_basket_ids"]) == (3, ids)
+    assert record["detail"]["skip_reasons"] == {"lock wait timeout": 3}
 
 
 def test_safety_share_stops_the_run_unless_forced(db: DatabaseUnderTest) -> None:
@@ -408,7 +409,7 @@ def test_snapshot_rows_equal_the_audit_rows_value_for_value(db: DatabaseUnderTes
     with db.engine.connect() as connection:
         audit = connection.execute(select(BasketAudit).order_by(BasketAudit.seq)).mappings().all()
     expected = [
-        {**{name: row[name] for name in SNAPSHOT_SCHEMA.names if name != "deleted_at"},
+        {**{name: row[name] for name in snapshot_schema().names if name != "deleted_at"},
          "deleted_at": row["occurred_at"], "total_quantity": Decimal(canonical_quantity(row["total_quantity"]))}
         for row in audit
     ]  # fmt: skip
@@ -444,7 +445,7 @@ def test_a_policy_builds_its_expiry_condition_once_per_time() -> None:
     assert "expired" not in repr(policy)
     for day in range(10):  # asked about many times, it keeps only the latest few
         policy.expired(NOW + dt.timedelta(days=day))
-    assert 1 <= len(policy._expired) <= retention._EXPIRED_KEPT
+    assert 1 <= len(policy._expired) <= retention.policy._EXPIRED_KEPT
     assert "expired" not in repr(policy)
 
 
@@ -511,122 +512,6 @@ def test_step_times_add_up_each_step_and_keep_one_that_raised() -> None:
     assert all(value == round(value, 3) for value in took.seconds.values())
 
 
-# --- PostgreSQL: a batch's delete overlapping the previous batch ------------------------------
-
-
-def _two_batches(db: DatabaseUnderTest) -> tuple[list[ExpiredBasket], list[ExpiredBasket]]:
-    for _ in range(6):
-        add_basket(db, "anonymous", dt.timedelta(days=40), lines=2)
-    first, second = walk_expired_batches(db.engine, RetentionPolicy(days=POLICY.days, batch_size=3), NOW)
-    return first, second
-
-
-def _head_rows(db: DatabaseUnderTest) -> list[tuple[int, int]]:
-    with db.engine.connect() as connection:
-        return [tuple(row) for row in connection.execute(select(AuditChainHead.id, AuditChainHead.seq))]
-
-
-def test_postgresql_batch_deleted_before_the_previous_commits_chains_after_it(
-    postgresql_db: DatabaseUnderTest,
-) -> None:
-    """The second batch deletes while the first is still open (its snapshot comes first), then
-    appends after the first commits: no serialization error on the chain head or the run's counts."""
-    db = postgresql_db
-    first, second = _two_batches(db)
-    run_id, _ = start_cleanup_run(db.engine, actor=ACTOR, dry_run=False, as_of=NOW, flow_run_id=None)
-    waited: list[float | None] = []
-
-    def previous_batch(timeout: float | None) -> RunTally:
-        waited.append(timeout)
-        with db.engine.connect() as connection:  # this batch's delete has run, uncommitted
-            assert connection.scalar(select(func.count()).select_from(Basket)) == 6
-        return delete_expired_batch(
-            db.engine, first, policy=POLICY, now=NOW, actor=ACTOR, run_id=run_id, tally=RunTally()
-        ).tally
-
-    outcome = delete_expired_batch(
-        db.engine, second, policy=POLICY, now=NOW, actor=ACTOR, run_id=run_id, tally=previous_batch
-    )
-    assert waited == [retention.PREVIOUS_BATCH_WAIT_SECONDS]
-    assert (outcome.first_seq, outcome.last_seq) == (4, 6)  # after the first batch's 1..3
-    assert (outcome.tally.batches, outcome.tally.total("deleted")) == (2, 6)
-    with db.engine.connect() as connection:
-        seqs = dict(connection.execute(select(BasketAudit.basket_id, BasketAudit.seq)).all())
-    assert sorted(str(basket_id) for basket_id, seq in seqs.items() if seq > 3) == [
-        basket.basket_id for basket in second
-    ]
-    assert remaining_ids(db) == set()
-    assert _head_rows(db) == [(1, 3), (7, 6)]  # the overlapping batch added its head as a row
-    report = verify_audit_chain_snapshot(db.engine)
-    assert (report.ok, report.count, report.head_seq) == (True, 6, 6)
-    with db.engine.connect() as connection:  # a running run's counts are its last batch's
-        record = cleanup_run_record(connection, run_id)
-    assert (record["deleted"], record["detail"]["batches"]) == (6, 2)
-    finish_cleanup_run(db.engine, run_id, outcome.tally, succeeded=True)
-    assert _head_rows(db) == [(1, 6)]  # folded back into the one row
-    assert verify_audit_chain_snapshot(db.engine).ok
-    with db.engine.connect() as connection:
-        record = cleanup_run_record(connection, run_id)
-        assert connection.scalar(select(func.count()).select_from(CleanupRunBatch)) == 0
-    assert (record["status"], record["deleted"], record["detail"]["batches"]) == ("succeeded", 6, 2)
-
-
-def test_postgresql_a_deletion_between_overlapping_batches_is_chained_between_them(
-    postgresql_db: DatabaseUnderTest,
-) -> None:
-    db = postgresql_db
-    first, second = _two_batches(db)
-    broken = add_basket(db, "customer", dt.timedelta(days=1))  # not expired: customer service deletes it
-    run_id, _ = start_cleanup_run(db.engine, actor=ACTOR, dry_run=False, as_of=NOW, flow_run_id=None)
-
-    def previous_batch(timeout: float | None) -> RunTally:
-        tally = delete_expired_batch(
-            db.engine, first, policy=POLICY, now=NOW, actor=ACTOR, run_id=run_id, tally=RunTally()
-        ).tally
-        with write_transaction(db.engine) as connection:
-            delete_baskets_with_audit(
-                connection, [broken], actor=Actor("bob", "order_processor"), reason="broken"
-            )
-        return tally
-
-    outcome = delete_expired_batch(
-        db.engine, second, policy=POLICY, now=NOW, actor=ACTOR, run_id=run_id, tally=previous_batch
-    )
-    assert (outcome.first_seq, outcome.last_seq) == (5, 7)
-    with db.engine.connect() as connection:
-        order = [
-            (str(row.basket_id), row.reason)
-            for row in connection.execute(
-                select(BasketAudit.basket_id, BasketAudit.reason).order_by(BasketAudit.seq)
-            )
-        ]
-    assert order[3] == (broken, "broken")
-    assert [basket_id for basket_id, _ in order[4:]] == [basket.basket_id for basket in second]
-    report = verify_audit_chain_snapshot(db.engine)
-    assert (report.ok, report.count) == (True, 7)
-
-
-@pytest.mark.parametrize("failure", [RuntimeError("the previous batch failed"), TimeoutError()])
-def test_postgresql_overlapping_batch_rolls_back_when_the_previous_one_fails_or_is_late(
-    postgresql_db: DatabaseUnderTest, failure: Exception
-) -> None:
-    db = postgresql_db
-    _, second = _two_batches(db)
-    run_id, _ = start_cleanup_run(db.engine, actor=ACTOR, dry_run=False, as_of=NOW, flow_run_id=None)
-
-    def previous_batch(timeout: float | None) -> RunTally:
-        raise failure
-
-    with pytest.raises(type(failure)):
-        delete_expired_batch(
-            db.engine, second, policy=POLICY, now=NOW, actor=ACTOR, run_id=run_id, tally=previous_batch
-        )
-    assert remaining_ids(db) >= {basket.basket_id for basket in second}
-    assert audited_ids(db) == [] and _head_rows(db) == [(1, 0)]
-    with db.engine.connect() as connection:
-        assert cleanup_run_record(connection, run_id)["detail"]["batches"] == 0
-
-
 def test_a_dead_runs_counts_come_from_its_last_batch(db: DatabaseUnderTest) -> None:
     for _ in range(4):
         add_basket(db, "contact", dt.timedelta(days=100))
@@ -635,7 +520,6 @@ def test_a_dead_runs_counts_come_from_its_last_batch(db: DatabaseUnderTest) -> N
     assert [(run.run_id, run.first_seq, run.last_seq) for run in abandoned] == [(dead, 1, 4)]
     with db.engine.connect() as connection:
         record = cleanup_run_record(connection, dead)
-        assert connection.scalar(select(func.count()).select_from(CleanupRunBatch)) == 0
     assert (record["status"], record["deleted"], record["detail"]["batches"]) == ("failed", 4, 2)
     assert "abandoned" in record["detail"]["error"]
 
@@ -643,7 +527,8 @@ def test_a_dead_runs_counts_come_from_its_last_batch(db: DatabaseUnderTest) -> N
 def test_a_batch_that_committed_after_the_flow_stopped_counting_is_in_the_final_record(
     db: DatabaseUnderTest,
 ) -> None:
-    """A run failing while a batch is in flight closes with an older tally than its last batch's."""
+    """A run failing between batches may close with an older tally than its last batch's (the
+    one it had before the loop): the counts its batches stored in its row stay."""
     for _ in range(5):
         add_basket(db, "contact", dt.timedelta(days=100))
     run_id, tally = run_all_batches(db, RetentionPolicy(days=POLICY.days, batch_size=2))

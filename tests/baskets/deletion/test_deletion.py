@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 from decimal import Decimal
 from pathlib import Path
@@ -13,7 +14,10 @@ from sqlalchemy.exc import OperationalError
 
 from baskets import deletion
 from baskets.audit import canonical_lines, parse_lines, verify_audit_chain
+from baskets.backends import backend_named
+from baskets.backends import postgresql as postgresql_backend
 from baskets.db import is_transaction_conflict, make_engine, upgrade_database, write_transaction
+from baskets.deletion import delete as deletion_module
 from baskets.deletion import (
     delete_baskets_with_audit,
     existing_basket_ids,
@@ -176,11 +180,10 @@ def test_one_condition_deletes_batch_after_batch_each_its_own_baskets(db: Databa
             )
     assert [result.deleted for result in results] == [sorted(first), sorted(second)]
     assert [result.missing for result in results] == [[], []]
-    assert deletion._delete_returning_statement(still_matches) is deletion._delete_returning_statement(
-        still_matches
-    )
-    assert deletion._delete_returning_statement(Basket.modified_at < cutoff) is not (
-        deletion._delete_returning_statement(still_matches)
+    statement = functools.partial(postgresql_backend._delete_returning_statement, backend_named("postgresql"))
+    assert statement(still_matches) is statement(still_matches)
+    assert statement(Basket.modified_at < cutoff) is not (
+        statement(still_matches)
     )  # an equal condition in another object: built again, never mistaken for it
     with db.engine.connect() as connection:
         audited = list(connection.scalars(select(BasketAudit.basket_id).order_by(BasketAudit.seq)))
@@ -196,7 +199,7 @@ def test_failure_after_the_delete_and_the_audit_insert_undoes_both(
     before = _counts(db)
     with db.engine.connect() as connection:
         head_before = connection.execute(select(AuditChainHead.seq, AuditChainHead.hash)).one()
-    append_documents = deletion.append_documents
+    append_documents = deletion_module.append_documents
 
     def fail_after_audit(connection, head, documents, **options):  # type: ignore[no-untyped-def]
         append_documents(connection, head, documents, **options)
@@ -204,7 +207,7 @@ def test_failure_after_the_delete_and_the_audit_insert_undoes_both(
         assert existing_basket_ids(connection, ids) == set()  # and the baskets gone
         raise RuntimeError("injected failure")
 
-    monkeypatch.setattr(deletion, "append_documents", fail_after_audit)
+    monkeypatch.setattr(deletion_module, "append_documents", fail_after_audit)
     with pytest.raises(RuntimeError, match="injected"), write_transaction(db.engine) as connection:
         delete_baskets_with_audit(connection, ids, actor=BOB, reason="broken")
     assert _counts(db) == before
@@ -228,7 +231,7 @@ def test_same_seed_and_deletion_hash_the_same_as_on_a_reference_sqlite(
 ) -> None:
     salts = iter(range(10**6))
     # The salts are random in use; the same ones on both databases, so the hashes can be compared.
-    monkeypatch.setattr("baskets.audit.new_salt", lambda: f"{next(salts) % 25:032x}")
+    monkeypatch.setattr("baskets.audit.chain.new_salt", lambda: f"{next(salts) % 25:032x}")
     reference = make_engine(f"sqlite:///{tmp_path / 'reference.db'}")
     upgrade_database(reference)
     hashes = []
@@ -536,11 +539,9 @@ def test_postgresql_reads_the_id_array_once_even_on_a_sequential_scan(
         for setting in ("enable_indexscan", "enable_bitmapscan", "enable_indexonlyscan"):
             connection.exec_driver_sql(f"SET {setting} = off")
         selection = select(Basket.id).where(deletion.key_in(connection, Basket.id, ids))
-        batch = deletion._delete_returning_statement(true())
-        for statement, parameters in (
-            (selection, {}),
-            (batch, {deletion._IDS_PARAMETER: deletion.pg_array_literal(ids)}),
-        ):
+        batch = postgresql_backend._delete_returning_statement(backend_named("postgresql"), true())
+        parameters_of_batch = {postgresql_backend._IDS_PARAMETER: postgresql_backend.pg_array_literal(ids)}
+        for statement, parameters in ((selection, {}), (batch, parameters_of_batch)):
             compiled = statement.compile(connection)
             plan = "\n".join(
                 row[0]
@@ -551,7 +552,7 @@ def test_postgresql_reads_the_id_array_once_even_on_a_sequential_scan(
             assert "Seq Scan on baskets" in plan
             assert "'::uuid[]" in plan and "::cstring" not in plan, plan[:300]
         assert sorted(map(str, connection.scalars(selection))) == sorted(ids)
-        deleted = connection.execute(batch, {deletion._IDS_PARAMETER: deletion.pg_array_literal(ids)})
+        deleted = connection.execute(batch, parameters_of_batch)
         assert sorted(row[0] for row in deleted) == sorted(ids)
         connection.rollback()  # the settings and the delete
     assert set(ids) <= set(_first_ids(postgresql_db, 60))

@@ -24,7 +24,6 @@ from baskets.export import (
     EXPORT_SCHEMA,
     FORMULA_TRIGGERS,
     ExportFormat,
-    _sqlalchemy_batches,
     count_export_rows,
     export_baskets,
     export_transport,
@@ -33,6 +32,7 @@ from baskets.export import (
     neutralise_formulas,
     plan_export_paths,
 )
+from baskets.export.query import _sqlalchemy_batches
 from baskets.files import TEMP_PREFIX, TEMP_SUFFIX, FileRules, check_writable_folder, remove_stray_temp_files
 from baskets.filters import BasketFilter
 from baskets.models import Account, Basket, BasketLine, ShopAccount
@@ -437,15 +437,6 @@ def test_sqlite_fast_path_leaves_this_process_connections_and_the_file_intact(
             connection.execute(text("update baskets set modified_at = modified_at"))
             assert connection.execute(text("pragma integrity_check")).scalar() == "ok"
             assert connection.execute(text("pragma journal_mode")).scalar() == "wal"
-
-
-def test_sqlite_reader_failure_is_reported_not_swallowed(
-    sqlite_db: DatabaseUnderTest, tmp_path: Path
-) -> None:
-    from baskets.export import _adbc_sqlite_batches
-
-    with pytest.raises(RuntimeError, match="SQLite export reader failed: .*no such table: nowhere"):
-        list(_adbc_sqlite_batches(sqlite_db.engine, "select * from nowhere"))
 
 
 @pytest.mark.parametrize("where", ["a file", "under a file", "deep under a file"])

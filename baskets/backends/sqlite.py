@@ -1,0 +1,125 @@
+"""SQLite: the embedded default. One writer at a time (BEGIN IMMEDIATE), text times, no row locks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from sqlalchemy import ColumnElement, Connection, Dialect, Engine, String, create_engine, event, type_coerce
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import URL
+
+from baskets.backends.base import ArrowReader, Backend
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+def _unicode_lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+class SQLiteBackend(Backend):
+    name: ClassVar[str] = "sqlite"
+    session_locks: ClassVar[bool] = False
+    default_driver: ClassVar[str] = "sqlite"
+
+    def normalise_url(self, url: URL) -> URL:
+        path = self.database_file(url)
+        if path is None:
+            return url
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return url.set(database=str(path))
+
+    def database_file(self, url: URL) -> Path | None:
+        if url.database in (None, "", ":memory:"):
+            return None
+        return Path(url.database).expanduser().resolve()
+
+    def database_identity(self, url: URL) -> tuple[list[str], list[str]]:
+        # The file's name to read, its absolute path to tell two of one name apart.
+        path = self.database_file(url)
+        return ["sqlite", path.name if path else "memory"], ["sqlite", str(path) if path else ":memory:"]
+
+    def make_engine(self, url: URL, connect_timeout_seconds: float, **kwargs: Any) -> Engine:
+        """WAL, foreign keys (ON DELETE CASCADE needs them), a busy timeout and a Unicode-aware
+        lower() (the built-in one folds ASCII only, so 'ZOË' would miss 'zoë'). No server to
+        connect to: a lock another process holds is waited for up to 30 s. Transactions that
+        write the audit chain begin IMMEDIATE (`write_options`)."""
+        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Let SQLAlchemy's begin event, not the driver, open transactions.
+            dbapi_connection.isolation_level = None
+            dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection: Connection) -> None:
+            immediate = connection.get_execution_options().get("immediate", False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+
+    def write_options(self) -> dict[str, Any]:
+        # The write lock up front: taken at the first write instead, two writers that read
+        # first deadlock on the upgrade (SQLITE_BUSY that no timeout resolves).
+        return {"immediate": True}
+
+    def snapshot_options(self) -> dict[str, Any]:
+        return {}  # a read transaction in WAL mode sees one snapshot already
+
+    def canonical_time_column(self, column: Any) -> ColumnElement[str]:
+        # The stored text; `canonical_time_text` turns it into the canonical form in Python.
+        return type_coerce(column, String)
+
+    def stored_audit_row(self, values: list[Any], time_positions: Any, quantity: int) -> list[Any]:
+        values = super().stored_audit_row(values, time_positions, quantity)
+        if values[quantity] is not None:
+            values[quantity] = float(values[quantity])  # as SQLAlchemy binds Numeric here
+        return values
+
+    def sql_dialect(self) -> Dialect:
+        return sqlite.dialect()
+
+    def arrow_reader(
+        self, engine: Engine, *, needs_engine_functions: bool = False
+    ) -> tuple[str, ArrowReader] | None:
+        # ADBC has its own copy of SQLite, without this engine's lower(); an in-memory
+        # database is only visible to its engine.
+        if needs_engine_functions or engine.url.database in (None, "", ":memory:"):
+            return None
+        from baskets.backends.transports import adbc_sqlite_batches
+
+        return "adbc-sqlite", adbc_sqlite_batches
+
+    def bulk_load(self, connection: Connection, table_name: str, table: pa.Table) -> None:
+        import pyarrow as pa
+
+        placeholders = ", ".join("?" for _ in table.column_names)
+        sql = f"INSERT INTO {table_name} ({', '.join(table.column_names)}) VALUES ({placeholders})"
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        for batch in table.to_batches(max_chunksize=200_000):
+            cursor.executemany(sql, _sqlite_rows(pa.Table.from_batches([batch])))
+
+
+def _sqlite_rows(table: pa.Table) -> list[tuple[Any, ...]]:
+    """Rows in the text form SQLAlchemy's SQLite types read back (times as 'Y-m-d H:M:S.f')."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = []
+    for name in table.column_names:
+        column = table[name]
+        if pa.types.is_timestamp(column.type):
+            column = pc.strftime(column, format="%Y-%m-%d %H:%M:%S")
+        elif pa.types.is_boolean(column.type):
+            column = pc.cast(column, pa.int8())
+        columns.append(column.to_pylist())
+    return list(zip(*columns, strict=True))

@@ -1,0 +1,94 @@
+"""Migration 0005: a database written by 0004's overlapping batches comes back to one chain head
+(and 0006 after it keeps that chain verifying)."""
+
+from __future__ import annotations
+
+import json
+
+import sqlalchemy as sa
+from alembic import command
+from sqlalchemy import func, inspect, select, update
+
+from baskets.db import _alembic_config, current_revision, upgrade_database
+from baskets.models import AuditChainHead, CleanupRun
+from tests.baskets.audit.test_audit import _chain
+from tests.baskets.legacy_chain import write_legacy_chain
+from tests.conftest import NOW, DatabaseUnderTest, add_operators
+
+_BATCHES = sa.table(
+    "cleanup_run_batches", sa.column("run_id"), sa.column("batch"), sa.column("selected"),
+    sa.column("deleted"), sa.column("survived"), sa.column("skipped"), sa.column("detail"),
+)  # fmt: skip
+
+
+def _to(db: DatabaseUnderTest, revision: str) -> None:
+    with db.engine.begin() as connection:
+        command.downgrade(_alembic_config(connection), revision)
+
+
+def _as_a_running_0004_run_left_it(db: DatabaseUnderTest) -> tuple[int, str]:
+    """Six audit rows, row 1 of the chain head two rows behind and two head rows of overlapping
+    batches past it, a run still `running` whose counts are in its batch rows only; returns the
+    run's id and the real head's hash."""
+    hashes = write_legacy_chain(db, 6)  # rows as that release wrote them
+    with db.engine.begin() as connection:
+        connection.execute(update(AuditChainHead).values(seq=4, hash=hashes[3]))
+        connection.execute(sa.insert(AuditChainHead).values(id=6, seq=5, hash=hashes[4]))
+        connection.execute(sa.insert(AuditChainHead).values(id=7, seq=6, hash=hashes[5]))
+        run_id = connection.execute(
+            sa.insert(CleanupRun).values(
+                started_at=NOW, status="running", actor="retention-policy", dry_run=False, as_of=NOW,
+                detail=json.dumps({"batches": 0}),
+            )
+        ).inserted_primary_key[0]  # fmt: skip
+        for batch, deleted in ((1, 3), (2, 6)):
+            connection.execute(
+                sa.insert(_BATCHES).values(
+                    run_id=run_id, batch=batch, selected=deleted, deleted=deleted, survived=0, skipped=0,
+                    detail=json.dumps({"batches": batch, "first_seq": 1, "last_seq": deleted}),
+                )
+            )  # fmt: skip
+    return int(run_id), hashes[5]
+
+
+def test_upgrade_folds_the_extra_head_rows_and_keeps_a_running_runs_counts(
+    db: DatabaseUnderTest, cli
+) -> None:
+    _to(db, "0004")
+    run_id, head_hash = _as_a_running_0004_run_left_it(db)
+    assert upgrade_database(db.engine) == ("0004", "0006")
+    with db.engine.connect() as connection:
+        heads = [tuple(row) for row in connection.execute(select(AuditChainHead.id, AuditChainHead.seq))]
+        run = connection.execute(select(CleanupRun).where(CleanupRun.id == run_id)).mappings().one()
+    assert heads == [(1, 6)]
+    assert "cleanup_run_batches" not in inspect(db.engine).get_table_names()
+    assert (run["status"], run["deleted"], json.loads(run["detail"])["last_seq"]) == ("running", 6, 6)
+    add_operators(db)
+    # 0006 re-hashed the rows; the head saved before the upgrade is still accepted (legacy_hash).
+    verified = cli("audit", "verify", "--head", head_hash, "--as", "bob", "--json", env=db.env)
+    assert verified.exit_code == 0, verified.stderr
+    assert (verified.json()["ok"], verified.json()["rows"]) == (True, 6)
+
+
+def test_upgrade_leaves_a_missing_row_1_for_verify_to_report(db: DatabaseUnderTest, cli) -> None:
+    _to(db, "0004")
+    _as_a_running_0004_run_left_it(db)
+    with db.engine.begin() as connection:
+        connection.execute(sa.delete(AuditChainHead).where(AuditChainHead.id == 1))
+    upgrade_database(db.engine)
+    add_operators(db)
+    verified = cli("audit", "verify", "--as", "bob", "--json", env=db.env)
+    assert verified.exit_code == 6
+    assert "chain head" in verified.stderr + verified.stdout
+
+
+def test_downgrade_brings_back_the_batch_table_empty(db: DatabaseUnderTest) -> None:
+    _chain(db, deletions=2)
+    _to(db, "0004")
+    assert current_revision(db.engine) == "0004"
+    with db.engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(_BATCHES)) == 0
+        assert [tuple(row) for row in connection.execute(select(AuditChainHead.id, AuditChainHead.seq))] == [
+            (1, 2)
+        ]
+    assert upgrade_database(db.engine) == ("0004", "0006")
