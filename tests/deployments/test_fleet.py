@@ -404,7 +404,7 @@ def test_baskets_serve_refuses_to_take_over_the_pools_deployments(
     assert served.returncode == 2
     [line] = served.stderr.strip().splitlines()
     assert line.startswith(
-        "error: the Prefect server at PREFECT_API_URL runs 5 of these deployments on work pool fleet"
+        "error: the Prefect server at PREFECT_API_URL runs 6 of these deployments on work pool fleet"
     )
     after = read_deployment(NIGHTLY)
     assert (after.work_pool_name, after.paused, after.pull_steps, after.updated) == (
@@ -505,6 +505,12 @@ def test_stopping_a_worker_as_its_unit_does_ends_the_worker_and_its_runs_process
     )
     assert "Worker 'ProcessWorker" in stopping.output() and "stopped!" in stopping.output()
     assert sqlite_db.scalar("SELECT count(*) FROM cleanup_runs WHERE status = 'succeeded'") == 0
+    # Close the run as the watchdog would, so it holds no slot of the deployment's concurrency
+    # limit for the tests after this one.
+    from prefect.states import Crashed
+
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(started.id, Crashed(message="closed by the test"), force=True)
 
 
 def test_workers_share_a_server_database_and_one_cleanup_runs_at_a_time(
