@@ -251,14 +251,12 @@ def run_flow(flow: Any, /, *, heartbeats: bool = False, **params: Any) -> Any:
     """Run `flow` with `params` and return its result; a dict result gets `"tracked"`: whether a
     Prefect flow run tracked it.
 
-    With a Prefect API configured: a tracked flow run (flows.console.running_flow, `heartbeats`
+    With a Prefect API configured: a tracked flow run (`running_flow`, `heartbeats`
     as there). Without: directly in this process (module docstring); a parameter the flow's
     signature refuses is BadInput (exit 2) naming it.
     """
     tracked = prefect_api_configured()
     if tracked:
-        from flows.console import running_flow
-
         with running_flow(heartbeats=heartbeats):
             result = (flow.prefect if isinstance(flow, DeferredFlow) else flow)(**params)
     else:
@@ -316,3 +314,48 @@ def _warnings_to_stderr() -> Iterator[None]:
     finally:
         logger.removeHandler(handler)
         logger.propagate = True
+
+
+class _NoTracebackForExpectedFailures(logging.Filter):
+    """Drop Prefect's traceback of an expected failure: the command prints it as one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], BasketsError))
+
+
+@contextlib.contextmanager
+def running_flow(*, heartbeats: bool = False) -> Iterator[None]:
+    """Run a Prefect flow from the command line the way an operator wants it.
+
+    - Prefect's terminal log shows warnings and errors only, without a traceback for failures
+      the command reports itself in one line; the full log still goes to the Prefect API.
+    - Unless `heartbeats`, no flow-run heartbeats: Prefect joins its heartbeat thread at the
+      end of every run, which costs up to a second, and the heartbeat only helps a server
+      notice a run whose process vanished, which the person at the terminal sees anyway.
+      Long unattended runs (the cleanup) keep them.
+    - Prefect's "still processing items" warning while it flushes its event queue at exit is
+      silenced: flushing is normal, and the events are still sent.
+    """
+    from prefect.logging.handlers import PrefectConsoleHandler
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    handlers = {
+        handler
+        for logger in (logging.getLogger(), logging.getLogger("prefect"))
+        for handler in logger.handlers
+        if isinstance(handler, PrefectConsoleHandler)
+    }
+    quiet = _NoTracebackForExpectedFailures()
+    levels = {handler: handler.level for handler in handlers}
+    for handler in handlers:
+        handler.setLevel(logging.WARNING)
+        handler.addFilter(quiet)
+    logging.getLogger("prefect.EventsWorker").setLevel(logging.ERROR)
+    updates = {} if heartbeats else {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+    try:
+        with temporary_settings(updates=updates):
+            yield
+    finally:
+        for handler, level in levels.items():
+            handler.setLevel(level)
+            handler.removeFilter(quiet)

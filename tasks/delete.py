@@ -27,7 +27,7 @@ from flows.runner import run_logger, task
 
 def load_task_settings(database_url: str | None = None) -> Settings:
     """This process's settings (the database among them: never a flow parameter, see
-    flows.console.read_settings), on `database_url` if given; BadInput naming a bad setting."""
+    cli.console.read_settings), on `database_url` if given; BadInput naming a bad setting."""
     try:
         return load_settings(database_url=database_url)
     except SettingsError as error:

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from config.settings import ScheduleSettings, Settings, load_settings
-from flows.commands.serve import free_port
+from cli.serve import free_port
 from tests.conftest import DatabaseUnderTest, add_operators, seed
 
 DEPLOYMENTS_DIR = Path(__file__).resolve().parents[2] / "deployments"
@@ -238,7 +238,7 @@ class ServeProcess:
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "flows.cli", "serve", "--port", str(free_port())],
+            [sys.executable, "-m", "cli.main", "serve", "--port", str(free_port())],
             env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             start_new_session=True,
         )  # fmt: skip

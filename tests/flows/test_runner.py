@@ -20,7 +20,7 @@ from tests.conftest import REPO, DatabaseUnderTest, add_operators, seed
 # Runs one `baskets` command in-process, then prints which heavy packages it loaded.
 _RUN_AND_LIST_MODULES = """
 import json, sys
-from flows.cli import app
+from cli.main import app
 try:
     app(args=sys.argv[1:], standalone_mode=False)
 except BaseException:  # the command's own refusal: only the modules matter here
@@ -123,7 +123,7 @@ def test_refusals_come_before_any_flow_in_direct_mode_and_load_no_prefect(
 ) -> None:
     basket_id = _first_id(store)
     env = _env_without_prefect_api(store, tmp_path)
-    full = [sys.executable, "-m", "flows.cli", *(a.replace("{ID}", basket_id) for a in args)]
+    full = [sys.executable, "-m", "cli.main", *(a.replace("{ID}", basket_id) for a in args)]
     done = subprocess.run(full, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == code, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr

@@ -18,15 +18,13 @@ from typing import Annotated
 import typer
 
 from baskets.errors import BadInput, BasketsError
-from flows.console import DatabaseUrl, open_runtime, stderr, stdout
+from cli.console import DatabaseUrl, open_runtime, stderr, stdout
 
+app = typer.Typer()
 SERVER_START_TIMEOUT_S = 120.0
 
 
-def register(app: typer.Typer) -> None:
-    app.command("serve")(serve)
-
-
+@app.command("serve")
 def serve(
     host: Annotated[
         str, typer.Option("--host", help="Address of a local Prefect server started by this command.")

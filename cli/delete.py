@@ -15,7 +15,7 @@ from baskets.queries import count_baskets
 from baskets.roles import Action, authorize
 from baskets.shop_accounts import shop_account_details
 from baskets.wording import plural
-from flows.console import (
+from cli.console import (
     DatabaseUrl,
     JsonOutput,
     OperatorName,
@@ -26,6 +26,7 @@ from flows.console import (
 )
 from flows.runner import run_flow
 
+app = typer.Typer()
 REASONS = ("broken", "manual")
 
 
@@ -38,6 +39,7 @@ def _check_reason(reason: str | None) -> str | None:
     return cleaned
 
 
+@app.command("delete")
 @with_basket_filter
 def delete_command(
     basket_filter: BasketFilter,
@@ -123,6 +125,7 @@ def _report_match(matched: int, basket_filter: BasketFilter, json_output: bool) 
     )
 
 
+@app.command("restore")
 def restore_command(
     basket_id: Annotated[str, typer.Argument(metavar="BASKET_ID", help="GUID of a deleted basket.")],
     note: Annotated[str | None, typer.Option("--note", help="Free text kept in the audit log.")] = None,
@@ -156,6 +159,7 @@ def _run_named(summary: dict[str, Any]) -> str:
     return f"flow run {summary['flow_run_id']}" if summary["tracked"] else "not tracked by Prefect"
 
 
+@app.command("shop-account")
 def shop_account_command(
     guid: Annotated[str, typer.Argument(metavar="ID", help="Shop account GUID, or a basket GUID.")],
     operator: OperatorName = None,
@@ -191,9 +195,3 @@ def _details_table(details: dict[str, Any]) -> Table:
             value = f"{value:%Y-%m-%d %H:%M}"
         table.add_row(label, "" if value is None else str(value))
     return table
-
-
-def register(app: typer.Typer) -> None:
-    app.command("delete")(delete_command)
-    app.command("restore")(restore_command)
-    app.command("shop-account")(shop_account_command)

@@ -8,7 +8,7 @@ import typer
 
 from baskets.roles import authorize_cleanup
 from baskets.wording import plural
-from flows.console import (
+from cli.console import (
     DatabaseUrl,
     JsonOutput,
     NowOption,
@@ -22,6 +22,7 @@ from flows.console import (
 )
 from flows.runner import run_flow
 
+app = typer.Typer()
 DryRun = Annotated[
     bool,
     typer.Option(
@@ -37,6 +38,7 @@ Force = Annotated[
 ]
 
 
+@app.command("cleanup")
 def cleanup(
     dry_run: DryRun = False,
     now: NowOption = None,
@@ -145,7 +147,3 @@ def demo_cleanup(operator: str) -> None:
         f"snapshot {done['snapshot']}",
         highlight=False,
     )
-
-
-def register(app: typer.Typer) -> None:
-    app.command("cleanup")(cleanup)

@@ -9,7 +9,7 @@ import typer
 from baskets.filters import BasketFilter
 from baskets.roles import Action, authorize
 from baskets.wording import plural
-from flows.console import (
+from cli.console import (
     DatabaseUrl,
     JsonOutput,
     OperatorName,
@@ -24,7 +24,10 @@ from flows.console import (
 )
 from flows.runner import run_flow
 
+app = typer.Typer()
 
+
+@app.command("export")
 @with_basket_filter
 def export_command(
     basket_filter: BasketFilter,
@@ -92,7 +95,3 @@ def export_command(
             f"(sha256 {file['sha256']})",
             highlight=False,
         )
-
-
-def register(app: typer.Typer) -> None:
-    app.command("export")(export_command)

@@ -417,10 +417,10 @@ def _start_cleanup(
     """`baskets cleanup ARGS` in a process of its own, pausing `snapshot_pause_seconds` once its
     snapshot's temporary file is open."""
     program = (
-        "import sys, baskets.retention, flows.cli\n"
+        "import sys, baskets.retention, cli.main\n"
         f"baskets.retention.pause_in_snapshot_seconds = {snapshot_pause_seconds!r}\n"
         "sys.argv = ['baskets', *sys.argv[1:]]\n"
-        "flows.cli.main()\n"
+        "cli.main.main()\n"
     )
     return subprocess.Popen(
         [sys.executable, "-c", program, "cleanup", *AT_NOW, *args],

@@ -154,12 +154,12 @@ def test_list_as_a_separate_process_prints_a_table(store: DatabaseUnderTest, tmp
 
 
 def test_unexpected_failure_is_one_line_with_exit_1(cli, store: DatabaseUnderTest, monkeypatch) -> None:
-    import flows.cli
+    from cli import listing
 
     def explode(*_args, **_kwargs):
         raise RuntimeError("Failed to reach API at http://127.0.0.1:9/api/\nmore detail")
 
-    monkeypatch.setattr(flows.cli, "list_baskets", explode)
+    monkeypatch.setattr(listing, "list_baskets", explode)
     result = cli("list", "--as", "bob", env=store.env)
     assert result.exit_code == 1
     assert result.stderr.strip() == (
@@ -177,7 +177,7 @@ def test_commands_give_a_temporary_prefect_server_time_to_start(given: str | Non
     if given is not None:
         env[setting] = given
     probe = (
-        "import flows.console\n"
+        "import cli.console\n"
         "from prefect.settings import get_current_settings\n"
         "print(get_current_settings().server.ephemeral.startup_timeout_seconds)"
     )
@@ -225,7 +225,7 @@ def test_list_says_how_many_matched_beside_how_many_it_shows(cli, store: Databas
 
 
 def test_list_title_counts_with_thousands_separators_and_plurals() -> None:
-    from flows.cli import describe_page
+    from cli.listing import describe_page
 
     assert describe_page(50, 2062) == "50 of 2,062 baskets, newest first"
     assert describe_page(1, 1) == "1 basket, newest first"
@@ -306,7 +306,7 @@ def _every_command(group, path=()):
 
 
 def test_every_help_shows_flags_as_flags_without_a_type_placeholder(cli) -> None:
-    from flows.cli import command_line
+    from cli.main import command_line
 
     commands = list(_every_command(command_line()))
     assert ("operators", "remove") in commands and ("delete",) in commands

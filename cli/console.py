@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import functools
 import inspect
 import json
-import logging
 import os
 import sys
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -23,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from sqlalchemy import Engine
 
 from baskets.db import check_schema, engine_for_settings, sqlite_file
-from baskets.errors import BadInput, BasketsError
+from baskets.errors import BadInput
 from baskets.filters import BasketFilter, parse_utc_time
 from config.settings import Settings, SettingsError, load_settings
 from config.urls import hide_url_secrets
@@ -279,48 +277,3 @@ def with_basket_filter(command: F) -> F:
     run.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
     run.__annotations__ = {p.name: p.annotation for p in parameters}
     return run  # type: ignore[return-value]
-
-
-class _NoTracebackForExpectedFailures(logging.Filter):
-    """Drop Prefect's traceback of an expected failure: the command prints it as one line."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], BasketsError))
-
-
-@contextlib.contextmanager
-def running_flow(*, heartbeats: bool = False) -> Iterator[None]:
-    """Run a Prefect flow from the command line the way an operator wants it.
-
-    - Prefect's terminal log shows warnings and errors only, without a traceback for failures
-      the command reports itself in one line; the full log still goes to the Prefect API.
-    - Unless `heartbeats`, no flow-run heartbeats: Prefect joins its heartbeat thread at the
-      end of every run, which costs up to a second, and the heartbeat only helps a server
-      notice a run whose process vanished, which the person at the terminal sees anyway.
-      Long unattended runs (the cleanup) keep them.
-    - Prefect's "still processing items" warning while it flushes its event queue at exit is
-      silenced: flushing is normal, and the events are still sent.
-    """
-    from prefect.logging.handlers import PrefectConsoleHandler
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-
-    handlers = {
-        handler
-        for logger in (logging.getLogger(), logging.getLogger("prefect"))
-        for handler in logger.handlers
-        if isinstance(handler, PrefectConsoleHandler)
-    }
-    quiet = _NoTracebackForExpectedFailures()
-    levels = {handler: handler.level for handler in handlers}
-    for handler in handlers:
-        handler.setLevel(logging.WARNING)
-        handler.addFilter(quiet)
-    logging.getLogger("prefect.EventsWorker").setLevel(logging.ERROR)
-    updates = {} if heartbeats else {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
-    try:
-        with temporary_settings(updates=updates):
-            yield
-    finally:
-        for handler, level in levels.items():
-            handler.setLevel(level)
-            handler.removeFilter(quiet)

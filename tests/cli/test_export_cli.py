@@ -162,10 +162,10 @@ def _start_export(
 ) -> subprocess.Popen[str]:
     """`baskets export ARGS` in a process of its own, pausing `pause_seconds` after its first batch."""
     program = (
-        "import sys, baskets.export, flows.cli\n"
+        "import sys, baskets.export, cli.main\n"
         f"baskets.export.pause_after_first_batch_seconds = {pause_seconds!r}\n"
         "sys.argv = ['baskets', *sys.argv[1:]]\n"
-        "flows.cli.main()\n"
+        "cli.main.main()\n"
     )
     return subprocess.Popen(
         [sys.executable, "-c", program, "export", *args],

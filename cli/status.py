@@ -8,8 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from baskets.alerts import Alert, Delivery, deliver_alert, describe_channels
-from config.urls import display_url
-from flows.console import (
+from cli.console import (
     DatabaseUrl,
     JsonOutput,
     NowOption,
@@ -19,7 +18,10 @@ from flows.console import (
     read_settings,
     stdout,
 )
+from config.urls import display_url
 
+app = typer.Typer()
+alerts_app = typer.Typer(help="Check where failure and stale-cleanup alerts go.", no_args_is_help=True)
 SendAlert = Annotated[
     bool,
     typer.Option(
@@ -28,6 +30,7 @@ SendAlert = Annotated[
 ]
 
 
+@app.command("status")
 def status(
     now: NowOption = None,
     alert: SendAlert = False,
@@ -65,6 +68,7 @@ def status(
         raise typer.Exit(1)
 
 
+@alerts_app.command("test")
 def alerts_test(database_url: DatabaseUrl = None, json_output: JsonOutput = False) -> None:
     """Send a test alert on every configured channel; exit 1 unless all of them delivered it."""
     settings = read_settings(database_url)
@@ -160,10 +164,3 @@ def _print_deliveries(deliveries: list[Delivery]) -> None:
         stdout.print(
             f"alert by {delivery.channel} to {delivery.target}: {outcome}", markup=False, highlight=False
         )
-
-
-def register(app: typer.Typer) -> None:
-    app.command("status")(status)
-    alerts_app = typer.Typer(help="Check where failure and stale-cleanup alerts go.", no_args_is_help=True)
-    alerts_app.command("test")(alerts_test)
-    app.add_typer(alerts_app, name="alerts")

@@ -1,11 +1,11 @@
-"""What every command shares (flows/console.py): the progress bar's numbers."""
+"""What every command shares (cli/console.py): the progress bar's numbers."""
 
 from __future__ import annotations
 
 import pytest
 from rich.progress import Progress
 
-from flows.console import ProgressTask
+from cli.console import ProgressTask
 from tests.conftest import DatabaseUnderTest, add_operators, seed
 
 
@@ -48,7 +48,7 @@ def test_cleanup_bar_ends_on_the_number_of_baskets_deleted(
         bars.append(Progress(disable=True))
         return bars[-1]
 
-    monkeypatch.setattr("flows.commands.cleanup.progress_bar", recording_bar)
+    monkeypatch.setattr("cli.cleanup.progress_bar", recording_bar)
     env = {**db.env, "BASKETS_RETENTION__MAX_SHARE": "1", "BASKETS_RETENTION__BATCH_SIZE": "7"}
     result = cli("cleanup", "--now", "2026-11-01T12:00", "--as", "alice", "--json", env=env)
     assert result.exit_code == 0, result.stderr

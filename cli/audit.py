@@ -1,8 +1,11 @@
-"""`baskets audit verify` and `baskets audit show` (the `audit` sub-app; `audit report` joins it)."""
+"""`baskets audit verify|show|report`: check the hash chain, a basket's audit rows, the deletions report."""
 
 from __future__ import annotations
 
+import os
 import re
+from contextlib import nullcontext
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -13,15 +16,25 @@ from baskets.errors import AuditChainBroken, BadInput, NotFound
 from baskets.guid import parse_guid
 from baskets.roles import Action, authorize
 from baskets.wording import plural
-from flows.console import DatabaseUrl, JsonOutput, OperatorName, emit_json, open_runtime, stdout
+from cli.console import (
+    DatabaseUrl,
+    JsonOutput,
+    OperatorName,
+    emit_json,
+    open_runtime,
+    parse_now,
+    stderr,
+    stdout,
+)
+from flows.runner import run_flow
 
-audit_app = typer.Typer(help="The audit log of deleted and restored baskets.", no_args_is_help=True)
+app = typer.Typer(help="The audit log of deleted and restored baskets.", no_args_is_help=True)
 
 _HASH = re.compile(r"[0-9a-f]{64}")
 EXAMPLE_HASH = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 
 
-@audit_app.command("verify")
+@app.command("verify")
 def verify_command(
     head: Annotated[
         str | None,
@@ -67,7 +80,7 @@ def verify_command(
         stdout.print(f"head hash {report.head_hash} (keep it to check against later with --head)")
 
 
-@audit_app.command("show")
+@app.command("show")
 def show_command(
     basket_id: Annotated[str, typer.Argument(metavar="BASKET_ID", help="GUID of a deleted basket.")],
     operator: OperatorName = None,
@@ -118,5 +131,92 @@ def _lines_table(lines: list[dict[str, Any]]) -> Table:
     return table
 
 
-def register(app: typer.Typer) -> None:
-    app.add_typer(audit_app, name="audit")
+@app.command("report")
+def report_command(
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="From this ISO date/time, inclusive (default: 7 days before --until).",
+            show_default=False,
+        ),
+    ] = None,  # fmt: skip
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until",
+            help="Up to this ISO date/time; a date includes that day (default: now).",
+            show_default=False,
+        ),
+    ] = None,  # fmt: skip
+    report_format: Annotated[str, typer.Option("--format", help="html, csv or parquet.")] = "html",
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            help="File to write (default: <export dir>/audit-report-<UTC time>.<ext>).",
+            show_default=False,
+        ),
+    ] = None,  # fmt: skip
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="Replace an existing report of that name (never any other file)."),
+    ] = False,
+    operator: OperatorName = None,
+    database_url: DatabaseUrl = None,
+    json_output: JsonOutput = False,
+) -> None:
+    """Report deleted baskets per day, reason, account type and actor, with the audit chain status.
+
+    HTML is one self-contained page with charts; CSV and Parquet hold one row per day, reason,
+    account type and actor. Exits 6 (after writing the report) when the audit chain is broken.
+    """
+    # Imported here: pandas and Prefect would slow every other command's start.
+    from baskets.audit_report import (
+        REPORT_FILE_KINDS,
+        authorize_report_reader,
+        parse_report_format,
+        refuse_builtin_actor,
+        resolve_window,
+    )
+
+    chosen_format = parse_report_format(report_format)
+    window = resolve_window(since, until, parse_now(None))
+    runtime = open_runtime(database_url)
+    name = runtime.operator(operator)
+    refuse_builtin_actor(name)
+    # Not resolved: a symbolic link at --output is refused, not followed.
+    target = os.path.abspath(output.expanduser()) if output else None
+    if target is not None:  # refuse a bad --output before anything is read
+        from baskets.files import FileRules, check_target
+
+        settings = runtime.settings
+        rules = FileRules(overwrite=overwrite, own_folder=settings.export_dir, mode=settings.file_mode)
+        check_target(Path(target), rules.protecting(settings.database_url), REPORT_FILE_KINDS[chosen_format])
+    with runtime.engine.connect() as connection:
+        authorize_report_reader(connection, name)
+    runtime.engine.dispose()
+    from flows.audit_report import audit_report
+
+    spinner = stderr.status("writing the audit report") if stderr.is_terminal else nullcontext()
+    with spinner:
+        summary = run_flow(
+            audit_report,
+            operator=name,  # type: ignore[arg-type]  # authorize_report_reader refused None
+            since=window.since,
+            until=window.until,
+            report_format=chosen_format,
+            output=target or "",
+            overwrite=overwrite,
+        )
+    if json_output:
+        emit_json(summary)
+        return
+    per_type = ", ".join(f"{kind} {count:,}" for kind, count in summary["per_account_type"].items())
+    stdout.print(
+        f"{summary['deleted']:,} baskets deleted from {window.describe()}"
+        f"{f' ({per_type})' if per_type else ''}, {summary['restored']:,} restored; "
+        f"audit chain {summary['chain']}",
+        highlight=False,
+    )
+    stdout.print(f"wrote {summary['path']}", highlight=False)
