@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 import yaml
 
-from config.settings import ScheduleSettings, Settings, load_settings
 from cli.serve import free_port
+from config.settings import ScheduleSettings, Settings, load_settings
 from tests.conftest import DatabaseUnderTest, add_operators, seed
 
 DEPLOYMENTS_DIR = Path(__file__).resolve().parents[2] / "deployments"
