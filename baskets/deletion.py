@@ -111,7 +111,7 @@ def parse_basket_ids(basket_ids: list[str], field: str = "basket_ids") -> list[s
         try:
             parsed[parse_guid(value)] = None
         except ValueError as error:
-            raise BadInput(f"BASKET_ID: {error}", field=field) from None
+            raise BadInput(f"{field}: {error}", field=field) from None
     return list(parsed)
 
 
@@ -120,7 +120,7 @@ def check_note(note: str | None) -> str | None:
     if note is None or not note.strip():
         return None
     if len(note) > NOTE_MAX_CHARS:
-        raise BadInput(f"--note: {len(note)} characters is too long (at most {NOTE_MAX_CHARS})", field="note")
+        raise BadInput(f"note: {len(note)} characters is too long (at most {NOTE_MAX_CHARS})", field="note")
     return note.strip()
 
 
@@ -327,9 +327,7 @@ def delete_baskets_with_audit(
     Not called when no basket is taken.
     """
     if not reason or len(reason) > REASON_MAX_CHARS:
-        raise BadInput(
-            f"--reason: {reason!r} is not a reason (expected e.g. broken or manual)", field="reason"
-        )
+        raise BadInput(f"reason: {reason!r} is not a reason (expected e.g. broken or manual)", field="reason")
     note = check_note(note)
     when = occurred_at or dt.datetime.now(dt.UTC)
     if wait_for_chain is not None and connection.dialect.name != "postgresql":
@@ -667,10 +665,12 @@ def latest_deletion(connection: Connection, basket_id: str, *, lock: bool = Fals
     """
     exists = select(Basket.id).where(Basket.id == basket_id)
     if connection.scalar(exists.with_for_update() if lock else exists) is not None:
-        raise BadInput(f"basket {basket_id} exists: only a deleted basket can be restored", field="basket_id")
+        raise BadInput(
+            f"basket_id: basket {basket_id} exists: only a deleted basket can be restored", field="basket_id"
+        )
     deletions = [row for row in audit_rows_for_basket(connection, basket_id) if row["event"] == "deleted"]
     if not deletions:
-        raise NotFound(f"no deleted basket {basket_id} in the audit log", field="basket_id")
+        raise NotFound(f"basket_id: no deleted basket {basket_id} in the audit log", field="basket_id")
     return deletions[-1]
 
 

@@ -24,6 +24,7 @@ from cli.console import (
     stdout,
     with_basket_filter,
 )
+from cli.errors import fields_named
 from flows.runner import run_flow
 
 app = typer.Typer()
@@ -126,6 +127,7 @@ def _report_match(matched: int, basket_filter: BasketFilter, json_output: bool) 
 
 
 @app.command("restore")
+@fields_named(basket_id="BASKET_ID")
 def restore_command(
     basket_id: Annotated[str, typer.Argument(metavar="BASKET_ID", help="GUID of a deleted basket.")],
     note: Annotated[str | None, typer.Option("--note", help="Free text kept in the audit log.")] = None,

@@ -101,9 +101,7 @@ def _delete_baskets(
     if basket_ids:
         if not basket_filter.is_empty() or delete_all:
             raise BadInput(
-                "give basket IDs or filters, not both (e.g. baskets delete ID --as NAME)",
-                field="basket_ids",
-                form_message="basket_ids: give basket IDs or filters, not both (empty one of them)",
+                "basket_ids: give basket IDs or filters, not both (empty one of them)", field="basket_ids"
             )
         ids = parse_basket_ids(basket_ids)
         check_baskets_exist(url, ids)
@@ -114,9 +112,8 @@ def _delete_baskets(
     else:
         if basket_filter.is_empty() and not delete_all:
             raise BadInput(
-                "no filter given: pass a filter (e.g. --account-type anonymous) or --all",
-                form_message="no basket IDs and no filter: fill in one (e.g. account_type anonymous), "
-                "or tick delete_all to delete every basket",
+                "no basket IDs and no filter: fill in one (e.g. `account_type` anonymous), "
+                "or use `delete_all` to delete every basket"
             )
         deleted, survived, gone, first_seq, last_seq = [], [], 0, None, None
         after: str | None = None

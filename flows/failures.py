@@ -5,31 +5,20 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import re
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 from baskets.errors import BasketsError
 from flows.runner import refused
 
-# How a command-line message begins when it is about one input: its flag or argument name.
-_LEADING_FLAG = re.compile(r"^(--[a-z][a-z-]*|[A-Z][A-Z_]*): ")
-
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
 def form_message(error: BasketsError) -> str:
-    """`error` in one line for a run form: it names the form field, not the command-line flag.
-
-    `error.form_message` when the error has one; else its message with the leading `--flag: `
-    (or `ARGUMENT: `) replaced by `field: `; else its message as it is (it names no input).
-    """
-    if error.form_message:
-        return error.form_message
-    if error.field is None:
-        return error.message
-    return f"{error.field}: {_LEADING_FLAG.sub('', error.message, count=1)}"
+    """`error` in one line for a run form: its message, which names inputs by their form field
+    (baskets.errors), first line only."""
+    return (error.message.strip().splitlines() or [""])[0]
 
 
 def fails_the_run_on_refusal(body: Callable[P, R]) -> Callable[P, R]:

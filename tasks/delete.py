@@ -60,7 +60,9 @@ def check_baskets_exist(database_url: str, basket_ids: list[str]) -> None:
         found = existing_basket_ids(connection, basket_ids)
     unknown = [basket_id for basket_id in basket_ids if basket_id not in found]
     if unknown:
-        raise NotFound(f"no basket with ID {', '.join(unknown)}: nothing was deleted", field="basket_ids")
+        raise NotFound(
+            f"basket_ids: no basket with ID {', '.join(unknown)}: nothing was deleted", field="basket_ids"
+        )
 
 
 @task(
@@ -88,7 +90,8 @@ def delete_listed_baskets(
         )
         if result.missing:
             raise NotFound(
-                f"no basket with ID {', '.join(result.missing)}: nothing was deleted", field="basket_ids"
+                f"basket_ids: no basket with ID {', '.join(result.missing)}: nothing was deleted",
+                field="basket_ids",
             )
     run_logger().info(
         "deleted %d baskets as %s (audit seq %s..%s)",

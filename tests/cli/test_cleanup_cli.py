@@ -193,7 +193,7 @@ def test_run_in_many_batches_leaves_one_chain_head_a_verified_chain_and_its_coun
         (("--as", "bob"), 3, "'bob' is an order_processor: only system_administrator may run cleanup"),
         (("--as", "carol"), 3, "only system_administrator may run cleanup"),
         (("--as", "mallory"), 3, "--as: no operator named 'mallory'"),
-        (("--force",), 3, "--force needs a system administrator"),
+        (("--force",), 3, "--force: only a system administrator may force a cleanup"),
         (("--dry-run", "--as", "bob"), 3, "only system_administrator may run cleanup"),
         (("--now", "last tuesday"), 2, "--now: 'last tuesday' is not an ISO date or datetime"),
     ],

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from baskets.errors import BadInput
 from tests.conftest import REPO, DatabaseUnderTest, add_operators, run_baskets_process, seed
 
 
@@ -93,10 +94,10 @@ def test_bad_filter_exits_2_with_one_line_before_any_query(
         (
             "carol",
             3,
-            "error: 'carol' is a content_manager: only order_processor or system_administrator may list baskets",
+            "error: --as: 'carol' is a content_manager: only order_processor or system_administrator may list baskets",
         ),
         ("mallory", 3, "error: --as: no operator named 'mallory'"),
-        (None, 3, "error: list baskets needs an operator: pass --as NAME or set BASKETS_OPERATOR"),
+        (None, 3, "error: --as: list baskets needs an operator (type your operator name)"),
     ],
 )
 def test_list_refuses_operators_without_the_right(cli, store, operator, code, message) -> None:
@@ -349,9 +350,17 @@ def test_operators_set_role_changes_what_the_operator_may_do(cli, admins) -> Non
 @pytest.mark.parametrize(
     ("args", "code", "error"),
     [
-        (["remove", "carol", "--as", "bob"], 3, "'bob' is an order_processor: only system_administrator may"),
-        (["set-role", "carol", "system_administrator", "--as", "carol"], 3, "'carol' is a content_manager"),
-        (["remove", "carol"], 3, "manage operators needs an operator"),
+        (
+            ["remove", "carol", "--as", "bob"],
+            3,
+            "--as: 'bob' is an order_processor: only system_administrator may",
+        ),
+        (
+            ["set-role", "carol", "system_administrator", "--as", "carol"],
+            3,
+            "--as: 'carol' is a content_manager",
+        ),
+        (["remove", "carol"], 3, "--as: manage operators needs an operator"),
         (["remove", "mallory", "--as", "alice"], 4, "NAME: no operator named 'mallory'"),
         (["set-role", "mallory", "marketer", "--as", "alice"], 4, "NAME: no operator named 'mallory'"),
         (
@@ -400,3 +409,44 @@ def _operator_rows(database: DatabaseUnderTest) -> list[tuple[str, str]]:
     with database.engine.connect() as connection:
         rows = connection.exec_driver_sql("select name, role from operators order by name")
         return [(row[0], row[1]) for row in rows]
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (BadInput("note: 2001 characters is too long", field="note"), "--note: 2001 characters is too long"),
+        (BadInput("operator: no operator named 'x'", field="operator"), "--as: no operator named 'x'"),
+        (
+            BadInput("report_format: 'pdf' is not a format", field="report_format"),
+            "--format: 'pdf' is not a format",
+        ),
+        (BadInput("basket_ids: 'abc' is not a GUID", field="basket_ids"), "BASKET_ID: 'abc' is not a GUID"),
+        (BadInput("account_type: 'guest' is not", field="account_type"), "--account-type: 'guest' is not"),
+        (BadInput("dry_run: odd", field="dry_run"), "--dry-run: odd"),
+        (
+            BadInput("output: 'a.csv' exists (use `overwrite` to replace it)", field="output"),
+            "--output: 'a.csv' exists (use --overwrite to replace it)",
+        ),
+        (
+            BadInput("too many (check `now`, or rerun with `force`; see `baskets status`)"),
+            "too many (check --now, or rerun with --force; see `baskets status`)",
+        ),
+        # A field's name inside the text, not at its start, is left alone: only the leading one and
+        # backticked ones are inputs.
+        (BadInput("note: the note field", field="note"), "--note: the note field"),
+        (BadInput("setting export_dir: cannot write"), "setting export_dir: cannot write"),
+    ],
+)
+def test_the_command_line_names_each_field_by_its_flag(error: BadInput, expected: str) -> None:
+    from cli.errors import command_line_message
+
+    assert command_line_message(error) == expected
+
+
+def test_a_command_may_name_a_field_by_its_own_argument() -> None:
+    from cli.errors import command_line_message, fields_named
+
+    with pytest.raises(BadInput) as refused, fields_named(basket_id="BASKET_ID"):
+        raise BadInput("basket_id: no deleted basket x", field="basket_id")
+    assert command_line_message(refused.value) == "BASKET_ID: no deleted basket x"
+    assert command_line_message(BadInput("basket_id: bad", field="basket_id")) == "--basket-id: bad"

@@ -304,7 +304,7 @@ def test_export_replaces_its_own_earlier_export_only_with_overwrite_and_keeps_fi
     earlier = [path.read_bytes() for path in files]
 
     again = cli(*args, env=store.env)
-    _refused_in_one_line(again, f"--output: '{target}' exists (pass --overwrite")
+    _refused_in_one_line(again, f"--output: '{target}' exists (use --overwrite")
     assert [path.read_bytes() for path in files] == earlier
 
     replaced = cli(*args, "--overwrite", env={**store.env, "BASKETS_FILE_MODE": "0640"})

@@ -271,10 +271,10 @@ def _cleanup_flow_runs() -> int:
 @pytest.mark.parametrize(
     ("args", "settings", "code", "says"),
     [
-        (("--as", "bob"), {}, 3, "error: 'bob' is an order_processor: only system_administrator may run cleanup"),
+        (("--as", "bob"), {}, 3, "error: --as: 'bob' is an order_processor: only system_administrator may run cleanup"),
         (("--as", "nobody"), {}, 3, "error: --as: no operator named 'nobody'"),
-        (("--force",), {}, 3, "error: --force needs a system administrator"),
-        (("--force", "--as", "bob"), {}, 3, "error: 'bob' is an order_processor"),
+        (("--force",), {}, 3, "error: --force: only a system administrator may force a cleanup"),
+        (("--force", "--as", "bob"), {}, 3, "error: --as: 'bob' is an order_processor"),
         (("--as", ""), {}, 2, "error: --as: empty operator name"),
         (("--now", "0001-01-01T00:00+01:00"), {}, 2, "error: --now: '0001-01-01T00:00+01:00' is out of range"),
         (

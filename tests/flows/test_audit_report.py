@@ -222,7 +222,7 @@ def test_command_replaces_its_own_report_only_with_overwrite_and_keeps_it_privat
     earlier = out.read_bytes()
     refused = cli(*args, env=audited.env)
     assert refused.exit_code == 2
-    assert refused.stderr.startswith(f"error: --output: '{out}' exists (pass --overwrite")
+    assert refused.stderr.startswith(f"error: --output: '{out}' exists (use --overwrite")
     assert out.read_bytes() == earlier
     again = cli(*args, "--since", "2026-10-01", "--until", "2026-10-07", "--overwrite", "--json",
                 env={**audited.env, "BASKETS_FILE_MODE": "0640"})  # fmt: skip

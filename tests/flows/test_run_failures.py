@@ -133,7 +133,7 @@ def test_a_forced_cleanup_by_an_order_processor_fails_naming_the_force_field(
     assert state.is_failed()
     assert state.message.startswith("operator: 'bob' is an order_processor: only system_administrator")
     blank = _cleanup(operator="", force=True)
-    assert blank.message == "force: only a system administrator may force a cleanup (type one as operator)"
+    assert blank.message == "force: only a system administrator may force a cleanup (type one as `operator`)"
     for run in (state, blank):
         assert "--" not in run.message
         assert "Traceback" not in run_log(run.state_details.flow_run_id)
@@ -154,8 +154,8 @@ def test_a_forced_cleanup_by_an_order_processor_fails_naming_the_force_field(
         (
             _delete,
             {"operator": "bob"},
-            "no basket IDs and no filter: fill in one (e.g. account_type anonymous), "
-            "or tick delete_all to delete every basket",
+            "no basket IDs and no filter: fill in one (e.g. `account_type` anonymous), "
+            "or use `delete_all` to delete every basket",
         ),
         (
             _delete,
@@ -183,14 +183,16 @@ def test_nothing_found_or_a_bad_field_fails_the_run_naming_the_field_without_a_t
     assert "Traceback" not in run_log(state.state_details.flow_run_id)
 
 
-def test_a_refused_run_still_raises_the_command_lines_error_to_a_python_caller(
+def test_a_refused_run_still_raises_its_error_to_a_python_caller(
     store: DatabaseUnderTest, prefect_harness: None
 ) -> None:
     from flows.delete import basket_delete
 
-    with pytest.raises(NotFound, match=f"^no basket with ID {UNKNOWN_BASKET}: nothing was deleted$"):
+    with pytest.raises(
+        NotFound, match=f"^basket_ids: no basket with ID {UNKNOWN_BASKET}: nothing was deleted$"
+    ):
         basket_delete(operator="bob", basket_ids=[UNKNOWN_BASKET])
-    with pytest.raises(NotPermitted, match="^--as: no operator named 'mallory'"):
+    with pytest.raises(NotPermitted, match="^operator: no operator named 'mallory'"):
         basket_delete(operator="mallory", basket_ids=[UNKNOWN_BASKET])
 
 
@@ -198,14 +200,17 @@ def test_a_refused_run_still_raises_the_command_lines_error_to_a_python_caller(
     ("error", "expected"),
     [
         (BasketsError("database is locked"), "database is locked"),
-        (BasketsError("--note: too long", field="note"), "note: too long"),
-        (BasketsError("BASKET_ID: 'x' is not a GUID", field="basket_id"), "basket_id: 'x' is not a GUID"),
-        (BasketsError("'bob' is a marketer", field="operator"), "operator: 'bob' is a marketer"),
+        (BasketsError("note: too long", field="note"), "note: too long"),
+        (BasketsError("basket_id: 'x' is not a GUID", field="basket_id"), "basket_id: 'x' is not a GUID"),
         (
-            BasketsError("pass --as NAME", field="operator", form_message="operator: type it"),
-            "operator: type it",
+            BasketsError("output: 'a.csv' exists (use `overwrite` to replace it)", field="output"),
+            "output: 'a.csv' exists (use `overwrite` to replace it)",
+        ),
+        (
+            BasketsError("operator: 'bob' is a marketer\nsecond line", field="operator"),
+            "operator: 'bob' is a marketer",
         ),
     ],
 )
-def test_a_form_message_names_the_field_in_place_of_the_flag(error: BasketsError, expected: str) -> None:
+def test_a_form_message_is_the_errors_field_named_line(error: BasketsError, expected: str) -> None:
     assert form_message(error) == expected
