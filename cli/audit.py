@@ -203,8 +203,8 @@ def report_command(
         summary = run_flow(
             audit_report,
             operator=name,  # type: ignore[arg-type]  # authorize_report_reader refused None
-            since=window.since,
-            until=window.until,
+            since=window.since.isoformat(),
+            until=window.until.isoformat(),
             report_format=chosen_format,
             output=target or "",
             overwrite=overwrite,

@@ -70,7 +70,7 @@ def cleanup(
                 summary = run_flow(
                     retention_cleanup,
                     heartbeats=True,
-                    now=as_of,
+                    now=as_of.isoformat(),
                     dry_run=dry_run,
                     force=force,
                     operator=name or "",

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from baskets.alerts import Alert, Delivery, deliver_alert
 from baskets.db import engine_for_settings
-from baskets.errors import NotPermitted
+from baskets.errors import BadInput, NotPermitted
 from baskets.status import (
     CLEANUP_FLOW,
     WATCHDOG_FLOW,
@@ -22,6 +22,7 @@ from baskets.status import (
 from config.settings import Settings, load_settings
 from config.urls import display_url, hide_url_secrets
 from flows.failures import fails_the_run_on_refusal
+from flows.forms import form_time
 from flows.runner import create_artifact, flow, run_logger
 
 # Prefect is imported where it is used: a direct run (flows.runner) imports this module for the
@@ -54,7 +55,9 @@ def _refused_for_its_caller(state: State) -> bool:
         error = state.result(raise_on_failure=False)
     except Exception:  # noqa: BLE001 - a result that cannot be read is no refusal: alert
         return False
-    return isinstance(error, ParameterTypeError | NotPermitted)
+    # BadInput naming a form field (not a setting): a value typed into the run form.
+    form_field = isinstance(error, BadInput) and error.field is not None
+    return form_field or isinstance(error, ParameterTypeError | NotPermitted)
 
 
 def alert_cleanup_crashed(flow: Flow[Any, Any], flow_run: FlowRun, state: State) -> None:
@@ -130,7 +133,7 @@ def _reminder_variable(database: str) -> str:
 @flow(name=WATCHDOG_FLOW, log_prints=False)
 @fails_the_run_on_refusal
 def cleanup_watchdog(
-    now: dt.datetime | None = None,
+    now: str = "",
     remind_after_hours: float = 24,
 ) -> dict[str, Any]:
     """Alert when no retention-cleanup has succeeded for longer than `alerts.stale_after_hours`.
@@ -141,14 +144,15 @@ def cleanup_watchdog(
     3. Record the health as a markdown artifact and return it (without secrets).
 
     Args:
-        now: Check as if it were this time (UTC unless it has an offset). Empty: the current time.
+        now: Check as if it were this time: an ISO date or time, e.g. 2026-11-01T02:30 (UTC unless
+            it has an offset). Empty: the current time.
         remind_after_hours: Alert again about the same stale spell after this many hours.
     """
     from prefect.variables import Variable
 
     logger = run_logger()
     settings = load_settings()
-    checked_at = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    checked_at = form_time(now, "now") or dt.datetime.now(dt.UTC)
     engine = engine_for_settings(settings)
     database = display_url(engine.url)
     try:

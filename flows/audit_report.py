@@ -19,8 +19,8 @@ from tasks.audit_report import authorize_reader, publish_report_summary, read_au
 @fails_the_run_on_refusal
 def audit_report(
     operator: str,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
+    since: str = "",
+    until: str = "",
     days: int = DEFAULT_WINDOW_DAYS,
     report_format: Literal["html", "csv", "parquet"] = "html",
     output: str = "",
@@ -41,8 +41,10 @@ def audit_report(
 
     Args:
         operator: Your operator name (a system administrator or order processor).
-        since: Start of the window, inclusive (UTC). Empty: `days` before `until`.
-        until: End of the window, exclusive (UTC). Empty: now.
+        since: Start of the window, inclusive: an ISO date or time, e.g. 2026-10-01 (UTC unless it
+            has an offset). Empty: `days` before `until`.
+        until: End of the window: a date includes that whole day (2026-10-31 ends at midnight
+            after it), a time is exclusive. Empty: now.
         days: Length of the window when `since` is empty.
         report_format: html (one self-contained page with charts), csv or parquet.
         output: File to write. Empty: a new file `audit-report-UTC-timestamp.html` (or .csv,
@@ -54,7 +56,7 @@ def audit_report(
     """
     settings = load_settings()
     now = dt.datetime.now(dt.UTC)
-    window = resolve_window(since, until, now, days)
+    window = resolve_window(since.strip() or None, until.strip() or None, now, days)
     path = Path(output) if output else default_report_path(settings.export_dir, report_format, now)
 
     actor = authorize_reader(settings.database_url, operator)

@@ -11,15 +11,13 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import AfterValidator
 from sqlalchemy import Engine
 
 from baskets.db import check_schema, engine_for_settings
 from baskets.errors import BadInput, BasketsError, CleanupAlreadyRunning
 from baskets.files import check_writable_folder
-from baskets.filters import parse_utc_time
 from baskets.locks import HeldLock, cleanup_lock
 from baskets.retention import (
     CleanupIncomplete,
@@ -45,6 +43,7 @@ from baskets.roles import Actor, authorize_cleanup
 from config.settings import Settings, SettingsError, load_settings
 from flows.alerting import alert_cleanup_crashed, alert_cleanup_failed
 from flows.failures import fails_the_run_on_refusal
+from flows.forms import form_time
 from flows.runner import create_artifact, current_flow_run_id, flow, run_logger, update_progress_artifact
 from tasks import retention as retention_tasks
 from tasks.retention import (
@@ -61,8 +60,6 @@ PROGRESS_UPDATE_SECONDS = 1.0
 
 # Who wants to hear about each batch in this process (the command line's progress bar).
 ProgressListener = Callable[[int, int], None]
-# The run form's `now`, checked like `--now`: a time the cut-offs can be computed from, as UTC.
-CleanupTime = Annotated[dt.datetime, AfterValidator(parse_utc_time)]
 _progress_listeners: list[ProgressListener] = []
 
 
@@ -84,7 +81,7 @@ def reporting_progress_to(listener: ProgressListener) -> Iterator[None]:
 )
 @fails_the_run_on_refusal
 def retention_cleanup(
-    now: CleanupTime | None = None,
+    now: str = "",
     dry_run: bool = False,
     force: bool = False,
     operator: str = "",
@@ -103,14 +100,15 @@ def retention_cleanup(
     6. Fail, naming the skipped baskets, when any batch was skipped (the next run picks them up).
 
     Args:
-        now: Act as if it were this time (UTC unless it has an offset). Empty: the current time.
+        now: Act as if it were this time: an ISO date or time, e.g. 2026-11-01T02:30 (UTC
+            unless it has an offset). Empty: the current time.
         dry_run: Only count what would be deleted; delete nothing.
         force: Delete even when more than the allowed share of all baskets has expired (a
             system administrator only).
         operator: Your operator name, a system administrator. Empty: the schedule's built-in
             actor retention-policy.
     """
-    as_of = parse_utc_time(now) if now is not None else dt.datetime.now(dt.UTC)
+    as_of = form_time(now, "now") or dt.datetime.now(dt.UTC)
     settings = _read_settings()
     # The run's snapshot goes there after the deletes: refuse a folder it cannot write in now.
     check_writable_folder(settings.export_dir, "setting export_dir")

@@ -35,8 +35,8 @@ def test_flow_writes_the_report_and_records_a_markdown_artifact(
     monkeypatch.setenv("BASKETS_DATABASE_URL", audited.url)
     result = audit_report(
         operator="bob",
-        since=WINDOW.since,
-        until=WINDOW.until,
+        since=WINDOW.since.isoformat(),
+        until=WINDOW.until.isoformat(),
         report_format="html",
         output=str(tmp_path / "week.html"),
     )

@@ -214,3 +214,28 @@ def test_a_refused_run_still_raises_its_error_to_a_python_caller(
 )
 def test_a_form_message_is_the_errors_field_named_line(error: BasketsError, expected: str) -> None:
     assert form_message(error) == expected
+
+
+@pytest.mark.parametrize(
+    ("flow", "given", "expected"),
+    [
+        (_cleanup, {"now": "yesterday"}, "now: 'yesterday' is not an ISO date or datetime"),
+        (_audit_report, {"operator": "bob", "since": "last week"}, "since: 'last week' is not an ISO date"),
+        (
+            _audit_report,
+            {"operator": "bob", "since": "2026-10-05", "until": "2026-10-01"},
+            "since: 2026-10-05 00:00 is not before `until` 2026-10-02 00:00",
+        ),
+    ],
+)
+def test_a_malformed_time_typed_into_a_run_form_fails_naming_its_field(
+    store: DatabaseUnderTest,
+    logs_to_api: None,
+    flow: Callable[..., Any],
+    given: dict[str, Any],
+    expected: str,
+) -> None:
+    state = flow(**given)
+    assert state.is_failed()
+    assert state.message.startswith(expected), state.message
+    assert "Traceback" not in run_log(state.state_details.flow_run_id)
