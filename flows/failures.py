@@ -45,11 +45,30 @@ def fails_the_run_on_refusal(body: Callable[P, R]) -> Callable[P, R]:
 
 
 class _NoExpectedFailureTracebacks(logging.Filter):
-    """Drop a run's log record that carries a BasketsError with its traceback: Prefect logs one
-    when a task raises it, and the run's own Failed message says it in one line."""
+    """Drop a run's log records about a BasketsError a task raised: the traceback Prefect logs
+    with it, and the task run's "Finished in state Failed('Task run encountered an exception
+    NotPermitted: ...')" line. The run's own Failed message says it once, for the form's user."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], BasketsError))
+        if record.exc_info and isinstance(record.exc_info[1], BasketsError):
+            return False
+        if record.name == "prefect.task_runs" and record.levelno >= logging.ERROR:
+            text = record.getMessage()
+            return not (
+                text.startswith("Finished in state Failed(")
+                and any(f"encountered an exception {name}:" in text for name in _expected_failure_names())
+            )
+        return True
+
+
+def _expected_failure_names() -> set[str]:
+    """The class names of BasketsError and its subclasses, as Prefect's state messages name them."""
+    names, pending = set(), [BasketsError]
+    while pending:
+        kind = pending.pop()
+        names.add(kind.__name__)
+        pending.extend(kind.__subclasses__())
+    return names
 
 
 # Installed on import: every flow module imports this one, so a served run, a worker's run and
