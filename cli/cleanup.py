@@ -61,11 +61,12 @@ def cleanup(
     # Refuse a wrong operator before any flow run starts: a refusal is no failed run to alert on.
     with runtime.engine.connect() as connection:
         authorize_cleanup(connection, name, force)
-    from flows.retention import reporting_progress_to, retention_cleanup
+    from flows.retention import retention_cleanup
+    from flows.runner import reporting_progress
 
     with progress_bar() as bar:
         deleting = ProgressTask(bar, "deleting expired baskets")
-        with reporting_progress_to(deleting.update):
+        with reporting_progress(deleting.update):
             try:
                 summary = run_flow(
                     retention_cleanup,

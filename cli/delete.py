@@ -19,8 +19,10 @@ from cli.console import (
     DatabaseUrl,
     JsonOutput,
     OperatorName,
+    ProgressTask,
     emit_json,
     open_runtime,
+    progress_bar,
     stdout,
     with_basket_filter,
 )
@@ -90,16 +92,23 @@ def delete_command(
         _report_match(matched, basket_filter, json_output)
         return
     from flows.delete import basket_delete
+    from flows.runner import reporting_progress
 
-    summary = run_flow(
-        basket_delete,
-        operator=name or "",
-        basket_ids=ids,
-        **basket_filter.model_dump(mode="json", exclude_none=True),
-        delete_all=delete_all,
-        reason=reason or "default",
-        note=note or "",
-    )
+    # A bar for a filtered delete of more than one basket: it appears with the first batch done
+    # and ends on the number of baskets the run went through (some may have changed meanwhile).
+    with progress_bar() as bar:
+        deleting = ProgressTask(bar, "deleting baskets", 0 if ids or matched < 2 else matched)
+        with reporting_progress(deleting.update):
+            summary = run_flow(
+                basket_delete,
+                operator=name or "",
+                basket_ids=ids,
+                **basket_filter.model_dump(mode="json", exclude_none=True),
+                delete_all=delete_all,
+                reason=reason or "default",
+                note=note or "",
+            )
+        deleting.finish()
     if json_output:
         emit_json(summary)
         return

@@ -71,11 +71,11 @@ def export_command(
     rules = FileRules(overwrite=overwrite, own_folder=settings.export_dir, mode=settings.file_mode)
     check_export_paths(paths, rules.protecting(settings.database_url))
     from flows.export import report_export
-    from tasks.export import export_progress
+    from flows.runner import reporting_progress
 
     with progress_bar() as bar:
         rows = ProgressTask(bar, "exporting rows", total)
-        with export_progress(rows.update):
+        with reporting_progress(rows.update):
             summary = run_flow(
                 report_export,
                 **basket_filter.model_dump(mode="json", exclude_none=True),

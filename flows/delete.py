@@ -9,7 +9,7 @@ from baskets.errors import BadInput
 from baskets.filters import BasketFilter
 from baskets.roles import Action
 from flows.failures import fails_the_run_on_refusal
-from flows.runner import create_artifact, current_flow_run_id, flow, run_logger
+from flows.runner import create_artifact, current_flow_run_id, flow, report_progress, run_logger
 from tasks.delete import (
     authorize_operator,
     check_baskets_exist,
@@ -117,6 +117,7 @@ def _delete_baskets(
             )
         deleted, survived, gone, first_seq, last_seq = [], [], 0, None, None
         after: str | None = None
+        done = 0
         while batch := select_basket_batch(url, basket_filter, after, settings.retention.batch_size):
             after = batch[-1]
             result = delete_filtered_batch(url, batch, basket_filter, actor, reason or "manual", note, run_id)
@@ -126,6 +127,8 @@ def _delete_baskets(
             if result.first_seq is not None:
                 first_seq = first_seq if first_seq is not None else result.first_seq
                 last_seq = result.last_seq
+            done += len(batch)
+            report_progress(done)
     summary = {
         "deleted": len(deleted),
         "survived": len(survived),

@@ -8,7 +8,7 @@ import datetime as dt
 import functools
 import gc
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,14 @@ from config.settings import Settings, SettingsError, load_settings
 from flows.alerting import alert_cleanup_crashed, alert_cleanup_failed
 from flows.failures import fails_the_run_on_refusal
 from flows.forms import form_time
-from flows.runner import create_artifact, current_flow_run_id, flow, run_logger, update_progress_artifact
+from flows.runner import (
+    create_artifact,
+    current_flow_run_id,
+    flow,
+    report_progress,
+    run_logger,
+    update_progress_artifact,
+)
 from tasks import retention as retention_tasks
 from tasks.retention import (
     catch_up_snapshots,
@@ -57,20 +64,6 @@ FLOW_NAME = "retention-cleanup"
 PROGRESS_KEY = "retention-cleanup-progress"
 # The progress artifact is updated after a batch at most this often.
 PROGRESS_UPDATE_SECONDS = 1.0
-
-# Who wants to hear about each batch in this process (the command line's progress bar).
-ProgressListener = Callable[[int, int], None]
-_progress_listeners: list[ProgressListener] = []
-
-
-@contextlib.contextmanager
-def reporting_progress_to(listener: ProgressListener) -> Iterator[None]:
-    """Call `listener(baskets done, baskets expected)` after every batch of runs in this process."""
-    _progress_listeners.append(listener)
-    try:
-        yield
-    finally:
-        _progress_listeners.remove(listener)
 
 
 @flow(
@@ -243,8 +236,7 @@ def _delete_in_batches(
             if time.monotonic() >= next_update:  # one API call per batch would cost more than some batches
                 update_progress_artifact(progress, progress=100.0 * done / expected)
                 next_update = time.monotonic() + PROGRESS_UPDATE_SECONDS
-            for listener in list(_progress_listeners):
-                listener(done, expected)
+            report_progress(done, expected)
     update_progress_artifact(progress, progress=100.0)
     return tally
 

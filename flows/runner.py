@@ -196,6 +196,29 @@ def task(
     return declare
 
 
+# Who hears about the running work's progress in this process: the command line's progress bar.
+# Tasks and flows run in the process that called the flow (a command's flow run, tracked or
+# direct), so a plain list reaches them without passing a callable through flow parameters.
+ProgressListener = Callable[[int, int | None], None]
+_progress_listeners: list[ProgressListener] = []
+
+
+@contextlib.contextmanager
+def reporting_progress(listener: ProgressListener) -> Iterator[None]:
+    """While inside, `listener(done, expected)` hears each `report_progress` of this process."""
+    _progress_listeners.append(listener)
+    try:
+        yield
+    finally:
+        _progress_listeners.remove(listener)
+
+
+def report_progress(done: int, expected: int | None = None) -> None:
+    """Units of work done so far (baskets, rows), of `expected` when known."""
+    for listener in list(_progress_listeners):
+        listener(done, expected)
+
+
 def run_logger() -> logging.Logger | logging.LoggerAdapter[Any]:
     """The run's logger: Prefect's run logger in a Prefect run, else the `baskets.run` logger."""
     if not in_direct_run():

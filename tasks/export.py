@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,28 +13,7 @@ from baskets.files import FileRules
 from baskets.filters import BasketFilter
 from baskets.roles import Action, Actor, authorize
 from config.settings import load_settings
-from flows.runner import create_artifact, run_logger, task
-
-# Who hears about rows written, e.g. the command line's progress bar. The export task runs in
-# the process that called the flow, so a plain list reaches it without passing a callable
-# through the flow's (serialised) parameters.
-_progress_listeners: list[Callable[[int], None]] = []
-
-
-@contextlib.contextmanager
-def export_progress(listener: Callable[[int], None]) -> Iterator[None]:
-    """While inside, `listener` gets the running count of rows written by export tasks."""
-    _progress_listeners.append(listener)
-    try:
-        yield
-    finally:
-        _progress_listeners.remove(listener)
-
-
-def _report_progress(rows: int) -> None:
-    for listener in list(_progress_listeners):
-        listener(rows)
-
+from flows.runner import create_artifact, report_progress, run_logger, task
 
 # An export only reads and replaces its files atomically: a dropped connection is safe to
 # retry. Expected failures (bad output folder) are not retried.
@@ -67,7 +44,7 @@ def write_export_files(
     under `rules` (baskets.files)."""
     engine = engine_for_settings(load_settings(database_url=database_url))
     try:
-        result = export_baskets(engine, basket_filter, paths, progress=_report_progress, rules=rules)
+        result = export_baskets(engine, basket_filter, paths, progress=report_progress, rules=rules)
     finally:
         engine.dispose()
     run_logger().info(

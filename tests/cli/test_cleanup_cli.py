@@ -613,7 +613,7 @@ def _after_batch(number: int, action):  # type: ignore[no-untyped-def]
 def test_run_whose_lock_session_is_killed_stops_before_its_next_batch_and_ends_failed(
     cli, server_db: DatabaseUnderTest, prefect_harness: None
 ) -> None:
-    from flows.retention import reporting_progress_to
+    from flows.runner import reporting_progress
     from tests.baskets.test_locks import kill_session, lock_session
 
     seed(server_db, 300, 11)
@@ -621,7 +621,7 @@ def test_run_whose_lock_session_is_killed_stops_before_its_next_batch_and_ends_f
     expired = expired_ids(server_db)
     env = {**server_db.env, **NO_SHARE_LIMIT, "BASKETS_RETENTION__BATCH_SIZE": "20"}
     listener, seen = _after_batch(1, lambda: kill_session(server_db, lock_session(server_db)))
-    with reporting_progress_to(listener):
+    with reporting_progress(listener):
         result = cli("cleanup", *AT_NOW, "--as", "alice", env=env)
     assert result.exit_code == 1
     (line,) = error_lines(result.stderr)
@@ -649,7 +649,7 @@ def test_run_whose_lock_session_dies_after_its_last_batch_succeeds_and_exits_0(
 ) -> None:
     """Its work is done and recorded as succeeded: releasing a lock the server freed already
     must not turn that into exit 1."""
-    from flows.retention import reporting_progress_to
+    from flows.runner import reporting_progress
     from tests.baskets.test_locks import kill_session, lock_session
 
     seed(server_db, 300, 11)
@@ -657,7 +657,7 @@ def test_run_whose_lock_session_dies_after_its_last_batch_succeeds_and_exits_0(
     expired = expired_ids(server_db)
     env = {**server_db.env, **NO_SHARE_LIMIT, "BASKETS_RETENTION__BATCH_SIZE": "50"}
     listener, _ = _after_batch(0, lambda: kill_session(server_db, lock_session(server_db)))
-    with reporting_progress_to(listener):
+    with reporting_progress(listener):
         result = cli("cleanup", *AT_NOW, "--as", "alice", "--json", env=env)
     assert result.exit_code == 0, result.stderr
     assert result.json()["deleted"] == len(expired)
@@ -691,7 +691,7 @@ def _drop_idle_sessions(database: DatabaseUnderTest, keep: int) -> int:
 def test_idle_connections_dropped_between_batches_are_replaced_and_the_run_finishes(
     cli, server_db: DatabaseUnderTest, prefect_harness: None
 ) -> None:
-    from flows.retention import reporting_progress_to
+    from flows.runner import reporting_progress
     from tests.baskets.test_locks import lock_session
 
     seed(server_db, 300, 11)
@@ -702,7 +702,7 @@ def test_idle_connections_dropped_between_batches_are_replaced_and_the_run_finis
     listener, _ = _after_batch(
         2, lambda: dropped.append(_drop_idle_sessions(server_db, lock_session(server_db)))
     )
-    with reporting_progress_to(listener):
+    with reporting_progress(listener):
         result = cli("cleanup", *AT_NOW, "--as", "alice", "--json", env=env)
     assert dropped and dropped[0] >= 1  # the run's pooled connections were among them
     assert result.exit_code == 0, result.stderr
