@@ -18,12 +18,12 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-from sqlalchemy import Engine
 
 from baskets.db import check_schema, engine_for_settings, sqlite_file
 from baskets.errors import BadInput
 from baskets.filters import BasketFilter, parse_utc_time
-from config.settings import Settings, SettingsError, load_settings
+from baskets.runtime import Runtime, install_runtime, load_runtime_settings
+from config.settings import Settings
 from config.urls import hide_url_secrets
 
 # Piped output is read by scripts and people with wide windows: do not fold it at 80 columns.
@@ -58,12 +58,9 @@ NowOption = Annotated[
 ]
 
 
-@dataclass
-class Runtime:
-    """Settings and an engine for one command."""
-
-    settings: Settings
-    engine: Engine
+@dataclass(frozen=True, eq=False)
+class CommandRuntime(Runtime):
+    """The command's runtime (settings and engine), which the flows it runs use too."""
 
     def operator(self, given: str | None) -> str | None:
         """`--as` as given (an empty one is refused, not replaced), else BASKETS_OPERATOR."""
@@ -81,17 +78,13 @@ DATABASE_URL_VARIABLE = "BASKETS_DATABASE_URL"
 def read_settings(database_url: str | None = None) -> Settings:
     """The command's settings, `--database-url` on top; BadInput (exit 2) naming a bad setting.
 
-    The chosen database URL is also put into this process's environment (BASKETS_DATABASE_URL).
-    That is how it reaches the flows the command runs: a flow takes no database parameter,
-    because Prefect stores every flow-run parameter in clear in its own database and shows it in
-    the run form, and a URL may hold a password. A flow reads its settings in its own process
-    (`load_settings()`), exactly as a served or worker run does, and finds the URL there; a
-    child process started from here (`baskets serve`) inherits it the same way.
+    A flow takes no database parameter, because Prefect stores every flow-run parameter in clear
+    in its own database and shows it in the run form, and a URL may hold a password: the flows a
+    command runs use the command's runtime (`open_runtime`). The chosen URL is also put into this
+    process's environment (BASKETS_DATABASE_URL), for a child process started from here
+    (`baskets serve`) and for masking it in messages.
     """
-    try:
-        settings = load_settings(database_url=database_url)
-    except SettingsError as error:
-        raise BadInput(str(error)) from None
+    settings = load_runtime_settings(database_url=database_url)
     os.environ[DATABASE_URL_VARIABLE] = settings.database_url
     return settings
 
@@ -112,10 +105,11 @@ def open_runtime(
     """
     settings = read_settings(database_url)
     check_sqlite_file(settings.database_url, creates_database=creates_database)
-    engine = engine_for_settings(settings)
+    runtime = CommandRuntime(settings=settings, engine=engine_for_settings(settings))
     if check_schema_version:
-        check_schema(engine)
-    return Runtime(settings=settings, engine=engine)
+        check_schema(runtime.engine)
+    install_runtime(runtime)  # the flows this command runs use it (cli.main scopes it)
+    return runtime
 
 
 def check_sqlite_file(url: str, *, creates_database: bool) -> None:

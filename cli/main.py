@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from typer import exceptions as typer_errors
 
 from baskets.errors import BasketsError
+from baskets.runtime import runtime_scope
 from cli import audit, cleanup, database, delete, export, listing, operators, serve, status
 from cli.console import emit_json, output, stderr, without_secrets
 from cli.errors import command_line_message
@@ -65,7 +66,8 @@ def main() -> None:
     """
     output.json_emitted = False
     try:
-        result = command_line()(standalone_mode=False)
+        with runtime_scope():
+            result = command_line()(standalone_mode=False)
     except BasketsError as error:
         _fail(without_secrets(command_line_message(error)), error.exit_code)
     except typer_errors.Exit as exit_:

@@ -8,8 +8,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from baskets.alerts import Alert, Delivery, deliver_alert
-from baskets.db import engine_for_settings
 from baskets.errors import BadInput, NotPermitted
+from baskets.runtime import Runtime, current_runtime
 from baskets.status import (
     CLEANUP_FLOW,
     WATCHDOG_FLOW,
@@ -19,7 +19,6 @@ from baskets.status import (
     stale_alert_record,
     stale_success_alert,
 )
-from config.settings import Settings, load_settings
 from config.urls import display_url, hide_url_secrets
 from flows.failures import fails_the_run_on_refusal
 from flows.forms import form_time
@@ -74,15 +73,15 @@ def _alert_for_run(kind: str, flow: Flow[Any, Any], flow_run: FlowRun, state: St
     except Exception:  # noqa: BLE001 - no logger must not mean no alert
         logger = logging.getLogger("baskets.alerts")
     try:
-        settings = load_settings()  # the run's database: this process's, as the flow read it
-        alert = _run_alert(kind, flow, flow_run, state, settings)
-        _log_deliveries(logger, deliver_alert(alert, settings.alerts))
+        runtime = current_runtime()  # the run's database: the one the flow ran on
+        alert = _run_alert(kind, flow, flow_run, state, runtime)
+        _log_deliveries(logger, deliver_alert(alert, runtime.settings.alerts))
     except Exception as error:  # noqa: BLE001 - a hook that raises would hide the run's own failure
         logger.error("could not send the %s alert: %s: %s", kind, type(error).__name__, error)
 
 
-def _run_alert(kind: str, flow: Flow[Any, Any], flow_run: FlowRun, state: State, settings: Settings) -> Alert:
-    engine = engine_for_settings(settings)
+def _run_alert(kind: str, flow: Flow[Any, Any], flow_run: FlowRun, state: State, runtime: Runtime) -> Alert:
+    engine, settings = runtime.engine, runtime.settings
     database = display_url(engine.url)
     counts: dict[str, int] = {}
     details: dict[str, Any] = {}
@@ -97,8 +96,6 @@ def _run_alert(kind: str, flow: Flow[Any, Any], flow_run: FlowRun, state: State,
                 details["error"] = hide_url_secrets(details["error"], settings.database_url)
     except Exception as error:  # noqa: BLE001 - the database may be why the run failed
         details["cleanup_runs"] = f"not readable: {type(error).__name__}"
-    finally:
-        engine.dispose()
     message = (state.message or state.name or "no reason given").removeprefix(_PREFECT_PREFIX)
     reason = hide_url_secrets(message, settings.database_url)
     return Alert(
@@ -151,15 +148,12 @@ def cleanup_watchdog(
     from prefect.variables import Variable
 
     logger = run_logger()
-    settings = load_settings()
+    runtime = current_runtime()
+    settings = runtime.settings
     checked_at = form_time(now, "now") or dt.datetime.now(dt.UTC)
-    engine = engine_for_settings(settings)
-    database = display_url(engine.url)
-    try:
-        with engine.connect() as connection:
-            report = check_health(connection, settings, checked_at)
-    finally:
-        engine.dispose()
+    database = display_url(runtime.engine.url)
+    with runtime.engine.connect() as connection:
+        report = check_health(connection, settings, checked_at)
 
     alerted = False
     if not report.healthy:

@@ -9,10 +9,12 @@ from typing import Any, Literal
 from baskets.audit_report import DEFAULT_WINDOW_DAYS, default_report_path, resolve_window
 from baskets.errors import AuditChainBroken
 from baskets.files import FileRules
-from config.settings import load_settings
+from baskets.roles import Action
+from baskets.runtime import current_runtime
 from flows.failures import fails_the_run_on_refusal
 from flows.runner import current_flow_run_id, flow
-from tasks.audit_report import authorize_reader, publish_report_summary, read_audit, write_report_file
+from tasks.audit_report import publish_report_summary, read_audit, write_report_file
+from tasks.authorize import authorize_operator
 
 
 @flow(name="audit-report", log_prints=False, validate_parameters=True)
@@ -54,13 +56,14 @@ def audit_report(
     The database is the one of this process's settings, never a parameter: Prefect keeps
     parameters in clear, and a database URL may hold a password.
     """
-    settings = load_settings()
+    runtime = current_runtime()
+    settings = runtime.settings
     now = dt.datetime.now(dt.UTC)
     window = resolve_window(since.strip() or None, until.strip() or None, now, days)
     path = Path(output) if output else default_report_path(settings.export_dir, report_format, now)
 
-    actor = authorize_reader(settings.database_url, operator)
-    report = read_audit(settings.database_url, window, now, actor)
+    actor = authorize_operator(runtime, operator, Action.AUDIT)
+    report = read_audit(runtime, window, now, actor)
     rules = FileRules(overwrite=overwrite, own_folder=settings.export_dir, mode=settings.file_mode)
     written = write_report_file(report, report_format, path, rules.protecting(settings.database_url))
     publish_report_summary(report, written)

@@ -8,14 +8,13 @@ from baskets.deletion import check_note, parse_basket_ids
 from baskets.errors import BadInput
 from baskets.filters import BasketFilter
 from baskets.roles import Action
+from baskets.runtime import current_runtime
 from flows.failures import fails_the_run_on_refusal
 from flows.runner import create_artifact, current_flow_run_id, flow, report_progress, run_logger
+from tasks.authorize import authorize_operator
 from tasks.delete import (
-    authorize_operator,
-    check_baskets_exist,
     delete_filtered_batch,
     delete_listed_baskets,
-    load_task_settings,
     restore_deleted_basket,
     select_basket_batch,
 )
@@ -93,9 +92,8 @@ def _delete_baskets(
     reason: str | None,
     note: str | None,
 ) -> dict[str, Any]:
-    settings = load_task_settings()
-    url = settings.database_url
-    actor = authorize_operator(url, operator, Action.DELETE)
+    runtime = current_runtime()
+    actor = authorize_operator(runtime, operator, Action.DELETE)
     run_id = current_flow_run_id()
     note = check_note(note)
     if basket_ids:
@@ -104,8 +102,8 @@ def _delete_baskets(
                 "basket_ids: give basket IDs or filters, not both (empty one of them)", field="basket_ids"
             )
         ids = parse_basket_ids(basket_ids)
-        check_baskets_exist(url, ids)
-        result = delete_listed_baskets(url, ids, actor, reason or "broken", note, run_id)
+        # All or none: NotFound (nothing deleted) when any of them is not a basket.
+        result = delete_listed_baskets(runtime, ids, actor, reason or "broken", note, run_id)
         deleted, first_seq, last_seq = result.deleted, result.first_seq, result.last_seq
         survived: list[str] = []
         gone = 0
@@ -118,9 +116,12 @@ def _delete_baskets(
         deleted, survived, gone, first_seq, last_seq = [], [], 0, None, None
         after: str | None = None
         done = 0
-        while batch := select_basket_batch(url, basket_filter, after, settings.retention.batch_size):
+        batch_size = runtime.settings.retention.batch_size
+        while batch := select_basket_batch(runtime, basket_filter, after, batch_size):
             after = batch[-1]
-            result = delete_filtered_batch(url, batch, basket_filter, actor, reason or "manual", note, run_id)
+            result = delete_filtered_batch(
+                runtime, batch, basket_filter, actor, reason or "manual", note, run_id
+            )
             deleted.extend(result.deleted)
             survived.extend(result.survived)
             gone += len(result.gone)
@@ -194,11 +195,11 @@ def basket_restore(basket_id: str, operator: str, note: str = "") -> dict[str, A
 
 
 def _restore(basket_id: str, operator: str, note: str | None) -> dict[str, Any]:
-    settings = load_task_settings()
-    actor = authorize_operator(settings.database_url, operator, Action.RESTORE)
+    runtime = current_runtime()
+    actor = authorize_operator(runtime, operator, Action.RESTORE)
     (parsed,) = parse_basket_ids([basket_id], field="basket_id")
     run_id = current_flow_run_id()
-    result = restore_deleted_basket(settings.database_url, parsed, actor, check_note(note), run_id)
+    result = restore_deleted_basket(runtime, parsed, actor, check_note(note), run_id)
     summary = {
         "restored": 1,
         "basket_id": result.basket_id,

@@ -5,14 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from baskets.errors import BadInput
 from baskets.export import plan_export_paths
 from baskets.files import FileRules, check_writable_folder
 from baskets.filters import BasketFilter
-from config.settings import SettingsError, load_settings
+from baskets.roles import Action
+from baskets.runtime import current_runtime
 from flows.failures import fails_the_run_on_refusal
 from flows.runner import current_flow_run_id, flow
-from tasks.export import authorize_exporter, publish_export_artifacts, write_export_files
+from tasks.authorize import authorize_operator
+from tasks.export import publish_export_artifacts, write_export_files
 
 
 @flow(name="report-export", validate_parameters=True)
@@ -66,16 +67,14 @@ def report_export(
         account_type=account_type, created_before=created_before, created_after=created_after,
         modified_before=modified_before, modified_after=modified_after,
     )  # fmt: skip
-    try:
-        settings = load_settings()
-    except SettingsError as error:
-        raise BadInput(str(error)) from None
+    runtime = current_runtime()
+    settings = runtime.settings
     if output is None or not output.strip():
         check_writable_folder(settings.export_dir, "setting export_dir")
-    actor = authorize_exporter(settings.database_url, operator)
+    actor = authorize_operator(runtime, operator, Action.EXPORT)
     paths = plan_export_paths(format, output, settings.export_dir, dt.datetime.now(dt.UTC))
     rules = FileRules(overwrite=overwrite, own_folder=settings.export_dir, mode=settings.file_mode)
-    result = write_export_files(settings.database_url, basket_filter, paths, rules)
+    result = write_export_files(runtime, basket_filter, paths, rules)
     publish_export_artifacts(result, basket_filter, actor)
     return {
         "baskets": result.baskets,

@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from baskets.db import check_schema, engine_for_settings
-from baskets.errors import BadInput, BasketsError, CleanupAlreadyRunning
+from baskets.db import check_schema
+from baskets.errors import BasketsError, CleanupAlreadyRunning
 from baskets.files import check_writable_folder
 from baskets.locks import HeldLock, cleanup_lock
 from baskets.retention import (
@@ -40,7 +40,8 @@ from baskets.retention import (
     walk_expired_batches,
 )
 from baskets.roles import Actor, authorize_cleanup
-from config.settings import Settings, SettingsError, load_settings
+from baskets.runtime import current_runtime
+from config.settings import Settings
 from flows.alerting import alert_cleanup_crashed, alert_cleanup_failed
 from flows.failures import fails_the_run_on_refusal
 from flows.forms import form_time
@@ -102,28 +103,24 @@ def retention_cleanup(
             actor retention-policy.
     """
     as_of = form_time(now, "now") or dt.datetime.now(dt.UTC)
-    settings = _read_settings()
+    runtime = current_runtime()
+    settings = runtime.settings
     # The run's snapshot goes there after the deletes: refuse a folder it cannot write in now.
     check_writable_folder(settings.export_dir, "setting export_dir")
     policy = RetentionPolicy.from_settings(settings.retention)
-    engine = engine_for_settings(settings)
+    engine = runtime.engine
     flow_run_id = current_flow_run_id()
-    try:
-        check_schema(engine)
-        actor = _cleanup_actor(engine, operator or None, force)
-        with contextlib.ExitStack() as held:
-            try:
-                lock = held.enter_context(cleanup_lock(engine))
-            except CleanupAlreadyRunning as error:
-                record_refused_run(
-                    engine, actor=actor, dry_run=dry_run, as_of=as_of, flow_run_id=flow_run_id, error=error
-                )
-                raise
-            return _run_holding_lock(
-                engine, settings, policy, actor, as_of, dry_run, force, flow_run_id, lock
+    check_schema(engine)
+    actor = _cleanup_actor(engine, operator or None, force)
+    with contextlib.ExitStack() as held:
+        try:
+            lock = held.enter_context(cleanup_lock(engine))
+        except CleanupAlreadyRunning as error:
+            record_refused_run(
+                engine, actor=actor, dry_run=dry_run, as_of=as_of, flow_run_id=flow_run_id, error=error
             )
-    finally:
-        engine.dispose()
+            raise
+        return _run_holding_lock(engine, settings, policy, actor, as_of, dry_run, force, flow_run_id, lock)
 
 
 def _run_holding_lock(
@@ -166,7 +163,8 @@ def _run_holding_lock(
         if plan.over_limit:
             logger.warning("over the safety share (%.1f%%), forced by %s", plan.share * 100, actor.name)
         with took("deleting"):
-            tally = _delete_in_batches(engine, policy, plan, actor, run_id, flow_run_id, lock)
+            retry_delays = settings.retention.batch_retry_delays_seconds
+            tally = _delete_in_batches(engine, policy, plan, actor, run_id, flow_run_id, lock, retry_delays)
         export_dir = settings.export_dir.resolve()
         path = snapshot_path(export_dir, engine.url, run_id, dt.datetime.now(dt.UTC))
         rules = snapshot_rules(export_dir, settings.file_mode)
@@ -217,6 +215,7 @@ def _delete_in_batches(
     run_id: int,
     flow_run_id: str | None,
     lock: HeldLock,
+    retry_delays: tuple[float, ...],
 ) -> RunTally:
     progress = create_artifact(
         "progress",
@@ -229,7 +228,8 @@ def _delete_in_batches(
     next_update = time.monotonic() + PROGRESS_UPDATE_SECONDS
     with _old_objects_frozen():
         batches = _while_locked(lock, selected_ahead(walk_expired_batches(engine, policy, plan.as_of)))
-        for batch, counts in _batches_deleted(engine, batches, policy, plan, actor, run_id, flow_run_id):
+        deleted = _batches_deleted(engine, batches, policy, plan, actor, run_id, flow_run_id, retry_delays)
+        for batch, counts in deleted:
             tally = counts
             done += len(batch)
             expected = max(plan.total, done)
@@ -258,6 +258,7 @@ def _batches_deleted(
     actor: Actor,
     run_id: int,
     flow_run_id: str | None,
+    retry_delays: tuple[float, ...],
 ) -> Iterator[tuple[list[ExpiredBasket], RunTally]]:
     """Delete `batches` in order, yielding each with the run's counts once it has committed.
 
@@ -277,6 +278,7 @@ def _batches_deleted(
             run_id=run_id,
             tally=tally,
             flow_run_id=flow_run_id,
+            retry_delays=retry_delays,
         )
         if outcome is not None:
             return outcome.tally
@@ -334,11 +336,3 @@ def _cleanup_actor(engine: Engine, operator: str | None, force: bool) -> Actor:
     """The actor of this run; NotPermitted (exit 3) for a wrong operator or an unpermitted force."""
     with engine.connect() as connection:
         return authorize_cleanup(connection, operator, force)
-
-
-def _read_settings() -> Settings:
-    # The database comes from this process's settings, never a parameter (Prefect stores those).
-    try:
-        return load_settings()
-    except SettingsError as error:
-        raise BadInput(str(error)) from None

@@ -1,4 +1,4 @@
-"""Prefect tasks of the report export: check the operator, write the files, publish artifacts."""
+"""Prefect tasks of the report export: write the files (with retries), publish artifacts."""
 
 from __future__ import annotations
 
@@ -7,28 +7,16 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
-from baskets.db import engine_for_settings
 from baskets.export import ExportResult, export_baskets
 from baskets.files import FileRules
 from baskets.filters import BasketFilter
-from baskets.roles import Action, Actor, authorize
-from config.settings import load_settings
+from baskets.roles import Actor
+from baskets.runtime import Runtime
 from flows.runner import create_artifact, report_progress, run_logger, task
 
 # An export only reads and replaces its files atomically: a dropped connection is safe to
 # retry. Expected failures (bad output folder) are not retried.
 _LOST_CONNECTION = (OperationalError,)
-
-
-@task(name="authorize-exporter")
-def authorize_exporter(database_url: str, operator: str | None) -> Actor:
-    """The operator, checked before any basket is read; NotPermitted (exit 3) otherwise."""
-    engine = engine_for_settings(load_settings(database_url=database_url))
-    try:
-        with engine.connect() as connection:
-            return authorize(connection, operator, Action.EXPORT)
-    finally:
-        engine.dispose()
 
 
 @task(
@@ -38,15 +26,11 @@ def authorize_exporter(database_url: str, operator: str | None) -> Actor:
     retry_on=_LOST_CONNECTION,
 )
 def write_export_files(
-    database_url: str, basket_filter: BasketFilter, paths: dict[str, Path], rules: FileRules | None = None
+    runtime: Runtime, basket_filter: BasketFilter, paths: dict[str, Path], rules: FileRules | None = None
 ) -> ExportResult:
     """Stream the matching rows into every file of `paths` (format -> path), each atomically
     under `rules` (baskets.files)."""
-    engine = engine_for_settings(load_settings(database_url=database_url))
-    try:
-        result = export_baskets(engine, basket_filter, paths, progress=report_progress, rules=rules)
-    finally:
-        engine.dispose()
+    result = export_baskets(runtime.engine, basket_filter, paths, progress=report_progress, rules=rules)
     run_logger().info(
         "exported %s lines of %s baskets via %s in %.2f s to %s",
         f"{result.lines:,}",

@@ -31,9 +31,6 @@ from baskets.retention import (
 from baskets.roles import Actor
 from flows.runner import create_artifact, run_logger, task
 
-# Waits before each retry of a failed batch (a lock timeout, a deadlock, a constraint error):
-# the transaction rolled back whole, so running it again cannot delete or audit twice.
-BATCH_RETRY_DELAYS: tuple[float, ...] = (2.0, 8.0, 30.0)
 # Clashes with a concurrent transaction retried at once, on top of those.
 CONFLICT_RETRIES = 5
 
@@ -64,9 +61,11 @@ def delete_batch_with_retries(
     run_id: int,
     tally: RunTally | PreviousBatch,
     flow_run_id: str | None,
+    retry_delays: Sequence[float] = (2.0, 8.0, 30.0),
 ) -> BatchOutcome | None:
     """Delete one key-ordered batch with its audit rows in one transaction (see
-    delete_expired_batch), retrying after each of BATCH_RETRY_DELAYS; None when it kept failing.
+    delete_expired_batch), retrying after each of `retry_delays` (seconds; the setting
+    retention.batch_retry_delays_seconds); None when it kept failing.
 
     `tally` as delete_expired_batch takes it. With a `PreviousBatch` only the first attempt
     overlaps the previous batch; any retry waits for that batch and runs on its own, locking the
@@ -81,7 +80,7 @@ def delete_batch_with_retries(
     as much as the batch itself, and a night's cleanup has a thousand batches.
     """
     logger = run_logger()
-    delays = tuple(BATCH_RETRY_DELAYS)  # read at call time (tests shorten them)
+    delays = tuple(retry_delays)
     attempt = conflicts = 0
     while True:
         try:

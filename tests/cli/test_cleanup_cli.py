@@ -365,13 +365,17 @@ def test_failing_batch_is_retried_then_skipped_and_the_next_run_finishes(
 ) -> None:
     import tasks.retention as retention_tasks
 
-    env = {**store.env, **NO_SHARE_LIMIT, "BASKETS_RETENTION__BATCH_SIZE": "40"}
+    env = {
+        **store.env,
+        **NO_SHARE_LIMIT,
+        "BASKETS_RETENTION__BATCH_SIZE": "40",
+        "BASKETS_RETENTION__BATCH_RETRY_DELAYS_SECONDS": "[0.0, 0.1]",
+    }
     expired = sorted(expired_ids(store))
     target = expired[len(expired) // 2]
     bad_batch = expired[(len(expired) // 2) // 40 * 40 :][:40]
     attempts: list[int] = []
     real_delete = retention_tasks.delete_expired_batch
-    monkeypatch.setattr(retention_tasks, "BATCH_RETRY_DELAYS", (0.0, 0.1))
     monkeypatch.setattr(retention_tasks, "delete_expired_batch", _failing_for(target, attempts))
 
     failed = cli("cleanup", *AT_NOW, "--as", "alice", "--json", env=env)
@@ -564,14 +568,13 @@ def test_line_added_while_its_batch_waits_for_the_basket_is_audited_with_it(
     from baskets.audit import parse_lines, verify_audit_chain
     from baskets.models import BasketLine
     from flows.retention import retention_cleanup
-    from tasks import retention as retention_tasks
     from tests.baskets.test_retention import add_basket
 
     waited = add_basket(server_db, "anonymous", dt.timedelta(days=40), lines=1)
     other = add_basket(server_db, "anonymous", dt.timedelta(days=40), lines=2)
     for _ in range(10):  # keep the run under the safety share
         add_basket(server_db, "anonymous", dt.timedelta(days=1))
-    monkeypatch.setattr(retention_tasks, "BATCH_RETRY_DELAYS", ())
+    monkeypatch.setenv("BASKETS_RETENTION__BATCH_RETRY_DELAYS_SECONDS", "[]")
     writer, lock_waits = commit_once_a_session_waits(
         server_db,
         lambda connection: connection.execute(

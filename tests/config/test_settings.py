@@ -474,3 +474,15 @@ def test_a_file_mode_written_as_a_toml_number_is_refused(
         SettingsError, match=r"^setting file_mode: 600 is not a file mode \(expected an octal"
     ):
         load_settings()
+
+
+def test_batch_retry_waits_are_a_setting_with_a_range(monkeypatch: pytest.MonkeyPatch) -> None:
+    from config.settings import SettingsError, load_settings
+
+    assert load_settings().retention.batch_retry_delays_seconds == (2.0, 8.0, 30.0)
+    monkeypatch.setenv("BASKETS_RETENTION__BATCH_RETRY_DELAYS_SECONDS", "[0, 0.5]")
+    assert load_settings().retention.batch_retry_delays_seconds == (0.0, 0.5)
+    for bad in ("[-1]", "[7200]", "[1,1,1,1,1,1,1,1,1,1,1]", '"soon"'):
+        monkeypatch.setenv("BASKETS_RETENTION__BATCH_RETRY_DELAYS_SECONDS", bad)
+        with pytest.raises(SettingsError, match="batch_retry_delays_seconds"):
+            load_settings()

@@ -164,7 +164,7 @@ def test_retention_cleanup_with_a_failing_batch_alerts_naming_the_skipped_basket
         return real_delete(engine, batch, **kwargs)
 
     monkeypatch.setattr(tasks.retention, "delete_expired_batch", delete_unless_poisoned)
-    monkeypatch.setattr(tasks.retention, "BATCH_RETRY_DELAYS", (0.0,))
+    monkeypatch.setenv("BASKETS_RETENTION__BATCH_RETRY_DELAYS_SECONDS", "[0.0]")
 
     state = retention_cleanup(now=NOW.isoformat(), return_state=True)
 
