@@ -212,11 +212,11 @@ def report_command(
     if json_output:
         emit_json(summary)
         return
-    per_type = ", ".join(f"{kind} {count:,}" for kind, count in summary["per_account_type"].items())
+    per_type = ", ".join(f"{kind} {count:,}" for kind, count in summary.per_account_type.items())
     stdout.print(
-        f"{summary['deleted']:,} baskets deleted from {window.describe()}"
-        f"{f' ({per_type})' if per_type else ''}, {summary['restored']:,} restored; "
-        f"audit chain {summary['chain']}",
+        f"{plural(summary.deleted, 'basket')} deleted from {window.describe()}"
+        f"{f' ({per_type})' if per_type else ''}, {summary.restored:,} restored; "
+        f"audit chain {summary.chain}",
         highlight=False,
     )
-    stdout.print(f"wrote {summary['path']}", highlight=False)
+    stdout.print(f"wrote {summary.path}", highlight=False)

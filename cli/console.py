@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import BaseModel
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
@@ -167,8 +168,11 @@ class _CommandOutput:
 output = _CommandOutput()
 
 
-def emit_json(payload: dict[str, Any]) -> None:
-    """Print the one JSON object a `--json` command ends with."""
+def emit_json(payload: dict[str, Any] | BaseModel) -> None:
+    """Print the one JSON object a `--json` command ends with: a result model as
+    `model_dump(mode="json")`, the same model the command's text is printed from."""
+    if isinstance(payload, BaseModel):
+        payload = payload.model_dump(mode="json")
     output.json_emitted = True
     sys.stdout.write(json.dumps(payload, default=_json_default, ensure_ascii=False) + "\n")
     sys.stdout.flush()

@@ -137,10 +137,10 @@ def demo(
 
     exported = run_flow(report_export, format="both", output="", operator="demo-admin")
     stdout.print(
-        f"[bold]3. exported[/] {plural(exported['lines'], 'line')} of "
-        f"{plural(exported['baskets'], 'basket')} "
+        f"[bold]3. exported[/] {plural(exported.lines, 'line')} of "
+        f"{plural(exported.baskets, 'basket')} "
         "as demo-admin (`baskets export --format both --as demo-admin`):"
     )
-    for file in exported["files"]:
-        stdout.print(f"   {file['path']}  sha256 {file['sha256'][:16]}…", highlight=False)
+    for file in exported.files:
+        stdout.print(f"   {file.path}  sha256 {file.sha256[:16]}…", highlight=False)
     cleanup_commands.demo_cleanup("demo-admin")

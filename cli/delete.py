@@ -27,6 +27,7 @@ from cli.console import (
     with_basket_filter,
 )
 from cli.errors import fields_named
+from flows.results import DeleteResult, RestoreResult
 from flows.runner import run_flow
 
 app = typer.Typer()
@@ -112,12 +113,10 @@ def delete_command(
     if json_output:
         emit_json(summary)
         return
-    seqs = (
-        f"audit seq {summary['first_seq']}..{summary['last_seq']}" if summary["deleted"] else "no audit rows"
-    )
-    stdout.print(f"deleted {plural(summary['deleted'], 'basket')} ({seqs}), {_run_named(summary)}")
-    if summary["survived"]:
-        kept = plural(summary["survived"], "basket")
+    seqs = f"audit seq {summary.first_seq}..{summary.last_seq}" if summary.deleted else "no audit rows"
+    stdout.print(f"deleted {plural(summary.deleted, 'basket')} ({seqs}), {_run_named(summary)}")
+    if summary.survived:
+        kept = plural(summary.survived, "basket")
         stdout.print(f"kept {kept} that changed since selection and no longer match")
 
 
@@ -159,15 +158,15 @@ def restore_command(
         emit_json(summary)
         return
     stdout.print(
-        f"restored basket {summary['basket_id']} with {plural(summary['line_count'], 'line')} from audit seq "
-        f"{summary['restored_from_seq']} (recorded as seq {summary['seq']}), "
+        f"restored basket {summary.basket_id} with {plural(summary.line_count, 'line')} from audit seq "
+        f"{summary.restored_from_seq} (recorded as seq {summary.seq}), "
         f"{_run_named(summary)}"
     )
 
 
-def _run_named(summary: dict[str, Any]) -> str:
+def _run_named(summary: DeleteResult | RestoreResult) -> str:
     """The flow run that tracked a change, or that none did (run without a Prefect API)."""
-    return f"flow run {summary['flow_run_id']}" if summary["tracked"] else "not tracked by Prefect"
+    return f"flow run {summary.flow_run_id}" if summary.tracked else "not tracked by Prefect"
 
 
 @app.command("shop-account")

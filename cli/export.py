@@ -88,10 +88,9 @@ def export_command(
     if json_output:
         emit_json(summary)
         return
-    for file in summary["files"]:
+    for file in summary.files:
         stdout.print(
-            f"wrote {plural(summary['lines'], 'line')} of {plural(summary['baskets'], 'basket')} "
-            f"to {file['path']} "
-            f"(sha256 {file['sha256']})",
+            f"wrote {plural(summary.lines, 'line')} of {plural(summary.baskets, 'basket')} "
+            f"to {file.path} (sha256 {file.sha256})",
             highlight=False,
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from baskets.audit_report import DEFAULT_WINDOW_DAYS, default_report_path, resolve_window
 from baskets.errors import AuditChainBroken
@@ -12,6 +12,7 @@ from baskets.files import FileRules
 from baskets.roles import Action
 from baskets.runtime import current_runtime
 from flows.failures import fails_the_run_on_refusal
+from flows.results import AuditReportResult
 from flows.runner import current_flow_run_id, flow
 from tasks.audit_report import publish_report_summary, read_audit, write_report_file
 from tasks.authorize import authorize_operator
@@ -27,7 +28,7 @@ def audit_report(
     report_format: Literal["html", "csv", "parquet"] = "html",
     output: str = "",
     overwrite: bool = False,
-) -> dict[str, Any]:
+) -> AuditReportResult:
     """Report the baskets deleted between `since` (inclusive) and `until` (exclusive, default now;
     `since` defaults to `days` before `until`).
 
@@ -70,10 +71,10 @@ def audit_report(
 
     if report.chain.intact is False:
         raise AuditChainBroken(f"audit chain broken: {report.chain.detail} (report written to {written})")
-    return {
+    return AuditReportResult(
         **report.summary(),
-        "format": report_format,
-        "path": str(written),
-        "operator": actor.name,
-        "flow_run_id": current_flow_run_id(),
-    }
+        format=report_format,
+        path=str(written),
+        operator=actor.name,
+        flow_run_id=current_flow_run_id(),
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from baskets.deletion import check_note, parse_basket_ids
 from baskets.errors import BadInput
@@ -10,6 +10,7 @@ from baskets.filters import BasketFilter
 from baskets.roles import Action
 from baskets.runtime import current_runtime
 from flows.failures import fails_the_run_on_refusal
+from flows.results import DeleteResult, RestoreResult
 from flows.runner import create_artifact, current_flow_run_id, flow, report_progress, run_logger
 from tasks.authorize import authorize_operator
 from tasks.delete import (
@@ -42,7 +43,7 @@ def basket_delete(
     delete_all: bool = False,
     reason: Literal["default", "broken", "manual"] = "default",
     note: str = "",
-) -> dict[str, Any]:
+) -> DeleteResult:
     """Delete baskets with their lines, one chained audit row per basket in the same transaction.
 
     1. Check that `operator` may delete baskets, before touching any data.
@@ -91,7 +92,7 @@ def _delete_baskets(
     delete_all: bool,
     reason: str | None,
     note: str | None,
-) -> dict[str, Any]:
+) -> DeleteResult:
     runtime = current_runtime()
     actor = authorize_operator(runtime, operator, Action.DELETE)
     run_id = current_flow_run_id()
@@ -130,38 +131,38 @@ def _delete_baskets(
                 last_seq = result.last_seq
             done += len(batch)
             report_progress(done)
-    summary = {
-        "deleted": len(deleted),
-        "survived": len(survived),
-        "gone": gone,
-        "basket_ids": deleted[:RESULT_ID_LIMIT],
-        "basket_ids_truncated": len(deleted) > RESULT_ID_LIMIT,
-        "first_seq": first_seq,
-        "last_seq": last_seq,
-        "actor": actor.name,
-        "reason": reason or ("broken" if basket_ids else "manual"),
-        "filter": basket_filter.describe(),
-        "flow_run_id": run_id,
-    }
+    summary = DeleteResult(
+        deleted=len(deleted),
+        survived=len(survived),
+        gone=gone,
+        basket_ids=deleted[:RESULT_ID_LIMIT],
+        basket_ids_truncated=len(deleted) > RESULT_ID_LIMIT,
+        first_seq=first_seq,
+        last_seq=last_seq,
+        actor=actor.name,
+        reason=reason or ("broken" if basket_ids else "manual"),
+        filter=basket_filter.describe(),
+        flow_run_id=run_id,
+    )
     run_logger().info("deleted %d baskets as %s", len(deleted), actor.name)
     create_artifact("markdown", key="basket-delete", markdown=_deletion_markdown(summary, deleted),
                              description="Baskets deleted by this run")  # fmt: skip
     return summary
 
 
-def _deletion_markdown(summary: dict[str, Any], deleted: list[str]) -> str:
-    seqs = f"{summary['first_seq']}..{summary['last_seq']}" if summary["first_seq"] is not None else "none"
-    filters = ", ".join(f"`{flag} {value}`" for flag, value in summary["filter"].items()) or "basket IDs"
+def _deletion_markdown(summary: DeleteResult, deleted: list[str]) -> str:
+    seqs = f"{summary.first_seq}..{summary.last_seq}" if summary.first_seq is not None else "none"
+    filters = ", ".join(f"`{flag} {value}`" for flag, value in summary.filter.items()) or "basket IDs"
     lines = [
         "# Baskets deleted",
         "",
         "| | |",
         "| --- | --- |",
-        f"| deleted | {summary['deleted']} |",
-        f"| changed since selection, kept | {summary['survived']} |",
-        f"| deleted by someone else meanwhile | {summary['gone']} |",
-        f"| by | {summary['actor']} |",
-        f"| reason | {summary['reason']} |",
+        f"| deleted | {summary.deleted:,} |",
+        f"| changed since selection, kept | {summary.survived:,} |",
+        f"| deleted by someone else meanwhile | {summary.gone:,} |",
+        f"| by | {summary.actor} |",
+        f"| reason | {summary.reason} |",
         f"| selected by | {filters} |",
         f"| audit seq | {seqs} |",
         "",
@@ -179,7 +180,7 @@ def _deletion_markdown(summary: dict[str, Any], deleted: list[str]) -> str:
 
 @flow(name="basket-restore", validate_parameters=True)
 @fails_the_run_on_refusal
-def basket_restore(basket_id: str, operator: str, note: str = "") -> dict[str, Any]:
+def basket_restore(basket_id: str, operator: str, note: str = "") -> RestoreResult:
     """Put a deleted basket and its lines back from the audit log.
 
     1. Check that `operator` is a system administrator, before touching any data.
@@ -194,21 +195,20 @@ def basket_restore(basket_id: str, operator: str, note: str = "") -> dict[str, A
     return _restore(basket_id, operator, note or None)
 
 
-def _restore(basket_id: str, operator: str, note: str | None) -> dict[str, Any]:
+def _restore(basket_id: str, operator: str, note: str | None) -> RestoreResult:
     runtime = current_runtime()
     actor = authorize_operator(runtime, operator, Action.RESTORE)
     (parsed,) = parse_basket_ids([basket_id], field="basket_id")
     run_id = current_flow_run_id()
     result = restore_deleted_basket(runtime, parsed, actor, check_note(note), run_id)
-    summary = {
-        "restored": 1,
-        "basket_id": result.basket_id,
-        "line_count": result.line_count,
-        "restored_from_seq": result.restored_from_seq,
-        "seq": result.seq,
-        "actor": actor.name,
-        "flow_run_id": run_id,
-    }
+    summary = RestoreResult(
+        basket_id=result.basket_id,
+        line_count=result.line_count,
+        restored_from_seq=result.restored_from_seq,
+        seq=result.seq,
+        actor=actor.name,
+        flow_run_id=run_id,
+    )
     create_artifact(
         "markdown",
         key="basket-restore",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Literal
 
 from baskets.export import plan_export_paths
 from baskets.files import FileRules, check_writable_folder
@@ -11,6 +11,7 @@ from baskets.filters import BasketFilter
 from baskets.roles import Action
 from baskets.runtime import current_runtime
 from flows.failures import fails_the_run_on_refusal
+from flows.results import ExportedFile, ExportResult
 from flows.runner import current_flow_run_id, flow
 from tasks.authorize import authorize_operator
 from tasks.export import publish_export_artifacts, write_export_files
@@ -33,7 +34,7 @@ def report_export(
     format: Literal["csv", "parquet", "both"] = "csv",
     output: str = "",
     overwrite: bool = False,
-) -> dict[str, Any]:
+) -> ExportResult:
     """Export the baskets matching the filters, one row per line, to CSV and/or Parquet.
 
     1. Check that `operator` may export baskets, before touching any data (exit 3 otherwise).
@@ -76,17 +77,17 @@ def report_export(
     rules = FileRules(overwrite=overwrite, own_folder=settings.export_dir, mode=settings.file_mode)
     result = write_export_files(runtime, basket_filter, paths, rules)
     publish_export_artifacts(result, basket_filter, actor)
-    return {
-        "baskets": result.baskets,
-        "lines": result.lines,
-        "rows": result.rows,
-        "files": [
-            {"format": file.format, "path": str(file.path), "sha256": file.sha256, "bytes": file.bytes}
+    return ExportResult(
+        baskets=result.baskets,
+        lines=result.lines,
+        rows=result.rows,
+        files=[
+            ExportedFile(format=file.format, path=str(file.path), sha256=file.sha256, bytes=file.bytes)
             for file in result.files
         ],
-        "filter": basket_filter.describe(),
-        "operator": actor.name,
-        "transport": result.transport,
-        "seconds": round(result.seconds, 3),
-        "flow_run_id": current_flow_run_id(),
-    }
+        filter=basket_filter.describe(),
+        operator=actor.name,
+        transport=result.transport,
+        seconds=round(result.seconds, 3),
+        flow_run_id=current_flow_run_id(),
+    )

@@ -271,8 +271,8 @@ def refused(error: BasketsError, message: str | None = None) -> Any:
 
 
 def run_flow(flow: Any, /, *, heartbeats: bool = False, **params: Any) -> Any:
-    """Run `flow` with `params` and return its result; a dict result gets `"tracked"`: whether a
-    Prefect flow run tracked it.
+    """Run `flow` with `params` and return its result; a result model (or dict) gets `tracked`:
+    whether a Prefect flow run tracked it.
 
     With a Prefect API configured: a tracked flow run (`running_flow`, `heartbeats`
     as there). Without: directly in this process (module docstring); a parameter the flow's
@@ -284,7 +284,11 @@ def run_flow(flow: Any, /, *, heartbeats: bool = False, **params: Any) -> Any:
             result = (flow.prefect if isinstance(flow, DeferredFlow) else flow)(**params)
     else:
         result = _run_directly(flow, params)
-    return {**result, "tracked": tracked} if isinstance(result, dict) else result
+    if isinstance(result, dict):
+        return {**result, "tracked": tracked}
+    if "tracked" in getattr(type(result), "model_fields", {}):  # a result model (flows.results)
+        return result.model_copy(update={"tracked": tracked})
+    return result
 
 
 def _run_directly(flow: Any, params: dict[str, Any]) -> Any:

@@ -40,16 +40,16 @@ def test_flow_writes_the_report_and_records_a_markdown_artifact(
         report_format="html",
         output=str(tmp_path / "week.html"),
     )
-    assert result["deleted"] == 11
-    assert result["chain"] == "intact"
-    assert result["path"] == str(tmp_path / "week.html")
+    assert result.deleted == 11
+    assert result.chain == "intact"
+    assert result.path == str(tmp_path / "week.html")
     assert 'id="chart-per-day"' in (tmp_path / "week.html").read_text(encoding="utf-8")
 
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts(
             artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["audit-report"]))
         )
-    ours = [a for a in artifacts if str(a.flow_run_id) == result["flow_run_id"]]
+    ours = [a for a in artifacts if str(a.flow_run_id) == result.flow_run_id]
     assert len(ours) == 1
     assert ours[0].type == "markdown"
     assert "**Deleted:** 11 baskets with 23 lines" in str(ours[0].data)
@@ -94,8 +94,8 @@ def test_scheduled_run_as_the_built_in_actor_reports_the_last_days(
     result = audit_report(
         operator=RETENTION_ACTOR, report_format="parquet", output=str(tmp_path / "w.parquet")
     )
-    assert result["deleted"] == 1
-    assert result["until"] - result["since"] == dt.timedelta(days=7)
+    assert result.deleted == 1
+    assert result.until - result.since == dt.timedelta(days=7)
 
 
 # --- baskets audit report -----------------------------------------------------------------------------
