@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import BaseModel
 from rich.table import Table
 
 from baskets.audit import audit_rows_for_basket, parse_lines, verify_audit_chain_snapshot
@@ -32,6 +33,19 @@ app = typer.Typer(help="The audit log of deleted and restored baskets.", no_args
 
 _HASH = re.compile(r"[0-9a-f]{64}")
 EXAMPLE_HASH = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
+
+class ChainVerification(BaseModel):
+    """`baskets audit verify`: whether the hash chain holds, and where it breaks if not."""
+
+    ok: bool
+    rows: int
+    head_seq: int
+    head_hash: str
+    first_bad_seq: int | None
+    problem: str | None
+    error: str | None = None  # when broken: the one line the command fails with (exit 6)
+    exit_code: int | None = None
 
 
 @app.command("verify")
@@ -59,25 +73,27 @@ def verify_command(
     report = verify_audit_chain_snapshot(runtime.engine, head)
     where = "" if report.first_bad_seq is None else f" at seq {report.first_bad_seq}"
     broken = AuditChainBroken(f"audit chain broken{where}: {report.problem}")
+    verified = ChainVerification(
+        ok=report.ok,
+        rows=report.count,
+        head_seq=report.head_seq,
+        head_hash=report.head_hash,
+        first_bad_seq=report.first_bad_seq,
+        problem=report.problem,
+        error=None if report.ok else broken.message,
+        exit_code=None if report.ok else broken.exit_code,
+    )
     if json_output:
-        failure = {} if report.ok else {"error": broken.message, "exit_code": broken.exit_code}
-        emit_json(
-            {
-                "ok": report.ok,
-                "rows": report.count,
-                "head_seq": report.head_seq,
-                "head_hash": report.head_hash,
-                "first_bad_seq": report.first_bad_seq,
-                "problem": report.problem,
-                **failure,
-            }
-        )
+        emit_json(verified.model_dump(mode="json", exclude={"error", "exit_code"} if verified.ok else None))
     if not report.ok:
         raise broken
     if not json_output:
         saved = " and contains the saved head" if head else ""
-        stdout.print(f"audit chain holds{saved}: {plural(report.count, 'row')}, head seq {report.head_seq}")
-        stdout.print(f"head hash {report.head_hash} (keep it to check against later with --head)")
+        stdout.print(
+            f"audit chain holds{saved}: {plural(verified.rows, 'row')}, head seq {verified.head_seq:,}",
+            highlight=False,
+        )
+        stdout.print(f"head hash {verified.head_hash} (keep it to check against later with --head)")
 
 
 @app.command("show")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from pydantic import BaseModel
 from rich.table import Table
 
 from baskets.filters import BasketFilter
@@ -20,8 +21,36 @@ from cli.console import (
     stdout,
     with_basket_filter,
 )
+from flows.results import IsoTime
 
 app = typer.Typer()
+
+
+class BasketRow(BaseModel):
+    """One line of the overview (baskets.queries.OVERVIEW_COLUMNS)."""
+
+    basket_id: str
+    shop_account_name: str | None
+    shop_account_email: str | None
+    account_id: str | None
+    account_name: str | None
+    account_email: str | None
+    account_type: str
+    created_at: IsoTime
+    modified_at: IsoTime
+    line_count: int
+    shop_account_id: str | None
+
+
+class BasketPage(BaseModel):
+    """`baskets list`: the rows shown of all that matched the filter."""
+
+    shown: int
+    total: int
+    filter: dict[str, str]
+    baskets: list[BasketRow]
+
+
 # Upper bound of --limit: a larger value is refused (exit 2) rather than exhausting memory.
 MAX_LIST_ROWS = 1_000_000
 
@@ -44,27 +73,33 @@ def list_command(
         rows = list_baskets(connection, basket_filter, limit)
         # Counted only when the page is full: a shorter page is every match already.
         total = count_baskets(connection, basket_filter) if len(rows) == limit else len(rows)
+    page = BasketPage(
+        shown=len(rows),
+        total=total,
+        filter=basket_filter.describe(),
+        baskets=[BasketRow.model_validate(row) for row in rows],
+    )
     if json_output:
-        emit_json({"shown": len(rows), "total": total, "filter": basket_filter.describe(), "baskets": rows})
+        emit_json(page)
         return
-    table = Table(title=describe_page(len(rows), total), title_justify="left")
+    table = Table(title=describe_page(page.shown, page.total), title_justify="left")
     for heading in (
         "Basket Id", "Shop account name", "Shop account e-mail", "Account Id", "Account name",
         "Account e-mail", "Type", "Created (UTC)", "Modified (UTC)", "Lines",
     ):  # fmt: skip
         table.add_column(heading, overflow="fold")
-    for row in rows:
+    for row in page.baskets:
         table.add_row(
-            row["basket_id"],
-            row["shop_account_name"] or ("" if row["shop_account_id"] is None else "(deleted)"),
-            row["shop_account_email"] or "",
-            row["account_id"] or "",
-            row["account_name"] or "",
-            row["account_email"] or "",
-            row["account_type"],
-            f"{row['created_at']:%Y-%m-%d %H:%M}",
-            f"{row['modified_at']:%Y-%m-%d %H:%M}",
-            str(row["line_count"]),
+            row.basket_id,
+            row.shop_account_name or ("" if row.shop_account_id is None else "(deleted)"),
+            row.shop_account_email or "",
+            row.account_id or "",
+            row.account_name or "",
+            row.account_email or "",
+            row.account_type,
+            f"{row.created_at:%Y-%m-%d %H:%M}",
+            f"{row.modified_at:%Y-%m-%d %H:%M}",
+            f"{row.line_count:,}",
             end_section=False,
         )
     stdout.print(table)
