@@ -134,7 +134,7 @@ def _refusal(**overrides: object) -> str:
         (
             "[retention]\nday = { customer = 365 }\n",
             "setting retention.day: unknown setting (expected one of days, empty_basket_days, batch_size, "
-            "max_share)",
+            "max_share, batch_retry_delays_seconds)",
         ),
         ("[alerts]\nsmtp_pass = 'x'\n", "setting alerts.smtp_pass: unknown setting (expected one of"),
         ("databse_url = 'sqlite:///other.db'\n", "setting databse_url: unknown setting"),
@@ -159,7 +159,8 @@ def test_unknown_key_or_table_in_a_settings_file_is_refused_naming_it(
         (
             "BASKETS_RETENTION__DAY",
             "BASKETS_RETENTION__DAY: unknown setting (expected one of BASKETS_RETENTION__DAYS, "
-            "BASKETS_RETENTION__EMPTY_BASKET_DAYS, BASKETS_RETENTION__BATCH_SIZE, BASKETS_RETENTION__MAX_SHARE)",
+            "BASKETS_RETENTION__EMPTY_BASKET_DAYS, BASKETS_RETENTION__BATCH_SIZE, BASKETS_RETENTION__MAX_SHARE, "
+            "BASKETS_RETENTION__BATCH_RETRY_DELAYS_SECONDS)",
         ),
         ("BASKETS_DATABASE_URL__HOST", "BASKETS_DATABASE_URL__HOST: unknown setting"),
         ("BASKETS_RETENTION__DAYS__ANONYMOUS__X", "BASKETS_RETENTION__DAYS__ANONYMOUS__X: unknown setting"),
