@@ -582,7 +582,7 @@ def test_line_added_while_its_batch_waits_for_the_basket_is_audited_with_it(
         ),
     )
     monkeypatch.setenv("BASKETS_DATABASE_URL", server_db.url)
-    summary = retention_cleanup(now=NOW)
+    summary = retention_cleanup(now=NOW.isoformat())
     writer.join(60)
 
     assert lock_waits and lock_waits[0] >= 1  # the cleanup really waited for the line's transaction
