@@ -6,20 +6,19 @@ from __future__ import annotations
 class BasketsError(Exception):
     """Base of every failure the command line reports in one line, without a traceback.
 
-    `message` is the command line's line and names its flags (`--as`, `--note`). `field` names
-    the input the failure is about as a flow parameter, i.e. the run-form field (`operator`,
-    `note`); a run's failure message names that field instead of the flag (flows/failures.py).
-    `form_message` is that message written out, where `message` speaks of flags beyond its
-    leading `FLAG: ` (e.g. "pass --as NAME").
+    `message` names inputs by their field: the flow parameter, i.e. the run-form field
+    (`operator`, `note`, `since`), never a command-line flag. A message about one input starts
+    with `field: ` and sets `field`; any other input it mentions is written in backticks
+    ("use `overwrite` to replace it"). A run form shows the message as it is; the command line
+    puts its flag in place of each field (cli/errors.py: `--note: ...`, "use --overwrite").
     """
 
     exit_code = 1
 
-    def __init__(self, message: str, *, field: str | None = None, form_message: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
-        self.form_message = form_message
 
 
 class BadInput(BasketsError):

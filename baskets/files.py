@@ -66,13 +66,13 @@ Recognise = Callable[[Path], bool]
 class FileRules:
     """What a writer may do at its target.
 
-    `field` names the target in error messages (a flag such as --output, or a setting).
+    `field` names the target in error messages (a field such as `output`, or a setting).
     `own_folder`: the suite's own folder (the export dir), created with its subfolders when
     missing; any other missing folder is refused. `protected`: files never written, even with
     `overwrite` (the database's, see `database_files`). `mode`: the permission bits of new files.
     """
 
-    field: str = "--output"
+    field: str = "output"
     overwrite: bool = False
     own_folder: Path | None = None
     protected: tuple[Path, ...] = ()
@@ -144,50 +144,52 @@ def check_target(path: Path, rules: FileRules, ours: Recognise) -> Path:
     field = rules.field
     text = str(path)
     if any(ord(char) < 32 or ord(char) == 127 for char in text):
-        raise BadInput(
-            f"{field}: {text!r} has a control character in it (expected e.g. var/exports/baskets.csv)"
+        raise _refusal(
+            field, f"{text!r} has a control character in it (expected e.g. var/exports/baskets.csv)"
         )
     target = Path(os.path.abspath(path.expanduser()))
     folder = target.parent
     if not folder.is_dir():
         own = None if rules.own_folder is None else Path(os.path.abspath(rules.own_folder.expanduser()))
         if own is None or not (folder == own or own in folder.parents):
-            raise BadInput(
-                f"{field}: folder {_shown(folder)} does not exist (create it first; expected a path in "
-                "an existing folder, e.g. var/exports/baskets.csv)"
+            raise _refusal(
+                field,
+                f"folder {_shown(folder)} does not exist (create it first; expected a path in "
+                "an existing folder, e.g. var/exports/baskets.csv)",
             )
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise BadInput(
-                f"{field}: cannot create folder {_shown(folder)}: {error.strerror} "
-                "(expected a writable folder)"
+            raise _refusal(
+                field, f"cannot create folder {_shown(folder)}: {error.strerror} (expected a writable folder)"
             ) from None
     if _is_protected(target, rules.protected):
-        raise BadInput(
-            f"{field}: {_shown(target)} is a file of the database itself; not written, even with "
-            "--overwrite (expected e.g. var/exports/baskets.csv)"
+        raise _refusal(
+            field,
+            f"{_shown(target)} is a file of the database itself; not written, even with "
+            "`overwrite` (expected e.g. var/exports/baskets.csv)",
         )
     if target.is_symlink():
-        raise BadInput(
-            f"{field}: {_shown(target)} is a symbolic link; not written (expected a plain file path)"
+        raise _refusal(
+            field, f"{_shown(target)} is a symbolic link; not written (expected a plain file path)"
         )
     if not target.exists():
         return target
     if target.is_dir():
-        raise BadInput(
-            f"{field}: {_shown(target)} is a folder (expected a file path, e.g. {target / 'out.csv'})"
+        raise _refusal(
+            field, f"{_shown(target)} is a folder (expected a file path, e.g. {target / 'out.csv'})"
         )
     if not stat.S_ISREG(target.stat().st_mode):
-        raise BadInput(f"{field}: {_shown(target)} is not a regular file; not written")
+        raise _refusal(field, f"{_shown(target)} is not a regular file; not written")
     if not ours(target):
-        raise BadInput(
-            f"{field}: {_shown(target)} exists and was not written by basket-maintenance as this kind of "
-            "file; not replaced, even with --overwrite (expected a new file name)"
+        raise _refusal(
+            field,
+            f"{_shown(target)} exists and was not written by basket-maintenance as this kind of "
+            "file; not replaced, even with `overwrite` (expected a new file name)",
         )
     if not rules.overwrite:
-        raise BadInput(
-            f"{field}: {_shown(target)} exists (pass --overwrite to replace it, or choose a new name)"
+        raise _refusal(
+            field, f"{_shown(target)} exists (use `overwrite` to replace it, or choose a new name)"
         )
     return target
 
@@ -252,9 +254,10 @@ class AtomicFile:
         try:
             descriptor = os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, rules.mode)
         except OSError as error:
-            raise BadInput(
-                f"{rules.field}: cannot write in folder {_shown(final.parent)}: {error.strerror} "
-                "(expected a writable folder)"
+            raise _refusal(
+                rules.field,
+                f"cannot write in folder {_shown(final.parent)}: {error.strerror} "
+                "(expected a writable folder)",
             ) from None
         os.fchmod(descriptor, rules.mode)  # the umask must not narrow (or the caller widen) it
         self._handle: IO[bytes] = os.fdopen(descriptor, "wb")
@@ -272,8 +275,8 @@ class AtomicFile:
             try:  # link, unlike rename, fails when the name was taken since the check
                 os.link(self.temp, self.final)
             except FileExistsError:
-                raise BadInput(
-                    f"{self.rules.field}: {_shown(self.final)} exists (pass --overwrite to replace it)"
+                raise _refusal(
+                    self.rules.field, f"{_shown(self.final)} exists (use `overwrite` to replace it)"
                 ) from None
             self.temp.unlink()
         self.committed = True
@@ -319,8 +322,13 @@ def atomic_file(path: Path, rules: FileRules, ours: Recognise) -> Iterator[Atomi
         file.discard()
 
 
+def _refusal(field: str, detail: str) -> BadInput:
+    """BadInput for `field` (an input's field, or a setting such as "setting export_dir")."""
+    return BadInput(f"{field}: {detail}", field=field if field.isidentifier() else None)
+
+
 def check_writable_folder(folder: Path, name: str) -> None:
-    """Raise BadInput naming `name` (a setting or flag) unless `folder` is a folder this process
+    """Raise BadInput naming `name` (a setting or field) unless `folder` is a folder this process
     may write in, or could be created as one. Creates nothing, so a dry run may check too.
 
     A folder whose nearest existing part is a file can never be made; permission is as the
@@ -335,6 +343,6 @@ def check_writable_folder(folder: Path, name: str) -> None:
         reason = f"no permission to write in {str(existing)!r}"
     else:
         return
-    raise BadInput(
-        f"{name}: cannot write in {str(folder)!r}: {reason} (expected a writable folder, e.g. var/exports)"
+    raise _refusal(
+        name, f"cannot write in {str(folder)!r}: {reason} (expected a writable folder, e.g. var/exports)"
     )

@@ -135,7 +135,7 @@ class BasketFilter(BaseModel):
             return None
         text = check_typable(str(value)).strip()
         if not text:
-            raise ValueError("is empty (leave the flag out to match everything)")
+            raise ValueError("is empty (leave it out to match everything)")
         limit = column_length(TEXT_COLUMNS[str(info.field_name)])
         if len(text) > limit:
             raise ValueError(f"{len(text)} characters is longer than the column (at most {limit})")
@@ -168,15 +168,15 @@ class BasketFilter(BaseModel):
 
     @classmethod
     def from_flags(cls, **values: Any) -> BasketFilter:
-        """Build from command-line flags or run-form fields; on a bad value raise BadInput whose
-        message names the flag and whose `field` names the field."""
+        """Build from command-line flags or run-form fields; on a bad value raise BadInput naming
+        the field (`account_type: ...`)."""
         try:
             return cls(**values)
         except ValidationError as error:
             first = error.errors()[0]
             field = str(first["loc"][0]) if first["loc"] else ""
             message = first["msg"].removeprefix("Value error, ")
-            raise BadInput(f"{FLAGS.get(field, field)}: {message}", field=field or None) from None
+            raise BadInput(f"{field}: {message}" if field else message, field=field or None) from None
 
     def is_empty(self) -> bool:
         return not self.model_dump(exclude_none=True)

@@ -64,16 +64,17 @@ class Actor:
 
 
 def check_operator_spelling(name: str) -> None:
-    """BadInput (exit 2) for an `--as` value no operator can have: control or invisible
+    """BadInput (exit 2) for an `operator` value no operator can have: control or invisible
     characters, undecodable bytes, or longer than the column. Anything else is looked up as
     typed, exactly, on every database."""
     try:
         check_typable(name)
     except ValueError as error:
-        raise BadInput(f"--as: {error}", field="operator") from None
+        raise BadInput(f"operator: {error}", field="operator") from None
     if len(name) > OPERATOR_NAME_MAX:
         raise BadInput(
-            f"--as: {len(name)} characters is too long for an operator name (at most {OPERATOR_NAME_MAX})",
+            f"operator: {len(name)} characters is too long for an operator name "
+            f"(at most {OPERATOR_NAME_MAX})",
             field="operator",
         )
 
@@ -90,22 +91,21 @@ def authorize(connection: Connection, name: str | None, action: Action) -> Actor
     """
     if not name:
         raise NotPermitted(
-            f"{action.value} needs an operator: pass --as NAME or set BASKETS_OPERATOR",
+            f"operator: {action.value} needs an operator (type your operator name)",
             field="operator",
-            form_message=f"operator: {action.value} needs an operator (type your operator name)",
         )
     check_operator_spelling(name)
     role = connection.scalar(select(Operator.role).where(Operator.name == name))
     if role is None:
         raise NotPermitted(
-            f"--as: no operator named {name!r} (an administrator adds one with "
+            f"operator: no operator named {name!r} (an administrator adds one with "
             "`baskets operators add NAME --role ROLE`)",
             field="operator",
         )
     if not is_permitted(role, action):
         allowed = " or ".join(sorted(PERMISSIONS[action]))
         raise NotPermitted(
-            f"{name!r} is {with_article(role)}: only {allowed} may {action.value}", field="operator"
+            f"operator: {name!r} is {with_article(role)}: only {allowed} may {action.value}", field="operator"
         )
     return Actor(name=name, role=role)
 
@@ -117,9 +117,8 @@ def authorize_cleanup(connection: Connection, name: str | None, force: bool) -> 
     if not name:  # scheduled (a blank run-form field counts as none)
         if force:
             raise NotPermitted(
-                "--force needs a system administrator: pass --as NAME",
+                "force: only a system administrator may force a cleanup (type one as `operator`)",
                 field="force",
-                form_message="force: only a system administrator may force a cleanup (type one as operator)",
             )
         return Actor(name=RETENTION_ACTOR, role=RETENTION_ROLE)
     actor = authorize(connection, name, Action.CLEANUP)
@@ -173,9 +172,11 @@ def validate_operator_name(name: str) -> str:
     `. - _ @`, with single inner spaces at most, and not the built-in actor."""
     example = "(expected letters, digits and . - _ @ with single inner spaces, e.g. alice or j.smith)"
     if not name:
-        raise BadInput(f"NAME: is empty {example}")
+        raise BadInput(f"name: is empty {example}", field="name")
     if len(name) > OPERATOR_NAME_MAX:
-        raise BadInput(f"NAME: {len(name)} characters is too long (at most {OPERATOR_NAME_MAX})")
+        raise BadInput(
+            f"name: {len(name)} characters is too long (at most {OPERATOR_NAME_MAX})", field="name"
+        )
     for position, character in enumerate(name, start=1):
         inner_space = character == " " and 1 < position < len(name) and name[position] != " "
         usable = (
@@ -186,19 +187,24 @@ def validate_operator_name(name: str) -> str:
         )
         if not usable:
             raise BadInput(
-                f"NAME: character {position} of {name!r} (U+{ord(character):04X}) is not allowed {example}"
+                f"name: character {position} of {name!r} (U+{ord(character):04X}) is not allowed {example}",
+                field="name",
             )
     if names_look_alike(name, RETENTION_ACTOR):
-        raise BadInput(f"NAME: {name!r} is the built-in actor {RETENTION_ACTOR!r} (pick another name)")
+        raise BadInput(
+            f"name: {name!r} is the built-in actor {RETENTION_ACTOR!r} (pick another name)", field="name"
+        )
     return name
 
 
-def validate_role(role: str, label: str = "--role") -> str:
-    """`role` as a known role name (any case, `-` or space for `_`); BadInput, naming `label`
-    (the flag or argument) and listing the roles, for any other."""
+def validate_role(role: str, field: str = "role") -> str:
+    """`role` as a known role name (any case, `-` or space for `_`); BadInput, naming `field`
+    (`role`, or `new_role` for a change of role) and listing the roles, for any other."""
     cleaned = role.strip().lower().replace("-", "_").replace(" ", "_")
     if cleaned not in KNOWN_ROLES:
-        raise BadInput(f"{label}: {role!r} is not a known role (expected one of {', '.join(KNOWN_ROLES)})")
+        raise BadInput(
+            f"{field}: {role!r} is not a known role (expected one of {', '.join(KNOWN_ROLES)})", field=field
+        )
     return cleaned
 
 
@@ -213,11 +219,12 @@ def add_operator(connection: Connection, name: str, role: str, by: str | None) -
     # Operators are few: comparing every skeleton in Python is simpler than any SQL for it.
     taken = next((other for other in existing if names_look_alike(other, name)), None)
     if taken == name:
-        raise BadInput(f"NAME: operator {name!r} exists already (pick another name)")
+        raise BadInput(f"name: operator {name!r} exists already (pick another name)", field="name")
     if taken is not None:
         raise BadInput(
-            f"NAME: {name!r} looks like the existing operator {taken!r} (differs only by case, "
-            "accents or lookalike letters; pick another name)"
+            f"name: {name!r} looks like the existing operator {taken!r} (differs only by case, "
+            "accents or lookalike letters; pick another name)",
+            field="name",
         )
     connection.execute(insert(Operator).values(name=name, role=role, created_at=dt.datetime.now(dt.UTC)))
     return Actor(name=name, role=role)
@@ -248,7 +255,7 @@ def set_operator_role(connection: Connection, name: str, role: str, by: str | No
     """Give operator `name` the role `role`, as `by`, a system administrator; return the role
     before and the operator now. Errors as for `remove_operator`, and BadInput (listing the
     roles) for an unknown role."""
-    role = validate_role(role, "ROLE")
+    role = validate_role(role, "new_role")
     target = _changeable_operator(connection, name, by)
     if target.role == SYSTEM_ADMINISTRATOR and role != SYSTEM_ADMINISTRATOR:
         _keep_a_system_administrator(connection, target.name, "demoted")
@@ -268,10 +275,11 @@ def _changeable_operator(connection: Connection, name: str, by: str | None) -> A
     try:
         check_typable(name)
     except ValueError as error:
-        raise BadInput(f"NAME: {error}") from None
+        raise BadInput(f"name: {error}", field="name") from None
     if not name or len(name) > OPERATOR_NAME_MAX:
         raise BadInput(
-            f"NAME: expected an operator's name of 1 to {OPERATOR_NAME_MAX} characters, e.g. alice"
+            f"name: expected an operator's name of 1 to {OPERATOR_NAME_MAX} characters, e.g. alice",
+            field="name",
         )
     authorize(connection, by, Action.MANAGE_OPERATORS)
     connection.execute(
@@ -282,7 +290,9 @@ def _changeable_operator(connection: Connection, name: str, by: str | None) -> A
     ).all()
     role = connection.scalar(select(Operator.role).where(Operator.name == name).with_for_update())
     if role is None:
-        raise NotFound(f"NAME: no operator named {name!r} (`baskets operators list` shows them)")
+        raise NotFound(
+            f"name: no operator named {name!r} (`baskets operators list` shows them)", field="name"
+        )
     return Actor(name=name, role=role)
 
 
@@ -295,6 +305,7 @@ def _keep_a_system_administrator(connection: Connection, name: str, change: str)
     )
     if not others:
         raise BadInput(
-            f"NAME: {name!r} is the last {SYSTEM_ADMINISTRATOR} and cannot be {change} "
-            f"(add another first: baskets operators add NAME --role {SYSTEM_ADMINISTRATOR})"
+            f"name: {name!r} is the last {SYSTEM_ADMINISTRATOR} and cannot be {change} "
+            f"(add another first: `baskets operators add NAME --role {SYSTEM_ADMINISTRATOR}`)",
+            field="name",
         )

@@ -119,7 +119,7 @@ def generate(baskets: int, seed: int, now: dt.datetime) -> dict[str, pa.Table]:
     generator, whose order is what makes a seed give the same data every time; split up, the
     dozen arrays the tables share would travel between functions."""
     if baskets < 0:
-        raise BadInput(f"--baskets: {baskets} is negative (expected e.g. 10000)")
+        raise BadInput(f"baskets: {baskets} is negative (expected e.g. 10000)", field="baskets")
     rng = np.random.default_rng(seed)
     now_us = (now.astimezone(dt.UTC) - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
 
@@ -256,8 +256,9 @@ def seed_database(
         existing = connection.scalar(select(func.count()).select_from(Basket)) or 0
         if existing and not replace:
             raise BadInput(
-                f"--replace: the database has {existing} baskets already "
-                "(pass --replace to empty the webstore tables first)"
+                f"replace: the database has {existing:,} baskets already "
+                "(use `replace` to empty the webstore tables first)",
+                field="replace",
             )
         if existing and database_in_use(connection):
             actor = authorize(connection, operator, Action.REPLACE_DATA)
@@ -324,6 +325,7 @@ def check_demo_database(connection: Connection) -> None:
             else "it has baskets the demo did not make"
         )
         raise BadInput(
-            f"--database-url: not a demo database ({why}); the demo replaces only its own data: "
-            "point it at a new database, e.g. --database-url sqlite:///var/demo.db"
+            f"database_url: not a demo database ({why}); the demo replaces only its own data: "
+            "point it at a new database, e.g. `database_url` sqlite:///var/demo.db",
+            field="database_url",
         )

@@ -27,9 +27,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from flows.commands.serve import free_port, local_prefect_server  # noqa: E402
+from cli.serve import free_port, local_prefect_server  # noqa: E402
 
-BASKETS = [sys.executable, "-m", "flows.cli"]
+BASKETS = [sys.executable, "-m", "cli.main"]
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,9 @@ class RetentionSettings(BaseModel):
     empty_basket_days: StrictInt = 1
     batch_size: StrictInt = 1000
     max_share: StrictFloat = 0.25
+    # Waits before each retry of a batch that failed (a lock timeout, a lost connection): it
+    # rolled back whole, so running it again cannot delete or audit twice.
+    batch_retry_delays_seconds: tuple[StrictFloat, ...] = (2.0, 8.0, 30.0)
 
     @field_validator("days")
     @classmethod
@@ -114,6 +117,16 @@ class RetentionSettings(BaseModel):
     def _batch_size_positive(cls, value: int) -> int:
         if not 1 <= value <= 100_000:
             raise ValueError(f"{value} is out of range (expected 1..100000, e.g. 1000)")
+        return value
+
+    @field_validator("batch_retry_delays_seconds")
+    @classmethod
+    def _retry_delays_in_range(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if len(value) > 10 or not all(0 <= delay <= 3600 for delay in value):
+            raise ValueError(
+                f"{list(value)} is not a list of retry waits "
+                "(expected at most 10 of 0..3600 s, e.g. [2, 8, 30])"
+            )
         return value
 
     @field_validator("max_share")

@@ -10,21 +10,11 @@ code. Workers need no checkout: see deployments/steps.py for the folder their ru
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-import typer
-
-from baskets.errors import BadInput, BasketsError
+from baskets.errors import BadInput
 from config.settings import Settings
-from flows.console import DatabaseUrl, JsonOutput, emit_json, read_settings, stdout
-from flows.failures import VERSION_STAMP, installed_version
-
-PoolName = Annotated[
-    str,
-    typer.Option("--pool", help="The process work pool the workers poll, e.g. baskets (created if missing)."),
-]
 
 
 @dataclass(frozen=True)
@@ -33,55 +23,10 @@ class Deployed:
     schedules: list[str]
 
 
-def deploy(pool: PoolName, database_url: DatabaseUrl = None, json_output: JsonOutput = False) -> None:
-    """Create or update the deployments on a work pool of the Prefect server in PREFECT_API_URL.
-
-    Schedules come from the settings, in schedule.timezone; each deployment is stamped with the
-    installed version, which every worker must have. Start workers with
-    `prefect worker start --pool NAME` where basket-maintenance is installed.
-    """
-    settings = read_settings(database_url)
-    pool = check_pool_name(pool)
-    api_url = os.environ.get("PREFECT_API_URL", "").strip() or _profile_api_url()
-    if not api_url:
-        raise BadInput(
-            "PREFECT_API_URL is not set (expected the API of the Prefect server the workers use, "
-            "e.g. PREFECT_API_URL=http://prefect.internal:4200/api)"
-        )
-    from flows.command_alerts import PREFECT_HEALTH_TIMEOUT_SECONDS, server_answers
-
-    problem = server_answers(api_url, PREFECT_HEALTH_TIMEOUT_SECONDS)
-    if problem:
-        raise BasketsError(f"the Prefect server at PREFECT_API_URL does not answer: {problem}")
-    version = f"{VERSION_STAMP}{installed_version()}"
-    created_pool, deployed = deploy_to_pool(settings, pool, version=version)
-    if json_output:
-        emit_json(
-            {
-                "pool": pool,
-                "pool_created": created_pool,
-                "version": version,
-                "deployments": [{"name": d.name, "schedules": d.schedules} for d in deployed],
-            }
-        )
-        return
-    if created_pool:
-        stdout.print(f"created the process work pool {pool!r}", highlight=False)
-    for item in deployed:
-        when = "; ".join(item.schedules) or "on demand"
-        stdout.print(f"deployed {item.name} on {pool!r}: {when}", markup=False, highlight=False)
-    stdout.print(
-        f"stamped {version}: start workers with `prefect worker start --pool {pool}` where that version "
-        "is installed",
-        markup=False,
-        highlight=False,
-    )
-
-
 def check_pool_name(pool: str) -> str:
     name = pool.strip()
     if not name or not name.isprintable() or "/" in name or "%" in name or len(name) > 100:
-        raise BadInput(f"--pool: {pool!r} is not a work pool name (expected e.g. --pool baskets)")
+        raise BadInput(f"pool: {pool!r} is not a work pool name (expected e.g. `pool` baskets)", field="pool")
     return name
 
 
@@ -131,7 +76,7 @@ def _schedules(deployment: Any) -> list[str]:
     return [f"{s.schedule.cron} ({s.schedule.timezone})" for s in deployment.schedules]
 
 
-def _profile_api_url() -> str:
+def profile_api_url() -> str:
     from flows.runner import _profile_api_url as from_profile
 
     return from_profile() or ""

@@ -9,8 +9,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from baskets.alerts import Alert, deliver_alert
-from baskets.db import engine_for_settings
-from baskets.errors import BadInput, CleanupAlreadyRunning, NotPermitted
+from baskets.errors import BadInput, CleanupAlreadyRunning, NotPermitted, WorkerMisconfigured
+from baskets.runtime import current_runtime
 from baskets.status import (
     CLEANUP_FLOW,
     WATCHDOG_FLOW,
@@ -22,7 +22,8 @@ from baskets.status import (
 )
 from config.settings import Settings
 from config.urls import display_url, hide_url_secrets
-from flows.failures import fails_the_run_on_refusal, run_settings
+from flows.failures import fails_the_run_on_refusal
+from flows.forms import form_time
 from flows.run_alerts import log_deliveries, send_run_alert, state_error
 from flows.runner import create_artifact, current_flow_run_id, flow, run_logger
 
@@ -52,7 +53,11 @@ def alert_cleanup_failed(flow: Flow[Any, Any], flow_run: FlowRun, state: State) 
 def _refused_for_its_caller(state: State) -> bool:
     from prefect.exceptions import ParameterTypeError
 
-    return isinstance(state_error(state), ParameterTypeError | NotPermitted | CleanupAlreadyRunning)
+    error = state_error(state)
+    # BadInput naming a form field (not a setting, not the worker): a value typed into the run form.
+    typed = isinstance(error, BadInput) and error.field is not None
+    typed = typed and not isinstance(error, WorkerMisconfigured)
+    return typed or isinstance(error, ParameterTypeError | NotPermitted | CleanupAlreadyRunning)
 
 
 def alert_cleanup_crashed(flow: Flow[Any, Any], flow_run: FlowRun, state: State) -> None:
@@ -76,10 +81,8 @@ def _with_cleanup_record(flow_run_id: str) -> Callable[[Alert, Settings], Alert]
     def enrich(alert: Alert, settings: Settings) -> Alert:
         counts: dict[str, int] = {}
         details: dict[str, Any] = dict(alert.details)
-        engine = None
         try:
-            engine = engine_for_settings(settings)
-            with engine.connect() as connection:
+            with current_runtime().engine.connect() as connection:  # the run's own database
                 run = cleanup_run_for_flow_run(connection, flow_run_id)
             if run is not None:
                 counts = dict(run.counts)
@@ -91,9 +94,6 @@ def _with_cleanup_record(flow_run_id: str) -> Callable[[Alert, Settings], Alert]
                     details["error"] = hide_url_secrets(details["error"], settings.database_url)
         except Exception as error:  # noqa: BLE001 - the database may be why the run failed
             details["cleanup_runs"] = f"not readable: {type(error).__name__}"
-        finally:
-            if engine is not None:
-                engine.dispose()
         return replace(alert, counts=counts, details=details, database=display_url(settings.database_url))
 
     return enrich
@@ -112,7 +112,7 @@ def _reminder_variable(database: str) -> str:
 )
 @fails_the_run_on_refusal
 def cleanup_watchdog(
-    now: dt.datetime | None = None,
+    now: str = "",
     remind_after_hours: float = 24,
     crashed_after_minutes: float = 10,
 ) -> dict[str, Any]:
@@ -128,7 +128,8 @@ def cleanup_watchdog(
     A watchdog run that fails (database unreachable, bad settings) alerts too.
 
     Args:
-        now: Check as if it were this time (UTC unless it has an offset). Empty: the current time.
+        now: Check as if it were this time: an ISO date or time, e.g. 2026-11-01T02:30 (UTC unless
+            it has an offset). Empty: the current time.
         remind_after_hours: Alert again about the same stale spell after this many hours.
         crashed_after_minutes: A Running run without a heartbeat for this long is closed as
             crashed (runs send one every 3 minutes: keep this above that, e.g. 10).
@@ -143,15 +144,12 @@ def cleanup_watchdog(
             field="crashed_after_minutes",
         )
     closed = close_runs_left_running(dt.timedelta(minutes=crashed_after_minutes))
-    settings = run_settings()
-    checked_at = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    engine = engine_for_settings(settings)
-    database = display_url(engine.url)
-    try:
-        with engine.connect() as connection:
-            report = check_health(connection, settings, checked_at)
-    finally:
-        engine.dispose()
+    runtime = current_runtime()
+    settings = runtime.settings
+    checked_at = form_time(now, "now") or dt.datetime.now(dt.UTC)
+    database = display_url(runtime.engine.url)
+    with runtime.engine.connect() as connection:
+        report = check_health(connection, settings, checked_at)
 
     alerted = False
     if not report.healthy:

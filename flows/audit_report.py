@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from baskets.audit_report import DEFAULT_WINDOW_DAYS, default_report_path, resolve_window
 from baskets.errors import AuditChainBroken
 from baskets.files import FileRules
-from flows.failures import fails_the_run_on_refusal, run_settings
+from baskets.roles import Action
+from baskets.runtime import current_runtime
+from flows.failures import fails_the_run_on_refusal
+from flows.results import AuditReportResult
 from flows.run_alerts import alert_run_crashed, alert_worker_problem
 from flows.runner import current_flow_run_id, flow
-from tasks.audit_report import authorize_reader, publish_report_summary, read_audit, write_report_file
+from tasks.audit_report import publish_report_summary, read_audit, write_report_file
+from tasks.authorize import authorize_operator
 
 
 @flow(
@@ -25,13 +29,13 @@ from tasks.audit_report import authorize_reader, publish_report_summary, read_au
 @fails_the_run_on_refusal
 def audit_report(
     operator: str,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
+    since: str = "",
+    until: str = "",
     days: int = DEFAULT_WINDOW_DAYS,
     report_format: Literal["html", "csv", "parquet"] = "html",
     output: str = "",
     overwrite: bool = False,
-) -> dict[str, Any]:
+) -> AuditReportResult:
     """Report the baskets deleted between `since` (inclusive) and `until` (exclusive, default now;
     `since` defaults to `days` before `until`).
 
@@ -47,8 +51,10 @@ def audit_report(
 
     Args:
         operator: Your operator name (a system administrator or order processor).
-        since: Start of the window, inclusive (UTC). Empty: `days` before `until`.
-        until: End of the window, exclusive (UTC). Empty: now.
+        since: Start of the window, inclusive: an ISO date or time, e.g. 2026-10-01 (UTC unless it
+            has an offset). Empty: `days` before `until`.
+        until: End of the window: a date includes that whole day (2026-10-31 ends at midnight
+            after it), a time is exclusive. Empty: now.
         days: Length of the window when `since` is empty.
         report_format: html (one self-contained page with charts), csv or parquet.
         output: File to write. Empty: a new file `audit-report-UTC-timestamp.html` (or .csv,
@@ -58,23 +64,24 @@ def audit_report(
     The database is the one of this process's settings, never a parameter: Prefect keeps
     parameters in clear, and a database URL may hold a password.
     """
-    settings = run_settings()
+    runtime = current_runtime()
+    settings = runtime.settings
     now = dt.datetime.now(dt.UTC)
-    window = resolve_window(since, until, now, days)
+    window = resolve_window(since.strip() or None, until.strip() or None, now, days)
     path = Path(output) if output else default_report_path(settings.export_dir, report_format, now)
 
-    actor = authorize_reader(settings.database_url, operator)
-    report = read_audit(settings.database_url, window, now, actor)
+    actor = authorize_operator(runtime, operator, Action.AUDIT)
+    report = read_audit(runtime, window, now, actor)
     rules = FileRules(overwrite=overwrite, own_folder=settings.export_dir, mode=settings.file_mode)
     written = write_report_file(report, report_format, path, rules.protecting(settings.database_url))
     publish_report_summary(report, written)
 
     if report.chain.intact is False:
         raise AuditChainBroken(f"audit chain broken: {report.chain.detail} (report written to {written})")
-    return {
+    return AuditReportResult(
         **report.summary(),
-        "format": report_format,
-        "path": str(written),
-        "operator": actor.name,
-        "flow_run_id": current_flow_run_id(),
-    }
+        format=report_format,
+        path=str(written),
+        operator=actor.name,
+        flow_run_id=current_flow_run_id(),
+    )

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from baskets.deletion import check_note, parse_basket_ids
 from baskets.errors import BadInput
 from baskets.filters import BasketFilter
 from baskets.roles import Action
+from baskets.runtime import current_runtime
 from flows.failures import fails_the_run_on_refusal
+from flows.results import DeleteResult, RestoreResult
 from flows.run_alerts import alert_run_crashed, alert_worker_problem
-from flows.runner import create_artifact, current_flow_run_id, flow, run_logger
+from flows.runner import create_artifact, current_flow_run_id, flow, report_progress, run_logger
+from tasks.authorize import authorize_operator
 from tasks.delete import (
-    authorize_operator,
-    check_baskets_exist,
     delete_filtered_batch,
     delete_listed_baskets,
-    load_task_settings,
     restore_deleted_basket,
     select_basket_batch,
 )
@@ -49,7 +49,7 @@ def basket_delete(
     delete_all: bool = False,
     reason: Literal["default", "broken", "manual"] = "default",
     note: str = "",
-) -> dict[str, Any]:
+) -> DeleteResult:
     """Delete baskets with their lines, one chained audit row per basket in the same transaction.
 
     1. Check that `operator` may delete baskets, before touching any data.
@@ -98,75 +98,77 @@ def _delete_baskets(
     delete_all: bool,
     reason: str | None,
     note: str | None,
-) -> dict[str, Any]:
-    settings = load_task_settings()
-    url = settings.database_url
-    actor = authorize_operator(url, operator, Action.DELETE)
+) -> DeleteResult:
+    runtime = current_runtime()
+    actor = authorize_operator(runtime, operator, Action.DELETE)
     run_id = current_flow_run_id()
     note = check_note(note)
     if basket_ids:
         if not basket_filter.is_empty() or delete_all:
             raise BadInput(
-                "give basket IDs or filters, not both (e.g. baskets delete ID --as NAME)",
-                field="basket_ids",
-                form_message="basket_ids: give basket IDs or filters, not both (empty one of them)",
+                "basket_ids: give basket IDs or filters, not both (empty one of them)", field="basket_ids"
             )
         ids = parse_basket_ids(basket_ids)
-        check_baskets_exist(url, ids)
-        result = delete_listed_baskets(url, ids, actor, reason or "broken", note, run_id)
+        # All or none: NotFound (nothing deleted) when any of them is not a basket.
+        result = delete_listed_baskets(runtime, ids, actor, reason or "broken", note, run_id)
         deleted, first_seq, last_seq = result.deleted, result.first_seq, result.last_seq
         survived: list[str] = []
         gone = 0
     else:
         if basket_filter.is_empty() and not delete_all:
             raise BadInput(
-                "no filter given: pass a filter (e.g. --account-type anonymous) or --all",
-                form_message="no basket IDs and no filter: fill in one (e.g. account_type anonymous), "
-                "or tick delete_all to delete every basket",
+                "no basket IDs and no filter: fill in one (e.g. `account_type` anonymous), "
+                "or use `delete_all` to delete every basket"
             )
         deleted, survived, gone, first_seq, last_seq = [], [], 0, None, None
         after: str | None = None
-        while batch := select_basket_batch(url, basket_filter, after, settings.retention.batch_size):
+        done = 0
+        batch_size = runtime.settings.retention.batch_size
+        while batch := select_basket_batch(runtime, basket_filter, after, batch_size):
             after = batch[-1]
-            result = delete_filtered_batch(url, batch, basket_filter, actor, reason or "manual", note, run_id)
+            result = delete_filtered_batch(
+                runtime, batch, basket_filter, actor, reason or "manual", note, run_id
+            )
             deleted.extend(result.deleted)
             survived.extend(result.survived)
             gone += len(result.gone)
             if result.first_seq is not None:
                 first_seq = first_seq if first_seq is not None else result.first_seq
                 last_seq = result.last_seq
-    summary = {
-        "deleted": len(deleted),
-        "survived": len(survived),
-        "gone": gone,
-        "basket_ids": deleted[:RESULT_ID_LIMIT],
-        "basket_ids_truncated": len(deleted) > RESULT_ID_LIMIT,
-        "first_seq": first_seq,
-        "last_seq": last_seq,
-        "actor": actor.name,
-        "reason": reason or ("broken" if basket_ids else "manual"),
-        "filter": basket_filter.describe(),
-        "flow_run_id": run_id,
-    }
+            done += len(batch)
+            report_progress(done)
+    summary = DeleteResult(
+        deleted=len(deleted),
+        survived=len(survived),
+        gone=gone,
+        basket_ids=deleted[:RESULT_ID_LIMIT],
+        basket_ids_truncated=len(deleted) > RESULT_ID_LIMIT,
+        first_seq=first_seq,
+        last_seq=last_seq,
+        actor=actor.name,
+        reason=reason or ("broken" if basket_ids else "manual"),
+        filter=basket_filter.describe(),
+        flow_run_id=run_id,
+    )
     run_logger().info("deleted %d baskets as %s", len(deleted), actor.name)
     create_artifact("markdown", key="basket-delete", markdown=_deletion_markdown(summary, deleted),
                              description="Baskets deleted by this run")  # fmt: skip
     return summary
 
 
-def _deletion_markdown(summary: dict[str, Any], deleted: list[str]) -> str:
-    seqs = f"{summary['first_seq']}..{summary['last_seq']}" if summary["first_seq"] is not None else "none"
-    filters = ", ".join(f"`{flag} {value}`" for flag, value in summary["filter"].items()) or "basket IDs"
+def _deletion_markdown(summary: DeleteResult, deleted: list[str]) -> str:
+    seqs = f"{summary.first_seq}..{summary.last_seq}" if summary.first_seq is not None else "none"
+    filters = ", ".join(f"`{flag} {value}`" for flag, value in summary.filter.items()) or "basket IDs"
     lines = [
         "# Baskets deleted",
         "",
         "| | |",
         "| --- | --- |",
-        f"| deleted | {summary['deleted']} |",
-        f"| changed since selection, kept | {summary['survived']} |",
-        f"| deleted by someone else meanwhile | {summary['gone']} |",
-        f"| by | {summary['actor']} |",
-        f"| reason | {summary['reason']} |",
+        f"| deleted | {summary.deleted:,} |",
+        f"| changed since selection, kept | {summary.survived:,} |",
+        f"| deleted by someone else meanwhile | {summary.gone:,} |",
+        f"| by | {summary.actor} |",
+        f"| reason | {summary.reason} |",
         f"| selected by | {filters} |",
         f"| audit seq | {seqs} |",
         "",
@@ -189,7 +191,7 @@ def _deletion_markdown(summary: dict[str, Any], deleted: list[str]) -> str:
     on_crashed=[alert_run_crashed],
 )
 @fails_the_run_on_refusal
-def basket_restore(basket_id: str, operator: str, note: str = "") -> dict[str, Any]:
+def basket_restore(basket_id: str, operator: str, note: str = "") -> RestoreResult:
     """Put a deleted basket and its lines back from the audit log.
 
     1. Check that `operator` is a system administrator, before touching any data.
@@ -204,21 +206,20 @@ def basket_restore(basket_id: str, operator: str, note: str = "") -> dict[str, A
     return _restore(basket_id, operator, note or None)
 
 
-def _restore(basket_id: str, operator: str, note: str | None) -> dict[str, Any]:
-    settings = load_task_settings()
-    actor = authorize_operator(settings.database_url, operator, Action.RESTORE)
+def _restore(basket_id: str, operator: str, note: str | None) -> RestoreResult:
+    runtime = current_runtime()
+    actor = authorize_operator(runtime, operator, Action.RESTORE)
     (parsed,) = parse_basket_ids([basket_id], field="basket_id")
     run_id = current_flow_run_id()
-    result = restore_deleted_basket(settings.database_url, parsed, actor, check_note(note), run_id)
-    summary = {
-        "restored": 1,
-        "basket_id": result.basket_id,
-        "line_count": result.line_count,
-        "restored_from_seq": result.restored_from_seq,
-        "seq": result.seq,
-        "actor": actor.name,
-        "flow_run_id": run_id,
-    }
+    result = restore_deleted_basket(runtime, parsed, actor, check_note(note), run_id)
+    summary = RestoreResult(
+        basket_id=result.basket_id,
+        line_count=result.line_count,
+        restored_from_seq=result.restored_from_seq,
+        seq=result.seq,
+        actor=actor.name,
+        flow_run_id=run_id,
+    )
     create_artifact(
         "markdown",
         key="basket-restore",

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Literal
 
 from baskets.export import plan_export_paths
 from baskets.files import FileRules, check_writable_folder
 from baskets.filters import BasketFilter
-from flows.failures import fails_the_run_on_refusal, run_settings
+from baskets.roles import Action
+from baskets.runtime import current_runtime
+from flows.failures import fails_the_run_on_refusal
+from flows.results import ExportedFile, ExportResult
 from flows.run_alerts import alert_run_crashed, alert_worker_problem
 from flows.runner import current_flow_run_id, flow
-from tasks.export import authorize_exporter, publish_export_artifacts, write_export_files
+from tasks.authorize import authorize_operator
+from tasks.export import publish_export_artifacts, write_export_files
 
 
 @flow(
@@ -36,7 +40,7 @@ def report_export(
     format: Literal["csv", "parquet", "both"] = "csv",
     output: str = "",
     overwrite: bool = False,
-) -> dict[str, Any]:
+) -> ExportResult:
     """Export the baskets matching the filters, one row per line, to CSV and/or Parquet.
 
     1. Check that `operator` may export baskets, before touching any data (exit 3 otherwise).
@@ -70,25 +74,26 @@ def report_export(
         account_type=account_type, created_before=created_before, created_after=created_after,
         modified_before=modified_before, modified_after=modified_after,
     )  # fmt: skip
-    settings = run_settings()
+    runtime = current_runtime()
+    settings = runtime.settings
     if output is None or not output.strip():
         check_writable_folder(settings.export_dir, "setting export_dir")
-    actor = authorize_exporter(settings.database_url, operator)
+    actor = authorize_operator(runtime, operator, Action.EXPORT)
     paths = plan_export_paths(format, output, settings.export_dir, dt.datetime.now(dt.UTC))
     rules = FileRules(overwrite=overwrite, own_folder=settings.export_dir, mode=settings.file_mode)
-    result = write_export_files(settings.database_url, basket_filter, paths, rules)
+    result = write_export_files(runtime, basket_filter, paths, rules)
     publish_export_artifacts(result, basket_filter, actor)
-    return {
-        "baskets": result.baskets,
-        "lines": result.lines,
-        "rows": result.rows,
-        "files": [
-            {"format": file.format, "path": str(file.path), "sha256": file.sha256, "bytes": file.bytes}
+    return ExportResult(
+        baskets=result.baskets,
+        lines=result.lines,
+        rows=result.rows,
+        files=[
+            ExportedFile(format=file.format, path=str(file.path), sha256=file.sha256, bytes=file.bytes)
             for file in result.files
         ],
-        "filter": basket_filter.describe(),
-        "operator": actor.name,
-        "transport": result.transport,
-        "seconds": round(result.seconds, 3),
-        "flow_run_id": current_flow_run_id(),
-    }
+        filter=basket_filter.describe(),
+        operator=actor.name,
+        transport=result.transport,
+        seconds=round(result.seconds, 3),
+        flow_run_id=current_flow_run_id(),
+    )

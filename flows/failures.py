@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import re
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
@@ -17,24 +16,14 @@ PACKAGE = "basket-maintenance"
 # How `baskets deploy` stamps a deployment with the version it was made from: "basket-maintenance==0.1.0".
 VERSION_STAMP = f"{PACKAGE}=="
 
-# How a command-line message begins when it is about one input: its flag or argument name.
-_LEADING_FLAG = re.compile(r"^(--[a-z][a-z-]*|[A-Z][A-Z_]*): ")
-
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
 def form_message(error: BasketsError) -> str:
-    """`error` in one line for a run form: it names the form field, not the command-line flag.
-
-    `error.form_message` when the error has one; else its message with the leading `--flag: `
-    (or `ARGUMENT: `) replaced by `field: `; else its message as it is (it names no input).
-    """
-    if error.form_message:
-        return error.form_message
-    if error.field is None:
-        return error.message
-    return f"{error.field}: {_LEADING_FLAG.sub('', error.message, count=1)}"
+    """`error` in one line for a run form: its message, which names inputs by their form field
+    (baskets.errors), first line only."""
+    return (error.message.strip().splitlines() or [""])[0]
 
 
 def fails_the_run_on_refusal(body: Callable[P, R]) -> Callable[P, R]:
@@ -101,11 +90,30 @@ def check_deployed_version() -> None:
 
 
 class _NoExpectedFailureTracebacks(logging.Filter):
-    """Drop a run's log record that carries a BasketsError with its traceback: Prefect logs one
-    when a task raises it, and the run's own Failed message says it in one line."""
+    """Drop a run's log records about a BasketsError a task raised: the traceback Prefect logs
+    with it, and the task run's "Finished in state Failed('Task run encountered an exception
+    NotPermitted: ...')" line. The run's own Failed message says it once, for the form's user."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], BasketsError))
+        if record.exc_info and isinstance(record.exc_info[1], BasketsError):
+            return False
+        if record.name == "prefect.task_runs" and record.levelno >= logging.ERROR:
+            text = record.getMessage()
+            return not (
+                text.startswith("Finished in state Failed(")
+                and any(f"encountered an exception {name}:" in text for name in _expected_failure_names())
+            )
+        return True
+
+
+def _expected_failure_names() -> set[str]:
+    """The class names of BasketsError and its subclasses, as Prefect's state messages name them."""
+    names, pending = set(), [BasketsError]
+    while pending:
+        kind = pending.pop()
+        names.add(kind.__name__)
+        pending.extend(kind.__subclasses__())
+    return names
 
 
 # Installed on import: every flow module imports this one, so a served run, a worker's run and

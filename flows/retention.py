@@ -9,17 +9,15 @@ import gc
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import AfterValidator
 from sqlalchemy import Engine
 
 from baskets.alerts import ping_heartbeat
 from baskets.backends import BatchLimits
-from baskets.db import check_schema, engine_for_settings
+from baskets.db import check_schema
 from baskets.errors import BasketsError, CleanupAlreadyRunning
 from baskets.files import check_writable_folder
-from baskets.filters import parse_utc_time
 from baskets.locks import HeldLock, cleanup_lock
 from baskets.retention import (
     CleanupIncomplete,
@@ -40,10 +38,19 @@ from baskets.retention import (
     walk_expired_batches,
 )
 from baskets.roles import Actor, authorize_cleanup
+from baskets.runtime import current_runtime
 from config.settings import Settings
 from flows.alerting import alert_cleanup_crashed, alert_cleanup_failed
-from flows.failures import fails_the_run_on_refusal, run_settings
-from flows.runner import create_artifact, current_flow_run_id, flow, run_logger, update_progress_artifact
+from flows.failures import fails_the_run_on_refusal
+from flows.forms import form_time
+from flows.runner import (
+    create_artifact,
+    current_flow_run_id,
+    flow,
+    report_progress,
+    run_logger,
+    update_progress_artifact,
+)
 from tasks import retention as retention_tasks
 from tasks.retention import (
     catch_up_snapshots,
@@ -57,22 +64,6 @@ PROGRESS_KEY = "retention-cleanup-progress"
 # The progress artifact is updated after a batch at most this often.
 PROGRESS_UPDATE_SECONDS = 1.0
 
-# Who wants to hear about each batch in this process (the command line's progress bar).
-ProgressListener = Callable[[int, int], None]
-# The run form's `now`, checked like `--now`: a time the cut-offs can be computed from, as UTC.
-CleanupTime = Annotated[dt.datetime, AfterValidator(parse_utc_time)]
-_progress_listeners: list[ProgressListener] = []
-
-
-@contextlib.contextmanager
-def reporting_progress_to(listener: ProgressListener) -> Iterator[None]:
-    """Call `listener(baskets done, baskets expected)` after every batch of runs in this process."""
-    _progress_listeners.append(listener)
-    try:
-        yield
-    finally:
-        _progress_listeners.remove(listener)
-
 
 @flow(
     name=FLOW_NAME,
@@ -82,7 +73,7 @@ def reporting_progress_to(listener: ProgressListener) -> Iterator[None]:
 )
 @fails_the_run_on_refusal
 def retention_cleanup(
-    now: CleanupTime | None = None,
+    now: str = "",
     dry_run: bool = False,
     force: bool = False,
     operator: str = "",
@@ -101,36 +92,33 @@ def retention_cleanup(
     6. Fail, naming the skipped baskets, when any batch was skipped (the next run picks them up).
 
     Args:
-        now: Act as if it were this time (UTC unless it has an offset). Empty: the current time.
+        now: Act as if it were this time: an ISO date or time, e.g. 2026-11-01T02:30 (UTC
+            unless it has an offset). Empty: the current time.
         dry_run: Only count what would be deleted; delete nothing.
         force: Delete even when more than the allowed share of all baskets has expired (a
             system administrator only).
         operator: Your operator name, a system administrator. Empty: the schedule's built-in
             actor retention-policy.
     """
-    as_of = parse_utc_time(now) if now is not None else dt.datetime.now(dt.UTC)
-    settings = _read_settings()
+    as_of = form_time(now, "now") or dt.datetime.now(dt.UTC)
+    runtime = current_runtime()
+    settings = runtime.settings
     # The run's snapshot goes there after the deletes: refuse a folder it cannot write in now.
     check_writable_folder(settings.export_dir, "setting export_dir")
     policy = RetentionPolicy.from_settings(settings.retention)
-    engine = engine_for_settings(settings)
+    engine = runtime.engine
     flow_run_id = current_flow_run_id()
-    try:
-        check_schema(engine)
-        actor = _cleanup_actor(engine, operator or None, force)
-        with contextlib.ExitStack() as held:
-            try:
-                lock = held.enter_context(cleanup_lock(engine))
-            except CleanupAlreadyRunning as error:
-                record_refused_run(
-                    engine, actor=actor, dry_run=dry_run, as_of=as_of, flow_run_id=flow_run_id, error=error
-                )
-                raise
-            return _run_holding_lock(
-                engine, settings, policy, actor, as_of, dry_run, force, flow_run_id, lock
+    check_schema(engine)
+    actor = _cleanup_actor(engine, operator or None, force)
+    with contextlib.ExitStack() as held:
+        try:
+            lock = held.enter_context(cleanup_lock(engine))
+        except CleanupAlreadyRunning as error:
+            record_refused_run(
+                engine, actor=actor, dry_run=dry_run, as_of=as_of, flow_run_id=flow_run_id, error=error
             )
-    finally:
-        engine.dispose()
+            raise
+        return _run_holding_lock(engine, settings, policy, actor, as_of, dry_run, force, flow_run_id, lock)
 
 
 def _run_holding_lock(
@@ -180,7 +168,7 @@ def _run_holding_lock(
         with took("deleting"):
             job = retention_tasks.BatchJob(
                 engine, policy, plan.as_of, actor, run_id, flow_run_id, _batch_limits(settings),
-                retention_tasks.BATCH_RETRY_DELAYS,
+                tuple(settings.retention.batch_retry_delays_seconds),
             )  # fmt: skip
             tally = _delete_in_batches(job, plan, lock)
         path = snapshot_path(settings.export_dir.resolve(), engine.url, run_id, dt.datetime.now(dt.UTC))
@@ -305,8 +293,7 @@ def _delete_in_batches(job: retention_tasks.BatchJob, plan: CleanupPlan, lock: H
             if time.monotonic() >= next_update:  # one API call per batch would cost more than some batches
                 update_progress_artifact(progress, progress=100.0 * done / expected)
                 next_update = time.monotonic() + PROGRESS_UPDATE_SECONDS
-            for listener in list(_progress_listeners):
-                listener(done, expected)
+            report_progress(done, expected)
     update_progress_artifact(progress, progress=100.0)
     return tally
 
@@ -351,8 +338,3 @@ def _cleanup_actor(engine: Engine, operator: str | None, force: bool) -> Actor:
     """The actor of this run; NotPermitted (exit 3) for a wrong operator or an unpermitted force."""
     with engine.connect() as connection:
         return authorize_cleanup(connection, operator, force)
-
-
-def _read_settings() -> Settings:
-    # The database comes from this process's settings, never a parameter (Prefect stores those).
-    return run_settings()

@@ -196,6 +196,29 @@ def task(
     return declare
 
 
+# Who hears about the running work's progress in this process: the command line's progress bar.
+# Tasks and flows run in the process that called the flow (a command's flow run, tracked or
+# direct), so a plain list reaches them without passing a callable through flow parameters.
+ProgressListener = Callable[[int, int | None], None]
+_progress_listeners: list[ProgressListener] = []
+
+
+@contextlib.contextmanager
+def reporting_progress(listener: ProgressListener) -> Iterator[None]:
+    """While inside, `listener(done, expected)` hears each `report_progress` of this process."""
+    _progress_listeners.append(listener)
+    try:
+        yield
+    finally:
+        _progress_listeners.remove(listener)
+
+
+def report_progress(done: int, expected: int | None = None) -> None:
+    """Units of work done so far (baskets, rows), of `expected` when known."""
+    for listener in list(_progress_listeners):
+        listener(done, expected)
+
+
 def run_logger() -> logging.Logger | logging.LoggerAdapter[Any]:
     """The run's logger: Prefect's run logger in a Prefect run, else the `baskets.run` logger."""
     if not in_direct_run():
@@ -248,22 +271,24 @@ def refused(error: BasketsError, message: str | None = None) -> Any:
 
 
 def run_flow(flow: Any, /, *, heartbeats: bool = False, **params: Any) -> Any:
-    """Run `flow` with `params` and return its result; a dict result gets `"tracked"`: whether a
-    Prefect flow run tracked it.
+    """Run `flow` with `params` and return its result; a result model (or dict) gets `tracked`:
+    whether a Prefect flow run tracked it.
 
-    With a Prefect API configured: a tracked flow run (flows.console.running_flow, `heartbeats`
+    With a Prefect API configured: a tracked flow run (`running_flow`, `heartbeats`
     as there). Without: directly in this process (module docstring); a parameter the flow's
     signature refuses is BadInput (exit 2) naming it.
     """
     tracked = prefect_api_configured()
     if tracked:
-        from flows.console import running_flow
-
         with running_flow(heartbeats=heartbeats):
             result = (flow.prefect if isinstance(flow, DeferredFlow) else flow)(**params)
     else:
         result = _run_directly(flow, params)
-    return {**result, "tracked": tracked} if isinstance(result, dict) else result
+    if isinstance(result, dict):
+        return {**result, "tracked": tracked}
+    if "tracked" in getattr(type(result), "model_fields", {}):  # a result model (flows.results)
+        return result.model_copy(update={"tracked": tracked})
+    return result
 
 
 def _run_directly(flow: Any, params: dict[str, Any]) -> Any:
@@ -316,3 +341,48 @@ def _warnings_to_stderr() -> Iterator[None]:
     finally:
         logger.removeHandler(handler)
         logger.propagate = True
+
+
+class _NoTracebackForExpectedFailures(logging.Filter):
+    """Drop Prefect's traceback of an expected failure: the command prints it as one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], BasketsError))
+
+
+@contextlib.contextmanager
+def running_flow(*, heartbeats: bool = False) -> Iterator[None]:
+    """Run a Prefect flow from the command line the way an operator wants it.
+
+    - Prefect's terminal log shows warnings and errors only, without a traceback for failures
+      the command reports itself in one line; the full log still goes to the Prefect API.
+    - Unless `heartbeats`, no flow-run heartbeats: Prefect joins its heartbeat thread at the
+      end of every run, which costs up to a second, and the heartbeat only helps a server
+      notice a run whose process vanished, which the person at the terminal sees anyway.
+      Long unattended runs (the cleanup) keep them.
+    - Prefect's "still processing items" warning while it flushes its event queue at exit is
+      silenced: flushing is normal, and the events are still sent.
+    """
+    from prefect.logging.handlers import PrefectConsoleHandler
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    handlers = {
+        handler
+        for logger in (logging.getLogger(), logging.getLogger("prefect"))
+        for handler in logger.handlers
+        if isinstance(handler, PrefectConsoleHandler)
+    }
+    quiet = _NoTracebackForExpectedFailures()
+    levels = {handler: handler.level for handler in handlers}
+    for handler in handlers:
+        handler.setLevel(logging.WARNING)
+        handler.addFilter(quiet)
+    logging.getLogger("prefect.EventsWorker").setLevel(logging.ERROR)
+    updates = {} if heartbeats else {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+    try:
+        with temporary_settings(updates=updates):
+            yield
+    finally:
+        for handler, level in levels.items():
+            handler.setLevel(level)
+            handler.removeFilter(quiet)

@@ -1,4 +1,4 @@
-"""Prefect tasks of the audit report: read and aggregate the audit, write the file, publish a summary."""
+"""Prefect tasks of the audit report: read the audit (with retries), write the file, publish a summary."""
 
 from __future__ import annotations
 
@@ -9,38 +9,21 @@ from baskets.audit_report import (
     AuditReport,
     ReportFormat,
     ReportWindow,
-    authorize_report_reader,
     read_audit_report,
     render_markdown,
     write_audit_report,
 )
-from baskets.db import engine_for_settings
 from baskets.files import FileRules
 from baskets.roles import Actor
-from config.settings import load_settings
+from baskets.runtime import Runtime
 from flows.runner import create_artifact, run_logger, task
-
-
-@task(name="authorize-report-reader")
-def authorize_reader(database_url: str, operator: str | None) -> Actor:
-    """The operator, checked before anything is read; NotPermitted (exit 3) otherwise."""
-    engine = engine_for_settings(load_settings(database_url=database_url))
-    try:
-        with engine.connect() as connection:
-            return authorize_report_reader(connection, operator)
-    finally:
-        engine.dispose()
 
 
 # A report only reads: retrying a dropped connection is safe.
 @task(name="read-audit", retries=2, retry_delay_seconds=5)
-def read_audit(database_url: str, window: ReportWindow, now: dt.datetime, actor: Actor) -> AuditReport:
+def read_audit(runtime: Runtime, window: ReportWindow, now: dt.datetime, actor: Actor) -> AuditReport:
     """The audit in `window`, aggregated, with the status of the whole chain."""
-    engine = engine_for_settings(load_settings(database_url=database_url))
-    try:
-        report = read_audit_report(engine, window, now, actor.name)
-    finally:
-        engine.dispose()
+    report = read_audit_report(runtime.engine, window, now, actor.name)
     run_logger().info(
         "%s deleted baskets between %s; audit chain %s",
         f"{report.deleted:,}",

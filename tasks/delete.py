@@ -2,65 +2,28 @@
 
 from __future__ import annotations
 
-import functools
-
-from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from baskets.db import engine_for_settings, write_transaction
+from baskets.db import write_transaction
 from baskets.deletion import (
     DeletionResult,
     MatchingDeletion,
     RestoreResult,
     delete_baskets_still_matching,
     delete_baskets_with_audit,
-    existing_basket_ids,
     restore_basket,
     select_basket_ids,
 )
-from baskets.errors import NotFound, WorkerMisconfigured
+from baskets.errors import NotFound
 from baskets.filters import BasketFilter
-from baskets.roles import Action, Actor, authorize
-from config.settings import Settings, SettingsError, load_settings
+from baskets.roles import Actor
+from baskets.runtime import Runtime
 from flows.runner import run_logger, task
-
-
-def load_task_settings(database_url: str | None = None) -> Settings:
-    """This process's settings (the database among them: never a flow parameter, see
-    flows.console.read_settings), on `database_url` if given; BadInput naming a bad setting."""
-    try:
-        return load_settings(database_url=database_url)
-    except SettingsError as error:
-        raise WorkerMisconfigured(str(error)) from None
-
-
-@functools.lru_cache(maxsize=8)
-def engine_for(database_url: str) -> Engine:
-    """One engine (and connection pool) per database per process, shared by the tasks."""
-    return engine_for_settings(load_task_settings(database_url))
-
 
 # Retried: a transaction that failed on the connection, a deadlock or a serialization failure
 # (PostgreSQL, a concurrent change since its snapshot): it rolled back whole, so running it
 # again cannot delete or audit twice. Expected failures (BasketsError) are not retried.
 LOST_CONNECTION = (OperationalError,)
-
-
-@task(name="authorize-operator")
-def authorize_operator(database_url: str, operator: str | None, action: Action) -> Actor:
-    """The operator as an Actor; NotPermitted (exit 3) when unknown or their role lacks `action`."""
-    with engine_for(database_url).connect() as connection:
-        return authorize(connection, operator, action)
-
-
-@task(name="check-baskets-exist")
-def check_baskets_exist(database_url: str, basket_ids: list[str]) -> None:
-    """NotFound (exit 4) naming every id that is not a basket now."""
-    with engine_for(database_url).connect() as connection:
-        found = existing_basket_ids(connection, basket_ids)
-    unknown = [basket_id for basket_id in basket_ids if basket_id not in found]
-    if unknown:
-        raise NotFound(f"no basket with ID {', '.join(unknown)}: nothing was deleted", field="basket_ids")
 
 
 @task(
@@ -70,7 +33,7 @@ def check_baskets_exist(database_url: str, basket_ids: list[str]) -> None:
     retry_on=LOST_CONNECTION,
 )
 def delete_listed_baskets(
-    database_url: str,
+    runtime: Runtime,
     basket_ids: list[str],
     actor: Actor,
     reason: str,
@@ -82,13 +45,14 @@ def delete_listed_baskets(
     Raises NotFound naming the ids that are gone (by the time the rows are locked); then
     nothing is deleted and no audit row is written.
     """
-    with write_transaction(engine_for(database_url)) as connection:
+    with write_transaction(runtime.engine) as connection:
         result = delete_baskets_with_audit(
             connection, basket_ids, actor=actor, reason=reason, note=note, flow_run_id=flow_run_id
         )
         if result.missing:
             raise NotFound(
-                f"no basket with ID {', '.join(result.missing)}: nothing was deleted", field="basket_ids"
+                f"basket_ids: no basket with ID {', '.join(result.missing)}: nothing was deleted",
+                field="basket_ids",
             )
     run_logger().info(
         "deleted %d baskets as %s (audit seq %s..%s)",
@@ -99,10 +63,10 @@ def delete_listed_baskets(
 
 @task(name="select-basket-batch", retries=2, retry_on=LOST_CONNECTION)
 def select_basket_batch(
-    database_url: str, basket_filter: BasketFilter, after: str | None, limit: int
+    runtime: Runtime, basket_filter: BasketFilter, after: str | None, limit: int
 ) -> list[str]:
     """The next `limit` ids matching `basket_filter` after `after`, in key order."""
-    with engine_for(database_url).connect() as connection:
+    with runtime.engine.connect() as connection:
         return select_basket_ids(connection, basket_filter.where(), after=after, limit=limit)
 
 
@@ -113,7 +77,7 @@ def select_basket_batch(
     retry_on=LOST_CONNECTION,
 )
 def delete_filtered_batch(
-    database_url: str,
+    runtime: Runtime,
     basket_ids: list[str],
     basket_filter: BasketFilter,
     actor: Actor,
@@ -124,7 +88,7 @@ def delete_filtered_batch(
     """Delete one batch in its own transaction, re-checking the filter under the row locks:
     a basket changed since it was selected so that it no longer matches is left alone
     (survived); one deleted by someone else meanwhile is gone."""
-    with write_transaction(engine_for(database_url)) as connection:
+    with write_transaction(runtime.engine) as connection:
         return delete_baskets_still_matching(
             connection, basket_ids, basket_filter.where(), actor=actor, reason=reason, note=note,
             flow_run_id=flow_run_id,
@@ -133,10 +97,10 @@ def delete_filtered_batch(
 
 @task(name="restore-basket", retries=2, retry_on=LOST_CONNECTION)
 def restore_deleted_basket(
-    database_url: str, basket_id: str, actor: Actor, note: str | None, flow_run_id: str | None
+    runtime: Runtime, basket_id: str, actor: Actor, note: str | None, flow_run_id: str | None
 ) -> RestoreResult:
     """Put a deleted basket back from the audit log and chain a 'restored' row."""
-    with write_transaction(engine_for(database_url)) as connection:
+    with write_transaction(runtime.engine) as connection:
         result = restore_basket(connection, basket_id, actor=actor, note=note, flow_run_id=flow_run_id)
     run_logger().info(
         "restored basket %s with %d lines from audit seq %d (recorded as seq %d)",

@@ -1,58 +1,23 @@
-"""Prefect tasks of the report export: check the operator, write the files, publish artifacts."""
+"""Prefect tasks of the report export: write the files (with retries), publish artifacts."""
 
 from __future__ import annotations
 
-import contextlib
 import socket
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
-from baskets.db import engine_for_settings
 from baskets.export import ExportResult, export_baskets
 from baskets.files import FileRules
 from baskets.filters import BasketFilter
-from baskets.roles import Action, Actor, authorize
-from config.settings import load_settings
-from flows.runner import create_artifact, run_logger, task
-
-# Who hears about rows written, e.g. the command line's progress bar. The export task runs in
-# the process that called the flow, so a plain list reaches it without passing a callable
-# through the flow's (serialised) parameters.
-_progress_listeners: list[Callable[[int], None]] = []
-
-
-@contextlib.contextmanager
-def export_progress(listener: Callable[[int], None]) -> Iterator[None]:
-    """While inside, `listener` gets the running count of rows written by export tasks."""
-    _progress_listeners.append(listener)
-    try:
-        yield
-    finally:
-        _progress_listeners.remove(listener)
-
-
-def _report_progress(rows: int) -> None:
-    for listener in list(_progress_listeners):
-        listener(rows)
-
+from baskets.roles import Actor
+from baskets.runtime import Runtime
+from flows.runner import create_artifact, report_progress, run_logger, task
 
 # An export only reads and replaces its files atomically: a dropped connection is safe to
 # retry. Expected failures (bad output folder) are not retried.
 _LOST_CONNECTION = (OperationalError,)
-
-
-@task(name="authorize-exporter")
-def authorize_exporter(database_url: str, operator: str | None) -> Actor:
-    """The operator, checked before any basket is read; NotPermitted (exit 3) otherwise."""
-    engine = engine_for_settings(load_settings(database_url=database_url))
-    try:
-        with engine.connect() as connection:
-            return authorize(connection, operator, Action.EXPORT)
-    finally:
-        engine.dispose()
 
 
 @task(
@@ -62,15 +27,11 @@ def authorize_exporter(database_url: str, operator: str | None) -> Actor:
     retry_on=_LOST_CONNECTION,
 )
 def write_export_files(
-    database_url: str, basket_filter: BasketFilter, paths: dict[str, Path], rules: FileRules | None = None
+    runtime: Runtime, basket_filter: BasketFilter, paths: dict[str, Path], rules: FileRules | None = None
 ) -> ExportResult:
     """Stream the matching rows into every file of `paths` (format -> path), each atomically
     under `rules` (baskets.files)."""
-    engine = engine_for_settings(load_settings(database_url=database_url))
-    try:
-        result = export_baskets(engine, basket_filter, paths, progress=_report_progress, rules=rules)
-    finally:
-        engine.dispose()
+    result = export_baskets(runtime.engine, basket_filter, paths, progress=report_progress, rules=rules)
     run_logger().info(
         "exported %s lines of %s baskets via %s in %.2f s to %s",
         f"{result.lines:,}",

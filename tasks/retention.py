@@ -33,8 +33,6 @@ from baskets.retention import (
 from baskets.roles import Actor
 from flows.runner import create_artifact, run_logger, task
 
-# Waits before each retry of a failed batch (a lock timeout, a deadlock, a constraint error).
-BATCH_RETRY_DELAYS: tuple[float, ...] = (2.0, 8.0, 30.0)
 # Clashes with a concurrent transaction retried at once, on top of those.
 CONFLICT_RETRIES = 5
 
@@ -65,10 +63,10 @@ class BatchJob:
     actor: Actor
     run_id: int
     flow_run_id: str | None
-    limits: BatchLimits | None = None
-    # Waits before each retry of a failed batch: the transaction rolled back whole, so running
-    # it again cannot delete or audit twice.
-    retry_delays: tuple[float, ...] = BATCH_RETRY_DELAYS
+    limits: BatchLimits | None
+    # Waits before each retry of a failed batch (the setting retention.batch_retry_delays_seconds):
+    # the transaction rolled back whole, so running it again cannot delete or audit twice.
+    retry_delays: tuple[float, ...]
 
 
 def delete_batch_isolating_failures(

@@ -217,7 +217,7 @@ class CliResult:
 @pytest.fixture
 def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     """Run `baskets ARGS` in-process: cli(*args, env={...}) -> CliResult."""
-    from flows.cli import main
+    from cli.main import main
 
     monkeypatch.chdir(tmp_path)
     # A command puts its database URL into the environment for the flows it runs: undo that
@@ -250,7 +250,7 @@ def run_baskets_process(
     """Run `baskets ARGS` as its own process (for kill and concurrency tests)."""
     full_env = {**os.environ, **env}
     return subprocess.run(
-        [sys.executable, "-m", "flows.cli", *args],
+        [sys.executable, "-m", "cli.main", *args],
         env=full_env,
         cwd=cwd,
         capture_output=True,

@@ -53,45 +53,47 @@ def resolve_window(
     `since` is inclusive. A date-only `until` includes that whole day (so `--since 2026-10-01
     --until 2026-10-31` is all of October); a datetime `until` is exclusive. Without `until`
     the window ends at `now`; without `since` it starts `default_days` before its end.
-    Raises BadInput naming the flag when a value is malformed or the window is empty.
+    Raises BadInput naming the field when a value is malformed or the window is empty.
     """
-    end = _parse_bound(until, "--until", whole_day=True) if until is not None else now
+    end = _parse_bound(until, "until", whole_day=True) if until is not None else now
     start = (
-        _parse_bound(since, "--since", whole_day=False)
+        _parse_bound(since, "since", whole_day=False)
         if since is not None
         else end - dt.timedelta(days=default_days)
     )
     if start >= end:
         raise BadInput(
-            f"--since: {start:%Y-%m-%d %H:%M} is not before --until {end:%Y-%m-%d %H:%M} "
-            "(expected e.g. --since 2026-10-01 --until 2026-10-31)",
+            f"since: {start:%Y-%m-%d %H:%M} is not before `until` {end:%Y-%m-%d %H:%M} "
+            "(expected e.g. `since` 2026-10-01 `until` 2026-10-31)",
             field="since",
-            form_message=f"since: {start:%Y-%m-%d %H:%M} is not before until {end:%Y-%m-%d %H:%M}",
         )
     return ReportWindow(since=start, until=end)
 
 
-def _parse_bound(value: str | dt.date, flag: str, *, whole_day: bool) -> dt.datetime:
+def _parse_bound(value: str | dt.date, field: str, *, whole_day: bool) -> dt.datetime:
     is_date_only = (isinstance(value, dt.date) and not isinstance(value, dt.datetime)) or (
         isinstance(value, str) and len(value.strip()) == 10
     )
     try:
         parsed = parse_utc_time(value)
     except TimeOutOfRange as error:
-        raise BadInput(f"{flag}: {error}", field=flag.removeprefix("--")) from None
+        raise BadInput(f"{field}: {error}", field=field) from None
     except ValueError:
         raise BadInput(
-            f"{flag}: {str(value)!r} is not an ISO date or datetime (expected e.g. {EXAMPLE_DATE})",
-            field=flag.removeprefix("--"),
+            f"{field}: {str(value)!r} is not an ISO date or datetime (expected e.g. {EXAMPLE_DATE})",
+            field=field,
         ) from None
     return parsed + dt.timedelta(days=1) if whole_day and is_date_only else parsed
 
 
 def parse_report_format(value: str) -> ReportFormat:
-    """`--format` as one of csv, parquet, html; BadInput otherwise."""
+    """`report_format` as one of csv, parquet, html; BadInput otherwise."""
     text = value.strip().lower()
     if text not in REPORT_FORMATS:
-        raise BadInput(f"--format: {value!r} is not a report format (expected csv, parquet or html)")
+        raise BadInput(
+            f"report_format: {value!r} is not a report format (expected csv, parquet or html)",
+            field="report_format",
+        )
     return text  # type: ignore[return-value]
 
 
@@ -111,7 +113,8 @@ def refuse_builtin_actor(name: str | None) -> None:
     """A person at the command line may not act as the schedule's built-in actor."""
     if name == RETENTION_ACTOR:
         raise NotPermitted(
-            f"--as: {RETENTION_ACTOR!r} is the schedule's built-in actor, not an operator", field="operator"
+            f"operator: {RETENTION_ACTOR!r} is the schedule's built-in actor, not an operator",
+            field="operator",
         )
 
 

@@ -195,9 +195,7 @@ def delete_baskets_with_audit(
     (`append_documents`): the chain keeps the digest of each basket's personal part, not the part.
     """
     if not reason or len(reason) > REASON_MAX_CHARS:
-        raise BadInput(
-            f"--reason: {reason!r} is not a reason (expected e.g. broken or manual)", field="reason"
-        )
+        raise BadInput(f"reason: {reason!r} is not a reason (expected e.g. broken or manual)", field="reason")
     note = check_note(note)
     when = occurred_at or dt.datetime.now(dt.UTC)
     wanted = sorted(set(basket_ids))

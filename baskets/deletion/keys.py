@@ -37,7 +37,7 @@ def parse_basket_ids(basket_ids: list[str], field: str = "basket_ids") -> list[s
         try:
             parsed[parse_guid(value)] = None
         except ValueError as error:
-            raise BadInput(f"BASKET_ID: {error}", field=field) from None
+            raise BadInput(f"{field}: {error}", field=field) from None
     return list(parsed)
 
 
@@ -46,7 +46,7 @@ def check_note(note: str | None) -> str | None:
     if note is None or not note.strip():
         return None
     if len(note) > NOTE_MAX_CHARS:
-        raise BadInput(f"--note: {len(note)} characters is too long (at most {NOTE_MAX_CHARS})", field="note")
+        raise BadInput(f"note: {len(note)} characters is too long (at most {NOTE_MAX_CHARS})", field="note")
     return note.strip()
 
 

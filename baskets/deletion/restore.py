@@ -109,10 +109,12 @@ def latest_deletion(connection: Connection, basket_id: str, *, lock: bool = Fals
     """
     exists = select(Basket.id).where(Basket.id == basket_id)
     if connection.scalar(exists.with_for_update() if lock else exists) is not None:
-        raise BadInput(f"basket {basket_id} exists: only a deleted basket can be restored", field="basket_id")
+        raise BadInput(
+            f"basket_id: basket {basket_id} exists: only a deleted basket can be restored", field="basket_id"
+        )
     deletions = [row for row in audit_rows_for_basket(connection, basket_id) if row["event"] == "deleted"]
     if not deletions:
-        raise NotFound(f"no deleted basket {basket_id} in the audit log", field="basket_id")
+        raise NotFound(f"basket_id: no deleted basket {basket_id} in the audit log", field="basket_id")
     if deletions[-1]["redacted_at"] is not None:  # its lines and accounts are gone (baskets.privacy)
         from baskets.privacy.redaction import describe_redaction
 

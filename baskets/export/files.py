@@ -87,13 +87,13 @@ def plan_export_paths(
 
     `output` is a file path (for `both`, its extension is replaced per format) or an existing
     folder (default names inside it); without it, default names under `export_dir`.
-    Raises BadInput naming --output or --format.
+    Raises BadInput naming `output` or `format`.
     """
     try:
         chosen = ExportFormat(str(export_format).lower())
     except ValueError:
         raise BadInput(
-            f"--format: {export_format!r} is not a format (expected csv, parquet or both)"
+            f"format: {export_format!r} is not a format (expected csv, parquet or both)", field="format"
         ) from None
     formats = chosen.file_formats()
     if output is None or str(output).strip() == "":
@@ -103,7 +103,8 @@ def plan_export_paths(
         return {fmt: default_export_path(target, fmt, now) for fmt in formats}
     if str(output).endswith(("/", os.sep)):
         raise BadInput(
-            f"--output: folder {str(output)!r} does not exist (expected e.g. var/exports/baskets.csv)"
+            f"output: folder {str(output)!r} does not exist (expected e.g. var/exports/baskets.csv)",
+            field="output",
         )
     if len(formats) == 1:
         return {formats[0]: target}

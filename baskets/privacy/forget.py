@@ -49,10 +49,9 @@ SUBJECTS = (
     ("account_id", "--account-id", "ERP account ID"),
     ("shop_account_id", "--shop-account-id", "shop account ID"),
 )
-_FLAG = {name: flag for name, flag, _ in SUBJECTS}
 _WHAT = {name: what for name, _, what in SUBJECTS}
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
-EXAMPLE = "e.g. baskets forget --email jane@example.com --reference GDPR-2026-0042 --as alice"
+EXAMPLE = "e.g. `email` jane@example.com"
 
 
 @dataclass(frozen=True)
@@ -81,28 +80,26 @@ def parse_subject(email: str | None, account_id: str | None, shop_account_id: st
     }
     if len(given) != 1:
         raise BadInput(
-            f"give exactly one of --email, --account-id or --shop-account-id ({EXAMPLE})",
+            f"email: give exactly one of `email`, `account_id` or `shop_account_id` ({EXAMPLE})",
             field="email",
-            form_message="email: fill in exactly one of email, account_id or shop_account_id",
         )
     ((kind, raw),) = given.items()
-    flag = _FLAG[kind]
     try:
         check_typable(raw)
     except ValueError as error:
-        raise BadInput(f"{flag}: {error}", field=kind) from None
+        raise BadInput(f"{kind}: {error}", field=kind) from None
     value = raw.strip()
     if kind == "email":
         if len(value) > EMAIL_MAX_CHARS or not _EMAIL.fullmatch(value):
             raise BadInput(
-                f"{flag}: {_shown(value)} is not an e-mail address (expected e.g. jane@example.com)",
+                f"{kind}: {_shown(value)} is not an e-mail address (expected e.g. jane@example.com)",
                 field=kind,
             )
         return ErasureSubject(kind, value.lower())
     if kind == "account_id":
         if len(value) > ACCOUNT_ID_MAX_CHARS:
             raise BadInput(
-                f"{flag}: {len(value)} characters is too long for an ERP account ID "
+                f"{kind}: {len(value)} characters is too long for an ERP account ID "
                 f"(at most {ACCOUNT_ID_MAX_CHARS}, e.g. C0000050)",
                 field=kind,
             )
@@ -111,7 +108,7 @@ def parse_subject(email: str | None, account_id: str | None, shop_account_id: st
         return ErasureSubject(kind, parse_guid(value))
     except ValueError:
         raise BadInput(
-            f"{flag}: {_shown(value)} is not a GUID (expected e.g. {EXAMPLE_GUID})", field=kind
+            f"{kind}: {_shown(value)} is not a GUID (expected e.g. {EXAMPLE_GUID})", field=kind
         ) from None
 
 
@@ -128,16 +125,16 @@ def check_reference(reference: str | None, subject: ErasureSubject) -> str | Non
     try:
         check_typable(reference)
     except ValueError as error:
-        raise BadInput(f"--reference: {error}", field="reference") from None
+        raise BadInput(f"reference: {error}", field="reference") from None
     if len(reference) > REFERENCE_MAX_CHARS:
         raise BadInput(
-            f"--reference: {len(reference)} characters is too long (at most {REFERENCE_MAX_CHARS}, "
+            f"reference: {len(reference)} characters is too long (at most {REFERENCE_MAX_CHARS}, "
             "e.g. GDPR-2026-0042)",
             field="reference",
         )
     if subject.value.lower() in reference.lower():
         raise BadInput(
-            f"--reference: it contains the {subject.what} being erased, and the reference is kept in the "
+            f"reference: it contains the {subject.what} being erased, and the reference is kept in the "
             "audit log (expected a ticket number, e.g. GDPR-2026-0042)",
             field="reference",
         )

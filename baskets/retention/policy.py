@@ -248,6 +248,6 @@ def check_safety_share(plan: CleanupPlan, *, forced: bool) -> None:
         raise SafetyLimitHit(
             f"this run would delete {plan.total:,} of {plan.all_baskets:,} baskets "
             f"({plan.share:.1%}), more than the limit of {plan.max_share:.0%} "
-            "(retention.max_share): nothing deleted. Check the retention settings and --now, "
-            "or rerun with --force as a system administrator"
+            "(retention.max_share): nothing deleted. Check the retention settings and `now`, "
+            "or rerun with `force` as a system administrator"
         )

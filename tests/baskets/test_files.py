@@ -56,7 +56,7 @@ def test_a_configured_mode_widens_new_files(tmp_path: Path) -> None:
 
 def test_an_existing_suite_file_is_refused_without_overwrite_and_replaced_with_it(tmp_path: Path) -> None:
     path = _write(tmp_path / "out.csv", FileRules())
-    with pytest.raises(BadInput, match=r"^--output: '.*out\.csv' exists \(pass --overwrite"):
+    with pytest.raises(BadInput, match=r"^output: '.*out\.csv' exists \(use `overwrite`"):
         _write(path, FileRules(), HEADER + b"new\r\n")
     assert path.read_bytes() == HEADER + b"1,2\r\n"
     _write(path, FileRules(overwrite=True), HEADER + b"new\r\n")
@@ -68,7 +68,7 @@ def test_an_existing_suite_file_is_refused_without_overwrite_and_replaced_with_i
 def test_a_file_the_suite_did_not_write_is_never_replaced(tmp_path: Path, overwrite: bool) -> None:
     path = tmp_path / "notes.csv"
     path.write_bytes(b"a,b,c\r\nmy own notes\r\n")  # a CSV, but not with this writer's header
-    with pytest.raises(BadInput, match=r"was not written by basket-maintenance .* even with --overwrite"):
+    with pytest.raises(BadInput, match=r"was not written by basket-maintenance .* even with `overwrite`"):
         _write(path, FileRules(overwrite=overwrite))
     assert path.read_bytes() == b"a,b,c\r\nmy own notes\r\n"
     assert os.listdir(tmp_path) == ["notes.csv"]
@@ -96,7 +96,7 @@ def test_the_database_and_its_sqlite_files_are_never_written(
     database.write_bytes(b"SQLite format 3\x00")
     rules = FileRules(overwrite=overwrite).protecting(f"sqlite:///{database}")
     with pytest.raises(
-        BadInput, match=r"is a file of the database itself; not written, even with --overwrite"
+        BadInput, match=r"is a file of the database itself; not written, even with `overwrite`"
     ):
         _write(tmp_path / name, rules)  # -wal, -shm, -journal: refused whether they exist or not
     assert database.read_bytes() == b"SQLite format 3\x00"
@@ -130,15 +130,15 @@ def test_a_name_with_control_characters_is_refused_in_one_escaped_line(tmp_path:
     with pytest.raises(BadInput) as refused:
         _write(tmp_path / name, FileRules())
     assert (
-        refused.value.message.startswith("--output: '") and "has a control character" in refused.value.message
+        refused.value.message.startswith("output: '") and "has a control character" in refused.value.message
     )
     assert "\n" not in refused.value.message and "\x1b" not in refused.value.message
     assert os.listdir(tmp_path) == []
 
 
 def test_a_missing_folder_is_refused_unless_it_is_the_suites_own(tmp_path: Path) -> None:
-    with pytest.raises(BadInput, match=r"^--setting: folder '.*missing' does not exist \(create it first"):
-        _write(tmp_path / "missing" / "out.csv", FileRules(field="--setting"))
+    with pytest.raises(BadInput, match=r"^setting: folder '.*missing' does not exist \(create it first"):
+        _write(tmp_path / "missing" / "out.csv", FileRules(field="setting"))
     assert not (tmp_path / "missing").exists()
     own = tmp_path / "var" / "exports"
     written = _write(own / "retention" / "out.csv", FileRules(own_folder=own))

@@ -226,8 +226,8 @@ def test_seed_replace_command_needs_an_administrator_on_a_database_in_use(cli, d
     refused = cli("seed", "--baskets", "20", "--replace", env=db.env)
     assert refused.exit_code == 3
     assert refused.stderr.strip() == (
-        "error: replace the baskets with demo data (seed --replace) needs an operator: "
-        "pass --as NAME or set BASKETS_OPERATOR"
+        "error: --as: replace the baskets with demo data (seed --replace) needs an operator "
+        "(type your operator name)"
     )
     assert _basket_ids(db) == before
     done = cli("seed", "--baskets", "20", "--replace", "--as", "alice", "--json", env=db.env)

@@ -134,7 +134,7 @@ def _refusal(**overrides: object) -> str:
         (
             "[retention]\nday = { customer = 365 }\n",
             "setting retention.day: unknown setting (expected one of days, empty_basket_days, batch_size, "
-            "max_share)",
+            "max_share, batch_retry_delays_seconds)",
         ),
         ("[alerts]\nsmtp_pass = 'x'\n", "setting alerts.smtp_pass: unknown setting (expected one of"),
         ("databse_url = 'sqlite:///other.db'\n", "setting databse_url: unknown setting"),
@@ -160,7 +160,8 @@ def test_unknown_key_or_table_in_a_settings_file_is_refused_naming_it(
         (
             "BASKETS_RETENTION__DAY",
             "BASKETS_RETENTION__DAY: unknown setting (expected one of BASKETS_RETENTION__DAYS, "
-            "BASKETS_RETENTION__EMPTY_BASKET_DAYS, BASKETS_RETENTION__BATCH_SIZE, BASKETS_RETENTION__MAX_SHARE)",
+            "BASKETS_RETENTION__EMPTY_BASKET_DAYS, BASKETS_RETENTION__BATCH_SIZE, BASKETS_RETENTION__MAX_SHARE, "
+            "BASKETS_RETENTION__BATCH_RETRY_DELAYS_SECONDS)",
         ),
         ("BASKETS_DATABASE_URL__HOST", "BASKETS_DATABASE_URL__HOST: unknown setting"),
         ("BASKETS_RETENTION__DAYS__ANONYMOUS__X", "BASKETS_RETENTION__DAYS__ANONYMOUS__X: unknown setting"),
@@ -555,3 +556,13 @@ def test_privacy_days_out_of_range_or_not_whole_numbers_are_refused_in_one_line(
     message = str(refused.value)
     assert message.startswith(f"setting privacy.{name.lower()}: "), message
     assert says in message and "\n" not in message
+
+
+def test_batch_retry_waits_are_a_setting_with_a_range(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().retention.batch_retry_delays_seconds == (2.0, 8.0, 30.0)
+    monkeypatch.setenv("BASKETS_RETENTION__BATCH_RETRY_DELAYS_SECONDS", "[0, 0.5]")
+    assert load_settings().retention.batch_retry_delays_seconds == (0.0, 0.5)
+    for bad in ("[-1]", "[7200]", "[1,1,1,1,1,1,1,1,1,1,1]", '"soon"'):
+        monkeypatch.setenv("BASKETS_RETENTION__BATCH_RETRY_DELAYS_SECONDS", bad)
+        with pytest.raises(SettingsError, match="batch_retry_delays_seconds"):
+            load_settings()

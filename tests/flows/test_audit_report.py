@@ -35,21 +35,21 @@ def test_flow_writes_the_report_and_records_a_markdown_artifact(
     monkeypatch.setenv("BASKETS_DATABASE_URL", audited.url)
     result = audit_report(
         operator="bob",
-        since=WINDOW.since,
-        until=WINDOW.until,
+        since=WINDOW.since.isoformat(),
+        until=WINDOW.until.isoformat(),
         report_format="html",
         output=str(tmp_path / "week.html"),
     )
-    assert result["deleted"] == 11
-    assert result["chain"] == "intact"
-    assert result["path"] == str(tmp_path / "week.html")
+    assert result.deleted == 11
+    assert result.chain == "intact"
+    assert result.path == str(tmp_path / "week.html")
     assert 'id="chart-per-day"' in (tmp_path / "week.html").read_text(encoding="utf-8")
 
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts(
             artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["audit-report"]))
         )
-    ours = [a for a in artifacts if str(a.flow_run_id) == result["flow_run_id"]]
+    ours = [a for a in artifacts if str(a.flow_run_id) == result.flow_run_id]
     assert len(ours) == 1
     assert ours[0].type == "markdown"
     assert "**Deleted:** 11 baskets with 23 lines" in str(ours[0].data)
@@ -94,8 +94,8 @@ def test_scheduled_run_as_the_built_in_actor_reports_the_last_days(
     result = audit_report(
         operator=RETENTION_ACTOR, report_format="parquet", output=str(tmp_path / "w.parquet")
     )
-    assert result["deleted"] == 1
-    assert result["until"] - result["since"] == dt.timedelta(days=7)
+    assert result.deleted == 1
+    assert result.until - result.since == dt.timedelta(days=7)
 
 
 # --- baskets audit report -----------------------------------------------------------------------------
@@ -222,7 +222,7 @@ def test_command_replaces_its_own_report_only_with_overwrite_and_keeps_it_privat
     earlier = out.read_bytes()
     refused = cli(*args, env=audited.env)
     assert refused.exit_code == 2
-    assert refused.stderr.startswith(f"error: --output: '{out}' exists (pass --overwrite")
+    assert refused.stderr.startswith(f"error: --output: '{out}' exists (use --overwrite")
     assert out.read_bytes() == earlier
     again = cli(*args, "--since", "2026-10-01", "--until", "2026-10-07", "--overwrite", "--json",
                 env={**audited.env, "BASKETS_FILE_MODE": "0640"})  # fmt: skip

@@ -66,10 +66,8 @@ def test_a_basket_whose_delete_fails_is_the_only_one_skipped_and_is_named(
     prefect_harness: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import tasks.retention as retention_tasks
-
-    monkeypatch.setattr(retention_tasks, "BATCH_RETRY_DELAYS", (0.0,))
-    env = {**store.env, **NO_SHARE_LIMIT, "BASKETS_RETENTION__BATCH_SIZE": "40"}
+    env = {**store.env, **NO_SHARE_LIMIT, "BASKETS_RETENTION__BATCH_SIZE": "40",
+           "BASKETS_RETENTION__BATCH_RETRY_DELAYS_SECONDS": "[0.0]"}  # fmt: skip
     expired = sorted(expired_ids(store))
     held = expired[len(expired) // 2 + 3]
     with delete_refused_for(store, held):
@@ -113,12 +111,10 @@ def test_a_row_lock_held_by_another_session_costs_one_basket_not_a_hung_run(
 ) -> None:
     """An idle-in-transaction session of the webstore holds a basket's row lock for the whole
     run: each batch gives up after the lock wait limit, the run goes on and skips that basket."""
-    import tasks.retention as retention_tasks
-
     db = server_store
-    monkeypatch.setattr(retention_tasks, "BATCH_RETRY_DELAYS", (0.0,))
     env = {
         **db.env, **NO_SHARE_LIMIT, "BASKETS_RETENTION__BATCH_SIZE": "40",
+        "BASKETS_RETENTION__BATCH_RETRY_DELAYS_SECONDS": "[0.0]",
         "BASKETS_CLEANUP__LOCK_TIMEOUT_SECONDS": "1",
     }  # fmt: skip
     expired = sorted(expired_ids(db))

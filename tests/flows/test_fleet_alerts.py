@@ -262,7 +262,7 @@ class Hide:
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 sys.meta_path.insert(0, Hide())
 sys.argv = ["baskets", *sys.argv[1:]]
-from flows.cli import main
+from cli.main import main
 main()
 """
 

@@ -20,7 +20,7 @@ from tests.conftest import REPO, DatabaseUnderTest, add_operators, seed
 # Runs one `baskets` command in-process, then prints which heavy packages it loaded.
 _RUN_AND_LIST_MODULES = """
 import json, sys
-from flows.cli import app
+from cli.main import app
 try:
     app(args=sys.argv[1:], standalone_mode=False)
 except BaseException:  # the command's own refusal: only the modules matter here
@@ -123,7 +123,7 @@ def test_refusals_come_before_any_flow_in_direct_mode_and_load_no_prefect(
 ) -> None:
     basket_id = _first_id(store)
     env = _env_without_prefect_api(store, tmp_path)
-    full = [sys.executable, "-m", "flows.cli", *(a.replace("{ID}", basket_id) for a in args)]
+    full = [sys.executable, "-m", "cli.main", *(a.replace("{ID}", basket_id) for a in args)]
     done = subprocess.run(full, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == code, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
@@ -195,3 +195,31 @@ def test_prefect_api_url_in_the_active_profile_counts_as_configured(
     assert runner._profile_api_url() == "http://127.0.0.1:4200/api"
     monkeypatch.setenv("PREFECT_PROFILE", "local")
     assert runner._profile_api_url() is None
+
+
+def test_a_result_model_gives_the_text_and_the_json_from_the_same_fields(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import datetime as dt
+
+    monkeypatch.setattr(runner, "prefect_api_configured", lambda: False)
+    from flows.results import AuditReportResult, DeleteResult
+
+    deleted = DeleteResult(
+        deleted=2, survived=1, gone=0, basket_ids=["a", "b"], basket_ids_truncated=False, first_seq=5,
+        last_seq=6, actor="bob", reason="manual", filter={"--account-type": "contact"}, flow_run_id=None,
+    )  # fmt: skip
+    tracked = runner.run_flow(_direct_flow(lambda: deleted))
+    assert tracked.tracked is False and tracked.deleted == 2
+    assert tracked.model_dump(mode="json") == {
+        "deleted": 2, "survived": 1, "gone": 0, "basket_ids": ["a", "b"], "basket_ids_truncated": False,
+        "first_seq": 5, "last_seq": 6, "actor": "bob", "reason": "manual",
+        "filter": {"--account-type": "contact"}, "flow_run_id": None, "tracked": False,
+    }  # fmt: skip
+    since = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
+    report = AuditReportResult(
+        since=since, until=since + dt.timedelta(days=7), deleted=0, lines=0, restored=0, per_account_type={},
+        per_reason={}, per_actor={}, chain="intact", chain_detail="", format="csv", path="r.csv",
+        operator="bob", flow_run_id=None,
+    )  # fmt: skip
+    assert report.model_dump(mode="json")["until"] == "2026-10-08T00:00:00+00:00"

@@ -139,12 +139,12 @@ def test_window_defaults_to_the_last_seven_days() -> None:
 @pytest.mark.parametrize(
     ("since", "until", "flag"),
     [
-        ("yesterday", None, "--since"),
-        (None, "31/10/2026", "--until"),
-        ("2026-10-05", "2026-10-01", "--since"),
+        ("yesterday", None, "since"),
+        (None, "31/10/2026", "until"),
+        ("2026-10-05", "2026-10-01", "since"),
     ],
 )
-def test_bad_window_is_refused_naming_the_flag(since: str | None, until: str | None, flag: str) -> None:
+def test_bad_window_is_refused_naming_the_field(since: str | None, until: str | None, flag: str) -> None:
     with pytest.raises(BadInput) as refused:
         resolve_window(since, until, NOW)
     assert refused.value.message.startswith(f"{flag}: ")
@@ -154,7 +154,7 @@ def test_bad_window_is_refused_naming_the_flag(since: str | None, until: str | N
 
 def test_report_format_accepts_the_three_formats_and_refuses_others() -> None:
     assert [parse_report_format(v) for v in ("csv", "Parquet", " HTML ")] == ["csv", "parquet", "html"]
-    with pytest.raises(BadInput, match=r"^--format: 'pdf' is not a report format \(expected csv"):
+    with pytest.raises(BadInput, match=r"^report_format: 'pdf' is not a report format \(expected csv"):
         parse_report_format("pdf")
 
 
@@ -327,9 +327,9 @@ def test_unwritable_output_folder_is_refused(audited: DatabaseUnderTest, tmp_pat
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     report = read_audit_report(audited.engine, WINDOW, NOW, "alice")
-    with pytest.raises(BadInput, match=r"^--output: cannot create folder "):
+    with pytest.raises(BadInput, match=r"^output: cannot create folder "):
         write_audit_report(report, "csv", blocker / "report.csv", FileRules(own_folder=tmp_path))
-    with pytest.raises(BadInput, match=r"^--output: folder .* does not exist \(create it first"):
+    with pytest.raises(BadInput, match=r"^output: folder .* does not exist \(create it first"):
         write_audit_report(report, "csv", blocker / "report.csv")
 
 

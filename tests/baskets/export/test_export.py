@@ -396,11 +396,11 @@ def test_export_paths(
 @pytest.mark.parametrize(
     ("export_format", "output", "message"),
     [
-        ("xml", None, "--format: 'xml' is not a format (expected csv, parquet or both)"),
-        ("csv", "missing/folder/", "--output: folder 'missing/folder/' does not exist"),
+        ("xml", None, "format: 'xml' is not a format (expected csv, parquet or both)"),
+        ("csv", "missing/folder/", "output: folder 'missing/folder/' does not exist"),
     ],
 )
-def test_bad_format_or_output_is_refused_naming_the_flag(export_format, output, message, tmp_path) -> None:
+def test_bad_format_or_output_is_refused_naming_the_field(export_format, output, message, tmp_path) -> None:
     with pytest.raises(BadInput) as refused:
         plan_export_paths(export_format, output, tmp_path, NOW)
     assert refused.value.message.startswith(message)

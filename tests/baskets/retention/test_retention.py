@@ -396,7 +396,7 @@ def test_snapshot_is_private_marked_as_the_suites_and_never_replaces_a_foreign_f
     assert write_parquet_snapshot(db.engine, None, None, path) == 0  # its own snapshot: replaced
     foreign = tmp_path / "foreign.parquet"
     pq.write_table(pa.table({"x": [1]}), foreign)
-    with pytest.raises(BadInput, match=r"^setting export_dir: .* not replaced, even with --overwrite"):
+    with pytest.raises(BadInput, match=r"^setting export_dir: .* not replaced, even with `overwrite`"):
         write_parquet_snapshot(db.engine, None, None, foreign)
     assert pq.read_table(foreign).column_names == ["x"]
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from baskets.errors import BadInput
 from tests.conftest import REPO, DatabaseUnderTest, add_operators, run_baskets_process, seed
 
 
@@ -93,10 +94,10 @@ def test_bad_filter_exits_2_with_one_line_before_any_query(
         (
             "carol",
             3,
-            "error: 'carol' is a content_manager: only order_processor or system_administrator may list baskets",
+            "error: --as: 'carol' is a content_manager: only order_processor or system_administrator may list baskets",
         ),
         ("mallory", 3, "error: --as: no operator named 'mallory'"),
-        (None, 3, "error: list baskets needs an operator: pass --as NAME or set BASKETS_OPERATOR"),
+        (None, 3, "error: --as: list baskets needs an operator (type your operator name)"),
     ],
 )
 def test_list_refuses_operators_without_the_right(cli, store, operator, code, message) -> None:
@@ -154,12 +155,12 @@ def test_list_as_a_separate_process_prints_a_table(store: DatabaseUnderTest, tmp
 
 
 def test_unexpected_failure_is_one_line_with_exit_1(cli, store: DatabaseUnderTest, monkeypatch) -> None:
-    import flows.cli
+    from cli import listing
 
     def explode(*_args, **_kwargs):
         raise RuntimeError("Failed to reach API at http://127.0.0.1:9/api/\nmore detail")
 
-    monkeypatch.setattr(flows.cli, "list_baskets", explode)
+    monkeypatch.setattr(listing, "list_baskets", explode)
     result = cli("list", "--as", "bob", env=store.env)
     assert result.exit_code == 1
     assert result.stderr.strip() == (
@@ -177,7 +178,7 @@ def test_commands_give_a_temporary_prefect_server_time_to_start(given: str | Non
     if given is not None:
         env[setting] = given
     probe = (
-        "import flows.console\n"
+        "import cli.console\n"
         "from prefect.settings import get_current_settings\n"
         "print(get_current_settings().server.ephemeral.startup_timeout_seconds)"
     )
@@ -225,7 +226,7 @@ def test_list_says_how_many_matched_beside_how_many_it_shows(cli, store: Databas
 
 
 def test_list_title_counts_with_thousands_separators_and_plurals() -> None:
-    from flows.cli import describe_page
+    from cli.listing import describe_page
 
     assert describe_page(50, 2062) == "50 of 2,062 baskets, newest first"
     assert describe_page(1, 1) == "1 basket, newest first"
@@ -306,7 +307,7 @@ def _every_command(group, path=()):
 
 
 def test_every_help_shows_flags_as_flags_without_a_type_placeholder(cli) -> None:
-    from flows.cli import command_line
+    from cli.main import command_line
 
     commands = list(_every_command(command_line()))
     assert ("operators", "remove") in commands and ("delete",) in commands
@@ -349,9 +350,17 @@ def test_operators_set_role_changes_what_the_operator_may_do(cli, admins) -> Non
 @pytest.mark.parametrize(
     ("args", "code", "error"),
     [
-        (["remove", "carol", "--as", "bob"], 3, "'bob' is an order_processor: only system_administrator may"),
-        (["set-role", "carol", "system_administrator", "--as", "carol"], 3, "'carol' is a content_manager"),
-        (["remove", "carol"], 3, "manage operators needs an operator"),
+        (
+            ["remove", "carol", "--as", "bob"],
+            3,
+            "--as: 'bob' is an order_processor: only system_administrator may",
+        ),
+        (
+            ["set-role", "carol", "system_administrator", "--as", "carol"],
+            3,
+            "--as: 'carol' is a content_manager",
+        ),
+        (["remove", "carol"], 3, "--as: manage operators needs an operator"),
         (["remove", "mallory", "--as", "alice"], 4, "NAME: no operator named 'mallory'"),
         (["set-role", "mallory", "marketer", "--as", "alice"], 4, "NAME: no operator named 'mallory'"),
         (
@@ -400,3 +409,44 @@ def _operator_rows(database: DatabaseUnderTest) -> list[tuple[str, str]]:
     with database.engine.connect() as connection:
         rows = connection.exec_driver_sql("select name, role from operators order by name")
         return [(row[0], row[1]) for row in rows]
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (BadInput("note: 2001 characters is too long", field="note"), "--note: 2001 characters is too long"),
+        (BadInput("operator: no operator named 'x'", field="operator"), "--as: no operator named 'x'"),
+        (
+            BadInput("report_format: 'pdf' is not a format", field="report_format"),
+            "--format: 'pdf' is not a format",
+        ),
+        (BadInput("basket_ids: 'abc' is not a GUID", field="basket_ids"), "BASKET_ID: 'abc' is not a GUID"),
+        (BadInput("account_type: 'guest' is not", field="account_type"), "--account-type: 'guest' is not"),
+        (BadInput("dry_run: odd", field="dry_run"), "--dry-run: odd"),
+        (
+            BadInput("output: 'a.csv' exists (use `overwrite` to replace it)", field="output"),
+            "--output: 'a.csv' exists (use --overwrite to replace it)",
+        ),
+        (
+            BadInput("too many (check `now`, or rerun with `force`; see `baskets status`)"),
+            "too many (check --now, or rerun with --force; see `baskets status`)",
+        ),
+        # A field's name inside the text, not at its start, is left alone: only the leading one and
+        # backticked ones are inputs.
+        (BadInput("note: the note field", field="note"), "--note: the note field"),
+        (BadInput("setting export_dir: cannot write"), "setting export_dir: cannot write"),
+    ],
+)
+def test_the_command_line_names_each_field_by_its_flag(error: BadInput, expected: str) -> None:
+    from cli.errors import command_line_message
+
+    assert command_line_message(error) == expected
+
+
+def test_a_command_may_name_a_field_by_its_own_argument() -> None:
+    from cli.errors import command_line_message, fields_named
+
+    with pytest.raises(BadInput) as refused, fields_named(basket_id="BASKET_ID"):
+        raise BadInput("basket_id: no deleted basket x", field="basket_id")
+    assert command_line_message(refused.value) == "BASKET_ID: no deleted basket x"
+    assert command_line_message(BadInput("basket_id: bad", field="basket_id")) == "--basket-id: bad"

@@ -8,8 +8,7 @@ import typer
 
 from baskets.roles import authorize_cleanup
 from baskets.wording import plural
-from flows.command_alerts import prefect_server_answers
-from flows.console import (
+from cli.console import (
     DatabaseUrl,
     JsonOutput,
     NowOption,
@@ -21,8 +20,10 @@ from flows.console import (
     progress_bar,
     stdout,
 )
+from flows.command_alerts import prefect_server_answers
 from flows.runner import run_flow
 
+app = typer.Typer()
 DryRun = Annotated[
     bool,
     typer.Option(
@@ -38,6 +39,7 @@ Force = Annotated[
 ]
 
 
+@app.command("cleanup")
 def cleanup(
     dry_run: DryRun = False,
     now: NowOption = None,
@@ -61,16 +63,17 @@ def cleanup(
     # Refuse a wrong operator before any flow run starts: a refusal is no failed run to alert on.
     with runtime.engine.connect() as connection:
         authorize_cleanup(connection, name, force)
-    from flows.retention import reporting_progress_to, retention_cleanup
+    from flows.retention import retention_cleanup
+    from flows.runner import reporting_progress
 
     with progress_bar() as bar:
         deleting = ProgressTask(bar, "deleting expired baskets")
-        with reporting_progress_to(deleting.update):
+        with reporting_progress(deleting.update):
             try:
                 summary = run_flow(
                     retention_cleanup,
                     heartbeats=True,
-                    now=as_of,
+                    now=as_of.isoformat(),
                     dry_run=dry_run,
                     force=force,
                     operator=name or "",
@@ -162,7 +165,3 @@ def demo_cleanup(operator: str) -> None:
         f"snapshot {done['snapshot']}",
         highlight=False,
     )
-
-
-def register(app: typer.Typer) -> None:
-    app.command("cleanup")(cleanup)

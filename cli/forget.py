@@ -9,10 +9,13 @@ import typer
 from baskets.privacy.forget import check_reference, parse_subject
 from baskets.roles import Action, authorize
 from baskets.wording import plural
-from flows.console import DatabaseUrl, JsonOutput, OperatorName, emit_json, open_runtime, stdout
+from cli.console import DatabaseUrl, JsonOutput, OperatorName, emit_json, open_runtime, stdout
 from flows.runner import run_flow
 
+app = typer.Typer()
 
+
+@app.command("forget")
 def forget_command(
     email: Annotated[
         str | None,
@@ -39,8 +42,10 @@ def forget_command(
     database_url: DatabaseUrl = None,
     json_output: JsonOutput = False,
 ) -> None:
-    """Erase one person's data: delete their baskets, redact their audit rows, and remove their
-    rows from the suite's exports and snapshots (system_administrator only).
+    """Erase one person's data on request (system_administrator only).
+
+    Deletes their baskets, redacts their earlier audit rows, and removes their rows from the
+    suite's exports and snapshots.
 
     The audit chain records the erasure (who, when, the reference, the counts) without the
     person's data, and still verifies.
@@ -88,7 +93,3 @@ def _report(summary: dict[str, Any]) -> None:
         f"(reference {summary['reference'] or 'none'})",
         highlight=False,
     )
-
-
-def register(app: typer.Typer) -> None:
-    app.command("forget")(forget_command)

@@ -2,30 +2,29 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import functools
 import inspect
 import json
-import logging
 import os
 import sys
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import BaseModel
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-from sqlalchemy import Engine
 
 from baskets.db import check_schema, engine_for_settings, sqlite_file
-from baskets.errors import BadInput, BasketsError
+from baskets.errors import BadInput
 from baskets.filters import BasketFilter, parse_utc_time
-from config.settings import Settings, SettingsError, load_settings
+from baskets.runtime import Runtime, install_runtime, load_runtime_settings
+from config.settings import Settings
 from config.urls import hide_url_secrets
 
 # Piped output is read by scripts and people with wide windows: do not fold it at 80 columns.
@@ -60,12 +59,9 @@ NowOption = Annotated[
 ]
 
 
-@dataclass
-class Runtime:
-    """Settings and an engine for one command."""
-
-    settings: Settings
-    engine: Engine
+@dataclass(frozen=True, eq=False)
+class CommandRuntime(Runtime):
+    """The command's runtime (settings and engine), which the flows it runs use too."""
 
     def operator(self, given: str | None) -> str | None:
         """`--as` as given (an empty one is refused, not replaced), else BASKETS_OPERATOR."""
@@ -83,17 +79,13 @@ DATABASE_URL_VARIABLE = "BASKETS_DATABASE_URL"
 def read_settings(database_url: str | None = None) -> Settings:
     """The command's settings, `--database-url` on top; BadInput (exit 2) naming a bad setting.
 
-    The chosen database URL is also put into this process's environment (BASKETS_DATABASE_URL).
-    That is how it reaches the flows the command runs: a flow takes no database parameter,
-    because Prefect stores every flow-run parameter in clear in its own database and shows it in
-    the run form, and a URL may hold a password. A flow reads its settings in its own process
-    (`load_settings()`), exactly as a served or worker run does, and finds the URL there; a
-    child process started from here (`baskets serve`) inherits it the same way.
+    A flow takes no database parameter, because Prefect stores every flow-run parameter in clear
+    in its own database and shows it in the run form, and a URL may hold a password: the flows a
+    command runs use the command's runtime (`open_runtime`). The chosen URL is also put into this
+    process's environment (BASKETS_DATABASE_URL), for a child process started from here
+    (`baskets serve`) and for masking it in messages.
     """
-    try:
-        settings = load_settings(database_url=database_url)
-    except SettingsError as error:
-        raise BadInput(str(error)) from None
+    settings = load_runtime_settings(database_url=database_url)
     os.environ[DATABASE_URL_VARIABLE] = settings.database_url
     return settings
 
@@ -114,10 +106,11 @@ def open_runtime(
     """
     settings = read_settings(database_url)
     check_sqlite_file(settings.database_url, creates_database=creates_database)
-    engine = engine_for_settings(settings)
+    runtime = CommandRuntime(settings=settings, engine=engine_for_settings(settings))
     if check_schema_version:
-        check_schema(engine)
-    return Runtime(settings=settings, engine=engine)
+        check_schema(runtime.engine)
+    install_runtime(runtime)  # the flows this command runs use it (cli.main scopes it)
+    return runtime
 
 
 def check_sqlite_file(url: str, *, creates_database: bool) -> None:
@@ -175,8 +168,11 @@ class _CommandOutput:
 output = _CommandOutput()
 
 
-def emit_json(payload: dict[str, Any]) -> None:
-    """Print the one JSON object a `--json` command ends with."""
+def emit_json(payload: dict[str, Any] | BaseModel) -> None:
+    """Print the one JSON object a `--json` command ends with: a result model as
+    `model_dump(mode="json")`, the same model the command's text is printed from."""
+    if isinstance(payload, BaseModel):
+        payload = payload.model_dump(mode="json")
     output.json_emitted = True
     sys.stdout.write(json.dumps(payload, default=_json_default, ensure_ascii=False) + "\n")
     sys.stdout.flush()
@@ -279,48 +275,3 @@ def with_basket_filter(command: F) -> F:
     run.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
     run.__annotations__ = {p.name: p.annotation for p in parameters}
     return run  # type: ignore[return-value]
-
-
-class _NoTracebackForExpectedFailures(logging.Filter):
-    """Drop Prefect's traceback of an expected failure: the command prints it as one line."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], BasketsError))
-
-
-@contextlib.contextmanager
-def running_flow(*, heartbeats: bool = False) -> Iterator[None]:
-    """Run a Prefect flow from the command line the way an operator wants it.
-
-    - Prefect's terminal log shows warnings and errors only, without a traceback for failures
-      the command reports itself in one line; the full log still goes to the Prefect API.
-    - Unless `heartbeats`, no flow-run heartbeats: Prefect joins its heartbeat thread at the
-      end of every run, which costs up to a second, and the heartbeat only helps a server
-      notice a run whose process vanished, which the person at the terminal sees anyway.
-      Long unattended runs (the cleanup) keep them.
-    - Prefect's "still processing items" warning while it flushes its event queue at exit is
-      silenced: flushing is normal, and the events are still sent.
-    """
-    from prefect.logging.handlers import PrefectConsoleHandler
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-
-    handlers = {
-        handler
-        for logger in (logging.getLogger(), logging.getLogger("prefect"))
-        for handler in logger.handlers
-        if isinstance(handler, PrefectConsoleHandler)
-    }
-    quiet = _NoTracebackForExpectedFailures()
-    levels = {handler: handler.level for handler in handlers}
-    for handler in handlers:
-        handler.setLevel(logging.WARNING)
-        handler.addFilter(quiet)
-    logging.getLogger("prefect.EventsWorker").setLevel(logging.ERROR)
-    updates = {} if heartbeats else {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
-    try:
-        with temporary_settings(updates=updates):
-            yield
-    finally:
-        for handler, level in levels.items():
-            handler.setLevel(level)
-            handler.removeFilter(quiet)

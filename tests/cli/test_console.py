@@ -1,11 +1,11 @@
-"""What every command shares (flows/console.py): the progress bar's numbers."""
+"""What every command shares (cli/console.py): the progress bar's numbers."""
 
 from __future__ import annotations
 
 import pytest
 from rich.progress import Progress
 
-from flows.console import ProgressTask
+from cli.console import ProgressTask
 from tests.conftest import DatabaseUnderTest, add_operators, seed
 
 
@@ -48,7 +48,7 @@ def test_cleanup_bar_ends_on_the_number_of_baskets_deleted(
         bars.append(Progress(disable=True))
         return bars[-1]
 
-    monkeypatch.setattr("flows.commands.cleanup.progress_bar", recording_bar)
+    monkeypatch.setattr("cli.cleanup.progress_bar", recording_bar)
     env = {**db.env, "BASKETS_RETENTION__MAX_SHARE": "1", "BASKETS_RETENTION__BATCH_SIZE": "7"}
     result = cli("cleanup", "--now", "2026-11-01T12:00", "--as", "alice", "--json", env=env)
     assert result.exit_code == 0, result.stderr
@@ -56,3 +56,33 @@ def test_cleanup_bar_ends_on_the_number_of_baskets_deleted(
     assert deleted > 7
     (task,) = bars[0].tasks
     assert (task.completed, task.total) == (deleted, deleted)
+
+
+def test_filtered_delete_bar_appears_with_the_first_batch_and_ends_on_the_number_deleted(
+    cli, db: DatabaseUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows import runner
+
+    seed(db, 200, 3)
+    add_operators(db)
+    bars: list[Progress] = []
+    shown_before_work: list[int] = []
+
+    def recording_bar() -> Progress:
+        bars.append(Progress(disable=True))
+        return bars[-1]
+
+    def first_report(done: int, expected: int | None) -> None:
+        shown_before_work.append(len(bars[0].tasks))
+
+    monkeypatch.setattr("cli.delete.progress_bar", recording_bar)
+    env = {**db.env, "BASKETS_RETENTION__BATCH_SIZE": "7"}
+    with runner.reporting_progress(first_report):
+        result = cli("delete", "--account-type", "anonymous", "--yes", "--as", "bob", "--json", env=env)
+    assert result.exit_code == 0, result.stderr
+    deleted = result.json()["deleted"]
+    assert deleted > 7
+    (task,) = bars[0].tasks
+    assert (task.completed, task.total) == (deleted, deleted)
+    # No bar until the first batch was done (listeners hear in order: this one ran first).
+    assert shown_before_work[0] == 0 and len(shown_before_work) == -(-deleted // 7)

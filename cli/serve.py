@@ -18,19 +18,14 @@ from typing import Annotated
 import typer
 
 from baskets.errors import BadInput, BasketsError
+from cli.console import DatabaseUrl, JsonOutput, emit_json, open_runtime, read_settings, stderr, stdout
 from config.settings import Settings
-from flows.console import DatabaseUrl, open_runtime, stderr, stdout
 
+app = typer.Typer()
 SERVER_START_TIMEOUT_S = 120.0
 
 
-def register(app: typer.Typer) -> None:
-    from deployments.deploy import deploy
-
-    app.command("serve")(serve)
-    app.command("deploy")(deploy)
-
-
+@app.command("serve")
 def serve(
     host: Annotated[
         str, typer.Option("--host", help="Address of a local Prefect server started by this command.")
@@ -190,3 +185,58 @@ def _stop(process: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+PoolName = Annotated[
+    str,
+    typer.Option("--pool", help="The process work pool the workers poll, e.g. baskets (created if missing)."),
+]
+
+
+@app.command("deploy")
+def deploy_command(pool: PoolName, database_url: DatabaseUrl = None, json_output: JsonOutput = False) -> None:
+    """Create or update the deployments on a work pool of the Prefect server in PREFECT_API_URL.
+
+    Schedules come from the settings, in schedule.timezone; each deployment is stamped with the
+    installed version, which every worker must have. Start workers with
+    `prefect worker start --pool NAME` where basket-maintenance is installed.
+    """
+    from deployments.deploy import check_pool_name, deploy_to_pool, profile_api_url
+    from flows.failures import VERSION_STAMP, installed_version
+
+    settings = read_settings(database_url)
+    pool = check_pool_name(pool)
+    api_url = os.environ.get("PREFECT_API_URL", "").strip() or profile_api_url()
+    if not api_url:
+        raise BadInput(
+            "PREFECT_API_URL: not set (expected the API of the Prefect server the workers use, "
+            "e.g. PREFECT_API_URL=http://prefect.internal:4200/api)"
+        )
+    from flows.command_alerts import PREFECT_HEALTH_TIMEOUT_SECONDS, server_answers
+
+    problem = server_answers(api_url, PREFECT_HEALTH_TIMEOUT_SECONDS)
+    if problem:
+        raise BasketsError(f"the Prefect server at PREFECT_API_URL does not answer: {problem}")
+    version = f"{VERSION_STAMP}{installed_version()}"
+    created_pool, deployed = deploy_to_pool(settings, pool, version=version)
+    if json_output:
+        emit_json(
+            {
+                "pool": pool,
+                "pool_created": created_pool,
+                "version": version,
+                "deployments": [{"name": d.name, "schedules": d.schedules} for d in deployed],
+            }
+        )
+        return
+    if created_pool:
+        stdout.print(f"created the process work pool {pool!r}", highlight=False)
+    for item in deployed:
+        when = "; ".join(item.schedules) or "on demand"
+        stdout.print(f"deployed {item.name} on {pool!r}: {when}", markup=False, highlight=False)
+    stdout.print(
+        f"stamped {version}: start workers with `prefect worker start --pool {pool}` where that version "
+        "is installed",
+        markup=False,
+        highlight=False,
+    )

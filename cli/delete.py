@@ -15,17 +15,22 @@ from baskets.queries import count_baskets
 from baskets.roles import Action, authorize
 from baskets.shop_accounts import shop_account_details
 from baskets.wording import plural
-from flows.console import (
+from cli.console import (
     DatabaseUrl,
     JsonOutput,
     OperatorName,
+    ProgressTask,
     emit_json,
     open_runtime,
+    progress_bar,
     stdout,
     with_basket_filter,
 )
+from cli.errors import fields_named
+from flows.results import DeleteResult, RestoreResult
 from flows.runner import run_flow
 
+app = typer.Typer()
 REASONS = ("broken", "manual")
 
 
@@ -38,6 +43,7 @@ def _check_reason(reason: str | None) -> str | None:
     return cleaned
 
 
+@app.command("delete")
 @with_basket_filter
 def delete_command(
     basket_filter: BasketFilter,
@@ -87,25 +93,30 @@ def delete_command(
         _report_match(matched, basket_filter, json_output)
         return
     from flows.delete import basket_delete
+    from flows.runner import reporting_progress
 
-    summary = run_flow(
-        basket_delete,
-        operator=name or "",
-        basket_ids=ids,
-        **basket_filter.model_dump(mode="json", exclude_none=True),
-        delete_all=delete_all,
-        reason=reason or "default",
-        note=note or "",
-    )
+    # A bar for a filtered delete of more than one basket: it appears with the first batch done
+    # and ends on the number of baskets the run went through (some may have changed meanwhile).
+    with progress_bar() as bar:
+        deleting = ProgressTask(bar, "deleting baskets", 0 if ids or matched < 2 else matched)
+        with reporting_progress(deleting.update):
+            summary = run_flow(
+                basket_delete,
+                operator=name or "",
+                basket_ids=ids,
+                **basket_filter.model_dump(mode="json", exclude_none=True),
+                delete_all=delete_all,
+                reason=reason or "default",
+                note=note or "",
+            )
+        deleting.finish()
     if json_output:
         emit_json(summary)
         return
-    seqs = (
-        f"audit seq {summary['first_seq']}..{summary['last_seq']}" if summary["deleted"] else "no audit rows"
-    )
-    stdout.print(f"deleted {plural(summary['deleted'], 'basket')} ({seqs}), {_run_named(summary)}")
-    if summary["survived"]:
-        kept = plural(summary["survived"], "basket")
+    seqs = f"audit seq {summary.first_seq}..{summary.last_seq}" if summary.deleted else "no audit rows"
+    stdout.print(f"deleted {plural(summary.deleted, 'basket')} ({seqs}), {_run_named(summary)}")
+    if summary.survived:
+        kept = plural(summary.survived, "basket")
         stdout.print(f"kept {kept} that changed since selection and no longer match")
 
 
@@ -123,6 +134,8 @@ def _report_match(matched: int, basket_filter: BasketFilter, json_output: bool) 
     )
 
 
+@app.command("restore")
+@fields_named(basket_id="BASKET_ID")
 def restore_command(
     basket_id: Annotated[str, typer.Argument(metavar="BASKET_ID", help="GUID of a deleted basket.")],
     note: Annotated[str | None, typer.Option("--note", help="Free text kept in the audit log.")] = None,
@@ -145,17 +158,18 @@ def restore_command(
         emit_json(summary)
         return
     stdout.print(
-        f"restored basket {summary['basket_id']} with {plural(summary['line_count'], 'line')} from audit seq "
-        f"{summary['restored_from_seq']} (recorded as seq {summary['seq']}), "
+        f"restored basket {summary.basket_id} with {plural(summary.line_count, 'line')} from audit seq "
+        f"{summary.restored_from_seq} (recorded as seq {summary.seq}), "
         f"{_run_named(summary)}"
     )
 
 
-def _run_named(summary: dict[str, Any]) -> str:
+def _run_named(summary: DeleteResult | RestoreResult) -> str:
     """The flow run that tracked a change, or that none did (run without a Prefect API)."""
-    return f"flow run {summary['flow_run_id']}" if summary["tracked"] else "not tracked by Prefect"
+    return f"flow run {summary.flow_run_id}" if summary.tracked else "not tracked by Prefect"
 
 
+@app.command("shop-account")
 def shop_account_command(
     guid: Annotated[str, typer.Argument(metavar="ID", help="Shop account GUID, or a basket GUID.")],
     operator: OperatorName = None,
@@ -191,9 +205,3 @@ def _details_table(details: dict[str, Any]) -> Table:
             value = f"{value:%Y-%m-%d %H:%M}"
         table.add_row(label, "" if value is None else str(value))
     return table
-
-
-def register(app: typer.Typer) -> None:
-    app.command("delete")(delete_command)
-    app.command("restore")(restore_command)
-    app.command("shop-account")(shop_account_command)

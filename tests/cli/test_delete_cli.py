@@ -291,10 +291,13 @@ def test_restore_brings_back_the_same_basket_and_is_chained(
     assert cli("audit", "verify", "--as", "alice", env=store.env).exit_code == 0
     again = cli("restore", basket_id, "--as", "alice", env=store.env)
     assert again.exit_code == 2
-    assert again.stderr.strip() == f"error: basket {basket_id} exists: only a deleted basket can be restored"
+    assert (
+        again.stderr.strip()
+        == f"error: BASKET_ID: basket {basket_id} exists: only a deleted basket can be restored"
+    )
     never = cli("restore", UNKNOWN, "--as", "alice", env=store.env)
     assert never.exit_code == 4
-    assert never.stderr.strip() == f"error: no deleted basket {UNKNOWN} in the audit log"
+    assert never.stderr.strip() == f"error: BASKET_ID: no deleted basket {UNKNOWN} in the audit log"
 
 
 def test_shop_account_shows_details_by_shop_account_or_basket_id(cli, store: DatabaseUnderTest) -> None:

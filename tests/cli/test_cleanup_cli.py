@@ -191,7 +191,7 @@ def test_run_in_many_batches_leaves_one_chain_head_a_verified_chain_and_its_coun
         (("--as", "bob"), 3, "'bob' is an order_processor: only system_administrator may run cleanup"),
         (("--as", "carol"), 3, "only system_administrator may run cleanup"),
         (("--as", "mallory"), 3, "--as: no operator named 'mallory'"),
-        (("--force",), 3, "--force needs a system administrator"),
+        (("--force",), 3, "--force: only a system administrator may force a cleanup"),
         (("--dry-run", "--as", "bob"), 3, "only system_administrator may run cleanup"),
         (("--now", "last tuesday"), 2, "--now: 'last tuesday' is not an ISO date or datetime"),
     ],
@@ -363,13 +363,17 @@ def test_failing_batch_is_retried_then_split_down_to_the_failing_basket_and_the_
 ) -> None:
     import tasks.retention as retention_tasks
 
-    env = {**store.env, **NO_SHARE_LIMIT, "BASKETS_RETENTION__BATCH_SIZE": "40"}
+    env = {
+        **store.env,
+        **NO_SHARE_LIMIT,
+        "BASKETS_RETENTION__BATCH_SIZE": "40",
+        "BASKETS_RETENTION__BATCH_RETRY_DELAYS_SECONDS": "[0.0, 0.1]",
+    }
     expired = sorted(expired_ids(store))
     target = expired[len(expired) // 2]
     bad_batch = expired[(len(expired) // 2) // 40 * 40 :][:40]
     attempts: list[int] = []
     real_delete = retention_tasks.delete_expired_batch
-    monkeypatch.setattr(retention_tasks, "BATCH_RETRY_DELAYS", (0.0, 0.1))
     monkeypatch.setattr(retention_tasks, "delete_expired_batch", _failing_for(target, attempts))
 
     failed = cli("cleanup", *AT_NOW, "--as", "alice", "--json", env=env)
@@ -418,10 +422,10 @@ def _start_cleanup(
     """`baskets cleanup ARGS` in a process of its own, pausing `snapshot_pause_seconds` once its
     snapshot's temporary file is open."""
     program = (
-        "import sys, baskets.retention, flows.cli\n"
+        "import sys, baskets.retention, cli.main\n"
         f"baskets.retention.snapshot.pause_in_snapshot_seconds = {snapshot_pause_seconds!r}\n"
         "sys.argv = ['baskets', *sys.argv[1:]]\n"
-        "flows.cli.main()\n"
+        "cli.main.main()\n"
     )
     return subprocess.Popen(
         [sys.executable, "-c", program, "cleanup", *AT_NOW, *args],
@@ -565,14 +569,13 @@ def test_line_added_while_its_batch_waits_for_the_basket_is_audited_with_it(
     from baskets.audit import parse_lines, verify_audit_chain
     from baskets.models import BasketLine
     from flows.retention import retention_cleanup
-    from tasks import retention as retention_tasks
     from tests.baskets.retention.test_retention import add_basket
 
     waited = add_basket(server_db, "anonymous", dt.timedelta(days=40), lines=1)
     other = add_basket(server_db, "anonymous", dt.timedelta(days=40), lines=2)
     for _ in range(10):  # keep the run under the safety share
         add_basket(server_db, "anonymous", dt.timedelta(days=1))
-    monkeypatch.setattr(retention_tasks, "BATCH_RETRY_DELAYS", ())
+    monkeypatch.setenv("BASKETS_RETENTION__BATCH_RETRY_DELAYS_SECONDS", "[]")
     writer, lock_waits = commit_once_a_session_waits(
         server_db,
         lambda connection: connection.execute(
@@ -580,7 +583,7 @@ def test_line_added_while_its_batch_waits_for_the_basket_is_audited_with_it(
         ),
     )
     monkeypatch.setenv("BASKETS_DATABASE_URL", server_db.url)
-    summary = retention_cleanup(now=NOW)
+    summary = retention_cleanup(now=NOW.isoformat())
     writer.join(60)
 
     assert lock_waits and lock_waits[0] >= 1  # the cleanup really waited for the line's transaction
@@ -614,7 +617,7 @@ def _after_batch(number: int, action):  # type: ignore[no-untyped-def]
 def test_run_whose_lock_session_is_killed_stops_before_its_next_batch_and_ends_failed(
     cli, server_db: DatabaseUnderTest, prefect_harness: None
 ) -> None:
-    from flows.retention import reporting_progress_to
+    from flows.runner import reporting_progress
     from tests.baskets.test_locks import kill_session, lock_session
 
     seed(server_db, 300, 11)
@@ -622,7 +625,7 @@ def test_run_whose_lock_session_is_killed_stops_before_its_next_batch_and_ends_f
     expired = expired_ids(server_db)
     env = {**server_db.env, **NO_SHARE_LIMIT, "BASKETS_RETENTION__BATCH_SIZE": "20"}
     listener, seen = _after_batch(1, lambda: kill_session(server_db, lock_session(server_db)))
-    with reporting_progress_to(listener):
+    with reporting_progress(listener):
         result = cli("cleanup", *AT_NOW, "--as", "alice", env=env)
     assert result.exit_code == 1
     (line,) = error_lines(result.stderr)
@@ -650,7 +653,7 @@ def test_run_whose_lock_session_dies_after_its_last_batch_succeeds_and_exits_0(
 ) -> None:
     """Its work is done and recorded as succeeded: releasing a lock the server freed already
     must not turn that into exit 1."""
-    from flows.retention import reporting_progress_to
+    from flows.runner import reporting_progress
     from tests.baskets.test_locks import kill_session, lock_session
 
     seed(server_db, 300, 11)
@@ -658,7 +661,7 @@ def test_run_whose_lock_session_dies_after_its_last_batch_succeeds_and_exits_0(
     expired = expired_ids(server_db)
     env = {**server_db.env, **NO_SHARE_LIMIT, "BASKETS_RETENTION__BATCH_SIZE": "50"}
     listener, _ = _after_batch(0, lambda: kill_session(server_db, lock_session(server_db)))
-    with reporting_progress_to(listener):
+    with reporting_progress(listener):
         result = cli("cleanup", *AT_NOW, "--as", "alice", "--json", env=env)
     assert result.exit_code == 0, result.stderr
     assert result.json()["deleted"] == len(expired)
@@ -692,7 +695,7 @@ def _drop_idle_sessions(database: DatabaseUnderTest, keep: int) -> int:
 def test_idle_connections_dropped_between_batches_are_replaced_and_the_run_finishes(
     cli, server_db: DatabaseUnderTest, prefect_harness: None
 ) -> None:
-    from flows.retention import reporting_progress_to
+    from flows.runner import reporting_progress
     from tests.baskets.test_locks import lock_session
 
     seed(server_db, 300, 11)
@@ -703,7 +706,7 @@ def test_idle_connections_dropped_between_batches_are_replaced_and_the_run_finis
     listener, _ = _after_batch(
         2, lambda: dropped.append(_drop_idle_sessions(server_db, lock_session(server_db)))
     )
-    with reporting_progress_to(listener):
+    with reporting_progress(listener):
         result = cli("cleanup", *AT_NOW, "--as", "alice", "--json", env=env)
     assert dropped and dropped[0] >= 1  # the run's pooled connections were among them
     assert result.exit_code == 0, result.stderr

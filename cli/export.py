@@ -9,7 +9,7 @@ import typer
 from baskets.filters import BasketFilter
 from baskets.roles import Action, authorize
 from baskets.wording import plural
-from flows.console import (
+from cli.console import (
     DatabaseUrl,
     JsonOutput,
     OperatorName,
@@ -24,7 +24,10 @@ from flows.console import (
 )
 from flows.runner import run_flow
 
+app = typer.Typer()
 
+
+@app.command("export")
 @with_basket_filter
 def export_command(
     basket_filter: BasketFilter,
@@ -68,11 +71,11 @@ def export_command(
     rules = FileRules(overwrite=overwrite, own_folder=settings.export_dir, mode=settings.file_mode)
     check_export_paths(paths, rules.protecting(settings.database_url))
     from flows.export import report_export
-    from tasks.export import export_progress
+    from flows.runner import reporting_progress
 
     with progress_bar() as bar:
         rows = ProgressTask(bar, "exporting rows", total)
-        with export_progress(rows.update):
+        with reporting_progress(rows.update):
             summary = run_flow(
                 report_export,
                 **basket_filter.model_dump(mode="json", exclude_none=True),
@@ -85,14 +88,9 @@ def export_command(
     if json_output:
         emit_json(summary)
         return
-    for file in summary["files"]:
+    for file in summary.files:
         stdout.print(
-            f"wrote {plural(summary['lines'], 'line')} of {plural(summary['baskets'], 'basket')} "
-            f"to {file['path']} "
-            f"(sha256 {file['sha256']})",
+            f"wrote {plural(summary.lines, 'line')} of {plural(summary.baskets, 'basket')} "
+            f"to {file.path} (sha256 {file.sha256})",
             highlight=False,
         )
-
-
-def register(app: typer.Typer) -> None:
-    app.command("export")(export_command)

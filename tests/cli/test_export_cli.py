@@ -162,10 +162,10 @@ def _start_export(
 ) -> subprocess.Popen[str]:
     """`baskets export ARGS` in a process of its own, pausing `pause_seconds` after its first batch."""
     program = (
-        "import sys, baskets.export, flows.cli\n"
+        "import sys, baskets.export, cli.main\n"
         f"baskets.export.files.pause_after_first_batch_seconds = {pause_seconds!r}\n"
         "sys.argv = ['baskets', *sys.argv[1:]]\n"
-        "flows.cli.main()\n"
+        "cli.main.main()\n"
     )
     return subprocess.Popen(
         [sys.executable, "-c", program, "export", *args],
@@ -304,7 +304,7 @@ def test_export_replaces_its_own_earlier_export_only_with_overwrite_and_keeps_fi
     earlier = [path.read_bytes() for path in files]
 
     again = cli(*args, env=store.env)
-    _refused_in_one_line(again, f"--output: '{target}' exists (pass --overwrite")
+    _refused_in_one_line(again, f"--output: '{target}' exists (use --overwrite")
     assert [path.read_bytes() for path in files] == earlier
 
     replaced = cli(*args, "--overwrite", env={**store.env, "BASKETS_FILE_MODE": "0640"})

@@ -234,7 +234,7 @@ def test_a_driver_error_that_repeats_the_password_is_masked(cli, monkeypatch: py
     def fail(*args: object, **kwargs: object) -> None:
         raise OperationalError("connect", {}, Exception(f'invalid dsn: "password={SECRET} host=x"'))
 
-    monkeypatch.setattr("flows.console.check_schema", fail)
+    monkeypatch.setattr("cli.console.check_schema", fail)
     result = cli("list", "--database-url", f"postgresql+psycopg://alice@127.0.0.1/shop?pwd={SECRET}")
 
     assert result.exit_code == 1
@@ -247,7 +247,7 @@ def test_an_error_naming_the_password_elsewhere_is_masked(cli, monkeypatch: pyte
     def fail(*args: object, **kwargs: object) -> None:
         raise BasketsError(f"cannot reach the database: role alice with {SECRET} refused")
 
-    monkeypatch.setattr("flows.console.check_schema", fail)
+    monkeypatch.setattr("cli.console.check_schema", fail)
     result = cli("list", "--database-url", f"postgresql+psycopg://alice:{SECRET}@127.0.0.1/shop")
 
     assert result.exit_code == 1

@@ -9,9 +9,7 @@ import typer
 
 from baskets.alerts import Alert, Delivery, deliver_alert, describe_channels
 from baskets.wording import plural
-from config.urls import display_url
-from flows.command_alerts import alert_if_it_fails
-from flows.console import (
+from cli.console import (
     DatabaseUrl,
     JsonOutput,
     NowOption,
@@ -21,7 +19,11 @@ from flows.console import (
     read_settings,
     stdout,
 )
+from config.urls import display_url
+from flows.command_alerts import alert_if_it_fails
 
+app = typer.Typer()
+alerts_app = typer.Typer(help="Check where failure and stale-cleanup alerts go.", no_args_is_help=True)
 SendAlert = Annotated[
     bool,
     typer.Option(
@@ -30,6 +32,7 @@ SendAlert = Annotated[
 ]
 
 
+@app.command("status")
 def status(
     now: NowOption = None,
     alert: SendAlert = False,
@@ -71,6 +74,7 @@ def status(
         raise typer.Exit(1)
 
 
+@alerts_app.command("test")
 def alerts_test(database_url: DatabaseUrl = None, json_output: JsonOutput = False) -> None:
     """Send a test alert on every configured channel; exit 1 unless all of them delivered it."""
     settings = read_settings(database_url)
@@ -181,10 +185,3 @@ def _print_deliveries(deliveries: list[Delivery]) -> None:
         stdout.print(
             f"alert by {delivery.channel} to {delivery.target}: {outcome}", markup=False, highlight=False
         )
-
-
-def register(app: typer.Typer) -> None:
-    app.command("status")(status)
-    alerts_app = typer.Typer(help="Check where failure and stale-cleanup alerts go.", no_args_is_help=True)
-    alerts_app.command("test")(alerts_test)
-    app.add_typer(alerts_app, name="alerts")

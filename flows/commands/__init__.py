@@ -1,1 +1,0 @@
-"""The `baskets` subcommands beyond the foundation, one module per area, each with register(app)."""
