@@ -6,15 +6,22 @@ from typing import Any
 
 from baskets.privacy.forget import check_reference, parse_subject
 from baskets.roles import Action
+from baskets.runtime import current_runtime
 from flows.failures import fails_the_run_on_refusal
+from flows.run_alerts import alert_run_crashed, alert_worker_problem
 from flows.runner import create_artifact, current_flow_run_id, flow
-from tasks.delete import authorize_operator, load_task_settings
+from tasks.authorize import authorize_operator
 from tasks.privacy import erase_person
 
 FLOW_NAME = "basket-forget"
 
 
-@flow(name=FLOW_NAME, validate_parameters=True)
+@flow(
+    name=FLOW_NAME,
+    validate_parameters=True,
+    on_failure=[alert_worker_problem],
+    on_crashed=[alert_run_crashed],
+)
 @fails_the_run_on_refusal
 def basket_forget(
     operator: str,
@@ -47,11 +54,12 @@ def basket_forget(
     """
     subject = parse_subject(email, account_id, shop_account_id)
     checked_reference = check_reference(reference, subject)
-    settings = load_task_settings()
-    actor = authorize_operator(settings.database_url, operator, Action.ERASE)
+    runtime = current_runtime()
+    settings = runtime.settings
+    actor = authorize_operator(runtime, operator, Action.ERASE)
     run_id = current_flow_run_id()
     result = erase_person(
-        settings.database_url, subject, actor, checked_reference, settings.export_dir.resolve(),
+        runtime.engine, subject, actor, checked_reference, settings.export_dir.resolve(),
         settings.file_mode, run_id, dry_run,
     )  # fmt: skip
     summary = {**result.as_json(), "actor": actor.name, "flow_run_id": run_id}

@@ -12,12 +12,12 @@ from baskets.privacy.forget import ErasureResult, ErasureSubject, erase_personal
 from baskets.privacy.redaction import count_rows_past_cutoff, redact_rows_past_cutoff
 from baskets.roles import Actor
 from flows.runner import run_logger, task
-from tasks.delete import LOST_CONNECTION, engine_for
+from tasks.delete import LOST_CONNECTION
 
 
 @task(name="erase-personal-data", retries=2, retry_delay_seconds=1, retry_on=LOST_CONNECTION)
 def erase_person(
-    database_url: str,
+    engine: Engine,
     subject: ErasureSubject,
     actor: Actor,
     reference: str | None,
@@ -28,7 +28,7 @@ def erase_person(
 ) -> ErasureResult:
     """Erase one person's baskets, audit rows and file rows (or say what would go)."""
     result = erase_personal_data(
-        engine_for(database_url), subject, actor=actor, reference=reference, export_dir=export_dir,
+        engine, subject, actor=actor, reference=reference, export_dir=export_dir,
         file_mode=file_mode, flow_run_id=flow_run_id, dry_run=dry_run,
     )  # fmt: skip
     run_logger().info(

@@ -10,8 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from baskets.models import Basket
-from tests.conftest import DatabaseUnderTest, add_operators, seed
-from tests.flows.test_cleanup_cli import (
+from tests.cli.test_cleanup_cli import (
     AT_NOW,
     NO_SHARE_LIMIT,
     audit_rows,
@@ -20,6 +19,7 @@ from tests.flows.test_cleanup_cli import (
     expired_ids,
     store,  # noqa: F401 - the fixture
 )
+from tests.conftest import DatabaseUnderTest, add_operators, seed
 
 # The trigger's message: what the run's summary names as the reason.
 REFUSED = "basket held by the webstore"

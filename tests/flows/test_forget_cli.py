@@ -164,8 +164,8 @@ GUID = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
 @pytest.mark.parametrize(
     ("args", "code", "start"),
     [
-        ([], 2, "error: give exactly one of --email, --account-id or --shop-account-id"),
-        (["--email", "a@b.c", "--account-id", "C1"], 2, "error: give exactly one of"),
+        ([], 2, "error: --email: give exactly one of --email, --account-id or --shop-account-id"),
+        (["--email", "a@b.c", "--account-id", "C1"], 2, "error: --email: give exactly one of"),
         (["--email", "a\x00@b.c"], 2, "error: --email: character 2 is U+0000"),
         (["--email", "a\x1b[31m@b.c"], 2, "error: --email: character 2 is U+001B"),
         (["--email", "x" * 100_000 + "@b.c"], 2, "error: --email: 'xxx"),
@@ -191,9 +191,9 @@ GUID = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
         (
             ["--shop-account-id", GUID, "--as", "bob"],
             3,
-            "error: 'bob' is an order_processor: only system_administrator",
+            "error: --as: 'bob' is an order_processor: only system_administrator",
         ),
-        (["--shop-account-id", GUID, "--as", "carol"], 3, "error: 'carol' is a content_manager"),
+        (["--shop-account-id", GUID, "--as", "carol"], 3, "error: --as: 'carol' is a content_manager"),
         (["--shop-account-id", GUID, "--as", "nobody"], 3, "error: --as: no operator named 'nobody'"),
         (["--shop-account-id", GUID, "--as", ""], 2, "error: --as: empty operator name"),
     ],
@@ -242,7 +242,7 @@ def test_restore_of_an_erased_basket_is_refused_saying_when_and_why(cli, store: 
     [
         ({"operator": "alice", "email": "a\x00@b.c"}, "email: "),
         ({"operator": "alice", "account_id": "C1", "reference": "x\x00"}, "reference: "),
-        ({"operator": "alice"}, "email: fill in exactly one of email, account_id or shop_account_id"),
+        ({"operator": "alice"}, "email: give exactly one of `email`, `account_id` or `shop_account_id`"),
         ({"operator": "bob", "account_id": "C1"}, "operator: "),
     ],
 )
