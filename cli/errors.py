@@ -27,7 +27,7 @@ FLAGS: dict[str, str] = {
 # Fields named by flag as they are (`note` is --note), besides those above.
 _PLAIN_FIELDS = {
     "note", "reason", "output", "overwrite", "force", "now", "since", "until", "format", "dry_run",
-    "replace", "baskets", "database_url", "role", "head", "limit", "email", "reference",
+    "replace", "baskets", "database_url", "role", "head", "limit", "email", "reference", "pool",
 }  # fmt: skip
 _BACKTICKED = re.compile(r"`([a-z][a-z_]*)`")
 

@@ -209,7 +209,7 @@ def deploy_command(pool: PoolName, database_url: DatabaseUrl = None, json_output
     api_url = os.environ.get("PREFECT_API_URL", "").strip() or profile_api_url()
     if not api_url:
         raise BadInput(
-            "PREFECT_API_URL: not set (expected the API of the Prefect server the workers use, "
+            "PREFECT_API_URL is not set (expected the API of the Prefect server the workers use, "
             "e.g. PREFECT_API_URL=http://prefect.internal:4200/api)"
         )
     from flows.command_alerts import PREFECT_HEALTH_TIMEOUT_SECONDS, server_answers

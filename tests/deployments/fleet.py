@@ -35,7 +35,7 @@ from pathlib import Path
 from tests.loopback_receivers import free_port
 
 # The packages and package data pyproject.toml ships.
-PACKAGES = ("config", "baskets", "tasks", "flows", "deployments")
+PACKAGES = ("config", "baskets", "tasks", "flows", "deployments", "cli")
 DATA_SUFFIXES = (".toml", ".ini", ".mako", ".yaml", ".service")
 # In a worker venv: a module that hides the database drivers when BM_TEST_HIDE_DRIVERS is set, as
 # on a machine where the package was installed without its [postgres] or [mariadb] extra.
