@@ -109,11 +109,11 @@ def main() -> None:
     from flows.retention import retention_cleanup
 
     with prefect_test_harness(server_startup_timeout=120):
-        retention_cleanup(now=SEED_NOW - dt.timedelta(days=3650))  # warm-up: deletes nothing
+        retention_cleanup(now=(SEED_NOW - dt.timedelta(days=3650)).isoformat())  # warm-up: deletes nothing
         operator = _admin(engine)
         with cpu_used() as suite_cpu:
             started = time.perf_counter()
-            summary = retention_cleanup(now=AS_OF, force=True, operator=operator)
+            summary = retention_cleanup(now=AS_OF.isoformat(), force=True, operator=operator)
             suite_seconds = time.perf_counter() - started
 
     print(
