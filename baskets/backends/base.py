@@ -52,6 +52,9 @@ class Backend:
     driver_extra: ClassVar[str | None] = None
     # Whether `=` on the id columns is exactly Python's `==` on the values read (binary text, uuid).
     exact_keys: ClassVar[bool] = True
+    # Whether the database's default text collation folds case and ignores trailing spaces
+    # (MariaDB's utf8mb4 default), so identifier columns need a binary collation of their own.
+    text_folds_case_by_default: ClassVar[bool] = False
     # Whether counting the expired baskets is faster as one join to the lines' basket ids than as
     # one probe of basket_lines per basket (PostgreSQL: 0.6 s against 1.3 s at 300,000 baskets).
     counts_by_joining_lines: ClassVar[bool] = False

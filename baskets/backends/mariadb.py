@@ -21,6 +21,7 @@ class MariaDBBackend(Backend):
     name: ClassVar[str] = "mariadb"
     # The default collation compares keys case-insensitively: Python's == is stricter.
     exact_keys: ClassVar[bool] = False
+    text_folds_case_by_default: ClassVar[bool] = True
     driver_extra: ClassVar[str | None] = "mariadb"
     default_driver: ClassVar[str] = "mariadb+pymysql"
 

@@ -15,6 +15,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
+from baskets.backends import backend_for
+
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
@@ -34,7 +36,7 @@ IDENTIFIER_COLUMNS = (
 
 
 def _on_mariadb() -> bool:
-    return op.get_bind().dialect.name in ("mysql", "mariadb")
+    return backend_for(op.get_bind()).text_folds_case_by_default
 
 
 def upgrade() -> None:
