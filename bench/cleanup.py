@@ -117,16 +117,16 @@ def main() -> None:
             suite_seconds = time.perf_counter() - started
 
     print(
-        f"retention-cleanup flow: {summary['deleted']:,} baskets with audit rows in {suite_seconds:.1f} s "
-        f"({summary['batches']:,} batches, longest batch transaction "
-        f"{summary['longest_batch_seconds']:.3f} s, "
-        f"snapshot {summary['snapshot_rows']:,} rows){suite_cpu.text()}"
+        f"retention-cleanup flow: {summary.deleted:,} baskets with audit rows in {suite_seconds:.1f} s "
+        f"({summary.batches:,} batches, longest batch transaction "
+        f"{summary.longest_batch_seconds:.3f} s, "
+        f"snapshot {summary.snapshot_rows:,} rows){suite_cpu.text()}"
     )
-    print(f"  steps: {describe_step_times(summary['seconds'])}")
+    print(f"  steps: {describe_step_times(summary.seconds)}")
     ratio = suite_seconds / bare_seconds
     target = RATIO_TARGETS.get(engine.dialect.name, 2.0)
     print(f"ratio suite / bare: {ratio:.2f} (target <= {target:.1f})")
-    print(f"longest batch transaction: {summary['longest_batch_seconds']:.3f} s (target <= 0.5 s)")
+    print(f"longest batch transaction: {summary.longest_batch_seconds:.3f} s (target <= 0.5 s)")
     if bare_cpu.machine and suite_cpu.machine and bare_cpu.process:
         print(
             f"CPU work suite / bare: {suite_cpu.machine / bare_cpu.machine:.2f} machine-wide, "

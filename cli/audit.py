@@ -28,6 +28,7 @@ from cli.console import (
     stderr,
     stdout,
 )
+from flows.results import AuditEvent, AuditLine, AuditShowResult
 from flows.runner import run_flow
 
 app = typer.Typer(help="The audit log of deleted and restored baskets.", no_args_is_help=True)
@@ -115,46 +116,53 @@ def show_command(
         rows = audit_rows_for_basket(connection, parsed)
     if not rows:
         raise NotFound(f"no audit rows for basket {parsed}: it was never deleted by this suite")
-    for row in rows:
-        row["lines"] = None if row["lines"] is None else parse_lines(row["lines"])
-        # A redacted row shows that it was, when and why; its personal part is gone (docs/privacy.md).
-        row["redacted"] = None if row["redacted_at"] is None else describe_redaction(row)
-        for hidden in ("personal_salt", "personal_digest", "legacy_hash"):
-            row.pop(hidden)
+    shown = AuditShowResult(basket_id=parsed, events=[_audit_event(row) for row in rows])
     if json_output:
-        emit_json({"basket_id": parsed, "events": rows})
+        emit_json(shown)
         return
-    for row in rows:
-        stdout.print(_event_table(row))
-        if row["lines"] is None:
+    for event in shown.events:
+        stdout.print(_event_table(event))
+        if event.lines is None:
             stdout.print("lines: (redacted)", highlight=False)
         else:
-            stdout.print(_lines_table(row["lines"]))
+            stdout.print(_lines_table(event.lines))
 
 
-def _event_table(row: dict[str, Any]) -> Table:
-    table = Table(show_header=False, title=f"seq {row['seq']}: {row['event']}", title_justify="left")
+def _audit_event(row: dict[str, Any]) -> AuditEvent:
+    """An audit row as `audit show` gives it: its lines parsed, the salt, digest and legacy hash
+    left out; a redacted row says when and why (its personal part is gone: docs/privacy.md)."""
+    return AuditEvent.model_validate(
+        {
+            **row,
+            "lines": None if row["lines"] is None else parse_lines(row["lines"]),
+            "redacted": None if row["redacted_at"] is None else describe_redaction(row),
+        }
+    )
+
+
+def _event_table(event: AuditEvent) -> Table:
+    table = Table(show_header=False, title=f"seq {event.seq}: {event.event}", title_justify="left")
     for key in (
         "basket_id", "occurred_at", "actor", "actor_role", "reason", "note", "flow_run_id",
         "shop_account_id", "shop_account_name", "shop_account_email", "account_id", "account_name",
         "account_email", "account_type", "basket_created_at", "basket_modified_at", "line_count",
         "total_quantity", "hash",
     ):  # fmt: skip
-        value = row[key]
-        if row["redacted"] and key in PERSONAL_COLUMNS:
+        value = getattr(event, key)
+        if event.redacted and key in PERSONAL_COLUMNS:
             value = "(redacted)"
         table.add_row(key, "" if value is None else str(value))
-    if row["redacted"]:
-        table.add_row("redacted", row["redacted"].removeprefix("its "))
+    if event.redacted:
+        table.add_row("redacted", event.redacted.removeprefix("its "))
     return table
 
 
-def _lines_table(lines: list[dict[str, Any]]) -> Table:
+def _lines_table(lines: list[AuditLine]) -> Table:
     table = Table("Line", "Product Id", "Variant Id", "Quantity", "Unit of Measure Id", title_justify="left")
     for line in lines:
         table.add_row(
-            str(line["id"]), line["product_id"], line["variant_id"] or "",
-            format(line["quantity"].normalize(), "f"), line["uom_id"] or "",
+            str(line.id), line.product_id, line.variant_id or "",
+            format(line.quantity.normalize(), "f"), line.uom_id or "",
         )  # fmt: skip
     return table
 

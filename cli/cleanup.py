@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -21,6 +21,7 @@ from cli.console import (
     stdout,
 )
 from flows.command_alerts import prefect_server_answers
+from flows.results import CleanupDryRunResult, CleanupResult, PrivacyCounts
 from flows.runner import run_flow
 
 app = typer.Typer()
@@ -86,57 +87,73 @@ def cleanup(
     _report(summary, json_output)
 
 
-def _report(summary: dict[str, Any], json_output: bool) -> None:
-    from baskets.retention import CATEGORIES, CATEGORY_TITLES, describe_step_times
-
+def _report(summary: CleanupResult | CleanupDryRunResult, json_output: bool) -> None:
     if json_output:
         emit_json(summary)
-        return
-    as_of = summary["as_of"][:19].replace("T", " ")
-    if summary["dry_run"]:
-        stdout.print(f"[bold]dry run[/] as of {as_of} UTC: nothing deleted; a real run would delete")
-        for category in CATEGORIES:
-            stdout.print(
-                f"  {summary['would_delete'][category]:>10,}  {CATEGORY_TITLES[category].lower()}"
-                f"  (last modified before {summary['cutoffs'][category][:16].replace('T', ' ')})"
-            )
-        stdout.print(
-            f"  {summary['would_delete_total']:>10,}  in all, of {plural(summary['all_baskets'], 'basket')} "
-            f"({summary['share']:.1%}; the limit is {summary['max_share']:.0%})"
-        )
-        if summary["over_limit"]:
-            stdout.print(
-                "  [yellow]over the safety share:[/] a real run would delete nothing and exit 5 "
-                "unless a system_administrator adds --force"
-            )
-        _report_privacy(summary, "would redact", "would remove")
-        return
-    stdout.print(f"retention cleanup as of {as_of} UTC by {summary['actor']} (run {summary['run_id']}):")
+    elif isinstance(summary, CleanupDryRunResult):
+        _report_dry_run(summary)
+    else:
+        _report_run(summary)
+
+
+def _report_dry_run(summary: CleanupDryRunResult) -> None:
+    from baskets.retention import CATEGORIES, CATEGORY_TITLES
+
+    stdout.print(
+        f"[bold]dry run[/] as of {_minutes(summary.as_of, 19)} UTC: nothing deleted; a real run would delete"
+    )
     for category in CATEGORIES:
-        counts = summary["per_category"][category]
         stdout.print(
-            f"  {CATEGORY_TITLES[category].lower():<44} selected {counts['selected']:>9,}  "
-            f"deleted {counts['deleted']:>9,}  survived {counts['survived']:>6,}  "
-            f"skipped {counts['skipped']:>6,}"
+            f"  {summary.would_delete[category]:>10,}  {CATEGORY_TITLES[category].lower()}"
+            f"  (last modified before {_minutes(summary.cutoffs[category])})"
         )
     stdout.print(
-        f"  deleted {summary['deleted']:,} in {plural(summary['batches'], 'batch')} "
-        f"(longest {summary['longest_batch_seconds']} s); snapshot {summary['snapshot']}"
+        f"  {summary.would_delete_total:>10,}  in all, of {plural(summary.all_baskets, 'basket')} "
+        f"({summary.share:.1%}; the limit is {summary.max_share:.0%})"
     )
-    _report_privacy(summary, "redacted", "removed")
-    if summary.get("seconds"):
-        stdout.print(f"  took {describe_step_times(summary['seconds'])}")
+    if summary.over_limit:
+        stdout.print(
+            "  [yellow]over the safety share:[/] a real run would delete nothing and exit 5 "
+            "unless a system_administrator adds --force"
+        )
+    _report_privacy(summary.privacy, "would redact", "would remove")
 
 
-def _report_privacy(summary: dict[str, Any], redacted: str, removed: str) -> None:
-    privacy = summary.get("privacy")
+def _report_run(summary: CleanupResult) -> None:
+    from baskets.retention import CATEGORIES, CATEGORY_TITLES, describe_step_times
+
+    stdout.print(
+        f"retention cleanup as of {_minutes(summary.as_of, 19)} UTC by {summary.actor} "
+        f"(run {summary.run_id}):"
+    )
+    for category in CATEGORIES:
+        counts = summary.per_category[category]
+        stdout.print(
+            f"  {CATEGORY_TITLES[category].lower():<44} selected {counts.selected:>9,}  "
+            f"deleted {counts.deleted:>9,}  survived {counts.survived:>6,}  "
+            f"skipped {counts.skipped:>6,}"
+        )
+    stdout.print(
+        f"  deleted {summary.deleted:,} in {plural(summary.batches, 'batch')} "
+        f"(longest {summary.longest_batch_seconds} s); snapshot {summary.snapshot}"
+    )
+    _report_privacy(summary.privacy, "redacted", "removed")
+    if summary.seconds:
+        stdout.print(f"  took {describe_step_times(summary.seconds)}")
+
+
+def _minutes(iso: str, width: int = 16) -> str:
+    """ISO 8601 text as `YYYY-MM-DD HH:MM` (width 16) or with seconds (width 19)."""
+    return iso[:width].replace("T", " ")
+
+
+def _report_privacy(privacy: PrivacyCounts | None, redacted: str, removed: str) -> None:
     if privacy:
         stdout.print(
-            f"  personal data: {redacted} {plural(privacy['audit_rows_redacted'], 'audit row')} "
-            "written before "
-            f"{privacy['audit_cutoff'][:16].replace('T', ' ')}, {removed} "
-            f"{plural(privacy['files_removed'], 'file')} written before "
-            f"{privacy['files_cutoff'][:16].replace('T', ' ')} from export_dir",
+            f"  personal data: {redacted} {plural(privacy.audit_rows_redacted, 'audit row')} "
+            f"written before {_minutes(privacy.audit_cutoff)}, {removed} "
+            f"{plural(privacy.files_removed, 'file')} written before "
+            f"{_minutes(privacy.files_cutoff)} from export_dir",
             highlight=False,
         )
 
@@ -151,17 +168,17 @@ def demo_cleanup(operator: str) -> None:
     planned = run_flow(retention_cleanup, dry_run=True, operator=operator)
     stdout.print(
         f"[bold]cleanup, dry run[/] (`baskets cleanup --dry-run --as {operator}`): "
-        f"{planned['would_delete_total']:,} of {plural(planned['all_baskets'], 'basket')} "
-        f"{'is' if planned['would_delete_total'] == 1 else 'are'} past retention"
+        f"{planned.would_delete_total:,} of {plural(planned.all_baskets, 'basket')} "
+        f"{'is' if planned.would_delete_total == 1 else 'are'} past retention"
     )
     for category in CATEGORIES:
-        stdout.print(f"   {planned['would_delete'][category]:>9,}  {CATEGORY_TITLES[category].lower()}")
-    done = run_flow(retention_cleanup, force=planned["over_limit"], operator=operator)
-    forced = " --force" if planned["over_limit"] else ""
+        stdout.print(f"   {planned.would_delete[category]:>9,}  {CATEGORY_TITLES[category].lower()}")
+    done = run_flow(retention_cleanup, force=planned.over_limit, operator=operator)
+    forced = " --force" if planned.over_limit else ""
     stdout.print(
         f"[bold]cleanup[/] (`baskets cleanup{forced} --as {operator}`): deleted "
-        f"{plural(done['deleted'], 'basket')} with an audit row each, "
-        f"{done['survived']:,} survived because touched; "
-        f"snapshot {done['snapshot']}",
+        f"{plural(done.deleted, 'basket')} with an audit row each, "
+        f"{done.survived:,} survived because touched; "
+        f"snapshot {done.snapshot}",
         highlight=False,
     )

@@ -21,6 +21,7 @@ from cli.console import (
 )
 from config.urls import display_url
 from flows.command_alerts import alert_if_it_fails
+from flows.results import AlertSent, CleanupRunRecord, StatusResult
 
 app = typer.Typer()
 alerts_app = typer.Typer(help="Check where failure and stale-cleanup alerts go.", no_args_is_help=True)
@@ -55,22 +56,24 @@ def status(
         runtime = open_runtime(database_url)
         with runtime.engine.connect() as connection:
             report = check_health(connection, runtime.settings, checked_at)
-    database = display_url(runtime.engine.url)
     deliveries: list[Delivery] = []
     if alert and not report.healthy:
-        deliveries = deliver_alert(stale_success_alert(report, database), runtime.settings.alerts)
-    if json_output:
-        emit_json(
-            {
-                **report.as_json(),
-                "database": database,
-                "alert_channels": describe_channels(runtime.settings.alerts),
-                "alerts_sent": [_delivery_json(d) for d in deliveries],
-            }
+        deliveries = deliver_alert(
+            stale_success_alert(report, display_url(runtime.engine.url)), runtime.settings.alerts
         )
+    result = StatusResult.model_validate(
+        {
+            **report.as_json(),
+            "database": display_url(runtime.engine.url),
+            "alert_channels": describe_channels(runtime.settings.alerts),
+            "alerts_sent": [_delivery_json(d) for d in deliveries],
+        }
+    )
+    if json_output:
+        emit_json(result)
     else:
-        _print_report(report.as_json(), database, describe_channels(runtime.settings.alerts), deliveries)
-    if not report.healthy:
+        _print_report(result)
+    if not result.healthy:
         raise typer.Exit(1)
 
 
@@ -117,49 +120,46 @@ def _counts_line(counts: dict[str, int]) -> str:
     return f"{counts['total']:,} ({parts})"
 
 
-def _print_report(
-    report: dict[str, Any], database: str, channels: dict[str, Any], deliveries: list[Delivery]
-) -> None:
-    if report["healthy"]:
+def _print_report(report: StatusResult) -> None:
+    if report.healthy:
         stdout.print(
-            f"[green]healthy[/]: retention-cleanup succeeded {report['hours_since_success']:g} hours ago"
+            f"[green]healthy[/]: retention-cleanup succeeded {report.hours_since_success:g} hours ago"
         )
     else:
-        stdout.print(f"[red]NOT healthy[/]: {'; '.join(report['problems'])}", highlight=False)
-    rows: list[tuple[str, str]] = [("database", database)]
-    last = report["last_success"]
+        stdout.print(f"[red]NOT healthy[/]: {'; '.join(report.problems)}", highlight=False)
+    rows: list[tuple[str, str]] = [("database", report.database)]
+    last = report.last_success
     if last:
-        finished = last["completed_at"]
         rows.append(
             (
                 "last success",
-                f"{finished:%Y-%m-%d %H:%M} UTC by {last['actor']}: selected {last['selected']:,}, "
-                f"deleted {last['deleted']:,}, survived {last['survived']:,}, skipped {last['skipped']:,}"
-                + (f" (flow run {last['flow_run_id']})" if last["flow_run_id"] else ""),
+                f"{last.completed_at:%Y-%m-%d %H:%M} UTC by {last.actor}: selected {last.selected:,}, "
+                f"deleted {last.deleted:,}, survived {last.survived:,}, skipped {last.skipped:,}"
+                + (f" (flow run {last.flow_run_id})" if last.flow_run_id else ""),
             )
         )
-        if last.get("privacy"):
-            rows.append(("personal data", _privacy_line(last["privacy"], report["redacted_audit_rows"])))
+        if last.privacy:
+            rows.append(("personal data", _privacy_line(last.privacy, report.redacted_audit_rows)))
     else:
         rows.append(("last success", "never"))
-    run = report["last_run"]
-    if run and (not last or run["flow_run_id"] != last["flow_run_id"] or run["as_of"] != last["as_of"]):
+    run = report.last_run
+    if run and (not last or run.flow_run_id != last.flow_run_id or run.as_of != last.as_of):
         rows.append(("last run", _last_run_line(run)))
     rows += [
-        ("baskets", _counts_line(report["baskets"])),
-        ("expired, waiting", _counts_line(report["expired_waiting"])),
-        ("audit head", f"#{report['audit_head']['seq']} {report['audit_head']['hash']}"),
-        ("alert after", f"{report['stale_after_hours']:g} hours without a successful cleanup"),
-        ("alerts go to", _channels_line(channels)),
+        ("baskets", _counts_line(report.baskets)),
+        ("expired, waiting", _counts_line(report.expired_waiting)),
+        ("audit head", f"#{report.audit_head.seq} {report.audit_head.hash}"),
+        ("alert after", f"{report.stale_after_hours:g} hours without a successful cleanup"),
+        ("alerts go to", _channels_line(report.alert_channels)),
     ]
     for label, value in rows:
         stdout.print(f"{label:<17} {value}", markup=False, highlight=False)
-    _print_deliveries(deliveries)
+    _print_deliveries(report.alerts_sent)
 
 
-def _last_run_line(run: dict[str, Any]) -> str:
-    line = f"{run['status']}, as of {run['as_of']:%Y-%m-%d %H:%M} UTC: skipped {run['skipped']:,}"
-    return line + (f"; reason: {run['reason']}" if run.get("reason") else "")
+def _last_run_line(run: CleanupRunRecord) -> str:
+    line = f"{run.status}, as of {run.as_of:%Y-%m-%d %H:%M} UTC: skipped {run.skipped:,}"
+    return line + (f"; reason: {run.reason}" if run.reason else "")
 
 
 def _privacy_line(privacy: dict[str, Any], redacted: dict[str, int]) -> str:
@@ -179,7 +179,7 @@ def _channels_line(channels: dict[str, Any]) -> str:
     return "; ".join(targets) or "nowhere (configure [alerts])"
 
 
-def _print_deliveries(deliveries: list[Delivery]) -> None:
+def _print_deliveries(deliveries: list[Delivery] | list[AlertSent]) -> None:
     for delivery in deliveries:
         outcome = "sent" if delivery.delivered else f"FAILED: {delivery.error}"
         stdout.print(

@@ -27,10 +27,8 @@ from baskets.retention import (
     RunTally,
     StepTimes,
     check_safety_share,
-    describe_incomplete,
     finish_cleanup_run,
     record_refused_run,
-    run_summary,
     selected_ahead,
     snapshot_path,
     snapshot_rules,
@@ -43,6 +41,7 @@ from config.settings import Settings
 from flows.alerting import alert_cleanup_crashed, alert_cleanup_failed
 from flows.failures import fails_the_run_on_refusal
 from flows.forms import form_time
+from flows.results import CleanupDryRunResult, CleanupResult, cleanup_dry_run_result, cleanup_result
 from flows.runner import (
     create_artifact,
     current_flow_run_id,
@@ -77,7 +76,7 @@ def retention_cleanup(
     dry_run: bool = False,
     force: bool = False,
     operator: str = "",
-) -> dict[str, Any]:
+) -> CleanupResult | CleanupDryRunResult:
     """Delete the baskets past their retention (per account type; empty baskets sooner).
 
     1. Who: a scheduled run (no operator) acts as `retention-policy`; an on-demand run needs a
@@ -131,7 +130,7 @@ def _run_holding_lock(
     force: bool,
     flow_run_id: str | None,
     lock: HeldLock,
-) -> dict[str, Any]:
+) -> CleanupResult | CleanupDryRunResult:
     """Steps 2 to 6 of `retention_cleanup`, holding the lock. Longer than most functions, on
     purpose: the run's record is opened, kept and closed here around every step, so each way
     the run can end (dry run, safety limit, skipped baskets, success, any error) is visible in
@@ -161,7 +160,7 @@ def _run_holding_lock(
             publish_retention_report(policy, plan, None, True)
             privacy = _apply_privacy_retention(engine, settings, as_of, dry_run=True)
             finish(tally, succeeded=True, plan=plan, privacy=privacy)
-            return run_summary(plan=plan, tally=None, dry_run=True, **about_run) | {"privacy": privacy}
+            return cleanup_dry_run_result(plan, privacy, **about_run)
         check_safety_share(plan, forced=force)
         if plan.over_limit:
             logger.warning("over the safety share (%.1f%%), forced by %s", plan.share * 100, actor.name)
@@ -178,11 +177,9 @@ def _run_holding_lock(
         with took("privacy"):
             privacy = _apply_privacy_retention(engine, settings, as_of, dry_run=False)
         publish_retention_report(policy, plan, tally, False)
-        summary = run_summary(
-            plan=plan, tally=tally, dry_run=False, snapshot=path, snapshot_rows=rows, **about_run
-        ) | {"privacy": privacy}
+        summary = cleanup_result(plan, tally, privacy, snapshot=path, snapshot_rows=rows, **about_run)
         if tally.failed_batches:
-            message = describe_incomplete(summary)
+            message = summary.incomplete_message()
             finish(
                 tally, succeeded=False, plan=plan, error=message, exit_code=1, snapshot=path, privacy=privacy
             )
@@ -190,11 +187,11 @@ def _run_holding_lock(
         finish(tally, succeeded=True, plan=plan, snapshot=path, privacy=privacy)
         ping = ping_heartbeat(settings.alerts)
         if ping is not None:
-            summary["heartbeat"] = "sent" if ping.delivered else f"failed: {ping.error}"
+            summary.heartbeat = "sent" if ping.delivered else f"failed: {ping.error}"
         logger.info(
             "deleted %d baskets, %d survived because touched, snapshot %s",
-            summary["deleted"],
-            summary["survived"],
+            summary.deleted,
+            summary.survived,
             path,
         )
         return summary

@@ -29,8 +29,6 @@ from baskets.retention.policy import (
 from baskets.retention.report import (
     CATEGORY_TITLES,
     category_report_markdown,
-    describe_incomplete,
-    run_summary,
 )
 from baskets.retention.runs import (
     AbandonedRun,
@@ -56,9 +54,9 @@ __all__ = [
     "CATEGORIES", "CATEGORY_TITLES", "EMPTY", "RETENTION_REASON", "SKIPPED_IDS_SHOWN", "AbandonedRun",
     "BatchOutcome", "CategoryTally", "CleanupIncomplete", "CleanupPlan", "ExpiredBasket", "RetentionPolicy",
     "RunTally", "StepTimes", "category_report_markdown", "check_safety_share", "cleanup_run_record",
-    "count_expired_baskets", "delete_expired_batch", "describe_incomplete", "describe_step_times",
+    "count_expired_baskets", "delete_expired_batch", "describe_step_times",
     "finish_cleanup_run", "plan_cleanup", "record_refused_run", "record_skipped_baskets", "record_snapshot",
-    "run_summary", "runs_missing_snapshot", "select_expired_basket_ids", "selected_ahead", "snapshot_folder",
+    "runs_missing_snapshot", "select_expired_basket_ids", "selected_ahead", "snapshot_folder",
     "snapshot_path", "snapshot_rules", "snapshot_schema", "start_cleanup_run", "walk_expired_batches",
     "write_parquet_snapshot",
 ]  # fmt: skip

@@ -36,7 +36,8 @@ class CleanupIncomplete(BasketsError):
 
     exit_code = 1
 
-    def __init__(self, message: str, summary: dict[str, Any]) -> None:
+    def __init__(self, message: str, summary: Any) -> None:
+        """`summary`: the run's result (flows.results.CleanupResult), for the command to print."""
         super().__init__(message)
         self.summary = summary
 

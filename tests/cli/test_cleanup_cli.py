@@ -587,7 +587,7 @@ def test_line_added_while_its_batch_waits_for_the_basket_is_audited_with_it(
     writer.join(60)
 
     assert lock_waits and lock_waits[0] >= 1  # the cleanup really waited for the line's transaction
-    assert (summary["deleted"], summary["skipped"]) == (2, 0)
+    assert (summary.deleted, summary.skipped) == (2, 0)
     rows = {row["basket_id"]: row for row in audit_rows(server_db)}
     assert set(rows) == {waited, other}
     assert [line["product_id"] for line in parse_lines(rows[waited]["lines"])] == ["ITEM-00000", "ADDED-LATE"]

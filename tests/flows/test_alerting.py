@@ -208,7 +208,7 @@ def test_successful_retention_cleanup_sends_no_alert_and_makes_status_healthy(
 
     summary = retention_cleanup(now=NOW.isoformat())
 
-    assert summary["deleted"] == 6
+    assert summary.deleted == 6
     assert alerting_to.posts == []
     watchdog = cleanup_watchdog(now=(NOW + HOUR).isoformat())
     assert watchdog["healthy"] is True
