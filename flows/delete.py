@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Literal
 
-from baskets.deletion import check_note, parse_basket_ids
+from baskets.deletion import DeletionResult, MatchingDeletion, check_note, parse_basket_ids
 from baskets.errors import BadInput
 from baskets.filters import BasketFilter
-from baskets.roles import Action
-from baskets.runtime import current_runtime
+from baskets.roles import Action, Actor
+from baskets.runtime import Runtime, current_runtime
+from flows import forms
 from flows.failures import fails_the_run_on_refusal
 from flows.results import DeleteResult, RestoreResult
 from flows.run_alerts import alert_run_crashed, alert_worker_problem
@@ -36,16 +38,16 @@ ARTIFACT_ID_LIMIT = 50
 def basket_delete(
     operator: str,
     basket_ids: tuple[str, ...] = (),
-    shop_account_name: str = "",
-    shop_account_email: str = "",
-    basket_id: str = "",
-    shop_account_id: str = "",
-    account_id: str = "",
-    account_type: Literal["any", "customer", "anonymous", "contact"] = "any",
-    created_before: str = "",
-    created_after: str = "",
-    modified_before: str = "",
-    modified_after: str = "",
+    shop_account_name: str = forms.SHOP_ACCOUNT_NAME,
+    shop_account_email: str = forms.SHOP_ACCOUNT_EMAIL,
+    basket_id: str = forms.BASKET_ID,
+    shop_account_id: str = forms.SHOP_ACCOUNT_ID,
+    account_id: str = forms.ACCOUNT_ID,
+    account_type: forms.AccountType = forms.ACCOUNT_TYPE,
+    created_before: str = forms.CREATED_BEFORE,
+    created_after: str = forms.CREATED_AFTER,
+    modified_before: str = forms.MODIFIED_BEFORE,
+    modified_after: str = forms.MODIFIED_AFTER,
     delete_all: bool = False,
     reason: Literal["default", "broken", "manual"] = "default",
     note: str = "",
@@ -59,36 +61,41 @@ def basket_delete(
     3. Record a markdown artifact and return counts, ids, the audit seq range and the flow run id.
 
     An expected refusal (not permitted, unknown IDs, bad input) fails the run with one line
-    naming the form field; the caller gets the BasketsError back.
+    naming the form field; the caller gets the BasketsError back. The filter fields' descriptions
+    are in flows/forms.py (shared with report-export).
 
     Args:
         operator: Your operator name; a system administrator or order processor may delete.
         basket_ids: Delete exactly these baskets (GUIDs, any spelling), all or none. Leave empty
             to delete by the filters below.
-        shop_account_name: Filter - part of the shop account name, any case (`%` and `_` match
-            themselves).
-        shop_account_email: Filter - part of the shop account e-mail, any case.
-        basket_id: Filter - one basket GUID, e.g. 3f2504e0-4f89-11d3-9a0c-0305e82c3301.
-        shop_account_id: Filter - the baskets of one shop account, by its GUID.
-        account_id: Filter - the baskets of one ERP account, by its exact ID.
-        account_type: Filter - customer, anonymous or contact baskets; any for all three.
-        created_before: Filter - created before this ISO date or time, e.g. 2026-01-31 or
-            2026-01-31T18:00:00+01:00 (UTC unless it has an offset).
-        created_after: Filter - created at or after this time.
-        modified_before: Filter - last modified before this time.
-        modified_after: Filter - last modified at or after this time.
         delete_all: Allow a delete with no filter at all: every basket.
         reason: Why, for the audit log; default: broken for listed basket IDs, manual for filters.
         note: Free text kept in each audit row (at most 2000 characters).
     """
-    basket_filter = BasketFilter.from_form(
-        shop_account_name=shop_account_name, shop_account_email=shop_account_email,
-        basket_id=basket_id, shop_account_id=shop_account_id, account_id=account_id,
-        account_type=account_type, created_before=created_before, created_after=created_after,
-        modified_before=modified_before, modified_after=modified_after,
-    )  # fmt: skip
+    basket_filter = forms.form_filter(locals())
     chosen_reason = None if reason == "default" else reason
     return _delete_baskets(operator, list(basket_ids), basket_filter, delete_all, chosen_reason, note or None)
+
+
+@dataclass
+class _Deleted:
+    """What a deletion's transactions did, added up."""
+
+    deleted: list[str] = field(default_factory=list)
+    survived: int = 0
+    gone: int = 0
+    first_seq: int | None = None
+    last_seq: int | None = None
+
+    def add(self, result: DeletionResult | MatchingDeletion) -> None:
+        """Add one transaction's result (a filtered batch's also counts survivors and gone ones)."""
+        self.deleted.extend(result.deleted)
+        if isinstance(result, MatchingDeletion):
+            self.survived += len(result.survived)
+            self.gone += len(result.gone)
+        if result.first_seq is not None:
+            self.first_seq = self.first_seq if self.first_seq is not None else result.first_seq
+            self.last_seq = result.last_seq
 
 
 def _delete_baskets(
@@ -103,57 +110,53 @@ def _delete_baskets(
     actor = authorize_operator(runtime, operator, Action.DELETE)
     run_id = current_flow_run_id()
     note = check_note(note)
+    reason = reason or ("broken" if basket_ids else "manual")
+    done = _Deleted()
     if basket_ids:
         if not basket_filter.is_empty() or delete_all:
             raise BadInput(
                 "basket_ids: give basket IDs or filters, not both (empty one of them)", field="basket_ids"
             )
-        ids = parse_basket_ids(basket_ids)
         # All or none: NotFound (nothing deleted) when any of them is not a basket.
-        result = delete_listed_baskets(runtime, ids, actor, reason or "broken", note, run_id)
-        deleted, first_seq, last_seq = result.deleted, result.first_seq, result.last_seq
-        survived: list[str] = []
-        gone = 0
+        done.add(delete_listed_baskets(runtime, parse_basket_ids(basket_ids), actor, reason, note, run_id))
     else:
         if basket_filter.is_empty() and not delete_all:
             raise BadInput(
                 "no basket IDs and no filter: fill in one (e.g. `account_type` anonymous), "
                 "or use `delete_all` to delete every basket"
             )
-        deleted, survived, gone, first_seq, last_seq = [], [], 0, None, None
-        after: str | None = None
-        done = 0
-        batch_size = runtime.settings.retention.batch_size
-        while batch := select_basket_batch(runtime, basket_filter, after, batch_size):
-            after = batch[-1]
-            result = delete_filtered_batch(
-                runtime, batch, basket_filter, actor, reason or "manual", note, run_id
-            )
-            deleted.extend(result.deleted)
-            survived.extend(result.survived)
-            gone += len(result.gone)
-            if result.first_seq is not None:
-                first_seq = first_seq if first_seq is not None else result.first_seq
-                last_seq = result.last_seq
-            done += len(batch)
-            report_progress(done)
+        _delete_filtered(runtime, basket_filter, actor, reason, note, run_id, done)
     summary = DeleteResult(
-        deleted=len(deleted),
-        survived=len(survived),
-        gone=gone,
-        basket_ids=deleted[:RESULT_ID_LIMIT],
-        basket_ids_truncated=len(deleted) > RESULT_ID_LIMIT,
-        first_seq=first_seq,
-        last_seq=last_seq,
-        actor=actor.name,
-        reason=reason or ("broken" if basket_ids else "manual"),
-        filter=basket_filter.describe(),
-        flow_run_id=run_id,
-    )
-    run_logger().info("deleted %d baskets as %s", len(deleted), actor.name)
-    create_artifact("markdown", key="basket-delete", markdown=_deletion_markdown(summary, deleted),
+        deleted=len(done.deleted), survived=done.survived, gone=done.gone,
+        basket_ids=done.deleted[:RESULT_ID_LIMIT], basket_ids_truncated=len(done.deleted) > RESULT_ID_LIMIT,
+        first_seq=done.first_seq, last_seq=done.last_seq, actor=actor.name, reason=reason,
+        filter=basket_filter.describe(), flow_run_id=run_id,
+    )  # fmt: skip
+    run_logger().info("deleted %d baskets as %s", len(done.deleted), actor.name)
+    create_artifact("markdown", key="basket-delete", markdown=_deletion_markdown(summary, done.deleted),
                              description="Baskets deleted by this run")  # fmt: skip
     return summary
+
+
+def _delete_filtered(
+    runtime: Runtime,
+    basket_filter: BasketFilter,
+    actor: Actor,
+    reason: str,
+    note: str | None,
+    run_id: str | None,
+    done: _Deleted,
+) -> None:
+    """Delete the baskets matching `basket_filter` in key-ordered batches, each its own
+    transaction re-checking the filter, adding each batch to `done` and reporting progress."""
+    after: str | None = None
+    selected = 0
+    batch_size = runtime.settings.retention.batch_size
+    while batch := select_basket_batch(runtime, basket_filter, after, batch_size):
+        after = batch[-1]
+        done.add(delete_filtered_batch(runtime, batch, basket_filter, actor, reason, note, run_id))
+        selected += len(batch)
+        report_progress(selected)
 
 
 def _deletion_markdown(summary: DeleteResult, deleted: list[str]) -> str:

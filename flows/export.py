@@ -7,9 +7,9 @@ from typing import Literal
 
 from baskets.export import plan_export_paths
 from baskets.files import FileRules, check_writable_folder
-from baskets.filters import BasketFilter
 from baskets.roles import Action
 from baskets.runtime import current_runtime
+from flows import forms
 from flows.failures import fails_the_run_on_refusal
 from flows.results import ExportedFile, ExportResult
 from flows.run_alerts import alert_run_crashed, alert_worker_problem
@@ -27,16 +27,16 @@ from tasks.export import publish_export_artifacts, write_export_files
 @fails_the_run_on_refusal
 def report_export(
     operator: str,
-    shop_account_name: str = "",
-    shop_account_email: str = "",
-    basket_id: str = "",
-    shop_account_id: str = "",
-    account_id: str = "",
-    account_type: Literal["any", "customer", "anonymous", "contact"] = "any",
-    created_before: str = "",
-    created_after: str = "",
-    modified_before: str = "",
-    modified_after: str = "",
+    shop_account_name: str = forms.SHOP_ACCOUNT_NAME,
+    shop_account_email: str = forms.SHOP_ACCOUNT_EMAIL,
+    basket_id: str = forms.BASKET_ID,
+    shop_account_id: str = forms.SHOP_ACCOUNT_ID,
+    account_id: str = forms.ACCOUNT_ID,
+    account_type: forms.AccountType = forms.ACCOUNT_TYPE,
+    created_before: str = forms.CREATED_BEFORE,
+    created_after: str = forms.CREATED_AFTER,
+    modified_before: str = forms.MODIFIED_BEFORE,
+    modified_after: str = forms.MODIFIED_AFTER,
     format: Literal["csv", "parquet", "both"] = "csv",
     output: str = "",
     overwrite: bool = False,
@@ -47,33 +47,17 @@ def report_export(
     2. Stream the rows into each file, written beside its final name (private: settings.file_mode)
        and renamed when complete; an existing file only with `overwrite`, and only an export.
     3. Record a table artifact (counts, filter) and a link artifact per file.
-    Returns the paths, counts (baskets, lines) and each file's SHA-256.
+    Returns the paths, counts (baskets, lines) and each file's SHA-256. The filter fields'
+    descriptions are in flows/forms.py (shared with basket-delete).
 
     Args:
         operator: Your operator name; a system administrator or order processor may export.
-        shop_account_name: Filter - part of the shop account name, any case (`%` and `_` match
-            themselves).
-        shop_account_email: Filter - part of the shop account e-mail, any case.
-        basket_id: Filter - one basket GUID, e.g. 3f2504e0-4f89-11d3-9a0c-0305e82c3301.
-        shop_account_id: Filter - the baskets of one shop account, by its GUID.
-        account_id: Filter - the baskets of one ERP account, by its exact ID.
-        account_type: Filter - customer, anonymous or contact baskets; any for all three.
-        created_before: Filter - created before this ISO date or time, e.g. 2026-01-31 or
-            2026-01-31T18:00:00+01:00 (UTC unless it has an offset).
-        created_after: Filter - created at or after this time.
-        modified_before: Filter - last modified before this time.
-        modified_after: Filter - last modified at or after this time.
         format: csv, parquet, or both (two files).
         output: File to write (for both, its extension is replaced per format) or an existing
             folder. Empty: a new file `baskets-UTC-timestamp.csv` in the export folder.
         overwrite: Replace an existing export of that name (never any other file).
     """
-    basket_filter = BasketFilter.from_form(
-        shop_account_name=shop_account_name, shop_account_email=shop_account_email,
-        basket_id=basket_id, shop_account_id=shop_account_id, account_id=account_id,
-        account_type=account_type, created_before=created_before, created_after=created_after,
-        modified_before=modified_before, modified_after=modified_after,
-    )  # fmt: skip
+    basket_filter = forms.form_filter(locals())
     runtime = current_runtime()
     settings = runtime.settings
     if output is None or not output.strip():

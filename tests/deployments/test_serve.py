@@ -131,6 +131,22 @@ def test_run_forms_show_each_filter_as_its_own_field_not_a_nested_basket_filter(
     assert not FILTER_FIELDS & set(schema["required"])
 
 
+def test_delete_and_export_forms_describe_each_filter_field_alike_from_one_place() -> None:
+    from flows import forms
+
+    shown = {
+        name: {field: form_schema(name)["properties"][field] for field in FILTER_FIELDS}
+        for name in ("report-export/on-demand", "basket-delete/on-demand")
+    }
+    export, delete = (
+        {field: (s["description"], s["default"]) for field, s in f.items()} for f in shown.values()
+    )
+    assert export == delete
+    assert export["account_type"] == (forms.ACCOUNT_TYPE.description, "any")
+    assert export["created_before"][0].startswith("Filter - created before this ISO date or time")
+    assert {default for _, default in export.values()} == {"", "any"}
+
+
 @pytest.mark.parametrize("name", sorted(deployments()))
 def test_no_field_of_any_run_form_hides_behind_a_none_toggle(name: str) -> None:
     # The UI shows a nullable field (anyOf with null) as a type switch set to None.
