@@ -190,6 +190,8 @@ class BasketAudit(Base):
     __table_args__ = (
         Index(None, "basket_id"),
         Index(None, "occurred_at"),
+        # The redaction walk: rows not redacted yet, oldest first (migration 0007).
+        Index(None, "redacted_at", "occurred_at"),
         {"mysql_charset": "utf8mb4"},
     )
 

@@ -9,6 +9,13 @@ started first and not timed). On PostgreSQL each seed is followed by VACUUM (ANA
 runs start from the same settled tables. Prints both times, their ratio, and the longest batch
 transaction. Not a test: it never fails on a time.
 
+The run is "as of" years after the audit rows it writes are dated (they carry the real time), so
+the nightly privacy step (docs/privacy.md) would redact every one of them again and remove the
+run's own snapshot. The measured run keeps personal data the longest the settings allow
+(`privacy.audit_personal_data_days` and `export_keep_days` 36500), which leaves that step
+nothing to do; with --redaction the redaction of those 1,000,000 fresh audit rows is then
+measured on its own, as a first run on a large backlog would do it.
+
 On Linux it also prints the CPU time each run used, machine-wide (this process, the database
 server when it runs here, the Prefect server) and in this process, and how much work the
 machine's CPUs do together against one (a busy loop in one process, then in one per CPU): the
@@ -74,6 +81,11 @@ def main() -> None:
     parser.add_argument("--baskets", type=int, default=1_000_000)
     parser.add_argument("--batch-size", type=int, default=None, help="default: the settings' batch_size")
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file in a temp folder")
+    parser.add_argument(
+        "--redaction",
+        action="store_true",
+        help="afterwards, time redacting the run's audit rows on their own",
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-cleanup-"))
@@ -82,6 +94,9 @@ def main() -> None:
     os.environ["BASKETS_EXPORT_DIR"] = str(work / "exports")
     if args.batch_size:
         os.environ["BASKETS_RETENTION__BATCH_SIZE"] = str(args.batch_size)
+    # Nothing past the privacy cut-offs in the measured run (module docstring).
+    os.environ["BASKETS_PRIVACY__AUDIT_PERSONAL_DATA_DAYS"] = "36500"
+    os.environ["BASKETS_PRIVACY__EXPORT_KEEP_DAYS"] = "36500"
     from config.settings import load_settings
 
     settings = load_settings()
@@ -134,7 +149,24 @@ def main() -> None:
             f"bare {bare_cpu.machine / bare_seconds:.2f}, suite {suite_cpu.machine / suite_seconds:.2f} "
             f"of {os.cpu_count()} ({parallel_speedup()})"
         )
+    if args.redaction:
+        measure_redaction(engine, policy.batch_size)
     engine.dispose()
+
+
+def measure_redaction(engine, batch_size: int) -> None:
+    """Redact every audit row the run wrote, as the nightly privacy step does for rows past its
+    cut-off (a first run on an old audit log): the time, and the longest batch it took."""
+    from baskets.privacy.redaction import redact_rows_past_cutoff
+
+    with cpu_used() as used:
+        started = time.perf_counter()
+        redacted = redact_rows_past_cutoff(engine, dt.datetime.now(dt.UTC), batch_size=batch_size)
+        seconds = time.perf_counter() - started
+    print(
+        f"redaction of the run's audit rows on their own: {redacted:,} rows in {seconds:.1f} s "
+        f"({redacted / max(seconds, 1e-9):,.0f} rows/s, {batch_size} per transaction){used.text()}"
+    )
 
 
 @dataclass

@@ -8,7 +8,7 @@ with when and why (`redacted_at`, `redaction`); those two are not hashed.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, and_, func, select, update
@@ -72,36 +72,36 @@ def count_rows_past_cutoff(connection: Connection, cutoff: dt.datetime) -> int:
     )
 
 
-def _batches_past_cutoff(engine: Engine, cutoff: dt.datetime, batch_size: int) -> Iterator[list[int]]:
-    after = 0
-    while True:
-        with engine.connect() as connection:
-            seqs = list(
-                connection.scalars(
-                    select(BasketAudit.seq)
-                    .where(_past_cutoff(cutoff), BasketAudit.seq > after)
-                    .order_by(BasketAudit.seq)
-                    .limit(batch_size)
-                )
-            )
-        if not seqs:
-            return
-        yield seqs
-        after = seqs[-1]
-
-
 def redact_rows_past_cutoff(
     engine: Engine, cutoff: dt.datetime, *, batch_size: int, when: dt.datetime | None = None
 ) -> int:
-    """Redact every audit row written before `cutoff`, `batch_size` rows per transaction, in seq
-    order; returns how many were redacted. A run stopped half-way leaves whole batches done and
-    the next run does the rest."""
+    """Redact every audit row written before `cutoff`, oldest first, `batch_size` rows per
+    transaction; returns how many were redacted. A run stopped half-way leaves whole batches done
+    and the next run does the rest.
+
+    Each batch is the first rows of one range of the index (redacted_at, occurred_at) (migration
+    0007): rows not redacted yet, written before the cut-off. Redacting a batch takes its rows
+    out of that range, so the next batch starts where this one ended, without walking past rows
+    redacted before or rows still within their keeping time. An erasure's own row stays in the
+    range unredacted (it holds no personal data); there are few. The walk ends at the first batch
+    that redacts nothing, so no row is read twice in vain.
+    """
     moment = when or dt.datetime.now(dt.UTC)
     redacted = 0
-    for seqs in _batches_past_cutoff(engine, cutoff, batch_size):
+    while True:
         with write_transaction(engine) as connection:
-            redacted += redact_audit_rows(connection, seqs, reason=RETENTION, when=moment)
-    return redacted
+            seqs = list(
+                connection.scalars(
+                    select(BasketAudit.seq)
+                    .where(_past_cutoff(cutoff))
+                    .order_by(BasketAudit.occurred_at)
+                    .limit(batch_size)
+                )
+            )
+            done = redact_audit_rows(connection, seqs, reason=RETENTION, when=moment) if seqs else 0
+        redacted += done
+        if not done:
+            return redacted
 
 
 def count_redacted_rows(connection: Connection) -> dict[str, int]:

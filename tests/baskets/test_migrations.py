@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from alembic import command
 from sqlalchemy import func, inspect, select, update
 
+from baskets.audit import verify_audit_chain_snapshot
 from baskets.db import _alembic_config, current_revision, upgrade_database
 from baskets.models import AuditChainHead, CleanupRun
 from tests.baskets.audit.test_audit import _chain
@@ -56,7 +57,7 @@ def test_upgrade_folds_the_extra_head_rows_and_keeps_a_running_runs_counts(
 ) -> None:
     _to(db, "0004")
     run_id, head_hash = _as_a_running_0004_run_left_it(db)
-    assert upgrade_database(db.engine) == ("0004", "0006")
+    assert upgrade_database(db.engine) == ("0004", "0007")
     with db.engine.connect() as connection:
         heads = [tuple(row) for row in connection.execute(select(AuditChainHead.id, AuditChainHead.seq))]
         run = connection.execute(select(CleanupRun).where(CleanupRun.id == run_id)).mappings().one()
@@ -91,4 +92,20 @@ def test_downgrade_brings_back_the_batch_table_empty(db: DatabaseUnderTest) -> N
         assert [tuple(row) for row in connection.execute(select(AuditChainHead.id, AuditChainHead.seq))] == [
             (1, 2)
         ]
-    assert upgrade_database(db.engine) == ("0004", "0006")
+    assert upgrade_database(db.engine) == ("0004", "0007")
+
+
+def test_0007_adds_the_redaction_walk_index_and_its_downgrade_removes_it(db: DatabaseUnderTest) -> None:
+    def audit_indexes() -> dict[str, list[str]]:
+        with db.engine.connect() as connection:
+            found = inspect(connection).get_indexes("basket_audit")
+        return {index["name"]: list(index["column_names"]) for index in found}
+
+    assert audit_indexes()["ix_basket_audit_redacted_at_occurred_at"] == ["redacted_at", "occurred_at"]
+    _chain(db, deletions=3)
+    _to(db, "0006")
+    assert current_revision(db.engine) == "0006"
+    assert "ix_basket_audit_redacted_at_occurred_at" not in audit_indexes()
+    assert upgrade_database(db.engine) == ("0006", "0007")
+    assert audit_indexes()["ix_basket_audit_redacted_at_occurred_at"] == ["redacted_at", "occurred_at"]
+    assert verify_audit_chain_snapshot(db.engine).count == 3
