@@ -94,7 +94,9 @@ def redact_rows_past_cutoff(
                 connection.scalars(
                     select(BasketAudit.seq)
                     .where(_past_cutoff(cutoff))
-                    .order_by(BasketAudit.occurred_at)
+                    # The index's own order: redacted_at is NULL throughout, but PostgreSQL reads
+                    # the index in order only when ORDER BY names its columns from the first.
+                    .order_by(BasketAudit.redacted_at, BasketAudit.occurred_at)
                     .limit(batch_size)
                 )
             )
