@@ -91,6 +91,7 @@ def _state(database: DatabaseUnderTest) -> tuple[int, int, int]:
 
 @pytest.mark.parametrize("actor", ACTORS)
 @pytest.mark.parametrize("action", list(ROLE_TABLE))
+@pytest.mark.backend_independent
 def test_role_table_cell(
     cli, db: DatabaseUnderTest, tmp_path: Path, request: pytest.FixtureRequest, action: str, actor: str
 ) -> None:
@@ -111,6 +112,18 @@ def test_role_table_cell(
         assert _state(db) == before
 
 
+@pytest.mark.parametrize("actor", ACTORS)
+def test_each_operators_role_is_read_from_every_database(cli, db: DatabaseUnderTest, actor: str) -> None:
+    """The table's cells are the role rules (SQLite alone); what each database adds is reading
+    the operator and their role back: one action each role may do and one only an administrator
+    may, for every actor, on every database."""
+    add_operators(db)
+    for action, arguments in {"list": ["list", "--limit", "1"], "operators list": ["operators", "list"]}.items():
+        result = cli(*arguments, "--as", actor, env=db.env)
+        assert result.exit_code == ROLE_TABLE[action][actor], (action, result.stderr)
+
+
+@pytest.mark.backend_independent
 def test_a_command_without_any_operator_is_refused(cli, db: DatabaseUnderTest) -> None:
     Store(db)
     result = cli("delete", "--all", "--yes", env=db.env)
@@ -145,6 +158,7 @@ def test_operator_names_match_exactly_on_every_database(cli, db: DatabaseUnderTe
 
 
 @pytest.mark.parametrize("given", ["", "   "])
+@pytest.mark.backend_independent
 def test_an_empty_as_is_bad_input_not_the_environment_operator(
     cli, db: DatabaseUnderTest, given: str
 ) -> None:
@@ -216,6 +230,7 @@ def test_erp_account_ids_match_exactly_on_every_database(cli, db: DatabaseUnderT
         ("alice", "operator 'alice' exists already"),
     ],
 )
+@pytest.mark.backend_independent
 def test_operators_add_refuses_unusable_and_lookalike_names(
     cli, db: DatabaseUnderTest, name: str, message: str
 ) -> None:
@@ -251,6 +266,7 @@ def test_operators_add_accepts_names_of_any_script_and_known_roles_in_any_spelli
     assert cli("list", "--as", "王芳", env=db.env).exit_code == ALLOWED
 
 
+@pytest.mark.backend_independent
 def test_operators_add_refuses_an_unknown_role_listing_the_known_ones(cli, db: DatabaseUnderTest) -> None:
     add_operators(db)
     before = _state(db)

@@ -117,6 +117,7 @@ RUNS: dict[str, Callable[..., Any]] = {
         ("al\x00ice", "operator: character 3 is U+0000, a control or invisible character"),
     ],
 )
+@pytest.mark.backend_independent
 def test_a_refused_operator_fails_the_run_naming_the_operator_field_without_a_traceback(
     store: DatabaseUnderTest, logs_to_api: None, flow: str, operator: str, expected: str
 ) -> None:
@@ -137,6 +138,7 @@ def test_a_refused_operator_fails_the_run_naming_the_operator_field_without_a_tr
     assert len(failed) == 1 and state.message in failed[0] and "encountered an exception" not in log, failed
 
 
+@pytest.mark.backend_independent
 def test_a_forced_cleanup_by_an_order_processor_fails_naming_the_force_field(
     store: DatabaseUnderTest, logs_to_api: None
 ) -> None:
@@ -180,6 +182,7 @@ def test_a_forced_cleanup_by_an_order_processor_fails_naming_the_force_field(
         ),
     ],
 )
+@pytest.mark.backend_independent
 def test_nothing_found_or_a_bad_field_fails_the_run_naming_the_field_without_a_traceback(
     store: DatabaseUnderTest,
     logs_to_api: None,
@@ -195,6 +198,7 @@ def test_nothing_found_or_a_bad_field_fails_the_run_naming_the_field_without_a_t
     assert "Traceback" not in log and "encountered an exception" not in log and "--" not in log
 
 
+@pytest.mark.backend_independent
 def test_a_refused_run_still_raises_its_error_to_a_python_caller(
     store: DatabaseUnderTest, prefect_harness: None
 ) -> None:
@@ -240,6 +244,7 @@ def test_a_form_message_is_the_errors_field_named_line(error: BasketsError, expe
         ),
     ],
 )
+@pytest.mark.backend_independent
 def test_a_malformed_time_typed_into_a_run_form_fails_naming_its_field(
     store: DatabaseUnderTest,
     logs_to_api: None,

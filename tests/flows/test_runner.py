@@ -58,6 +58,7 @@ def _first_id(database: DatabaseUnderTest) -> str:
         return str(connection.scalar(select(Basket.id).order_by(Basket.id).limit(1)))
 
 
+@pytest.mark.backend_independent
 def test_flow_commands_without_prefect_api_start_no_server_and_load_no_prefect(
     store: DatabaseUnderTest, tmp_path: Path
 ) -> None:
@@ -118,6 +119,7 @@ def test_commands_that_run_no_flow_load_no_prefect_pandas_or_pyarrow(
         (["cleanup", "--dry-run", "--as", "nobody"], 3),
     ],
 )
+@pytest.mark.backend_independent
 def test_refusals_come_before_any_flow_in_direct_mode_and_load_no_prefect(
     store: DatabaseUnderTest, tmp_path: Path, args: list[str], code: int
 ) -> None:

@@ -265,6 +265,7 @@ def _insert_basket(
     return basket_id
 
 
+@pytest.mark.backend_independent
 def test_every_formula_trigger_is_neutralised_and_numbers_are_not(
     db: DatabaseUnderTest, tmp_path: Path
 ) -> None:
@@ -303,6 +304,7 @@ def test_every_formula_trigger_is_neutralised_and_numbers_are_not(
     assert result.lines == 2 * len(FORMULA_TRIGGERS) + 1
 
 
+@pytest.mark.backend_independent
 def test_csv_parses_back_with_pandas_to_the_same_values(store: DatabaseUnderTest, tmp_path: Path) -> None:
     _, paths = _export(store, BasketFilter(), tmp_path)
     header, rows = _csv_rows(paths["csv"])
@@ -319,6 +321,7 @@ def test_csv_parses_back_with_pandas_to_the_same_values(store: DatabaseUnderTest
     assert str(parquet["basket_created_at"].dtype) == "datetime64[us, UTC]"
 
 
+@pytest.mark.backend_independent
 def test_result_names_each_file_with_its_sha256(store: DatabaseUnderTest, tmp_path: Path) -> None:
     result, paths = _export(store, BasketFilter(account_type="contact"), tmp_path)
     assert {file.format: file.path for file in result.files} == paths
@@ -328,6 +331,7 @@ def test_result_names_each_file_with_its_sha256(store: DatabaseUnderTest, tmp_pa
     assert sorted(p.name for p in (tmp_path / "exports").iterdir()) == ["out.csv", "out.parquet"]
 
 
+@pytest.mark.backend_independent
 def test_progress_gets_the_running_row_count_and_its_total_is_known_up_front(
     store: DatabaseUnderTest, tmp_path: Path
 ) -> None:
@@ -339,6 +343,7 @@ def test_progress_gets_the_running_row_count_and_its_total_is_known_up_front(
         assert count_export_rows(connection, BasketFilter(account_type="contact")) < result.rows
 
 
+@pytest.mark.backend_independent
 def test_a_filter_matching_nothing_writes_a_header_only_csv(store: DatabaseUnderTest, tmp_path: Path) -> None:
     result, paths = _export(store, BasketFilter(shop_account_name="no such name anywhere"), tmp_path)
     assert (result.baskets, result.lines, result.rows) == (0, 0, 0)
