@@ -52,19 +52,21 @@ def _warm_up_run_logging() -> None:
 
 
 def run_log(flow_run_id: Any) -> str:
-    """Every line the run logged, as the Prefect UI shows them (waits for its last line, which
-    the log worker sends in the background)."""
+    """Every line the run logged, as the Prefect UI shows them (the log worker is told to send
+    what it holds now, instead of at its next batch interval, 2 s by default)."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.logging.handlers import APILogWorker
 
     wanted = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
     deadline = time.monotonic() + 30
     while True:
-        time.sleep(0.5)
+        APILogWorker.drain_all(timeout=5)
         with get_client(sync_client=True) as client:
             text = "\n".join(log.message for log in client.read_logs(log_filter=wanted))
         if "Finished in state Failed" in text or time.monotonic() > deadline:
             break
+        time.sleep(0.1)
     assert "Finished in state Failed" in text  # the log reached the API, so it can be searched
     return text
 
