@@ -118,7 +118,10 @@ def test_each_operators_role_is_read_from_every_database(cli, db: DatabaseUnderT
     the operator and their role back: one action each role may do and one only an administrator
     may, for every actor, on every database."""
     add_operators(db)
-    for action, arguments in {"list": ["list", "--limit", "1"], "operators list": ["operators", "list"]}.items():
+    for action, arguments in {
+        "list": ["list", "--limit", "1"],
+        "operators list": ["operators", "list"],
+    }.items():
         result = cli(*arguments, "--as", actor, env=db.env)
         assert result.exit_code == ROLE_TABLE[action][actor], (action, result.stderr)
 
