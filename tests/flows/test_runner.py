@@ -225,3 +225,18 @@ def test_a_result_model_gives_the_text_and_the_json_from_the_same_fields(
         operator="bob", flow_run_id=None,
     )  # fmt: skip
     assert report.model_dump(mode="json")["until"] == "2026-10-08T00:00:00+00:00"
+
+
+@pytest.mark.parametrize("heartbeats", [False, True])
+def test_a_tracked_command_run_has_heartbeats_only_when_asked_and_the_settings_come_back_after(
+    heartbeats: bool,
+) -> None:
+    from prefect.settings import PREFECT_API_URL, get_current_settings
+
+    before = get_current_settings()
+    with runner.running_flow(heartbeats=heartbeats):
+        inside = get_current_settings()
+        assert inside.flows.heartbeat_frequency == (before.flows.heartbeat_frequency if heartbeats else None)
+        assert PREFECT_API_URL.value() == before.api.url  # every other setting as it was
+        assert inside.logging.level == before.logging.level
+    assert get_current_settings() is before and before.flows.heartbeat_frequency == 180
