@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,27 +148,40 @@ BACKEND_SUBJECTS = (
     "tests/baskets/test_migrations.py",
 )
 _SERVER_FIXTURES = ("server_db", "postgresql_db")
+# Test (node id without parameters) -> the backends its `db` was parametrized with.
+DB_BACKENDS_OF: dict[str, list[str]] = {}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     independent = metafunc.definition.get_closest_marker("backend_independent") is not None
     if "db" in metafunc.fixturenames:
-        metafunc.parametrize("db", ["sqlite"] if independent else BACKENDS, indirect=True)
+        DB_BACKENDS_OF[metafunc.definition.nodeid] = ["sqlite"] if independent else BACKENDS
+        metafunc.parametrize("db", DB_BACKENDS_OF[metafunc.definition.nodeid], indirect=True)
     if "server_db" in metafunc.fixturenames:
         metafunc.parametrize("server_db", [b for b in BACKENDS if b != "sqlite"], indirect=True)
 
 
+def misplaced_independence(path: Path, fixturenames: Sequence[str]) -> str | None:
+    """Why a test at `path` using `fixturenames` may not be marked backend_independent (None: it
+    may): its subject is a backend, or it asks for a server database."""
+    servers = [name for name in _SERVER_FIXTURES if name in fixturenames]
+    if servers:
+        return f"it asks for {', '.join(servers)}"
+    if path.resolve().relative_to(REPO).as_posix().startswith(BACKEND_SUBJECTS):
+        return "its subject is a backend"
+    return None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Refuse a `backend_independent` mark on a test whose subject is a backend, or that asks for
-    a server database: server coverage is never dropped by a mark."""
+    """Refuse a `backend_independent` mark where `misplaced_independence` says so: server
+    coverage is never dropped by a mark."""
     wrong = []
     for item in items:
         if item.get_closest_marker("backend_independent") is None:
             continue
-        where = Path(str(item.path)).relative_to(REPO).as_posix()
-        servers = [name for name in _SERVER_FIXTURES if name in getattr(item, "fixturenames", ())]
-        if where.startswith(BACKEND_SUBJECTS) or servers:
-            wrong.append(f"{item.nodeid} ({', '.join(servers) or 'its subject is a backend'})")
+        why = misplaced_independence(Path(str(item.path)), getattr(item, "fixturenames", ()))
+        if why:
+            wrong.append(f"{item.nodeid} ({why})")
     if wrong:
         raise pytest.UsageError("marked backend_independent but it is not: " + "; ".join(wrong))
 
