@@ -96,6 +96,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     options = parser.parse_args()
 
+    load_before = os.getloadavg()[0]
     work = Path(tempfile.mkdtemp(prefix="bench-on-demand-"))
     env = {
         **{key: value for key, value in os.environ.items() if not key.startswith("PREFECT_API")},
@@ -122,8 +123,9 @@ def main() -> None:
         timed(["cleanup", "--dry-run", "--as", "alice"], served, work)  # warm the server's caches
         tracked = measure(options.runs, served, work, ids)
 
-    print(f"small SQLite database (200 baskets), {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, "
-          f"{options.runs} runs each; wall medians in s (CPU medians), ratio to baskets list")  # fmt: skip
+    print(f"small SQLite database (200 baskets), {os.cpu_count()} CPUs, load {load_before:.1f} at the start "
+          f"and {os.getloadavg()[0]:.1f} at the end, {options.runs} runs each; "
+          "wall medians in s (CPU medians), ratio to baskets list")  # fmt: skip
     print()
     print("| command | no server (direct) | server running (tracked) |")
     print("| --- | --- | --- |")

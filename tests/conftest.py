@@ -10,13 +10,14 @@ import contextlib
 import datetime as dt
 import io
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,75 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"{old} is now called {new}: set that instead")
 
 
+# Which backends a test runs on. A test whose subject does not depend on the database (command
+# line parsing and wording, settings, rendering, file writing, policy arithmetic, run forms,
+# alert formatting) is marked `backend_independent` and runs on SQLite alone; every other test
+# that asks for `db` runs on each backend under test. The mark is refused where the subject *is*
+# the database: these folders and files test the backends, the SQL paths, the audit chain,
+# deletion and restore, migrations, locks and the backends' reading of operators.
+BACKEND_SUBJECTS = (
+    "tests/backends/",
+    "tests/baskets/audit/",
+    "tests/baskets/deletion/",
+    "tests/baskets/test_db.py",
+    "tests/baskets/test_locks.py",
+    "tests/baskets/test_migrations.py",
+)
+_SERVER_FIXTURES = ("server_db", "postgresql_db")
+# Test (node id without parameters) -> the backends its `db` was parametrized with.
+DB_BACKENDS_OF: dict[str, list[str]] = {}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    independent = metafunc.definition.get_closest_marker("backend_independent") is not None
+    if "db" in metafunc.fixturenames:
+        DB_BACKENDS_OF[metafunc.definition.nodeid] = ["sqlite"] if independent else BACKENDS
+        metafunc.parametrize("db", DB_BACKENDS_OF[metafunc.definition.nodeid], indirect=True)
+    if "server_db" in metafunc.fixturenames:
+        metafunc.parametrize("server_db", [b for b in BACKENDS if b != "sqlite"], indirect=True)
+
+
+def misplaced_independence(path: Path, fixturenames: Sequence[str]) -> str | None:
+    """Why a test at `path` using `fixturenames` may not be marked backend_independent (None: it
+    may): its subject is a backend, or it asks for a server database."""
+    servers = [name for name in _SERVER_FIXTURES if name in fixturenames]
+    if servers:
+        return f"it asks for {', '.join(servers)}"
+    if path.resolve().relative_to(REPO).as_posix().startswith(BACKEND_SUBJECTS):
+        return "its subject is a backend"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse a `backend_independent` mark where `misplaced_independence` says so: server
+    coverage is never dropped by a mark."""
+    wrong = []
+    for item in items:
+        if item.get_closest_marker("backend_independent") is None:
+            continue
+        why = misplaced_independence(Path(str(item.path)), getattr(item, "fixturenames", ()))
+        if why:
+            wrong.append(f"{item.nodeid} ({why})")
+    if wrong:
+        raise pytest.UsageError("marked backend_independent but it is not: " + "; ".join(wrong))
+
+
+def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Item]) -> str:
+    """Say what ran where: the backends under test, and how many tests are backend-independent."""
+    independent = sum(1 for item in items if item.get_closest_marker("backend_independent"))
+    per_backend = dict.fromkeys(BACKENDS, 0)
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        for name in ("db", "server_db"):
+            if params.get(name) in per_backend:
+                per_backend[params[name]] += 1
+    counts = ", ".join(f"{backend} {count}" for backend, count in per_backend.items())
+    return (
+        f"backends under test: {', '.join(BACKENDS)} (tests of `db`/`server_db` per backend: {counts}); "
+        f"{independent} backend-independent tests run on SQLite only"
+    )
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     for server in _servers.values():
         if isinstance(server, _ServerDatabase):
@@ -139,11 +209,28 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 server.drop()
 
 
+_sqlite_template: list[Path] = []
+
+
+def _migrated_sqlite_file(path: Path) -> None:
+    """A migrated SQLite database at `path`: a copy of one migrated once per session (the
+    migrations are tested by themselves; running them again for every test cost ~0.1 s each)."""
+    if not _sqlite_template:
+        template = Path(tempfile.mkdtemp(prefix="baskets-template-")) / "template.db"
+        engine = make_engine(f"sqlite:///{template}")
+        upgrade_database(engine)
+        with engine.connect() as connection:  # everything into the main file, the WAL empty
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        engine.dispose()
+        _sqlite_template.append(template)
+    shutil.copyfile(_sqlite_template[0], path)
+
+
 def _make_database(backend: str, tmp_path: Path) -> Iterator[DatabaseUnderTest]:
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path / 'baskets.db'}"
+        _migrated_sqlite_file(tmp_path / "baskets.db")
         engine = make_engine(url)
-        upgrade_database(engine)
         yield DatabaseUnderTest("sqlite", url, engine, {"BASKETS_DATABASE_URL": url})
         engine.dispose()
         return
@@ -152,13 +239,14 @@ def _make_database(backend: str, tmp_path: Path) -> Iterator[DatabaseUnderTest]:
     yield DatabaseUnderTest(backend, server.url, server.engine, {"BASKETS_DATABASE_URL": server.url})
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DatabaseUnderTest]:
-    """A fresh, migrated database on each backend under test."""
+    """A fresh, migrated database on each backend under test; SQLite alone for a test marked
+    `backend_independent` (parametrized by `pytest_generate_tests`)."""
     yield from _make_database(request.param, tmp_path)
 
 
-@pytest.fixture(params=[b for b in BACKENDS if b != "sqlite"])
+@pytest.fixture
 def server_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DatabaseUnderTest]:
     """A fresh database on each server backend (PostgreSQL, MariaDB) under test."""
     yield from _make_database(request.param, tmp_path)

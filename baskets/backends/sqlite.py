@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -23,6 +24,12 @@ class SQLiteBackend(Backend):
     name: ClassVar[str] = "sqlite"
     session_locks: ClassVar[bool] = False
     default_driver: ClassVar[str] = "sqlite"
+    # A database up to this size (its file and WAL, in bytes) is exported in this process through
+    # SQLAlchemy: starting ADBC's child process (`arrow_reader`) costs ~0.6 s, and SQLAlchemy
+    # reads ~50,000 export rows a second against ADBC's several hundred thousand, so the child
+    # pays off from ~40,000 rows (~7 MB: 80,000 rows in 14.8 MB took 1.5 s in process, 1.1 s
+    # through the child). 4 MiB holds ~20,000 rows.
+    in_process_export_max_bytes: ClassVar[int] = 4 * 1024 * 1024
 
     def normalise_url(self, url: URL) -> URL:
         path = self.database_file(url)
@@ -92,8 +99,9 @@ class SQLiteBackend(Backend):
         self, engine: Engine, *, needs_engine_functions: bool = False
     ) -> tuple[str, ArrowReader] | None:
         # ADBC has its own copy of SQLite, without this engine's lower(); an in-memory
-        # database is only visible to its engine.
-        if needs_engine_functions or engine.url.database in (None, "", ":memory:"):
+        # database is only visible to its engine; a small one is read faster in this process.
+        path = self.database_file(engine.url)
+        if needs_engine_functions or path is None or _stored_bytes(path) <= self.in_process_export_max_bytes:
             return None
         from baskets.backends.transports import adbc_sqlite_batches
 
@@ -107,6 +115,15 @@ class SQLiteBackend(Backend):
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         for batch in table.to_batches(max_chunksize=200_000):
             cursor.executemany(sql, _sqlite_rows(pa.Table.from_batches([batch])))
+
+
+def _stored_bytes(path: Path) -> int:
+    """The size of an SQLite database: its file and its write-ahead log (0 for what is missing)."""
+    total = 0
+    for part in (path, path.with_name(path.name + "-wal")):
+        with contextlib.suppress(OSError):
+            total += part.stat().st_size
+    return total
 
 
 def _sqlite_rows(table: pa.Table) -> list[tuple[Any, ...]]:

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine, Select, String, cast, func, select
 
 from baskets.backends import Backend, backend_for
 from baskets.backends.base import ArrowReader
+from baskets.export.columns import arrow_column
 from baskets.filters import BasketFilter
 from baskets.models import Account, Basket, BasketLine, ShopAccount
 from baskets.queries import joined_baskets
@@ -106,14 +107,15 @@ def conform_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
 
 
 def _sqlalchemy_batches(engine: Engine, basket_filter: BasketFilter) -> Iterator[pa.RecordBatch]:
-    """Rows through SQLAlchemy with a server-side cursor (MariaDB, and SQLite text filters)."""
+    """Rows through SQLAlchemy with a server-side cursor (MariaDB without ConnectorX, SQLite text
+    filters and small SQLite databases)."""
     with engine.connect() as connection:
         query = export_query(basket_filter)
         result = connection.execution_options(yield_per=PYTHON_BATCH_ROWS).execute(query)
         for rows in result.partitions():
             columns = list(zip(*rows, strict=True))
             arrays = [
-                pa.array(values, type=target.type)
+                arrow_column(values, target.type)
                 for values, target in zip(columns, EXPORT_SCHEMA, strict=True)
             ]
             yield pa.RecordBatch.from_arrays(arrays, schema=EXPORT_SCHEMA)

@@ -111,6 +111,7 @@ def test_seed_refuses_a_database_with_baskets_unless_replace(db: DatabaseUnderTe
     assert db.scalar("select count(*) from baskets") == 50
 
 
+@pytest.mark.backend_independent
 def test_seed_command_reports_counts_as_json(cli, db: DatabaseUnderTest) -> None:
     result = cli(
         "seed", "--baskets", "120", "--seed", "9", "--now", "2026-11-01T12:00:00Z", "--json", env=db.env
@@ -122,6 +123,7 @@ def test_seed_command_reports_counts_as_json(cli, db: DatabaseUnderTest) -> None
     assert report["now"] == "2026-11-01T12:00:00+00:00"
 
 
+@pytest.mark.backend_independent
 def test_seed_command_refuses_bad_now(cli, db: DatabaseUnderTest) -> None:
     result = cli("seed", "--baskets", "10", "--now", "next tuesday", env=db.env)
     assert result.exit_code == 2
@@ -154,6 +156,7 @@ def _basket_ids(database: DatabaseUnderTest) -> set[str]:
         ("alice\x00", BadInput, 2),  # no operator's name holds a control character: bad input
     ],
 )
+@pytest.mark.backend_independent
 def test_replace_on_a_database_with_operators_is_refused_unless_an_administrator_runs_it(
     db: DatabaseUnderTest, operator: str | None, refusal: type[BasketsError], code: int
 ) -> None:
@@ -219,6 +222,7 @@ def test_replace_that_fails_while_loading_leaves_baskets_and_audit_log_as_they_w
     assert _audit_rows(db) == []
 
 
+@pytest.mark.backend_independent
 def test_seed_replace_command_needs_an_administrator_on_a_database_in_use(cli, db: DatabaseUnderTest) -> None:
     seed_database(db.engine, 30, 1, NOW)
     add_operators(db)

@@ -110,6 +110,7 @@ def test_dry_run_reports_per_type_exactly_what_the_real_run_deletes(
     assert again.json()["would_delete_total"] == 0
 
 
+@pytest.mark.backend_independent
 def test_dry_run_prints_empty_baskets_on_their_own_line(
     cli, store: DatabaseUnderTest, prefect_harness: None
 ) -> None:
@@ -196,6 +197,7 @@ def test_run_in_many_batches_leaves_one_chain_head_a_verified_chain_and_its_coun
         (("--now", "last tuesday"), 2, "--now: 'last tuesday' is not an ISO date or datetime"),
     ],
 )
+@pytest.mark.backend_independent
 def test_refused_runs_change_nothing_and_say_why_in_one_line(
     cli, store: DatabaseUnderTest, prefect_harness: None, args: tuple[str, ...], code: int, says: str
 ) -> None:
@@ -207,6 +209,7 @@ def test_refused_runs_change_nothing_and_say_why_in_one_line(
     assert basket_ids(store) == before and audit_rows(store) == []
 
 
+@pytest.mark.backend_independent
 def test_order_processor_cannot_force(cli, store: DatabaseUnderTest, prefect_harness: None) -> None:
     result = cli("cleanup", *AT_NOW, "--force", "--as", "bob", env=store.env)
     assert result.exit_code == 3 and audit_rows(store) == []
@@ -219,6 +222,7 @@ def test_order_processor_cannot_force(cli, store: DatabaseUnderTest, prefect_har
         ("[retention]\nempty_basket_days = 0\n", "retention.empty_basket_days: 0 is below 1"),
     ],
 )
+@pytest.mark.backend_independent
 def test_retention_days_below_one_are_refused(
     cli, store: DatabaseUnderTest, prefect_harness: None, tmp_path: Path, settings_file: str, says: str
 ) -> None:
@@ -244,6 +248,7 @@ def test_retention_days_below_one_are_refused(
         ("[retention.days]\nAnonymous = 365\nanonymous = 30\n", "are the same setting differing in case"),
     ],
 )
+@pytest.mark.backend_independent
 def test_strict_settings_file_mistake_exits_2_and_deletes_nothing(
     cli, store: DatabaseUnderTest, prefect_harness: None, tmp_path: Path, settings_file: str, says: str
 ) -> None:
@@ -258,6 +263,7 @@ def test_strict_settings_file_mistake_exits_2_and_deletes_nothing(
     assert basket_ids(store) == before and audit_rows(store) == [] and cleanup_runs(store) == []
 
 
+@pytest.mark.backend_independent
 def test_unknown_baskets_variable_exits_2_and_deletes_nothing(
     cli, store: DatabaseUnderTest, prefect_harness: None
 ) -> None:
@@ -272,6 +278,7 @@ def test_unknown_baskets_variable_exits_2_and_deletes_nothing(
 
 @pytest.mark.parametrize("dry_run", [False, True])
 @pytest.mark.parametrize("where", ["a file", "under a file"])
+@pytest.mark.backend_independent
 def test_export_dir_that_cannot_be_written_is_refused_before_any_basket_is_deleted(
     cli, store: DatabaseUnderTest, prefect_harness: None, tmp_path: Path, where: str, dry_run: bool
 ) -> None:
@@ -318,6 +325,7 @@ def test_run_while_another_holds_the_lock_exits_7_at_once(
     assert (run["status"], run["detail"]["exit_code"]) == ("failed", 7)
 
 
+@pytest.mark.backend_independent
 def test_run_publishes_a_report_per_type_and_a_finished_progress_artifact(
     cli, store: DatabaseUnderTest, prefect_harness: None
 ) -> None:
@@ -441,6 +449,7 @@ def _audit_count(db: DatabaseUnderTest) -> int:
     return int(db.scalar("select count(*) from basket_audit") or 0)
 
 
+@pytest.mark.backend_independent
 def test_summary_and_run_record_say_how_long_each_step_took(
     cli, store: DatabaseUnderTest, prefect_harness: None
 ) -> None:
@@ -460,6 +469,7 @@ def test_summary_and_run_record_say_how_long_each_step_took(
     assert re.search(r"took planning \d+\.\d s, deleting \d+\.\d s, snapshot \d+\.\d s", again.stdout)
 
 
+@pytest.mark.backend_independent
 def test_batches_run_with_old_objects_frozen_and_the_collector_is_restored_after(
     cli, store: DatabaseUnderTest, prefect_harness: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:

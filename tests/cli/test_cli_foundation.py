@@ -53,6 +53,7 @@ def test_list_filters_by_basket_id_in_any_spelling(cli, store: DatabaseUnderTest
         assert [row["basket_id"] for row in result.json()["baskets"]] == [basket_id]
 
 
+@pytest.mark.backend_independent
 def test_list_operator_comes_from_the_environment_too(cli, store: DatabaseUnderTest) -> None:
     result = cli("list", "--limit", "1", "--json", env={**store.env, "BASKETS_OPERATOR": "bob"})
     assert result.exit_code == 0
@@ -100,6 +101,7 @@ def test_bad_filter_exits_2_with_one_line_before_any_query(
         (None, 3, "error: --as: list baskets needs an operator (type your operator name)"),
     ],
 )
+@pytest.mark.backend_independent
 def test_list_refuses_operators_without_the_right(cli, store, operator, code, message) -> None:
     args = ["list"] + (["--as", operator] if operator else [])
     result = cli(*args, env=store.env)
@@ -146,6 +148,7 @@ def test_first_operator_needs_no_actor_and_later_ones_need_an_administrator(
     ]
 
 
+@pytest.mark.backend_independent
 def test_list_as_a_separate_process_prints_a_table(store: DatabaseUnderTest, tmp_path: Path) -> None:
     process = run_baskets_process("list", "--as", "bob", "--limit", "3", env=store.env, cwd=tmp_path)
     assert process.returncode == 0, process.stderr
@@ -154,6 +157,7 @@ def test_list_as_a_separate_process_prints_a_table(store: DatabaseUnderTest, tmp
     assert process.stderr == ""
 
 
+@pytest.mark.backend_independent
 def test_unexpected_failure_is_one_line_with_exit_1(cli, store: DatabaseUnderTest, monkeypatch) -> None:
     from cli import listing
 
@@ -284,6 +288,7 @@ def test_init_creates_a_missing_parent_folder(cli, tmp_path: Path) -> None:
         ),
     ],
 )
+@pytest.mark.backend_independent
 def test_a_failing_json_command_still_prints_one_json_object(cli, store, args, code, error) -> None:
     result = cli(*args, "--json", env=store.env)
     assert result.exit_code == code
@@ -293,6 +298,7 @@ def test_a_failing_json_command_still_prints_one_json_object(cli, store, args, c
     assert result.stderr.strip() == f"error: {result.json()['error']}"
 
 
+@pytest.mark.backend_independent
 def test_without_json_a_failure_prints_nothing_on_stdout(cli, store: DatabaseUnderTest) -> None:
     result = cli("list", "--as", "carol", env=store.env)
     assert (result.exit_code, result.stdout) == (3, "")
@@ -383,6 +389,7 @@ def test_operators_set_role_changes_what_the_operator_may_do(cli, admins) -> Non
         ),
     ],
 )
+@pytest.mark.backend_independent
 def test_operators_remove_and_set_role_refuse_in_one_line_changing_nothing(
     cli, admins, args, code, error
 ) -> None:

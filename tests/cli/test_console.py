@@ -37,6 +37,7 @@ def test_progress_bar_of_work_that_reports_nothing_never_appears() -> None:
     assert bar.tasks == []
 
 
+@pytest.mark.backend_independent
 def test_cleanup_bar_ends_on_the_number_of_baskets_deleted(
     cli, db: DatabaseUnderTest, prefect_harness: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -58,6 +59,7 @@ def test_cleanup_bar_ends_on_the_number_of_baskets_deleted(
     assert (task.completed, task.total) == (deleted, deleted)
 
 
+@pytest.mark.backend_independent
 def test_filtered_delete_bar_appears_with_the_first_batch_and_ends_on_the_number_deleted(
     cli, db: DatabaseUnderTest, monkeypatch: pytest.MonkeyPatch
 ) -> None:

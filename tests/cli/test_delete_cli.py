@@ -136,6 +136,7 @@ def test_delete_with_an_unknown_id_deletes_nothing_and_names_it(cli, store: Data
         ),
     ],
 )
+@pytest.mark.backend_independent
 def test_bad_input_is_refused_in_one_line_with_exit_2(
     cli, store: DatabaseUnderTest, args: list[str], line: str
 ) -> None:
@@ -172,6 +173,7 @@ def test_filtered_delete_shows_the_count_and_deletes_only_with_yes(
     assert _count(store, BasketAudit) == matched
 
 
+@pytest.mark.backend_independent
 def test_delete_all_needs_all_and_yes(cli, store: DatabaseUnderTest, prefect_harness: None) -> None:
     total = _count(store, Basket)
     shown = cli("delete", "--all", "--as", "alice", env=store.env)
@@ -429,6 +431,7 @@ def test_a_run_form_filter_with_a_hostile_value_fails_the_run_and_deletes_nothin
     assert (_count(store, Basket), _count(store, BasketAudit)) == (baskets, 0)
 
 
+@pytest.mark.backend_independent
 def test_delete_preview_of_one_basket_says_one_basket_matches(cli, store: DatabaseUnderTest) -> None:
     (basket_id,) = _ids(store, 1)
     shown = cli("delete", "--basket-id", basket_id, "--as", "alice", env=store.env)

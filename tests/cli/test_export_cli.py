@@ -79,6 +79,7 @@ def test_export_writes_both_files_and_reports_counts_and_hashes(
     assert any(Path(files["csv"]["path"]).as_uri() in link for link in links)
 
 
+@pytest.mark.backend_independent
 def test_export_goes_to_the_export_dir_by_default(
     prefect_harness, cli, store: DatabaseUnderTest, tmp_path: Path
 ) -> None:
@@ -92,6 +93,7 @@ def test_export_goes_to_the_export_dir_by_default(
     assert (result.json()["baskets"], result.json()["lines"]) == _count(store)
 
 
+@pytest.mark.backend_independent
 def test_export_prints_where_it_wrote_without_json(
     prefect_harness, cli, store: DatabaseUnderTest, tmp_path: Path
 ) -> None:
@@ -103,6 +105,7 @@ def test_export_prints_where_it_wrote_without_json(
 
 
 @pytest.mark.parametrize("operator", ["nobody", "carol"])
+@pytest.mark.backend_independent
 def test_export_refuses_unknown_operator_or_role_without_the_right(
     cli, store: DatabaseUnderTest, tmp_path: Path, operator: str
 ) -> None:
@@ -113,6 +116,7 @@ def test_export_refuses_unknown_operator_or_role_without_the_right(
     assert list(tmp_path.glob("x*")) == []
 
 
+@pytest.mark.backend_independent
 def test_flow_refuses_an_operator_without_the_right(
     prefect_harness, store: DatabaseUnderTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -136,6 +140,7 @@ def test_flow_refuses_an_operator_without_the_right(
         (["--modified-after", "last week"], "error: --modified-after: 'last week' is not an ISO date"),
     ],
 )
+@pytest.mark.backend_independent
 def test_bad_input_is_refused_in_one_line(cli, store: DatabaseUnderTest, args, message) -> None:
     result = cli("export", *args, "--as", "alice", env=store.env)
     assert result.exit_code == 2
@@ -143,6 +148,7 @@ def test_bad_input_is_refused_in_one_line(cli, store: DatabaseUnderTest, args, m
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.backend_independent
 def test_export_dir_that_is_a_file_is_refused_naming_the_setting(
     cli, store: DatabaseUnderTest, prefect_harness, tmp_path: Path
 ) -> None:
@@ -264,6 +270,7 @@ def test_export_never_writes_over_the_sqlite_database_or_its_files(
 
 
 @pytest.mark.parametrize("overwrite", [[], ["--overwrite"]])
+@pytest.mark.backend_independent
 def test_export_never_replaces_a_file_it_did_not_write(
     cli, store: DatabaseUnderTest, tmp_path: Path, overwrite: list[str]
 ) -> None:
@@ -284,6 +291,7 @@ def test_export_never_replaces_a_file_it_did_not_write(
         ("out\n.csv", "--output: '{tmp}/out\\n.csv' has a control character in it"),
     ],
 )
+@pytest.mark.backend_independent
 def test_export_refuses_a_missing_folder_or_control_characters(
     cli, store: DatabaseUnderTest, tmp_path: Path, output: str, start: str
 ) -> None:
@@ -292,6 +300,7 @@ def test_export_refuses_a_missing_folder_or_control_characters(
     assert not (tmp_path / "missing").exists() and not list(tmp_path.glob("out*"))
 
 
+@pytest.mark.backend_independent
 def test_export_replaces_its_own_earlier_export_only_with_overwrite_and_keeps_files_private(
     prefect_harness, cli, store: DatabaseUnderTest, tmp_path: Path
 ) -> None:
@@ -314,6 +323,7 @@ def test_export_replaces_its_own_earlier_export_only_with_overwrite_and_keeps_fi
     assert [stat.S_IMODE(path.stat().st_mode) for path in files] == [0o640, 0o640]
 
 
+@pytest.mark.backend_independent
 def test_export_under_the_export_dir_is_private_by_default(
     prefect_harness, cli, store: DatabaseUnderTest, tmp_path: Path
 ) -> None:

@@ -198,6 +198,7 @@ GUID = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
         (["--shop-account-id", GUID, "--as", ""], 2, "error: --as: empty operator name"),
     ],
 )
+@pytest.mark.backend_independent
 def test_hostile_input_is_refused_in_one_line_and_changes_nothing(
     cli, store: DatabaseUnderTest, tmp_path: Path, args: list[str], code: int, start: str
 ) -> None:
@@ -246,6 +247,7 @@ def test_restore_of_an_erased_basket_is_refused_saying_when_and_why(cli, store: 
         ({"operator": "bob", "account_id": "C1"}, "operator: "),
     ],
 )
+@pytest.mark.backend_independent
 def test_a_run_form_with_bad_fields_fails_the_run_naming_the_field_and_changes_nothing(
     store: DatabaseUnderTest,
     prefect_harness: None,

@@ -55,6 +55,7 @@ def test_flow_writes_the_report_and_records_a_markdown_artifact(
     assert "**Deleted:** 11 baskets with 23 lines" in str(ours[0].data)
 
 
+@pytest.mark.backend_independent
 def test_flow_refuses_an_operator_without_the_right(
     audited: DatabaseUnderTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -158,6 +159,7 @@ def test_command_refuses_bad_input_in_one_line(
 
 
 @pytest.mark.parametrize("name", ["carol", "nobody", "retention-policy"])
+@pytest.mark.backend_independent
 def test_command_refuses_who_may_not_read_the_audit(
     sqlite_db: DatabaseUnderTest, cli, tmp_path: Path, name: str
 ) -> None:
@@ -211,6 +213,7 @@ def test_command_never_writes_over_the_database_or_a_file_it_did_not_write(
 
 
 @pytest.mark.parametrize("report_format", ["html", "csv", "parquet"])
+@pytest.mark.backend_independent
 def test_command_replaces_its_own_report_only_with_overwrite_and_keeps_it_private(
     audited: DatabaseUnderTest, cli, tmp_path: Path, report_format: str
 ) -> None:

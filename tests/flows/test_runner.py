@@ -58,6 +58,7 @@ def _first_id(database: DatabaseUnderTest) -> str:
         return str(connection.scalar(select(Basket.id).order_by(Basket.id).limit(1)))
 
 
+@pytest.mark.backend_independent
 def test_flow_commands_without_prefect_api_start_no_server_and_load_no_prefect(
     store: DatabaseUnderTest, tmp_path: Path
 ) -> None:
@@ -76,6 +77,8 @@ def test_flow_commands_without_prefect_api_start_no_server_and_load_no_prefect(
         assert done.returncode == 0, (args, done.stderr)
         *output, modules = done.stdout.strip().splitlines()
         assert "prefect" not in json.loads(modules), args
+        if args[0] in ("delete", "restore", "export"):  # only the report and the cleanup use pandas
+            assert "pandas" not in json.loads(modules), args
         summary = json.loads(output[-1])
         assert summary["tracked"] is False and summary.get("flow_run_id") is None, args
     # A temporary Prefect server would have created its database under PREFECT_HOME.
@@ -118,6 +121,7 @@ def test_commands_that_run_no_flow_load_no_prefect_pandas_or_pyarrow(
         (["cleanup", "--dry-run", "--as", "nobody"], 3),
     ],
 )
+@pytest.mark.backend_independent
 def test_refusals_come_before_any_flow_in_direct_mode_and_load_no_prefect(
     store: DatabaseUnderTest, tmp_path: Path, args: list[str], code: int
 ) -> None:
@@ -223,3 +227,18 @@ def test_a_result_model_gives_the_text_and_the_json_from_the_same_fields(
         operator="bob", flow_run_id=None,
     )  # fmt: skip
     assert report.model_dump(mode="json")["until"] == "2026-10-08T00:00:00+00:00"
+
+
+@pytest.mark.parametrize("heartbeats", [False, True])
+def test_a_tracked_command_run_has_heartbeats_only_when_asked_and_the_settings_come_back_after(
+    heartbeats: bool,
+) -> None:
+    from prefect.settings import PREFECT_API_URL, get_current_settings
+
+    before = get_current_settings()
+    with runner.running_flow(heartbeats=heartbeats):
+        inside = get_current_settings()
+        assert inside.flows.heartbeat_frequency == (before.flows.heartbeat_frequency if heartbeats else None)
+        assert PREFECT_API_URL.value() == before.api.url  # every other setting as it was
+        assert inside.logging.level == before.logging.level
+    assert get_current_settings() is before and before.flows.heartbeat_frequency == 180

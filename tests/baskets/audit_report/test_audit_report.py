@@ -256,6 +256,7 @@ def test_report_names_the_first_tampered_row(audited: DatabaseUnderTest) -> None
 # --- who may read it --------------------------------------------------------------------------------
 
 
+@pytest.mark.backend_independent
 def test_administrators_and_order_processors_may_read_the_audit(audited: DatabaseUnderTest) -> None:
     with audited.engine.connect() as connection:
         assert authorize_report_reader(connection, "alice").role == "system_administrator"
@@ -274,6 +275,7 @@ def test_a_person_may_not_pass_the_built_in_actor() -> None:
 # --- the files --------------------------------------------------------------------------------------
 
 
+@pytest.mark.backend_independent
 def test_html_report_is_self_contained_with_both_charts(audited: DatabaseUnderTest, tmp_path: Path) -> None:
     report = read_audit_report(audited.engine, WINDOW, NOW, "alice")
     path = write_audit_report(report, "html", tmp_path / "report.html")
@@ -293,6 +295,7 @@ def test_html_report_is_self_contained_with_both_charts(audited: DatabaseUnderTe
     assert 'id="chain-status" class="chain-note chain-intact"' in page
 
 
+@pytest.mark.backend_independent
 def test_html_report_escapes_names_from_the_database(db: DatabaseUnderTest, tmp_path: Path) -> None:
     write_events(db, [audit_event(WINDOW.since, actor='<script>alert("x")</script>', reason="manual")])
     page = render_html(read_audit_report(db.engine, WINDOW, NOW, "alice"))
@@ -300,6 +303,7 @@ def test_html_report_escapes_names_from_the_database(db: DatabaseUnderTest, tmp_
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
 
 
+@pytest.mark.backend_independent
 def test_csv_report_has_one_row_per_day_reason_type_and_actor(
     audited: DatabaseUnderTest, tmp_path: Path
 ) -> None:
@@ -313,6 +317,7 @@ def test_csv_report_has_one_row_per_day_reason_type_and_actor(
     assert [p.name for p in path.parent.iterdir()] == ["report.csv"]  # no temporary file left
 
 
+@pytest.mark.backend_independent
 def test_parquet_report_is_typed(audited: DatabaseUnderTest, tmp_path: Path) -> None:
     report = read_audit_report(audited.engine, WINDOW, NOW, "alice")
     table = pq.read_table(write_audit_report(report, "parquet", tmp_path / "report.parquet"))
@@ -323,6 +328,7 @@ def test_parquet_report_is_typed(audited: DatabaseUnderTest, tmp_path: Path) -> 
     assert dt.date(2026, 10, 1) in table.column("day").to_pylist()
 
 
+@pytest.mark.backend_independent
 def test_unwritable_output_folder_is_refused(audited: DatabaseUnderTest, tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
@@ -333,6 +339,7 @@ def test_unwritable_output_folder_is_refused(audited: DatabaseUnderTest, tmp_pat
         write_audit_report(report, "csv", blocker / "report.csv")
 
 
+@pytest.mark.backend_independent
 def test_markdown_summary_names_window_totals_and_file(audited: DatabaseUnderTest) -> None:
     report = read_audit_report(audited.engine, WINDOW, NOW, "alice")
     summary = render_markdown(report, Path("/srv/report.html"))

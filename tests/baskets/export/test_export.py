@@ -18,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import insert, text
 
+from baskets.backends.sqlite import SQLiteBackend
 from baskets.errors import BadInput
 from baskets.export import (
     CSV_HEADER,
@@ -208,13 +209,40 @@ def test_rows_come_grouped_by_basket_and_empty_baskets_give_one_row(
     )
 
 
-def test_every_transport_gives_the_same_rows(store: DatabaseUnderTest) -> None:
+def test_every_transport_gives_the_same_rows(
+    store: DatabaseUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(SQLiteBackend, "in_process_export_max_bytes", 0)  # ADBC's child, however small
     for basket_filter in (BasketFilter(), BasketFilter(account_type="customer", created_after="2025-06-01")):
         fast = pa.Table.from_batches(list(fetch_export_batches(store.engine, basket_filter)), EXPORT_SCHEMA)
         plain = pa.Table.from_batches(list(_sqlalchemy_batches(store.engine, basket_filter)), EXPORT_SCHEMA)
         assert fast.equals(plain)
     expected = {"sqlite": "adbc-sqlite", "postgresql": "adbc-postgresql", "mariadb": "connectorx-mysql"}
     assert export_transport(store.engine, BasketFilter()) == expected[store.backend]
+
+
+@pytest.mark.parametrize("wal_bytes", [0, 4096])
+def test_a_small_sqlite_database_is_read_in_process_and_a_larger_one_through_adbcs_child(
+    sqlite_db: DatabaseUnderTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wal_bytes: int
+) -> None:
+    seed(sqlite_db, 50, 3)
+    sqlite_db.engine.dispose()  # the WAL checkpointed into the file
+    path = Path(sqlite_db.engine.url.database or "")
+    wal = path.with_name(path.name + "-wal")
+    wal.unlink(missing_ok=True)
+    if wal_bytes:  # a WAL (never opened here) counts towards the size
+        wal.write_bytes(b"\0" * wal_bytes)
+    stored = path.stat().st_size + wal_bytes  # the file and its WAL count
+    monkeypatch.setattr(SQLiteBackend, "in_process_export_max_bytes", stored)
+    assert export_transport(sqlite_db.engine, BasketFilter()) == "sqlalchemy"
+    wal.unlink(missing_ok=True)
+    in_process = export_baskets(sqlite_db.engine, BasketFilter(), {"csv": tmp_path / "small.csv"})
+    monkeypatch.setattr(SQLiteBackend, "in_process_export_max_bytes", path.stat().st_size - 1)
+    assert export_transport(sqlite_db.engine, BasketFilter()) == "adbc-sqlite"
+    child = export_baskets(sqlite_db.engine, BasketFilter(), {"csv": tmp_path / "large.csv"})
+    assert (in_process.transport, child.transport) == ("sqlalchemy", "adbc-sqlite")
+    assert (tmp_path / "small.csv").read_bytes() == (tmp_path / "large.csv").read_bytes()
+    assert in_process.lines == child.lines > 0
 
 
 def test_sqlite_text_filter_folds_unicode_case(sqlite_db: DatabaseUnderTest, tmp_path: Path) -> None:
@@ -265,6 +293,7 @@ def _insert_basket(
     return basket_id
 
 
+@pytest.mark.backend_independent
 def test_every_formula_trigger_is_neutralised_and_numbers_are_not(
     db: DatabaseUnderTest, tmp_path: Path
 ) -> None:
@@ -303,6 +332,7 @@ def test_every_formula_trigger_is_neutralised_and_numbers_are_not(
     assert result.lines == 2 * len(FORMULA_TRIGGERS) + 1
 
 
+@pytest.mark.backend_independent
 def test_csv_parses_back_with_pandas_to_the_same_values(store: DatabaseUnderTest, tmp_path: Path) -> None:
     _, paths = _export(store, BasketFilter(), tmp_path)
     header, rows = _csv_rows(paths["csv"])
@@ -319,6 +349,7 @@ def test_csv_parses_back_with_pandas_to_the_same_values(store: DatabaseUnderTest
     assert str(parquet["basket_created_at"].dtype) == "datetime64[us, UTC]"
 
 
+@pytest.mark.backend_independent
 def test_result_names_each_file_with_its_sha256(store: DatabaseUnderTest, tmp_path: Path) -> None:
     result, paths = _export(store, BasketFilter(account_type="contact"), tmp_path)
     assert {file.format: file.path for file in result.files} == paths
@@ -328,6 +359,7 @@ def test_result_names_each_file_with_its_sha256(store: DatabaseUnderTest, tmp_pa
     assert sorted(p.name for p in (tmp_path / "exports").iterdir()) == ["out.csv", "out.parquet"]
 
 
+@pytest.mark.backend_independent
 def test_progress_gets_the_running_row_count_and_its_total_is_known_up_front(
     store: DatabaseUnderTest, tmp_path: Path
 ) -> None:
@@ -339,6 +371,7 @@ def test_progress_gets_the_running_row_count_and_its_total_is_known_up_front(
         assert count_export_rows(connection, BasketFilter(account_type="contact")) < result.rows
 
 
+@pytest.mark.backend_independent
 def test_a_filter_matching_nothing_writes_a_header_only_csv(store: DatabaseUnderTest, tmp_path: Path) -> None:
     result, paths = _export(store, BasketFilter(shop_account_name="no such name anywhere"), tmp_path)
     assert (result.baskets, result.lines, result.rows) == (0, 0, 0)
@@ -423,11 +456,12 @@ def test_format_quantity_drops_trailing_zeros_only(value: Decimal) -> None:
 
 
 def test_sqlite_fast_path_leaves_this_process_connections_and_the_file_intact(
-    sqlite_db: DatabaseUnderTest, tmp_path: Path
+    sqlite_db: DatabaseUnderTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # ADBC links its own SQLite; in the same process it would drop Python's file locks and
     # delete the WAL under it on close ("disk I/O error" on the next connection).
     seed(sqlite_db, 200, 3)
+    monkeypatch.setattr(SQLiteBackend, "in_process_export_max_bytes", 0)  # ADBC's child, however small
     assert export_transport(sqlite_db.engine, BasketFilter()) == "adbc-sqlite"
     for round_ in range(3):
         result = export_baskets(sqlite_db.engine, BasketFilter(), {"csv": tmp_path / f"run{round_}.csv"})
