@@ -36,7 +36,15 @@ MAX_SEED_BASKETS = 50_000_000
 def init(database_url: DatabaseUrl = None, json_output: JsonOutput = False) -> None:
     """Create the tables of a new database, or upgrade an existing one (safe to run again)."""
     runtime = open_runtime(database_url, check_schema_version=False, creates_database=True)
-    before, after = upgrade_database(runtime.engine)
+    from baskets.schema import mapped_schema
+
+    schema = mapped_schema(runtime.engine)
+    if schema is None:
+        before, after = upgrade_database(runtime.engine)
+    else:  # the shop's own tables: only the suite's bookkeeping is created (baskets.schema)
+        from baskets.schema.bookkeeping import init_bookkeeping
+
+        before, after = init_bookkeeping(runtime.engine, schema)
     url = display_url(runtime.engine.url)
     if json_output:
         emit_json({"database_url": url, "revision_before": before, "revision": after})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tomllib
+import warnings
 import zoneinfo
 from collections.abc import Mapping
 from importlib.resources.abc import Traversable
@@ -283,6 +284,12 @@ def _parse_file_mode(value: object) -> int:
 FileMode = Annotated[int, BeforeValidator(_parse_file_mode)]
 
 
+# --- schema mapping (issue 23): the field is named `schema` as the setting is (BASKETS_SCHEMA);
+# pydantic warns that it shadows BaseModel's deprecated `schema()` classmethod, which nothing uses.
+warnings.filterwarnings("ignore", message='Field name "schema" in "Settings" shadows', category=UserWarning)
+# --- end schema mapping
+
+
 class Settings(BaseSettings):
     """Everything the suite reads from its environment."""
 
@@ -305,6 +312,10 @@ class Settings(BaseSettings):
     cleanup: CleanupSettings = Field(default_factory=CleanupSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    # --- schema mapping (issue 23): where the shop keeps its baskets: `builtin` (the suite's own
+    # tables), a preset (magento2, saleor) or the path of a mapping file; checked by baskets.schema.
+    schema: str = "builtin"  # type: ignore[assignment]
+    # --- end schema mapping
 
     @field_validator("database_url")
     @classmethod

@@ -1,0 +1,118 @@
+"""Every command on a mapped schema: a small shop of its own on SQLite (the default suite)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+
+from baskets.db import make_engine
+from tests.baskets.schema.shop import build_shop, cart, cart_item, cart_note, cart_note_tag, metadata
+
+
+@pytest.fixture
+def shop(tmp_path: Path, cli) -> tuple[Engine, dict[str, str]]:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    engine = make_engine(url)
+    mapping = build_shop(engine, tmp_path)
+    env = {"BASKETS_DATABASE_URL": url, "BASKETS_SCHEMA": str(mapping)}
+    result = cli("init", env=env)
+    assert result.exit_code == 0, result.stderr
+    from baskets.roles import add_operator
+
+    with engine.begin() as connection:
+        add_operator(connection, "alice", "system_administrator", None)
+    yield engine, env
+    engine.dispose()
+
+
+def _rows(engine: Engine) -> dict[str, list[tuple]]:
+    with engine.connect() as connection:
+        return {
+            table.name: [tuple(row) for row in connection.execute(select(table).order_by(*table.primary_key))]
+            for table in metadata.sorted_tables
+        }
+
+
+def test_init_creates_only_the_suites_tables_and_leaves_the_shops_alone(shop, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    engine, _ = shop
+    from sqlalchemy import inspect
+
+    names = set(inspect(engine).get_table_names())
+    assert "baskets" not in names and "basket_lines" not in names
+    assert {"basket_audit", "audit_chain_head", "operators", "cleanup_runs", "cart", "cart_item"} <= names
+
+
+def test_list_shows_the_mapped_fields_and_filters_by_integer_id(cli, shop) -> None:  # type: ignore[no-untyped-def]
+    _, env = shop
+    result = cli("list", "--json", "--as", "alice", env=env)
+    assert result.exit_code == 0, result.stderr
+    rows = {row["basket_id"]: row for row in result.json()["baskets"]}
+    assert set(rows) == {"10", "11", "12", "13", "14"}
+    assert rows["10"]["shop_account_name"] == "Ada Lovelace"
+    assert rows["10"]["account_name"] == "Analytical Ltd"
+    assert rows["10"]["line_count"] == 2
+    assert rows["11"]["account_type"] == "Anonymous"
+    assert rows["12"]["shop_account_name"] == "Édith"
+    one = cli("list", "--json", "--as", "alice", "--basket-id", "11", env=env)
+    assert [row["basket_id"] for row in one.json()["baskets"]] == ["11"]
+    bad = cli("list", "--as", "alice", "--basket-id", "abc", env=env)
+    assert bad.exit_code == 2
+    assert "--basket-id" in bad.stderr and "whole number" in bad.stderr
+    anonymous = cli("list", "--json", "--as", "alice", "--account-type", "anonymous", env=env)
+    assert sorted(row["basket_id"] for row in anonymous.json()["baskets"]) == ["11", "13", "14"]
+
+
+def test_export_writes_the_eleven_columns(cli, shop, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _, env = shop
+    target = tmp_path / "out.csv"
+    result = cli("export", "--as", "alice", "--output", str(target), env=env)
+    assert result.exit_code == 0, result.stderr
+    with target.open(encoding="utf-8-sig", newline="") as stream:
+        rows = list(csv.reader(stream))
+    assert len(rows[0]) == 11
+    body = rows[1:]
+    assert len(body) == 6  # five lines, one basket without lines
+    assert any("SKU-1" in row and "Ada Lovelace" in row for row in body)
+
+
+def test_delete_audit_restore_puts_every_row_back(cli, shop, prefect_harness: None) -> None:  # type: ignore[no-untyped-def]
+    engine, env = shop
+    before = _rows(engine)
+    deleted = cli("delete", "10", "--as", "alice", "--json", env=env)
+    assert deleted.exit_code == 0, deleted.stderr
+    after = _rows(engine)
+    assert [row[0] for row in after["cart"]] == [11, 12, 13, 14]
+    assert [row[0] for row in after["cart_item"]] == [102, 103, 104]
+    assert after["cart_note"] == [(1001, 11, "call first")] and after["cart_note_tag"] == []
+    verify = cli("audit", "verify", "--json", "--as", "alice", env=env)
+    assert verify.exit_code == 0, verify.stdout + verify.stderr
+    restored = cli("restore", "10", "--as", "alice", "--json", env=env)
+    assert restored.exit_code == 0, restored.stderr
+    assert _rows(engine) == before
+    assert cli("audit", "verify", "--as", "alice", env=env).exit_code == 0
+
+
+def test_a_protected_basket_survives_every_delete_path(cli, shop, prefect_harness: None) -> None:  # type: ignore[no-untyped-def]
+    engine, env = shop
+    by_id = cli("delete", "12", "--as", "alice", env=env)
+    assert by_id.exit_code == 2 and "protected" in by_id.stderr
+    filtered = cli("delete", "--yes", "--as", "alice", "--account-type", "customer", "--json", env=env)
+    assert filtered.exit_code == 0, filtered.stderr
+    assert filtered.json()["deleted"] == 1  # basket 10; 12 is protected
+    cleanup = cli("cleanup", "--as", "alice", "--now", "2026-11-01T12:00", "--force", "--json", env=env)
+    assert cleanup.exit_code == 0, cleanup.stdout + cleanup.stderr
+    with engine.connect() as connection:
+        left = list(connection.scalars(select(cart.c.id).order_by(cart.c.id)))
+    assert left == [12, 13]
+
+
+def test_a_bad_mapping_is_refused_naming_the_key(cli, shop, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _, env = shop
+    bad = tmp_path / "bad.toml"
+    bad.write_text(Path(env["BASKETS_SCHEMA"]).read_text().replace('key_type = "integer"', 'key_type = "uuid"'))
+    result = cli("list", "--as", "alice", env={**env, "BASKETS_SCHEMA": str(bad)})
+    assert result.exit_code == 2
+    assert "basket.key_type" in result.stderr and "Traceback" not in result.stderr
