@@ -94,3 +94,27 @@ def test_a_quote_with_an_order_being_placed_survives_every_delete_path(cli, mage
     cleanup = cli("cleanup", "--as", "alice", "--now", "2026-11-01T12:00", "--force", "--json", env=env)
     assert cleanup.exit_code == 0, cleanup.stdout + cleanup.stderr
     assert [row[0] for row in rows(database.engine, metadata)["quote"]] == [103, 104]
+
+
+def test_schema_check_on_magento_wants_an_updated_at_index_and_a_forgotten_child(cli, magento, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    database, _, env = magento
+    result = cli("schema", "check", "--json", env=env)
+    assert result.exit_code == 2, result.stdout + result.stderr
+    report = result.json()
+    assert report["problems"] == []
+    assert [(index["table"], index["column"]) for index in report["missing_indexes"]] == [("quote", "updated_at")]
+    from sqlalchemy import text
+
+    with database.engine.begin() as connection:
+        connection.execute(text(report["missing_indexes"][0]["create"]))
+    assert cli("schema", "check", env=env).exit_code == 0
+    from baskets.schema.loading import PRESETS_DIR
+
+    preset = (PRESETS_DIR / "magento2.toml").read_text()
+    start = preset.index("[[children]]\n# QUOTE_ID_MASK")
+    end = preset.index("[[children]]", start + 5)
+    forgetful = tmp_path / "forgetful.toml"
+    forgetful.write_text(preset[:start] + preset[end:])
+    forgot = cli("schema", "check", env={**env, "BASKETS_SCHEMA": str(forgetful)})
+    assert forgot.exit_code == 2
+    assert "does not fit: table quote_id_mask: refers to a basket's rows (quote_id_mask.quote_id -> quote, ON DELETE CASCADE)" in forgot.stdout

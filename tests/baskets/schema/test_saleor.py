@@ -92,3 +92,25 @@ def test_a_checkout_with_a_payment_survives_every_delete_path(cli, saleor, prefe
     assert cleanup.exit_code == 0, cleanup.stdout + cleanup.stderr
     left = {row[3] for row in rows(database.engine, metadata)["checkout_checkout"]}
     assert left == {PAYING, FRESH}
+
+
+def test_schema_check_on_saleor_finds_a_missing_payment_index(cli, saleor, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    database, _, env = saleor
+    from sqlalchemy import text
+
+    with database.engine.begin() as connection:
+        connection.execute(text("DROP INDEX payment_payment_checkout_id_1f32e1ab"))
+    result = cli("schema", "check", "--json", env=env)
+    assert result.exit_code == 2, result.stdout + result.stderr
+    report = result.json()
+    assert report["problems"] == []
+    # The lines' checkout_id leads Django's unique (checkout_id, variant_id): indexed already.
+    missing = {(index["table"], index["column"]): index["create"] for index in report["missing_indexes"]}
+    assert missing == {
+        ("checkout_checkout", "last_change"): 'CREATE INDEX bm_ix_checkout_checkout_last_change ON checkout_checkout (last_change);',
+        ("payment_payment", "checkout_id"): 'CREATE INDEX bm_ix_payment_payment_checkout_id ON payment_payment (checkout_id);',
+    }
+    with database.engine.begin() as connection:
+        for statement in missing.values():
+            connection.execute(text(statement))
+    assert cli("schema", "check", env=env).exit_code == 0
