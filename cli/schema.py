@@ -25,7 +25,9 @@ def check_command(database_url: DatabaseUrl = None, json_output: JsonOutput = Fa
     settings = read_settings(database_url)
     mapping = load_mapping(settings.schema)
     if mapping is None:
-        raise BadInput("schema: builtin has nothing to check (expected a preset or mapping file in BASKETS_SCHEMA)")
+        raise BadInput(
+            "schema: builtin has nothing to check (expected a preset or mapping file in BASKETS_SCHEMA)"
+        )
     check_sqlite_file(settings.database_url, creates_database=False)
     engine = make_engine(settings.database_url, connect_timeout_seconds=settings.connect_timeout_seconds)
     try:
@@ -38,7 +40,11 @@ def check_command(database_url: DatabaseUrl = None, json_output: JsonOutput = Fa
         for line in result.problems:
             stdout.print(f"does not fit: {line}", markup=False, highlight=False)
         for index in result.missing_indexes:
-            stdout.print(f"missing index on {index.table}.{index.column}: {index.create}", markup=False, highlight=False)
+            stdout.print(
+                f"missing index on {index.table}.{index.column}: {index.create}",
+                markup=False,
+                highlight=False,
+            )
         for line in result.notes:
             stdout.print(f"note: {line}", markup=False, highlight=False)
         verdict = "fits" if result.fits else "does not fit"

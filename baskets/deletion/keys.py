@@ -38,7 +38,8 @@ def parse_basket_ids(basket_ids: list[str], field: str = "basket_ids") -> list[s
     parsed: dict[str, None] = {}
     for value in basket_ids:
         try:
-            parsed[parse_guid(value) if mapping is None else str(parse_key_as(mapping.basket.key_type, value))] = None
+            key = parse_guid(value) if mapping is None else str(parse_key_as(mapping.basket.key_type, value))
+            parsed[key] = None
         except ValueError as error:
             raise BadInput(f"{field}: {error}", field=field) from None
     return list(parsed)

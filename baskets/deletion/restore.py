@@ -55,8 +55,9 @@ def restore_basket(
         from baskets.schema.deletion import restore_mapped_basket
 
         return restore_mapped_basket(
-            schema, connection, basket_id, actor=actor, note=note, flow_run_id=flow_run_id, occurred_at=occurred_at
-        )
+            schema, connection, basket_id, actor=actor, note=note, flow_run_id=flow_run_id,
+            occurred_at=occurred_at,
+        )  # fmt: skip
     note = check_note(note)
     when = occurred_at or dt.datetime.now(dt.UTC)
     head = lock_chain_head(connection)

@@ -145,7 +145,8 @@ def select_expired_basket_ids(
     if schema is not None:  # the shop's own tables (baskets.schema)
         from baskets.schema.queries import select_mapped_expired
 
-        return select_mapped_expired(schema, connection, policy, now, after=after, limit=limit or policy.batch_size)
+        batch = limit or policy.batch_size
+        return select_mapped_expired(schema, connection, policy, now, after=after, limit=batch)
     query = (
         select(Basket.id, _category_column())
         .where(policy.expired(now))
@@ -265,7 +266,8 @@ def plan_cleanup(connection: Connection, policy: RetentionPolicy, now: dt.dateti
         expired=count_expired_baskets(connection, policy, now),
         all_baskets=(
             int(connection.scalar(select(func.count()).select_from(Basket)) or 0)
-            if schema is None else count_mapped_baskets(schema, connection)
+            if schema is None
+            else count_mapped_baskets(schema, connection)
         ),
         max_share=policy.max_share,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, Table, insert, select
 
 from baskets.backends.base import CHAIN_HEAD_ID
 from baskets.db import SCHEMA_REVISION, current_revision
@@ -13,7 +13,10 @@ from baskets.schema.mapped import MappedSchema
 # The suite's own tables on a shop's database: who may act, the audit log and its chain head,
 # the cleanup runs. The builtin basket tables (baskets, basket_lines, accounts, shop_accounts)
 # are not created: the mapping names the shop's.
-BOOKKEEPING = (Operator.__table__, BasketAudit.__table__, AuditChainHead.__table__, CleanupRun.__table__)
+BOOKKEEPING: tuple[Table, ...] = tuple(
+    model.__table__  # type: ignore[misc]
+    for model in (Operator, BasketAudit, AuditChainHead, CleanupRun)
+)
 
 
 def init_bookkeeping(engine: Engine, schema: MappedSchema) -> tuple[str | None, str]:

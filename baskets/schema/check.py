@@ -64,7 +64,9 @@ def check_mapping(engine: Engine, mapping: Mapping) -> SchemaCheck:
     if result.problems:
         return result
     _check_types(mapping, columns, result)
-    foreign_keys = {table: inspector.get_foreign_keys(table) for table in existing}
+    foreign_keys: dict[str, list[dict[str, Any]]] = {
+        table: [dict(fk) for fk in inspector.get_foreign_keys(table)] for table in existing
+    }
     _check_delete_rules(mapping, foreign_keys, result)
     _check_forgotten(mapping, foreign_keys, result)
     _check_indexes(mapping, inspector, engine, result)
@@ -90,41 +92,59 @@ def _check_types(mapping: Mapping, columns: dict[str, dict[str, Any]], result: S
         )
     for role, name in (("basket.created", basket.created), ("basket.modified", basket.modified)):
         if _kind(columns[basket.table][name]) not in (DateTime, Date):
-            result.problems.append(f"column {basket.table}.{name}: type {columns[basket.table][name]['type']} is not a time ({role})")
+            result.problems.append(
+                f"column {basket.table}.{name}: type {columns[basket.table][name]['type']} "
+                f"is not a time ({role})"
+            )
     quantity = columns[mapping.lines.table][mapping.lines.quantity]
     if _kind(quantity) not in (Integer, Numeric, Float):
-        result.problems.append(f"column {mapping.lines.table}.{mapping.lines.quantity}: type {quantity['type']} is not a number (lines.quantity)")
+        result.problems.append(
+            f"column {mapping.lines.table}.{mapping.lines.quantity}: type {quantity['type']} "
+            "is not a number (lines.quantity)"
+        )
 
 
 def _links(mapping: Mapping) -> list[tuple[str, str, str, str, str]]:
     """(child table, its column, parent table, parent key, delete rule) of every owned table."""
-    links = []
+    links: list[tuple[str, str, str, str, str]] = []
     for child in mapping.child_links():
         if child.basket_column is not None:
-            links.append((child.table, child.basket_column, mapping.basket.table, mapping.basket.key, child.delete))
+            links.append(
+                (child.table, child.basket_column, mapping.basket.table, mapping.basket.key, child.delete)
+            )
         else:
             parent = next(link for link in mapping.child_links() if link.table == child.parent)
             links.append((child.table, str(child.parent_column), parent.table, parent.key, child.delete))
     return links
 
 
-def _check_delete_rules(mapping: Mapping, foreign_keys: dict[str, list[dict[str, Any]]], result: SchemaCheck) -> None:
+def _check_delete_rules(
+    mapping: Mapping, foreign_keys: dict[str, list[dict[str, Any]]], result: SchemaCheck
+) -> None:
     for table, column, parent, parent_key, rule in _links(mapping):
-        found = [fk for fk in foreign_keys.get(table, [])
-                 if fk["referred_table"] == parent and fk["constrained_columns"] == [column]]
+        found = [
+            fk
+            for fk in foreign_keys.get(table, [])
+            if fk["referred_table"] == parent and fk["constrained_columns"] == [column]
+        ]
         cascades = any((fk.get("options") or {}).get("ondelete", "").upper() == "CASCADE" for fk in found)
         if rule == "cascade" and not cascades:
             result.problems.append(
-                f"table {table}: the mapping says cascade, but no foreign key {table}.{column} -> {parent}.{parent_key} "
-                "has ON DELETE CASCADE (expected delete = \"explicit\")"
+                f"table {table}: the mapping says cascade, but no foreign key "
+                f"{table}.{column} -> {parent}.{parent_key} "
+                'has ON DELETE CASCADE (expected delete = "explicit")'
             )
         elif rule == "explicit" and cascades:
             result.notes.append(f"table {table}: deleted explicitly, though its foreign key cascades as well")
         if not found:
-            result.notes.append(f"table {table}: no foreign key {column} -> {parent}.{parent_key} (the mapping links them)")
+            result.notes.append(
+                f"table {table}: no foreign key {column} -> {parent}.{parent_key} (the mapping links them)"
+            )
 
 
-def _check_forgotten(mapping: Mapping, foreign_keys: dict[str, list[dict[str, Any]]], result: SchemaCheck) -> None:
+def _check_forgotten(
+    mapping: Mapping, foreign_keys: dict[str, list[dict[str, Any]]], result: SchemaCheck
+) -> None:
     owned = set(mapping.owned_tables())
     guarded = set()
     if mapping.protect is not None:
@@ -138,12 +158,19 @@ def _check_forgotten(mapping: Mapping, foreign_keys: dict[str, list[dict[str, An
             rule = (fk.get("options") or {}).get("ondelete", "").upper()
             where = f"{table}.{', '.join(fk['constrained_columns'])} -> {fk['referred_table']}"
             if table in guarded:
-                result.notes.append(f"table {table}: refers to a basket's rows ({where}); the protect condition keeps those baskets")
+                result.notes.append(
+                    f"table {table}: refers to a basket's rows ({where}); "
+                    "the protect condition keeps those baskets"
+                )
             elif rule in ("SET NULL", "SET DEFAULT"):
-                result.notes.append(f"table {table}: refers to a basket's rows ({where}, ON DELETE {rule}): the database updates it")
+                result.notes.append(
+                    f"table {table}: refers to a basket's rows ({where}, ON DELETE {rule}): "
+                    "the database updates it"
+                )
             else:
                 result.problems.append(
-                    f"table {table}: refers to a basket's rows ({where}, ON DELETE {rule or 'NO ACTION'}) but the mapping "
+                    f"table {table}: refers to a basket's rows ({where}, ON DELETE {rule or 'NO ACTION'}) "
+                    "but the mapping "
                     "does not list it (add it under [[children]], or to protect)"
                 )
 
@@ -158,7 +185,9 @@ def _check_indexes(mapping: Mapping, inspector: Inspector, engine: Engine, resul
             needed.append((condition.exists.table, condition.exists.column))
     quote = engine.dialect.identifier_preparer.quote
     for table, column in dict.fromkeys(needed):
-        leading = {index["column_names"][0] for index in inspector.get_indexes(table) if index["column_names"]}
+        leading = {
+            index["column_names"][0] for index in inspector.get_indexes(table) if index["column_names"]
+        }
         primary = inspector.get_pk_constraint(table).get("constrained_columns") or []
         if column in leading or primary[:1] == [column]:
             continue

@@ -32,13 +32,18 @@ def check_identifier(value: Any) -> str:
     """A table or column name: a letter or `_`, then letters, digits or `_` (at most 63)."""
     if not isinstance(value, str) or not IDENTIFIER.fullmatch(value):
         shown = repr(value)[:80]
-        raise ValueError(f"{shown} is not a table or column name (expected letters, digits and _, e.g. quote_item)")
+        raise ValueError(
+            f"{shown} is not a table or column name (expected letters, digits and _, e.g. quote_item)"
+        )
     return value
 
 
 def check_value(value: Any) -> Any:
     if isinstance(value, str) and (len(value) > MAX_TEXT or not value.isprintable()):
-        raise ValueError(f"a value of {len(value)} characters or with control characters (expected printable text up to {MAX_TEXT})")
+        raise ValueError(
+            f"a value of {len(value)} characters or with control characters "
+            f"(expected printable text up to {MAX_TEXT})"
+        )
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
         raise ValueError(f"{value} is out of range (expected a 64-bit whole number)")
     return value
@@ -73,13 +78,19 @@ class Condition(BaseModel):
 
     @model_validator(mode="after")
     def _one_shape(self) -> Condition:
-        shapes = [name for name in ("column", "all", "any", "not_", "exists") if getattr(self, name) is not None]
+        shapes = [
+            name for name in ("column", "all", "any", "not_", "exists") if getattr(self, name) is not None
+        ]
         if len(shapes) != 1:
-            raise ValueError("a condition is one of column/op/value, all, any, not or exists (expected e.g. "
-                             "{ column = \"reserved_order_id\", op = \"not null\" })")
+            raise ValueError(
+                "a condition is one of column/op/value, all, any, not or exists (expected e.g. "
+                '{ column = "reserved_order_id", op = "not null" })'
+            )
         if self.column is not None:
             if self.op is None:
-                raise ValueError("a comparison needs op (expected =, !=, <, <=, >, >=, in, is null or not null)")
+                raise ValueError(
+                    "a comparison needs op (expected =, !=, <, <=, >, >=, in, is null or not null)"
+                )
             needs_value = self.op not in ("is null", "not null")
             if needs_value and self.value is None:
                 raise ValueError(f"op {self.op!r} needs a value")
@@ -101,7 +112,9 @@ class Condition(BaseModel):
         if self.exists is not None:
             found.append((self.exists.table, self.exists.column))
             if self.exists.where is not None:
-                found.extend((self.exists.table, name) for _, name in self.exists.where.columns() if _ is None)
+                found.extend(
+                    (self.exists.table, name) for _, name in self.exists.where.columns() if _ is None
+                )
         return found
 
     def compile(self, table: Table, key: ColumnElement[Any], tables: dict[str, Table]) -> ColumnElement[bool]:

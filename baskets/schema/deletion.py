@@ -54,8 +54,9 @@ def protected_among(schema: MappedSchema, connection: Connection, keys: Sequence
     return sorted(found)
 
 
-def _lock_matching(schema: MappedSchema, connection: Connection, keys: Sequence[Any],
-                   still_matches: ColumnElement[bool]) -> list[dict[str, Any]]:
+def _lock_matching(
+    schema: MappedSchema, connection: Connection, keys: Sequence[Any], still_matches: ColumnElement[bool]
+) -> list[dict[str, Any]]:
     """The overview rows of the baskets among `keys` that still match and are not protected,
     row-locked, in key order."""
     found: list[dict[str, Any]] = []
@@ -110,8 +111,8 @@ def delete_mapped_baskets(
     owned = take_rows(schema, connection, matched)
     delete_rows(schema, connection, matched, owned)
     common = {
-        "event": "deleted", "occurred_at": canonical_time(when), "actor": actor.name, "actor_role": actor.role,
-        "reason": reason, "note": note, "flow_run_id": flow_run_id,
+        "event": "deleted", "occurred_at": canonical_time(when), "actor": actor.name,
+        "actor_role": actor.role, "reason": reason, "note": note, "flow_run_id": flow_run_id,
     }  # fmt: skip
     documents = [
         _document(schema, row, owned[key], common) for row, key in zip(baskets, matched, strict=True)
@@ -130,8 +131,9 @@ def _guid_or_none(value: Any) -> str | None:
         return None
 
 
-def _document(schema: MappedSchema, row: dict[str, Any], tables: dict[str, list[dict[str, Any]]],
-              common: dict[str, Any]) -> dict[str, Any]:
+def _document(
+    schema: MappedSchema, row: dict[str, Any], tables: dict[str, list[dict[str, Any]]], common: dict[str, Any]
+) -> dict[str, Any]:
     """The canonical audit document of one deleted mapped basket."""
     lines = tables.get(schema.mapping.lines.table, [])
     quantity_column = schema.mapping.lines.quantity
@@ -162,12 +164,16 @@ def existing_keys(schema: MappedSchema, connection: Connection, basket_ids: Sequ
     found: set[str] = set()
     keys = sorted({schema.parse_key(value, "basket_ids") for value in basket_ids})
     for chunk in chunks(schema.bind_keys(keys)):
-        found.update(schema.key_text(value) for value in connection.scalars(select(schema.key).where(schema.key.in_(chunk))))
+        found.update(
+            schema.key_text(value)
+            for value in connection.scalars(select(schema.key).where(schema.key.in_(chunk)))
+        )
     return found
 
 
-def latest_mapped_deletion(schema: MappedSchema, connection: Connection, basket_id: str, *,
-                           lock: bool = False) -> dict[str, Any]:
+def latest_mapped_deletion(
+    schema: MappedSchema, connection: Connection, basket_id: str, *, lock: bool = False
+) -> dict[str, Any]:
     """The audit row a restore of `basket_id` would use (see `baskets.deletion.latest_deletion`)."""
     key = schema.parse_key(basket_id)
     exists = select(schema.key).where(schema.key == schema.bind_keys([key])[0])
@@ -179,11 +185,15 @@ def latest_mapped_deletion(schema: MappedSchema, connection: Connection, basket_
     rows = audit_rows_for_basket(connection, schema.key_text(key))
     deletions = [row for row in rows if row["event"] == "deleted"]
     if not deletions:
-        raise NotFound(f"basket_id: no deleted basket {schema.key_text(key)} in the audit log", field="basket_id")
+        raise NotFound(
+            f"basket_id: no deleted basket {schema.key_text(key)} in the audit log", field="basket_id"
+        )
     if deletions[-1]["redacted_at"] is not None:
         from baskets.privacy.redaction import describe_redaction
 
-        raise NotFound(f"basket {basket_id} cannot be restored: {describe_redaction(deletions[-1])}", field="basket_id")
+        raise NotFound(
+            f"basket {basket_id} cannot be restored: {describe_redaction(deletions[-1])}", field="basket_id"
+        )
     return deletions[-1]
 
 
@@ -208,7 +218,8 @@ def restore_mapped_basket(
     except ValueError:
         raise NotFound(
             f"basket_id: the deletion of {basket_id} was not recorded from the mapped tables "
-            f"(schema {schema.mapping.name}): it cannot be restored into them", field="basket_id",
+            f"(schema {schema.mapping.name}): it cannot be restored into them",
+            field="basket_id",
         ) from None
     insert_rows(schema, connection, tables)
     restored = {

@@ -29,14 +29,17 @@ def load_mapping(setting: str) -> Mapping | None:
     if value == BUILTIN:
         return None
     if not value or not value.isprintable():
-        raise _refused(f"{setting!r} is not builtin, a preset or a file (expected e.g. magento2 or ./shop.toml)")
+        raise _refused(
+            f"{setting!r} is not builtin, a preset or a file (expected e.g. magento2 or ./shop.toml)"
+        )
     if value in preset_names():
         path = PRESETS_DIR / f"{value}.toml"
     elif value.endswith(".toml") or "/" in value or "\\" in value:
         path = Path(value)
     else:
         raise _refused(
-            f"{value!r} is not a preset (expected builtin, {', '.join(preset_names())} or the path of a .toml file)"
+            f"{value!r} is not a preset "
+            f"(expected builtin, {', '.join(preset_names())} or the path of a .toml file)"
         )
     return _read(str(path.expanduser().absolute()), _stamp(path))
 
@@ -49,7 +52,9 @@ def _stamp(path: Path) -> tuple[float, int]:
     if not path.expanduser().is_file():
         raise _refused(f"{str(path)!r} is not a file (expected a mapping file, e.g. ./shop.toml)")
     if info.st_size > MAX_FILE_BYTES:
-        raise _refused(f"{str(path)!r} is {info.st_size:,} bytes (expected a mapping of at most {MAX_FILE_BYTES:,})")
+        raise _refused(
+            f"{str(path)!r} is {info.st_size:,} bytes (expected a mapping of at most {MAX_FILE_BYTES:,})"
+        )
     return info.st_mtime, info.st_size
 
 

@@ -30,6 +30,7 @@ from baskets.errors import BadInput, WorkerMisconfigured
 from baskets.filters import BasketFilter
 from baskets.schema.loading import parse_key_as
 from baskets.schema.model import Mapping
+
 _lock = threading.Lock()
 _bound: weakref.WeakKeyDictionary[Engine, MappedSchema] = weakref.WeakKeyDictionary()
 _settings: weakref.WeakKeyDictionary[Engine, Mapping] = weakref.WeakKeyDictionary()
@@ -133,7 +134,9 @@ class MappedSchema:
         return ~exists().where(self.line_basket == self.key)
 
     def line_count(self) -> ColumnElement[int]:
-        return select(func.count()).select_from(self.lines).where(self.line_basket == self.key).scalar_subquery()
+        return (
+            select(func.count()).select_from(self.lines).where(self.line_basket == self.key).scalar_subquery()
+        )
 
     def party_table(self, which: str) -> Any:
         return self.party_tables.get(which, self.basket)
@@ -252,15 +255,22 @@ def _columns_named(mapping: Mapping) -> list[tuple[str, str]]:
     b = mapping.basket
     found = [(b.table, b.key), (b.table, b.created), (b.table, b.modified)]
     lines = mapping.lines
-    found += [(lines.table, name) for name in (lines.key, lines.basket_column, lines.product, lines.variant,
-                                                lines.quantity, lines.unit) if name is not None]
+    found += [
+        (lines.table, name)
+        for name in (lines.key, lines.basket_column, lines.product, lines.variant, lines.quantity, lines.unit)
+        if name is not None
+    ]
     for child in mapping.children:
-        found += [(child.table, name) for name in (child.key, child.basket_column, child.parent_column) if name]
+        found += [
+            (child.table, name) for name in (child.key, child.basket_column, child.parent_column) if name
+        ]
     for party in (mapping.shop_account, mapping.account):
         if party.id is not None:
             found.append((b.table, party.id))
         home = party.table or b.table
-        found += [(home, name) for name in (*party.name_columns(), party.email, party.key) if name is not None]
+        found += [
+            (home, name) for name in (*party.name_columns(), party.email, party.key) if name is not None
+        ]
     conditions = [rule.when for rule in mapping.account_type.rules]
     if mapping.protect is not None:
         conditions.append(mapping.protect)

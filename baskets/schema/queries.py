@@ -31,8 +31,9 @@ def _overview_row(schema: MappedSchema, row: Any) -> dict[str, Any]:
     return found
 
 
-def list_mapped(schema: MappedSchema, connection: Connection, basket_filter: BasketFilter,
-                limit: int | None) -> list[dict[str, Any]]:
+def list_mapped(
+    schema: MappedSchema, connection: Connection, basket_filter: BasketFilter, limit: int | None
+) -> list[dict[str, Any]]:
     query = (
         schema.joined(*schema.overview_columns())
         .where(schema.where(basket_filter))
@@ -48,8 +49,9 @@ def count_mapped(schema: MappedSchema, connection: Connection, basket_filter: Ba
     return int(connection.scalar(query) or 0)
 
 
-def select_mapped_ids(schema: MappedSchema, connection: Connection, where: ColumnElement[bool], *,
-                      after: str | None, limit: int) -> list[str]:
+def select_mapped_ids(
+    schema: MappedSchema, connection: Connection, where: ColumnElement[bool], *, after: str | None, limit: int
+) -> list[str]:
     """Up to `limit` keys (as text) of baskets matching `where`, in key order after `after`."""
     query = schema.joined(schema.key).where(where).order_by(schema.key).limit(limit)
     if after is not None:
@@ -59,6 +61,7 @@ def select_mapped_ids(schema: MappedSchema, connection: Connection, where: Colum
 
 def _export_query(schema: MappedSchema, basket_filter: BasketFilter) -> Any:
     lines, mapping = schema.lines, schema.mapping.lines
+
     def line_column(name: str | None) -> Any:
         from sqlalchemy import literal
 
@@ -66,11 +69,20 @@ def _export_query(schema: MappedSchema, basket_filter: BasketFilter) -> Any:
 
     return (
         schema.joined(
-            schema.party_name("shop_account"), schema.party_email("shop_account"),
-            schema.party_name("account"), schema.party_email("account"), schema.party_id("account"),
-            schema.account_type(), schema.key, line_column(mapping.product), line_column(mapping.variant),
-            line_column(mapping.quantity), line_column(mapping.unit), schema.party_id("shop_account"),
-            schema.created, schema.modified,
+            schema.party_name("shop_account"),
+            schema.party_email("shop_account"),
+            schema.party_name("account"),
+            schema.party_email("account"),
+            schema.party_id("account"),
+            schema.account_type(),
+            schema.key,
+            line_column(mapping.product),
+            line_column(mapping.variant),
+            line_column(mapping.quantity),
+            line_column(mapping.unit),
+            schema.party_id("shop_account"),
+            schema.created,
+            schema.modified,
         )  # fmt: skip
         .outerjoin(lines, schema.line_basket == schema.key)
         .where(schema.where(basket_filter))
@@ -78,7 +90,9 @@ def _export_query(schema: MappedSchema, basket_filter: BasketFilter) -> Any:
     )
 
 
-def count_mapped_export_rows(schema: MappedSchema, connection: Connection, basket_filter: BasketFilter) -> int:
+def count_mapped_export_rows(
+    schema: MappedSchema, connection: Connection, basket_filter: BasketFilter
+) -> int:
     rows = _export_query(schema, basket_filter).order_by(None).subquery()
     return int(connection.scalar(select(func.count()).select_from(rows)) or 0)
 
@@ -87,12 +101,15 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def mapped_export_batches(schema: MappedSchema, engine: Engine, basket_filter: BasketFilter,
-                          export_schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+def mapped_export_batches(
+    schema: MappedSchema, engine: Engine, basket_filter: BasketFilter, export_schema: pa.Schema
+) -> Iterator[pa.RecordBatch]:
     """The export rows (the builtin export's columns; fields the shop lacks are empty)."""
     quantize = Decimal("0.0001")
     with engine.connect() as connection:
-        result = connection.execution_options(yield_per=EXPORT_BATCH_ROWS).execute(_export_query(schema, basket_filter))
+        result = connection.execution_options(yield_per=EXPORT_BATCH_ROWS).execute(
+            _export_query(schema, basket_filter)
+        )
         for rows in result.partitions():
             columns: list[list[Any]] = [[] for _ in export_schema]
             for row in rows:
@@ -104,7 +121,10 @@ def mapped_export_batches(schema: MappedSchema, engine: Engine, basket_filter: B
                 ]  # fmt: skip
                 for column, value in zip(columns, values, strict=True):
                     column.append(value)
-            arrays = [pa.array(values, type=field.type) for values, field in zip(columns, export_schema, strict=True)]
+            arrays = [
+                pa.array(values, type=field.type)
+                for values, field in zip(columns, export_schema, strict=True)
+            ]
             yield pa.RecordBatch.from_arrays(arrays, schema=export_schema)
 
 
@@ -115,7 +135,9 @@ def mapped_expired(schema: MappedSchema, policy: RetentionPolicy, now: dt.dateti
 
     cutoffs = {name: schema.time_value(schema.modified, value) for name, value in policy.cutoffs(now).items()}
     account_type = schema.account_type()
-    by_type = [and_(account_type == STORED_TYPE[kind], schema.modified < cutoffs[kind]) for kind in ACCOUNT_TYPES]
+    by_type = [
+        and_(account_type == STORED_TYPE[kind], schema.modified < cutoffs[kind]) for kind in ACCOUNT_TYPES
+    ]
     expired = or_(*by_type, and_(schema.has_no_lines(), schema.modified < cutoffs[EMPTY]))
     return and_(expired, ~schema.protected())
 
@@ -124,23 +146,36 @@ def _category(schema: MappedSchema) -> ColumnElement[str]:
     return case((schema.has_no_lines(), "Empty"), else_=schema.account_type())
 
 
-def select_mapped_expired(schema: MappedSchema, connection: Connection, policy: RetentionPolicy,
-                          now: dt.datetime, *, after: str | None, limit: int) -> list[ExpiredBasket]:
+def select_mapped_expired(
+    schema: MappedSchema,
+    connection: Connection,
+    policy: RetentionPolicy,
+    now: dt.datetime,
+    *,
+    after: str | None,
+    limit: int,
+) -> list[ExpiredBasket]:
     from baskets.retention.policy import ExpiredBasket
 
     query = select(schema.key, _category(schema)).where(mapped_expired(schema, policy, now))
     query = query.order_by(schema.key).limit(limit)
     if after is not None:
         query = query.where(schema.key > schema.bind_keys([schema.parse_key(after)])[0])
-    return [ExpiredBasket(schema.key_text(key), str(category).lower()) for key, category in connection.execute(query)]
+    return [
+        ExpiredBasket(schema.key_text(key), str(category).lower())
+        for key, category in connection.execute(query)
+    ]
 
 
-def count_mapped_expired(schema: MappedSchema, connection: Connection, policy: RetentionPolicy,
-                         now: dt.datetime) -> dict[str, int]:
+def count_mapped_expired(
+    schema: MappedSchema, connection: Connection, policy: RetentionPolicy, now: dt.datetime
+) -> dict[str, int]:
     from baskets.retention.policy import CATEGORIES
 
     category = _category(schema).label("category")
-    query = select(category, func.count()).select_from(schema.basket).where(mapped_expired(schema, policy, now))
+    query = (
+        select(category, func.count()).select_from(schema.basket).where(mapped_expired(schema, policy, now))
+    )
     counts = dict.fromkeys(CATEGORIES, 0)
     for name, count in connection.execute(query.group_by(category)):
         counts[str(name).lower()] = int(count)

@@ -49,7 +49,7 @@ def encode_value(value: Any) -> Any:
 def decode_value(value: Any) -> Any:
     if not isinstance(value, dict):
         return value
-    (kind, held), = value.items()
+    ((kind, held),) = value.items()
     decoders: dict[str, Any] = {
         "float": float, "decimal": Decimal, "datetime": dt.datetime.fromisoformat,
         "date": dt.date.fromisoformat, "time": dt.time.fromisoformat,
@@ -65,7 +65,9 @@ def _plain(table: Table) -> list[Column[Any]]:
     return list(table.columns)
 
 
-def take_rows(schema: MappedSchema, connection: Connection, keys: Sequence[Any]) -> dict[Any, dict[str, list[dict[str, Any]]]]:
+def take_rows(
+    schema: MappedSchema, connection: Connection, keys: Sequence[Any]
+) -> dict[Any, dict[str, list[dict[str, Any]]]]:
     """Per basket key, every row it owns per table (all columns, encoded), read under row locks,
     each table's rows in key order."""
     owned: dict[Any, dict[str, list[dict[str, Any]]]] = {key: {} for key in keys}
@@ -121,8 +123,12 @@ def parse_rows_text(text: str) -> dict[str, list[dict[str, Any]]]:
     return document["tables"]
 
 
-def delete_rows(schema: MappedSchema, connection: Connection, keys: Sequence[Any],
-                owned: dict[Any, dict[str, list[dict[str, Any]]]]) -> None:
+def delete_rows(
+    schema: MappedSchema,
+    connection: Connection,
+    keys: Sequence[Any],
+    owned: dict[Any, dict[str, list[dict[str, Any]]]],
+) -> None:
     """Delete the baskets `keys` and, children before parents, the rows of the tables whose
     delete rule is `explicit` (the shop's own ON DELETE CASCADE removes the others)."""
     for child in reversed(schema.mapping.child_links()):

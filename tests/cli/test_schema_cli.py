@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from baskets.db import make_engine
-from tests.baskets.schema.shop import build_shop, cart, cart_item, cart_note, cart_note_tag, metadata
+from tests.baskets.schema.shop import build_shop, cart, metadata
 
 
 @pytest.fixture
@@ -112,7 +112,9 @@ def test_a_protected_basket_survives_every_delete_path(cli, shop, prefect_harnes
 def test_a_bad_mapping_is_refused_naming_the_key(cli, shop, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     _, env = shop
     bad = tmp_path / "bad.toml"
-    bad.write_text(Path(env["BASKETS_SCHEMA"]).read_text().replace('key_type = "integer"', 'key_type = "uuid"'))
+    bad.write_text(
+        Path(env["BASKETS_SCHEMA"]).read_text().replace('key_type = "integer"', 'key_type = "uuid"')
+    )
     result = cli("list", "--as", "alice", env={**env, "BASKETS_SCHEMA": str(bad)})
     assert result.exit_code == 2
     assert "basket.key_type" in result.stderr and "Traceback" not in result.stderr
@@ -126,7 +128,7 @@ def test_schema_check_reports_a_missing_index_then_fits(cli, shop) -> None:  # t
     assert report["fits"] is False and report["problems"] == []
     assert [(index["table"], index["column"]) for index in report["missing_indexes"]] == [("cart", "updated")]
     statement = report["missing_indexes"][0]["create"]
-    assert statement == 'CREATE INDEX bm_ix_cart_updated ON cart (updated);'
+    assert statement == "CREATE INDEX bm_ix_cart_updated ON cart (updated);"
     with engine.begin() as connection:
         from sqlalchemy import text
 
@@ -136,28 +138,49 @@ def test_schema_check_reports_a_missing_index_then_fits(cli, shop) -> None:  # t
     assert "schema tiny-shop fits the database" in fits.stdout
 
 
-def test_schema_check_catches_a_forgotten_child_table_and_a_wrong_delete_rule(cli, shop, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_schema_check_catches_a_forgotten_child_table_and_a_wrong_delete_rule(
+    cli, shop, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     engine, env = shop
     from sqlalchemy import text
 
     with engine.begin() as connection:
-        connection.execute(text("CREATE TABLE cart_coupon (id INTEGER PRIMARY KEY, cart_id INTEGER REFERENCES cart (id))"))
+        connection.execute(
+            text("CREATE TABLE cart_coupon (id INTEGER PRIMARY KEY, cart_id INTEGER REFERENCES cart (id))")
+        )
     forgotten = cli("schema", "check", env=env)
     assert forgotten.exit_code == 2
-    assert "does not fit: table cart_coupon: refers to a basket's rows (cart_coupon.cart_id -> cart, ON DELETE NO ACTION)" in forgotten.stdout
+    assert (
+        "does not fit: table cart_coupon: refers to a basket's rows (cart_coupon.cart_id -> cart, ON DELETE NO ACTION)"
+        in forgotten.stdout
+    )
     wrong = tmp_path / "wrong.toml"
-    wrong.write_text(Path(env["BASKETS_SCHEMA"]).read_text().replace(
-        'basket_column = "cart_id"\ndelete = "explicit"', 'basket_column = "cart_id"\ndelete = "cascade"'))
+    wrong.write_text(
+        Path(env["BASKETS_SCHEMA"])
+        .read_text()
+        .replace(
+            'basket_column = "cart_id"\ndelete = "explicit"', 'basket_column = "cart_id"\ndelete = "cascade"'
+        )
+    )
     result = cli("schema", "check", "--json", env={**env, "BASKETS_SCHEMA": str(wrong)})
     assert result.exit_code == 2
-    assert any(line.startswith("table cart_note: the mapping says cascade") for line in result.json()["problems"])
+    assert any(
+        line.startswith("table cart_note: the mapping says cascade") for line in result.json()["problems"]
+    )
 
 
 def test_schema_check_names_a_missing_table_and_column(cli, shop, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     _, env = shop
     broken = tmp_path / "broken.toml"
-    broken.write_text(Path(env["BASKETS_SCHEMA"]).read_text().replace('product = "sku"', 'product = "article"')
-                      .replace('table = "payment"', 'table = "payments"'))
+    broken.write_text(
+        Path(env["BASKETS_SCHEMA"])
+        .read_text()
+        .replace('product = "sku"', 'product = "article"')
+        .replace('table = "payment"', 'table = "payments"')
+    )
     result = cli("schema", "check", "--json", env={**env, "BASKETS_SCHEMA": str(broken)})
     assert result.exit_code == 2
-    assert result.json()["problems"] == ["table payments: not in the database", "column cart_item.article: not in the database"]
+    assert result.json()["problems"] == [
+        "table payments: not in the database",
+        "column cart_item.article: not in the database",
+    ]

@@ -111,11 +111,19 @@ def _column(spec: str) -> Column[Any]:
     default = next((flag[1:] for flag in flags if flag.startswith("=")), None)
     server_default: Any = None
     if default == "now":
-        server_default = text("CURRENT_TIMESTAMP" + (" ON UPDATE CURRENT_TIMESTAMP" if "upd" in flags else ""))
+        server_default = text(
+            "CURRENT_TIMESTAMP" + (" ON UPDATE CURRENT_TIMESTAMP" if "upd" in flags else "")
+        )
     elif default is not None:
         server_default = text(f"'{default}'")
-    return Column(name, column_type, nullable=nullable, server_default=server_default,
-                  autoincrement="id" in flags, primary_key=False)
+    return Column(
+        name,
+        column_type,
+        nullable=nullable,
+        server_default=server_default,
+        autoincrement="id" in flags,
+        primary_key=False,
+    )
 
 
 def _table(metadata: MetaData, name: str, specs: str, *extra: Any) -> Table:
@@ -188,8 +196,20 @@ def fill_magento(engine: Engine, metadata: MetaData) -> None:
     masked id; a quote whose order is being placed (protected); a fresh one; an empty old one."""
     t = metadata.tables
     with engine.begin() as connection:
-        _put(connection, t["store"], [{"store_id": 1, "code": "default", "name": "Default Store View",
-                                                  "website_id": 1, "group_id": 1, "is_active": 1}])
+        _put(
+            connection,
+            t["store"],
+            [
+                {
+                    "store_id": 1,
+                    "code": "default",
+                    "name": "Default Store View",
+                    "website_id": 1,
+                    "group_id": 1,
+                    "is_active": 1,
+                }
+            ],
+        )
         quotes = [
             {"entity_id": 101, "store_id": 1, "created_at": OLD, "updated_at": OLD, "is_active": 1, "customer_id": 7,
              "customer_email": "veronica@example.com", "customer_firstname": "Veronica", "customer_lastname": "Costello",

@@ -38,12 +38,31 @@ def _fk(target: str) -> ForeignKey:
 
 def saleor_metadata(*, without_index: str | None = None, with_gift_cards: bool = True) -> MetaData:
     m = MetaData()
-    Table("account_user", m, Column("id", Integer, primary_key=True), Column("email", String(254), unique=True),
-          Column("first_name", String(256)), Column("last_name", String(256)), Column("is_active", Boolean))
-    Table("channel_channel", m, Column("id", Integer, primary_key=True), Column("name", String(250)),
-          Column("slug", String(255), unique=True), Column("currency_code", String(3)))
-    Table("account_address", m, Column("id", Integer, primary_key=True), Column("first_name", String(256)),
-          Column("city", String(256)), Column("country", String(2)))
+    Table(
+        "account_user",
+        m,
+        Column("id", Integer, primary_key=True),
+        Column("email", String(254), unique=True),
+        Column("first_name", String(256)),
+        Column("last_name", String(256)),
+        Column("is_active", Boolean),
+    )
+    Table(
+        "channel_channel",
+        m,
+        Column("id", Integer, primary_key=True),
+        Column("name", String(250)),
+        Column("slug", String(255), unique=True),
+        Column("currency_code", String(3)),
+    )
+    Table(
+        "account_address",
+        m,
+        Column("id", Integer, primary_key=True),
+        Column("first_name", String(256)),
+        Column("city", String(256)),
+        Column("country", String(2)),
+    )
     Table("shipping_shippingmethod", m, Column("id", Integer, primary_key=True), Column("name", String(100)))
     Table("product_productvariant", m, Column("id", Integer, primary_key=True), Column("sku", String(255)))
     Table("giftcard_giftcard", m, Column("id", Integer, primary_key=True), Column("code", String(16)))
@@ -114,7 +133,9 @@ PAYING = uuid.UUID("9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c63")
 FRESH = uuid.UUID("2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e64")
 
 
-def _checkout(token: uuid.UUID, user: int | None, email: str, when: dt.datetime, **extra: Any) -> dict[str, Any]:
+def _checkout(
+    token: uuid.UUID, user: int | None, email: str, when: dt.datetime, **extra: Any
+) -> dict[str, Any]:
     return {"token": token, "user_id": user, "email": email, "created": when, "last_change": when, "quantity": 0,
             "discount_amount": Decimal("0.000"), "note": "", "currency": "USD", "country": "US", "channel_id": 1,
             "metadata": {}, "private_metadata": {}, "billing_address_id": None, "voucher_code": None,
@@ -127,10 +148,16 @@ def fill_saleor(engine: Engine, metadata: MetaData) -> None:
         connection.execute(insert(t["account_user"]), [
             {"id": 21, "email": "jan.kowalski@example.pl", "first_name": "Jan", "last_name": "Kowalski", "is_active": True},
         ])  # fmt: skip
-        connection.execute(insert(t["channel_channel"]), [
-            {"id": 1, "name": "Default channel", "slug": "default-channel", "currency_code": "USD"}])
-        connection.execute(insert(t["account_address"]), [{"id": 5, "first_name": "Jan", "city": "Wrocław", "country": "PL"}])
-        connection.execute(insert(t["product_productvariant"]), [{"id": 301, "sku": "JUICE-1"}, {"id": 302, "sku": "TEE-M"}])
+        connection.execute(
+            insert(t["channel_channel"]),
+            [{"id": 1, "name": "Default channel", "slug": "default-channel", "currency_code": "USD"}],
+        )
+        connection.execute(
+            insert(t["account_address"]), [{"id": 5, "first_name": "Jan", "city": "Wrocław", "country": "PL"}]
+        )
+        connection.execute(
+            insert(t["product_productvariant"]), [{"id": 301, "sku": "JUICE-1"}, {"id": 302, "sku": "TEE-M"}]
+        )
         connection.execute(insert(t["giftcard_giftcard"]), [{"id": 9, "code": "GIFT-0001"}])
         connection.execute(insert(t["checkout_checkout"]), [
             _checkout(CUSTOMER, 21, "jan.kowalski@example.pl", OLD, quantity=3, billing_address_id=5,
@@ -148,7 +175,10 @@ def fill_saleor(engine: Engine, metadata: MetaData) -> None:
             {"id": 5, "checkout_id": FRESH, "variant_id": 302, "quantity": 1},
         ])  # fmt: skip
         if "checkout_checkout_gift_cards" in t:
-            connection.execute(insert(t["checkout_checkout_gift_cards"]), [{"id": 1, "checkout_id": CUSTOMER, "giftcard_id": 9}])
+            connection.execute(
+                insert(t["checkout_checkout_gift_cards"]),
+                [{"id": 1, "checkout_id": CUSTOMER, "giftcard_id": 9}],
+            )
         connection.execute(insert(t["payment_payment"]), [
             {"id": 77, "gateway": "mirumee.payments.dummy", "is_active": True, "charge_status": "not-charged",
              "total": Decimal("20.000"), "currency": "USD", "checkout_id": PAYING, "created": OLD},

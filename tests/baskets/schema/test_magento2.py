@@ -64,8 +64,19 @@ def test_list_and_export_show_magento_quotes(cli, magento, tmp_path: Path) -> No
     with target.open(encoding="utf-8-sig", newline="") as stream:
         table = list(csv.reader(stream))
     assert len(table[0]) == 11
-    assert ["Veronica Costello", "veronica@example.com", "", "", "", "Customer", "101", "MH01-XS-Black", "",
-            "2", ""] in [row[:11] for row in table[1:]] or any(row[6] == "101" for row in table[1:])
+    assert [
+        "Veronica Costello",
+        "veronica@example.com",
+        "",
+        "",
+        "",
+        "Customer",
+        "101",
+        "MH01-XS-Black",
+        "",
+        "2",
+        "",
+    ] in [row[:11] for row in table[1:]] or any(row[6] == "101" for row in table[1:])
 
 
 def test_delete_and_restore_put_every_row_of_every_table_back(cli, magento, prefect_harness: None) -> None:  # type: ignore[no-untyped-def]
@@ -75,7 +86,9 @@ def test_delete_and_restore_put_every_row_of_every_table_back(cli, magento, pref
     assert deleted.exit_code == 0, deleted.stderr
     gone = rows(database.engine, metadata)
     assert [row[0] for row in gone["quote"]] == [103, 104, 105]
-    assert gone["quote_item_option"] == [] and gone["quote_shipping_rate"] == [] and gone["quote_id_mask"] == []
+    assert (
+        gone["quote_item_option"] == [] and gone["quote_shipping_rate"] == [] and gone["quote_id_mask"] == []
+    )
     assert cli("audit", "verify", "--as", "alice", env=env).exit_code == 0
     for quote in ("101", "102"):
         restored = cli("restore", quote, "--as", "alice", env=env)
@@ -84,7 +97,9 @@ def test_delete_and_restore_put_every_row_of_every_table_back(cli, magento, pref
     assert cli("audit", "verify", "--as", "alice", env=env).exit_code == 0
 
 
-def test_a_quote_with_an_order_being_placed_survives_every_delete_path(cli, magento, prefect_harness: None) -> None:  # type: ignore[no-untyped-def]
+def test_a_quote_with_an_order_being_placed_survives_every_delete_path(
+    cli, magento, prefect_harness: None
+) -> None:  # type: ignore[no-untyped-def]
     database, metadata, env = magento
     by_id = cli("delete", "103", "--as", "alice", env=env)
     assert by_id.exit_code == 2 and "protected" in by_id.stderr
@@ -96,13 +111,17 @@ def test_a_quote_with_an_order_being_placed_survives_every_delete_path(cli, mage
     assert [row[0] for row in rows(database.engine, metadata)["quote"]] == [103, 104]
 
 
-def test_schema_check_on_magento_wants_an_updated_at_index_and_a_forgotten_child(cli, magento, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_schema_check_on_magento_wants_an_updated_at_index_and_a_forgotten_child(
+    cli, magento, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     database, _, env = magento
     result = cli("schema", "check", "--json", env=env)
     assert result.exit_code == 2, result.stdout + result.stderr
     report = result.json()
     assert report["problems"] == []
-    assert [(index["table"], index["column"]) for index in report["missing_indexes"]] == [("quote", "updated_at")]
+    assert [(index["table"], index["column"]) for index in report["missing_indexes"]] == [
+        ("quote", "updated_at")
+    ]
     from sqlalchemy import text
 
     with database.engine.begin() as connection:
@@ -117,4 +136,7 @@ def test_schema_check_on_magento_wants_an_updated_at_index_and_a_forgotten_child
     forgetful.write_text(preset[:start] + preset[end:])
     forgot = cli("schema", "check", env={**env, "BASKETS_SCHEMA": str(forgetful)})
     assert forgot.exit_code == 2
-    assert "does not fit: table quote_id_mask: refers to a basket's rows (quote_id_mask.quote_id -> quote, ON DELETE CASCADE)" in forgot.stdout
+    assert (
+        "does not fit: table quote_id_mask: refers to a basket's rows (quote_id_mask.quote_id -> quote, ON DELETE CASCADE)"
+        in forgot.stdout
+    )

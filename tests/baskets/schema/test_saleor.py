@@ -12,7 +12,12 @@ from sqlalchemy import Engine, MetaData, select
 from tests.baskets.schema.saleor import CUSTOMER, FRESH, GUEST, PAYING, fill_saleor, saleor_metadata
 from tests.conftest import BACKENDS, DatabaseUnderTest, _make_database, add_operators
 
-CHECKOUT_TABLES = ("checkout_checkout", "checkout_checkoutline", "checkout_checkout_gift_cards", "payment_payment")
+CHECKOUT_TABLES = (
+    "checkout_checkout",
+    "checkout_checkoutline",
+    "checkout_checkout_gift_cards",
+    "payment_payment",
+)
 
 
 @pytest.fixture
@@ -107,8 +112,14 @@ def test_schema_check_on_saleor_finds_a_missing_payment_index(cli, saleor, tmp_p
     # The lines' checkout_id leads Django's unique (checkout_id, variant_id): indexed already.
     missing = {(index["table"], index["column"]): index["create"] for index in report["missing_indexes"]}
     assert missing == {
-        ("checkout_checkout", "last_change"): 'CREATE INDEX bm_ix_checkout_checkout_last_change ON checkout_checkout (last_change);',
-        ("payment_payment", "checkout_id"): 'CREATE INDEX bm_ix_payment_payment_checkout_id ON payment_payment (checkout_id);',
+        (
+            "checkout_checkout",
+            "last_change",
+        ): "CREATE INDEX bm_ix_checkout_checkout_last_change ON checkout_checkout (last_change);",
+        (
+            "payment_payment",
+            "checkout_id",
+        ): "CREATE INDEX bm_ix_payment_payment_checkout_id ON payment_payment (checkout_id);",
     }
     with database.engine.begin() as connection:
         for statement in missing.values():
