@@ -109,6 +109,13 @@ def parse_key_as(kind: str, text: str) -> Any:
     return value
 
 
+def parse_basket_key(text: str) -> str:
+    """A basket id as this process's schema keys baskets (a GUID on the builtin tables), as text;
+    ValueError naming the value otherwise."""
+    mapping = current_mapping()
+    return str(parse_key_as("guid" if mapping is None else mapping.basket.key_type, text))
+
+
 def _printable(text: str) -> str:
     return text if text.isprintable() else repr(text)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Column, Connection, Table, delete, insert, select
 
-from baskets.audit.canonical import canonical_json
+from baskets.audit.canonical import canonical_json, canonical_quantity
 from baskets.deletion.keys import chunks
 from baskets.schema.mapped import MappedSchema
 
@@ -111,9 +111,28 @@ def _encoded(row: Any) -> dict[str, Any]:
 
 
 def rows_text(schema: MappedSchema, tables: dict[str, list[dict[str, Any]]]) -> str:
-    """The audit row's `lines` for one basket: every row of every mapped table, canonical JSON."""
+    """The audit row's `lines` for one basket, canonical JSON: every row of every mapped table
+    (`tables`, what a restore puts back), and its lines as a builtin audit row keeps them
+    (`lines`: id, product_id, variant_id, quantity, uom_id; what `baskets audit show` lists)."""
     ordered = {name: tables.get(name, []) for name in schema.mapping.owned_tables()}
-    return canonical_json({"format": FORMAT, "schema": schema.mapping.name, "tables": ordered}).decode()
+    mapped = schema.mapping.lines
+
+    def field(row: dict[str, Any], name: str | None) -> str | None:
+        value = None if name is None else decode_value(row[name])
+        return None if value is None else str(value)
+
+    lines = [
+        {
+            "id": key if isinstance(key := decode_value(row[mapped.key]), int) else str(key),
+            "product_id": field(row, mapped.product) or "",
+            "variant_id": field(row, mapped.variant),
+            "quantity": canonical_quantity(decode_value(row[mapped.quantity]) or 0),
+            "uom_id": field(row, mapped.unit),
+        }
+        for row in ordered[mapped.table]
+    ]
+    document = {"format": FORMAT, "schema": schema.mapping.name, "tables": ordered, "lines": lines}
+    return canonical_json(document).decode()
 
 
 def parse_rows_text(text: str) -> dict[str, list[dict[str, Any]]]:

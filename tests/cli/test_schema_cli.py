@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -184,3 +185,25 @@ def test_schema_check_names_a_missing_table_and_column(cli, shop, tmp_path: Path
         "table payments: not in the database",
         "column cart_item.article: not in the database",
     ]
+
+
+def test_audit_show_report_and_status_on_the_shops_tables(cli, shop, tmp_path: Path, prefect_harness: None) -> None:  # type: ignore[no-untyped-def]
+    _, env = shop
+    assert cli("delete", "10", "--as", "alice", env=env).exit_code == 0
+    shown = cli("audit", "show", "10", "--as", "alice", "--json", env=env)
+    assert shown.exit_code == 0, shown.stderr
+    (event,) = shown.json()["events"]
+    assert event["basket_id"] == "10" and event["line_count"] == 2 and Decimal(event["total_quantity"]) == Decimal("3.5")
+    assert [(line["id"], line["product_id"], line["variant_id"], line["uom_id"]) for line in event["lines"]] == [
+        (100, "SKU-1", "red", "PCS"), (101, "SKU-2", None, None)]  # fmt: skip
+    assert event["shop_account_name"] == "Ada Lovelace" and event["account_name"] == "Analytical Ltd"
+    bad = cli("audit", "show", "ten", "--as", "alice", env=env)
+    assert bad.exit_code == 2 and "BASKET_ID" in bad.stderr
+    report = cli("audit", "report", "--as", "alice", "--format", "csv", "--output", str(tmp_path / "r.csv"),
+                 "--since", "2000-01-01", "--json", env=env)  # fmt: skip
+    assert report.exit_code == 0, report.stderr
+    status = cli("status", "--json", env=env)
+    assert status.exit_code in (0, 1), status.stderr  # unhealthy: no cleanup has run yet
+    assert status.json()["baskets"] == {"anonymous": 3, "contact": 0, "customer": 1, "total": 4}
+    forget = cli("forget", "--email", "ada@example.com", "--as", "alice", "--dry-run", env=env)
+    assert forget.exit_code == 2 and "builtin tables only" in forget.stderr
