@@ -170,9 +170,9 @@ def baskets_per_account_type(connection: Connection) -> dict[str, int]:
 
     counts = {kind.lower(): 0 for kind in ("Anonymous", "Contact", "Customer")}
     schema = mapped_schema(connection)  # the shop's own tables: the mapped account type
-    account_type = Basket.account_type if schema is None else schema.account_type().label("account_type")
-    source = Basket.__table__ if schema is None else schema.basket
-    rows = connection.execute(select(account_type, func.count()).select_from(source).group_by(account_type))
+    kind: Any = Basket.account_type if schema is None else schema.account_type().label("account_type")
+    source: Any = Basket.__table__ if schema is None else schema.basket
+    rows = connection.execute(select(kind, func.count()).select_from(source).group_by(kind))
     for account_type, count in rows:
         counts[str(account_type).lower()] = int(count)
     return {**counts, "total": sum(counts.values())}

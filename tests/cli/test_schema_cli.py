@@ -187,13 +187,19 @@ def test_schema_check_names_a_missing_table_and_column(cli, shop, tmp_path: Path
     ]
 
 
-def test_audit_show_report_and_status_on_the_shops_tables(cli, shop, tmp_path: Path, prefect_harness: None) -> None:  # type: ignore[no-untyped-def]
+def test_audit_show_report_and_status_on_the_shops_tables(
+    cli, shop, tmp_path: Path, prefect_harness: None
+) -> None:  # type: ignore[no-untyped-def]
     _, env = shop
     assert cli("delete", "10", "--as", "alice", env=env).exit_code == 0
     shown = cli("audit", "show", "10", "--as", "alice", "--json", env=env)
     assert shown.exit_code == 0, shown.stderr
     (event,) = shown.json()["events"]
-    assert event["basket_id"] == "10" and event["line_count"] == 2 and Decimal(event["total_quantity"]) == Decimal("3.5")
+    assert (
+        event["basket_id"] == "10"
+        and event["line_count"] == 2
+        and Decimal(event["total_quantity"]) == Decimal("3.5")
+    )
     assert [(line["id"], line["product_id"], line["variant_id"], line["uom_id"]) for line in event["lines"]] == [
         (100, "SKU-1", "red", "PCS"), (101, "SKU-2", None, None)]  # fmt: skip
     assert event["shop_account_name"] == "Ada Lovelace" and event["account_name"] == "Analytical Ltd"
