@@ -213,3 +213,18 @@ def test_audit_show_report_and_status_on_the_shops_tables(
     assert status.json()["baskets"] == {"anonymous": 3, "contact": 0, "customer": 1, "total": 4}
     forget = cli("forget", "--email", "ada@example.com", "--as", "alice", "--dry-run", env=env)
     assert forget.exit_code == 2 and "builtin tables only" in forget.stderr
+
+
+def test_the_seed_products_tables_as_a_mapping_list_what_builtin_lists(cli, sqlite_db) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import REPO, add_operators, seed
+
+    seed(sqlite_db, 40, 5)
+    add_operators(sqlite_db)
+    builtin = cli("list", "--json", "--as", "alice", "--limit", "100", env=sqlite_db.env)
+    example = str(REPO / "docs" / "examples" / "seed-product.toml")
+    mapped = cli("list", "--json", "--as", "alice", "--limit", "100", env={**sqlite_db.env, "BASKETS_SCHEMA": example})
+    assert builtin.exit_code == 0 and mapped.exit_code == 0, mapped.stderr
+    assert mapped.json()["baskets"] == builtin.json()["baskets"]
+    assert len(builtin.json()["baskets"]) == 40
+    check = cli("schema", "check", "--json", env={**sqlite_db.env, "BASKETS_SCHEMA": example})
+    assert check.exit_code == 0, check.stdout
