@@ -134,3 +134,12 @@ def test_keys_parse_by_the_mapped_type(kind: str, text: str, expected: object) -
 def test_bad_keys_are_refused(kind: str, text: str) -> None:
     with pytest.raises(ValueError):
         parse_key_as(kind, text)
+
+
+def test_the_databases_own_file_is_not_a_mapping(tmp_path: Path) -> None:
+    import sqlite3
+
+    database = tmp_path / "baskets.db"
+    sqlite3.connect(database).execute("CREATE TABLE t (x)").connection.commit()
+    message = _refusal(str(database))
+    assert "baskets.db: not UTF-8 text" in message or "(expected TOML)" in message
