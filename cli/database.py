@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from baskets.db import upgrade_database
+from baskets.errors import BadInput
 from baskets.filters import BasketFilter
 from baskets.queries import list_baskets
 from baskets.roles import add_operator, list_operators
@@ -83,6 +84,12 @@ def seed(
 
     as_of = parse_now(now)
     runtime = open_runtime(database_url, creates_database=True)
+    from baskets.schema import mapped_schema
+
+    if mapped_schema(runtime.engine) is not None:
+        raise BadInput(
+            "schema: seed fills the builtin tables only, never a shop's own (expected BASKETS_SCHEMA=builtin)"
+        )
     started = time.perf_counter()
     spinner = stderr.status(f"seeding {plural(baskets, 'basket')}") if stderr.is_terminal else nullcontext()
     with spinner:

@@ -228,3 +228,11 @@ def test_the_seed_products_tables_as_a_mapping_list_what_builtin_lists(cli, sqli
     assert len(builtin.json()["baskets"]) == 40
     check = cli("schema", "check", "--json", env={**sqlite_db.env, "BASKETS_SCHEMA": example})
     assert check.exit_code == 0, check.stdout
+
+
+def test_seed_refuses_the_shops_tables(cli, shop) -> None:  # type: ignore[no-untyped-def]
+    engine, env = shop
+    result = cli("seed", "--baskets", "5", env=env)
+    assert result.exit_code == 2 and "seed fills the builtin tables only" in result.stderr
+    with engine.connect() as connection:
+        assert list(connection.scalars(select(cart.c.id).order_by(cart.c.id))) == [10, 11, 12, 13, 14]

@@ -37,7 +37,11 @@ def test_a_basket_protected_after_selection_survives_the_batch(tmp_path: Path) -
         connection.execute(insert(payment).values(id=2, cart_id=11, state="authorized"))
     with write_transaction(engine) as connection:
         result = delete_baskets_with_audit(
-            connection, selected, actor=ROBOT, reason="retention", still_matches=policy.expired_on(connection, NOW)
+            connection,
+            selected,
+            actor=ROBOT,
+            reason="retention",
+            still_matches=policy.expired_on(connection, NOW),
         )
         survived, gone = split_missing(connection, result.missing)
     assert result.deleted == ["10", "14"] and survived == ["11"] and gone == []
