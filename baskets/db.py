@@ -79,8 +79,14 @@ def make_engine(
 
 
 def engine_for_settings(settings: Settings) -> Engine:
-    """An engine for the settings' database, with their connect timeout (see `make_engine`)."""
-    return make_engine(settings.database_url, connect_timeout_seconds=settings.connect_timeout_seconds)
+    """An engine for the settings' database, with their connect timeout (see `make_engine`), on the
+    schema the settings map (`schema`: the builtin tables or the shop's own, `baskets.schema`)."""
+    from baskets.schema import attach_mapping, load_mapping
+
+    mapping = load_mapping(settings.schema)
+    engine = make_engine(settings.database_url, connect_timeout_seconds=settings.connect_timeout_seconds)
+    attach_mapping(engine, mapping)
+    return engine
 
 
 def _missing_driver(parsed: URL, error: ImportError) -> WorkerMisconfigured:

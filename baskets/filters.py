@@ -125,8 +125,16 @@ class BasketFilter(BaseModel):
 
     @field_validator("basket_id", "shop_account_id", mode="before")
     @classmethod
-    def _guid(cls, value: Any) -> Any:
-        return None if value is None else parse_guid(check_typable(str(value)))
+    def _guid(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None:
+            return None
+        from baskets.schema.loading import current_mapping, parse_key_as
+
+        mapping = current_mapping()  # the shop's own tables: their key types (baskets.schema)
+        if mapping is None:
+            return parse_guid(check_typable(str(value)))
+        kind = mapping.basket.key_type if info.field_name == "basket_id" else "text"
+        return str(parse_key_as(kind, str(value)))
 
     @field_validator("shop_account_name", "shop_account_email", "account_id", mode="before")
     @classmethod

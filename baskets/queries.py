@@ -69,11 +69,25 @@ def list_baskets(
     connection: Connection, basket_filter: BasketFilter, limit: int | None = 50
 ) -> list[dict[str, Any]]:
     """The overview as dicts (keys: OVERVIEW_COLUMNS), newest first."""
+    from baskets.schema import mapped_schema
+
+    schema = mapped_schema(connection)
+    if schema is not None:
+        from baskets.schema.queries import list_mapped
+
+        return list_mapped(schema, connection, basket_filter, limit)
     rows = connection.execute(overview_query(basket_filter, limit))
     return [dict(row._mapping) for row in rows]
 
 
 def count_baskets(connection: Connection, basket_filter: BasketFilter) -> int:
     """How many baskets match `basket_filter`."""
+    from baskets.schema import mapped_schema
+
+    schema = mapped_schema(connection)
+    if schema is not None:
+        from baskets.schema.queries import count_mapped
+
+        return count_mapped(schema, connection, basket_filter)
     query = joined_baskets(func.count(Basket.id)).where(basket_filter.where())
     return int(connection.scalar(query) or 0)

@@ -43,7 +43,7 @@ def load_runtime_settings(**overrides: Any) -> Settings:
 
 _current: list[Runtime] = []
 # Engines of runtimes built from this process's settings, one per database (and connect timeout).
-_engines: dict[tuple[str, float], Engine] = {}
+_engines: dict[tuple[str, float, str], Engine] = {}
 
 
 def current_runtime() -> Runtime:
@@ -53,7 +53,7 @@ def current_runtime() -> Runtime:
     if _current:
         return _current[-1]
     settings = load_runtime_settings()
-    key = (settings.database_url, float(settings.connect_timeout_seconds))
+    key = (settings.database_url, float(settings.connect_timeout_seconds), settings.schema)
     if key not in _engines:
         _engines[key] = engine_for_settings(settings)
     return Runtime(settings=settings, engine=_engines[key])

@@ -166,8 +166,13 @@ def cleanup_run_for_flow_run(connection: Connection, flow_run_id: str) -> Cleanu
 
 def baskets_per_account_type(connection: Connection) -> dict[str, int]:
     """Baskets per account type (lowercase keys, every type present) plus `total`."""
+    from baskets.schema import mapped_schema
+
     counts = {kind.lower(): 0 for kind in ("Anonymous", "Contact", "Customer")}
-    rows = connection.execute(select(Basket.account_type, func.count()).group_by(Basket.account_type))
+    schema = mapped_schema(connection)  # the shop's own tables: the mapped account type
+    kind: Any = Basket.account_type if schema is None else schema.account_type().label("account_type")
+    source: Any = Basket.__table__ if schema is None else schema.basket
+    rows = connection.execute(select(kind, func.count()).select_from(source).group_by(kind))
     for account_type, count in rows:
         counts[str(account_type).lower()] = int(count)
     return {**counts, "total": sum(counts.values())}

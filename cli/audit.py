@@ -14,9 +14,9 @@ from rich.table import Table
 
 from baskets.audit import PERSONAL_COLUMNS, audit_rows_for_basket, parse_lines, verify_audit_chain_snapshot
 from baskets.errors import AuditChainBroken, BadInput, NotFound
-from baskets.guid import parse_guid
 from baskets.privacy.redaction import describe_redaction
 from baskets.roles import Action, authorize
+from baskets.schema.loading import parse_basket_key
 from baskets.wording import plural
 from cli.console import (
     DatabaseUrl,
@@ -107,7 +107,7 @@ def show_command(
 ) -> None:
     """Every audit row of one basket (its deletions and restores), with the lines it had."""
     try:
-        parsed = parse_guid(basket_id)
+        parsed = parse_basket_key(basket_id)
     except ValueError as error:
         raise BadInput(f"BASKET_ID: {error}") from None
     runtime = open_runtime(database_url)

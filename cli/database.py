@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from baskets.db import upgrade_database
+from baskets.errors import BadInput
 from baskets.filters import BasketFilter
 from baskets.queries import list_baskets
 from baskets.roles import add_operator, list_operators
@@ -36,7 +37,15 @@ MAX_SEED_BASKETS = 50_000_000
 def init(database_url: DatabaseUrl = None, json_output: JsonOutput = False) -> None:
     """Create the tables of a new database, or upgrade an existing one (safe to run again)."""
     runtime = open_runtime(database_url, check_schema_version=False, creates_database=True)
-    before, after = upgrade_database(runtime.engine)
+    from baskets.schema import mapped_schema
+
+    schema = mapped_schema(runtime.engine)
+    if schema is None:
+        before, after = upgrade_database(runtime.engine)
+    else:  # the shop's own tables: only the suite's bookkeeping is created (baskets.schema)
+        from baskets.schema.bookkeeping import init_bookkeeping
+
+        before, after = init_bookkeeping(runtime.engine, schema)
     url = display_url(runtime.engine.url)
     if json_output:
         emit_json({"database_url": url, "revision_before": before, "revision": after})
@@ -75,6 +84,12 @@ def seed(
 
     as_of = parse_now(now)
     runtime = open_runtime(database_url, creates_database=True)
+    from baskets.schema import mapped_schema
+
+    if mapped_schema(runtime.engine) is not None:
+        raise BadInput(
+            "schema: seed fills the builtin tables only, never a shop's own (expected BASKETS_SCHEMA=builtin)"
+        )
     started = time.perf_counter()
     spinner = stderr.status(f"seeding {plural(baskets, 'basket')}") if stderr.is_terminal else nullcontext()
     with spinner:

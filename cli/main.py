@@ -16,7 +16,7 @@ from typer import exceptions as typer_errors
 
 from baskets.errors import BasketsError
 from baskets.runtime import runtime_scope
-from cli import audit, cleanup, database, delete, export, forget, listing, operators, serve, status
+from cli import audit, cleanup, database, delete, export, forget, listing, operators, schema, serve, status
 from cli.console import emit_json, output, stderr, without_secrets
 from cli.errors import command_line_message
 
@@ -39,6 +39,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(cleanup.app)
 app.add_typer(export.app)
 app.add_typer(serve.app)
+app.add_typer(schema.app, name="schema")
 
 
 def command_line() -> typer.core.TyperGroup:

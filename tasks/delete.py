@@ -18,6 +18,7 @@ from baskets.errors import NotFound
 from baskets.filters import BasketFilter
 from baskets.roles import Actor
 from baskets.runtime import Runtime
+from baskets.schema import filter_condition
 from flows.runner import run_logger, task
 
 # Retried: a transaction that failed on the connection, a deadlock or a serialization failure
@@ -67,7 +68,8 @@ def select_basket_batch(
 ) -> list[str]:
     """The next `limit` ids matching `basket_filter` after `after`, in key order."""
     with runtime.engine.connect() as connection:
-        return select_basket_ids(connection, basket_filter.where(), after=after, limit=limit)
+        where = filter_condition(connection, basket_filter)
+        return select_basket_ids(connection, where, after=after, limit=limit)
 
 
 @task(
@@ -90,7 +92,8 @@ def delete_filtered_batch(
     (survived); one deleted by someone else meanwhile is gone."""
     with write_transaction(runtime.engine) as connection:
         return delete_baskets_still_matching(
-            connection, basket_ids, basket_filter.where(), actor=actor, reason=reason, note=note,
+            connection, basket_ids, filter_condition(connection, basket_filter), actor=actor, reason=reason,
+            note=note,
             flow_run_id=flow_run_id,
         )  # fmt: skip
 

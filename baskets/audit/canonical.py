@@ -172,5 +172,8 @@ def canonical_lines_text(lines: Sequence[Mapping[str, Any]]) -> str:
 
 
 def parse_lines(text: str) -> list[dict[str, Any]]:
-    """The lines of an audit row back as dicts, quantities as Decimal."""
-    return [{**line, "quantity": Decimal(line["quantity"])} for line in json.loads(text)]
+    """The lines of an audit row back as dicts, quantities as Decimal. A basket of the shop's own
+    tables (`baskets.schema.rows`) keeps them under `lines` beside its tables' rows."""
+    parsed = json.loads(text)
+    lines = parsed["lines"] if isinstance(parsed, dict) else parsed
+    return [{**line, "quantity": Decimal(line["quantity"])} for line in lines]

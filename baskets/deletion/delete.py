@@ -194,6 +194,16 @@ def delete_baskets_with_audit(
     With `redaction` (e.g. `erasure`) the audit rows are written already redacted
     (`append_documents`): the chain keeps the digest of each basket's personal part, not the part.
     """
+    from baskets.schema import mapped_schema
+
+    schema = mapped_schema(connection)
+    if schema is not None:  # the shop's own tables (baskets.schema)
+        from baskets.schema.deletion import delete_mapped_baskets
+
+        return delete_mapped_baskets(
+            schema, connection, basket_ids, actor=actor, reason=reason, note=note, flow_run_id=flow_run_id,
+            still_matches=still_matches, occurred_at=occurred_at, redaction=redaction,
+        )  # fmt: skip
     if not reason or len(reason) > REASON_MAX_CHARS:
         raise BadInput(f"reason: {reason!r} is not a reason (expected e.g. broken or manual)", field="reason")
     note = check_note(note)

@@ -32,10 +32,14 @@ def key_in(connection: Connection, column: Column[Any] | Any, keys: Sequence[str
 def parse_basket_ids(basket_ids: list[str], field: str = "basket_ids") -> list[str]:
     """Normalised, de-duplicated GUIDs in the order given; BadInput naming the first bad one
     (its `field` the run-form field the ids came in)."""
+    from baskets.schema.loading import current_mapping, parse_key_as
+
+    mapping = current_mapping()  # the shop's own tables: their key type (baskets.schema)
     parsed: dict[str, None] = {}
     for value in basket_ids:
         try:
-            parsed[parse_guid(value)] = None
+            key = parse_guid(value) if mapping is None else str(parse_key_as(mapping.basket.key_type, value))
+            parsed[key] = None
         except ValueError as error:
             raise BadInput(f"{field}: {error}", field=field) from None
     return list(parsed)
@@ -54,6 +58,13 @@ def select_basket_ids(
     connection: Connection, where: ColumnElement[bool], *, after: str | None = None, limit: int = 1000
 ) -> list[str]:
     """Up to `limit` ids of baskets matching `where` (joined like the list page), key order, > `after`."""
+    from baskets.schema import mapped_schema
+
+    schema = mapped_schema(connection)
+    if schema is not None:
+        from baskets.schema.queries import select_mapped_ids
+
+        return select_mapped_ids(schema, connection, where, after=after, limit=limit)
     query = joined_baskets(Basket.id).where(where).order_by(Basket.id).limit(limit)
     if after is not None:
         query = query.where(Basket.id > after)
@@ -72,6 +83,13 @@ def split_missing(connection: Connection, missing: Sequence[str]) -> tuple[list[
 
 def existing_basket_ids(connection: Connection, basket_ids: Sequence[str]) -> set[str]:
     """Which of `basket_ids` exist now."""
+    from baskets.schema import mapped_schema
+
+    schema = mapped_schema(connection)
+    if schema is not None:
+        from baskets.schema.deletion import existing_keys
+
+        return existing_keys(schema, connection, basket_ids)
     found: set[str] = set()
     for chunk in chunks(sorted(set(basket_ids))):
         found.update(connection.scalars(select(Basket.id).where(key_in(connection, Basket.id, chunk))))

@@ -48,6 +48,16 @@ def restore_basket(
     Raises NotFound when no deletion of `basket_id` is on record, BadInput when a basket with
     that id exists (restoring would overwrite it).
     """
+    from baskets.schema import mapped_schema
+
+    schema = mapped_schema(connection)
+    if schema is not None:  # the shop's own tables (baskets.schema)
+        from baskets.schema.deletion import restore_mapped_basket
+
+        return restore_mapped_basket(
+            schema, connection, basket_id, actor=actor, note=note, flow_run_id=flow_run_id,
+            occurred_at=occurred_at,
+        )  # fmt: skip
     note = check_note(note)
     when = occurred_at or dt.datetime.now(dt.UTC)
     head = lock_chain_head(connection)
@@ -107,6 +117,13 @@ def latest_deletion(connection: Connection, basket_id: str, *, lock: bool = Fals
     Raises BadInput when a basket with that id exists, NotFound when no deletion is on record
     or the latest one was redacted (its lines and accounts are gone).
     """
+    from baskets.schema import mapped_schema
+
+    schema = mapped_schema(connection)
+    if schema is not None:  # the shop's own tables (baskets.schema)
+        from baskets.schema.deletion import latest_mapped_deletion
+
+        return latest_mapped_deletion(schema, connection, basket_id, lock=lock)
     exists = select(Basket.id).where(Basket.id == basket_id)
     if connection.scalar(exists.with_for_update() if lock else exists) is not None:
         raise BadInput(

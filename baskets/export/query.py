@@ -73,6 +73,13 @@ def export_query(basket_filter: BasketFilter) -> Select[Any]:
 
 def count_export_rows(connection: Connection, basket_filter: BasketFilter) -> int:
     """How many rows an export with `basket_filter` writes (for a progress bar's total)."""
+    from baskets.schema import mapped_schema
+
+    schema = mapped_schema(connection)
+    if schema is not None:  # the shop's own tables (baskets.schema)
+        from baskets.schema.queries import count_mapped_export_rows
+
+        return count_mapped_export_rows(schema, connection, basket_filter)
     rows = export_query(basket_filter).order_by(None).subquery()
     return int(connection.scalar(select(func.count()).select_from(rows)) or 0)
 
@@ -125,7 +132,12 @@ def export_transport(engine: Engine, basket_filter: BasketFilter) -> str:
     """Which transport `fetch_export_batches` uses for this engine and filter: the backend's
     Arrow reader where it has one (`Backend.arrow_reader`: ADBC on PostgreSQL and SQLite,
     ConnectorX on MariaDB), else SQLAlchemy. SQLite text filters need the Unicode-aware
-    lower() of this process's engine."""
+    lower() of this process's engine. The shop's own tables (`baskets.schema`) go through
+    SQLAlchemy."""
+    from baskets.schema import mapped_schema
+
+    if mapped_schema(engine) is not None:
+        return "sqlalchemy"
     reader = _arrow_reader(engine, basket_filter)
     return "sqlalchemy" if reader is None else reader[0]
 
@@ -138,6 +150,13 @@ def _arrow_reader(engine: Engine, basket_filter: BasketFilter) -> tuple[str, Arr
 
 def fetch_export_batches(engine: Engine, basket_filter: BasketFilter) -> Iterator[pa.RecordBatch]:
     """The export rows as Arrow record batches in EXPORT_SCHEMA, streamed (never all in memory)."""
+    from baskets.schema import mapped_schema
+
+    schema = mapped_schema(engine)
+    if schema is not None:  # the shop's own tables (baskets.schema)
+        from baskets.schema.queries import mapped_export_batches
+
+        return mapped_export_batches(schema, engine, basket_filter, EXPORT_SCHEMA)
     reader = _arrow_reader(engine, basket_filter)
     if reader is None:
         return _sqlalchemy_batches(engine, basket_filter)

@@ -161,6 +161,13 @@ def _any_of(*conditions: ColumnElement[bool] | None) -> ColumnElement[bool]:
 
 def plan_erasure(connection: Connection, subject: ErasureSubject) -> ErasurePlan:
     """Find what an erasure of `subject` changes (reads only)."""
+    from baskets.schema import mapped_schema
+
+    if mapped_schema(connection) is not None:
+        raise BadInput(
+            "schema: baskets forget erases from the builtin tables only; on the shop's own tables the "
+            "shop erases its customer (expected BASKETS_SCHEMA=builtin)"
+        )
     if subject.kind == "email":
         shop_ids = list(
             connection.scalars(select(ShopAccount.id).where(func.lower(ShopAccount.email) == subject.value))

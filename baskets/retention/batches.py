@@ -114,7 +114,7 @@ def delete_expired_batch(
             actor=actor,
             reason=RETENTION_REASON,
             flow_run_id=flow_run_id,
-            still_matches=policy.expired(now),
+            still_matches=policy.expired_on(connection, now),
             occurred_at=dt.datetime.now(dt.UTC),
         )
         survived, gone = split_missing(connection, result.missing)

@@ -93,6 +93,14 @@ class RetentionPolicy:
         self._expired[now] = condition = self.expired_given(now, _has_no_lines())
         return condition
 
+    def expired_on(self, connection: Connection, now: dt.datetime) -> ColumnElement[bool]:
+        """`expired(now)` over the schema `connection`'s engine runs on (`baskets.schema`)."""
+        from baskets.schema import mapped_schema
+        from baskets.schema.queries import mapped_expired
+
+        schema = mapped_schema(connection)
+        return self.expired(now) if schema is None else mapped_expired(schema, self, now)
+
     def expired_given(self, now: dt.datetime, no_lines: ColumnElement[bool]) -> ColumnElement[bool]:
         """`expired(now)` with `no_lines` as the test for a basket without lines (`expired` probes
         `basket_lines` per basket; a count over all baskets joins it instead)."""
@@ -131,6 +139,14 @@ def select_expired_basket_ids(
     limit: int | None = None,
 ) -> list[ExpiredBasket]:
     """The next `limit` (default: the policy's batch size) expired baskets in key order after `after`."""
+    from baskets.schema import mapped_schema
+
+    schema = mapped_schema(connection)
+    if schema is not None:  # the shop's own tables (baskets.schema)
+        from baskets.schema.queries import select_mapped_expired
+
+        batch = limit or policy.batch_size
+        return select_mapped_expired(schema, connection, policy, now, after=after, limit=batch)
     query = (
         select(Basket.id, _category_column())
         .where(policy.expired(now))
@@ -189,6 +205,13 @@ def count_expired_baskets(
     probe an index far more cheaply than they join. The counts are the same either way: a dry run must report
     exactly what the batches then select, which the tests hold on every database.
     """
+    from baskets.schema import mapped_schema
+
+    schema = mapped_schema(connection)
+    if schema is not None:  # the shop's own tables (baskets.schema)
+        from baskets.schema.queries import count_mapped_expired
+
+        return count_mapped_expired(schema, connection, policy, now)
     if backend_for(connection).counts_by_joining_lines:
         with_lines = select(BasketLine.basket_id).distinct().subquery("with_lines")
         no_lines = with_lines.c.basket_id.is_(None)
@@ -233,11 +256,19 @@ class CleanupPlan:
 
 def plan_cleanup(connection: Connection, policy: RetentionPolicy, now: dt.datetime) -> CleanupPlan:
     """Count what is expired at `now` against all baskets (the dry run and the safety check)."""
+    from baskets.schema import mapped_schema
+    from baskets.schema.queries import count_mapped_baskets
+
+    schema = mapped_schema(connection)
     return CleanupPlan(
         as_of=now,
         cutoffs=policy.cutoffs(now),
         expired=count_expired_baskets(connection, policy, now),
-        all_baskets=int(connection.scalar(select(func.count()).select_from(Basket)) or 0),
+        all_baskets=(
+            int(connection.scalar(select(func.count()).select_from(Basket)) or 0)
+            if schema is None
+            else count_mapped_baskets(schema, connection)
+        ),
         max_share=policy.max_share,
     )
 

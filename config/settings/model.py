@@ -4,6 +4,7 @@ BASKETS_* env, then flags; and the [alerts] part read on its own."""
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,9 @@ from config.settings.sources import (
 )
 from config.urls import display_url
 
+# The field is named `schema` as the setting is (BASKETS_SCHEMA); pydantic warns that it shadows
+# BaseModel's deprecated `schema()` classmethod, which nothing here uses.
+warnings.filterwarnings("ignore", message='Field name "schema" in "Settings" shadows', category=UserWarning)
 
 class Settings(BaseSettings):
     """Everything the suite reads from its environment."""
@@ -48,6 +52,9 @@ class Settings(BaseSettings):
     cleanup: CleanupSettings = Field(default_factory=CleanupSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    # Where the shop keeps its baskets: `builtin` (the suite's own tables), a preset (magento2,
+    # saleor) or the path of a mapping file; checked by baskets.schema.
+    schema: str = "builtin"  # type: ignore[assignment]
 
     @field_validator("database_url")
     @classmethod
