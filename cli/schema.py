@@ -14,9 +14,12 @@ app = typer.Typer(help="The shop's own tables (docs/schema-mapping.md).", no_arg
 
 @app.command("check")
 def check_command(database_url: DatabaseUrl = None, json_output: JsonOutput = False) -> int:
-    """Compare the schema mapping with the live database without writing anything: tables,
-    columns, types, foreign keys and their delete rules, tables the mapping forgot, and the
-    indexes a cleanup needs (with the CREATE INDEX to run). Exit 0 when it fits, 2 when not."""
+    """Compare the schema mapping with the live database, without writing anything.
+
+    Tables, columns, types, foreign keys and their delete rules, tables the mapping forgot.
+
+    Indexes a cleanup needs, with the CREATE INDEX to run. Exit 0 when it fits, 2 when not.
+    """
     from baskets.db import make_engine
     from baskets.schema import load_mapping
     from baskets.schema.check import check_mapping
