@@ -22,6 +22,7 @@ def parse_guid(text: str) -> str:
     """
     match = _GUID.fullmatch(text.strip())
     if match is None:
-        raise ValueError(f"{text!r} is not a GUID (expected e.g. {EXAMPLE_GUID})")
+        shown = text if len(text) <= 40 else f"{text[:40]}… ({len(text):,} characters)"
+        raise ValueError(f"{shown!r} is not a GUID (expected e.g. {EXAMPLE_GUID})")
     _, a, _, b, c, d, e = match.groups()
     return f"{a}-{b}-{c}-{d}-{e}".lower()

@@ -12,9 +12,25 @@ MASK = "***"
 _SECRET_KEY = re.compile(r"pass|pwd|secret|token|credential|api_?key", re.IGNORECASE)
 # key=value pairs (a URL's query, a libpq keyword DSN) whose key says the value is secret; the
 # value ends where a query parameter, a word or a quoted string would.
-_SECRET_PAIR = re.compile(
-    r"(?P<key>[\w.-]*(?:pass|pwd|secret|token|credential|api_?key)[\w.-]*\s*=\s*)[^&;\s'\"]*", re.IGNORECASE
-)
+# The `key=` of a pair, the key a whole run of name characters: the look-behind starts it at the
+# run's beginning only, which keeps the scan linear in the text's length on a huge hostile line.
+_KEY = re.compile(r"(?<![\w.-])[\w.-]+\s*=\s*")
+_VALUE = re.compile(r"[^&;\s'\"]*")
+_SECRET_KEY = re.compile(r"pass|pwd|secret|token|credential|api_?key", re.IGNORECASE)
+
+
+def _mask_secret_pairs(text: str) -> str:
+    """`text` with the value of every password=-like pair replaced by ***."""
+    parts, position = [], 0
+    while (key := _KEY.search(text, position)) is not None:
+        if _SECRET_KEY.search(key[0]):
+            parts.append(text[position : key.end()] + MASK)
+            position = _VALUE.match(text, key.end()).end()  # type: ignore[union-attr]
+        else:
+            parts.append(text[position : key.end()])
+            position = key.end()
+    parts.append(text[position:])
+    return "".join(parts)
 
 
 def display_url(url: str | URL) -> str:
@@ -66,7 +82,7 @@ def hide_url_secrets(text: str, url: str | URL | None) -> str:
     """`text` with every secret of `url` replaced by ***, and any password=-like value masked."""
     for secret in url_secrets(url):
         text = text.replace(secret, MASK)
-    return _SECRET_PAIR.sub(rf"\g<key>{MASK}", text)
+    return _mask_secret_pairs(text)
 
 
 def _values(value: str | tuple[str, ...]) -> tuple[str, ...]:
@@ -80,7 +96,7 @@ def _mask_unparsed(text: str) -> str:
     userinfo, at, after = rest.rpartition("@")
     if at and ":" in userinfo:
         rest = f"{userinfo.split(':', 1)[0]}:{MASK}@{after}"
-    return _SECRET_PAIR.sub(rf"\g<key>{MASK}", f"{head}{separator}{rest}")
+    return _mask_secret_pairs(f"{head}{separator}{rest}")
 
 
 def is_web_url(url: str) -> bool:

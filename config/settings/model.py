@@ -30,6 +30,7 @@ from config.urls import display_url
 # BaseModel's deprecated `schema()` classmethod, which nothing here uses.
 warnings.filterwarnings("ignore", message='Field name "schema" in "Settings" shadows', category=UserWarning)
 
+
 class Settings(BaseSettings):
     """Everything the suite reads from its environment."""
 

@@ -87,3 +87,10 @@ def test_basket_id_lists_are_normalised_and_deduplicated_in_order(
     ]
     expected = list(dict.fromkeys(str(v) for v in values))
     assert parse_basket_ids(given_ids) == expected
+
+
+def test_a_huge_value_is_shown_cut_with_its_length() -> None:
+    with pytest.raises(ValueError) as refused:
+        parse_guid("f" * 100_000)
+    message = str(refused.value)
+    assert message == f"'{'f' * 40}… (100,000 characters)' is not a GUID (expected e.g. {EXAMPLE_GUID})"

@@ -55,8 +55,12 @@ def secret_url(request: pytest.FixtureRequest) -> tuple[str, DatabaseUnderTest]:
 
 
 def prefect_database_text() -> str:
-    """Every row of every table of the Prefect server's database (the test harness's), as text."""
+    """Every row of every table of the Prefect server's database (the test harness's), as text,
+    after Prefect's log worker has sent the log lines it still holds."""
+    from prefect.logging.handlers import APILogWorker
     from prefect.settings import get_current_settings
+
+    APILogWorker.drain_all(timeout=5)
 
     connection_url = get_current_settings().server.database.connection_url
     assert connection_url is not None

@@ -71,3 +71,17 @@ def test_url_secrets_lists_password_and_secret_query_values_only() -> None:
     assert url_secrets(url) == ["a%2Fb", "a/b", "q1"]
     assert url_secrets("sqlite:///var/baskets.db") == []
     assert url_secrets(None) == []
+
+
+@pytest.mark.parametrize(
+    "filler",
+    ["f" * 200_000, "pass" * 50_000, "password " * 20_000, "x-" * 100_000],
+    ids=["word", "keys", "spaces", "dashes"],
+)
+def test_hide_url_secrets_on_a_huge_hostile_line_masks_a_pair_after_it(filler: str) -> None:
+    # A pasted 200,000-character argument ends up in an error line; masking it must stay linear
+    # (the pytest timeout stops a quadratic one) and still mask a secret pair after it.
+    masked = hide_url_secrets(f"{filler} db_password=hunter22 done", None)
+    assert masked.endswith(" db_password=*** done")
+    assert "hunter22" not in masked
+    assert len(masked) == len(filler) + len(" db_password=*** done")
