@@ -222,7 +222,9 @@ def test_the_seed_products_tables_as_a_mapping_list_what_builtin_lists(cli, sqli
     add_operators(sqlite_db)
     builtin = cli("list", "--json", "--as", "alice", "--limit", "100", env=sqlite_db.env)
     example = str(REPO / "docs" / "examples" / "seed-product.toml")
-    mapped = cli("list", "--json", "--as", "alice", "--limit", "100", env={**sqlite_db.env, "BASKETS_SCHEMA": example})
+    mapped = cli(
+        "list", "--json", "--as", "alice", "--limit", "100", env={**sqlite_db.env, "BASKETS_SCHEMA": example}
+    )
     assert builtin.exit_code == 0 and mapped.exit_code == 0, mapped.stderr
     assert mapped.json()["baskets"] == builtin.json()["baskets"]
     assert len(builtin.json()["baskets"]) == 40
