@@ -178,11 +178,12 @@ def test_schema_check_catches_a_forgotten_saleor_child_table(
 ) -> None:  # type: ignore[no-untyped-def]
     _, _, env = saleor
     preset = (PRESETS_DIR / "saleor.toml").read_text(encoding="utf-8")
-    blocks = preset.split("[[children]]")
+    children, protect = preset.split("\n[protect]")
+    blocks = children.split("[[children]]")
     kept = [block for block in blocks[1:] if f'table = "{forgotten}"' not in block]
     assert len(kept) == len(blocks) - 2
     mapping = tmp_path / "saleor-without.toml"
-    mapping.write_text("[[children]]".join([blocks[0], *kept]), encoding="utf-8")
+    mapping.write_text("[[children]]".join([blocks[0], *kept]) + "\n[protect]" + protect, encoding="utf-8")
     result = cli("schema", "check", "--json", env={**env, "BASKETS_SCHEMA": str(mapping)})
     assert result.exit_code == 2, result.stdout + result.stderr
     problems = result.json()["problems"]
