@@ -4,7 +4,8 @@ models (saleor/checkout/models.py), the gift card through table, discount_checko
 discount_checkoutlinediscount (saleor/discount/models.py), payment_payment and
 payment_transactionitem with every field (saleor/payment/models.py), and the tables they refer to
 with their keys and a few columns. Django's foreign keys: no ON DELETE rule, DEFERRABLE INITIALLY
-DEFERRED; an index on every foreign key and db_index column, named as Django names them."""
+DEFERRED; an index on every foreign key and db_index column, named as Django names them (its extra
+varchar_pattern_ops `_like` indexes, GIN and named Meta indexes, which no cleanup uses, left out)."""
 
 from __future__ import annotations
 
