@@ -1,4 +1,4 @@
-"""The saleor preset on PostgreSQL: Saleor's own checkout tables, every command through the CLI."""
+"""The saleor preset on PostgreSQL: Saleor 3.20's own checkout tables, every command through the CLI."""
 
 from __future__ import annotations
 
@@ -7,17 +7,32 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, MetaData, select
+from sqlalchemy import Engine, MetaData, select, text
 
-from tests.baskets.schema.saleor import CUSTOMER, FRESH, GUEST, PAYING, fill_saleor, saleor_metadata
+from baskets.schema.loading import PRESETS_DIR
+from tests.baskets.schema.saleor import (
+    CUSTOMER,
+    FRESH,
+    GUEST,
+    PAYING,
+    TRANSACTING,
+    django_index_name,
+    fill_saleor,
+    saleor_metadata,
+)
 from tests.conftest import BACKENDS, DatabaseUnderTest, _make_database, add_operators
 
 CHECKOUT_TABLES = (
     "checkout_checkout",
     "checkout_checkoutline",
+    "checkout_checkoutmetadata",
     "checkout_checkout_gift_cards",
+    "discount_checkoutdiscount",
+    "discount_checkoutlinediscount",
     "payment_payment",
+    "payment_transactionitem",
 )
+OLD_ENOUGH = "2026-11-01T12:00"
 
 
 @pytest.fixture
@@ -48,15 +63,21 @@ def rows(engine: Engine, metadata: MetaData) -> dict[str, list[tuple]]:
         }  # fmt: skip
 
 
+def tokens(engine: Engine, metadata: MetaData) -> set:
+    with engine.connect() as connection:
+        return set(connection.execute(select(metadata.tables["checkout_checkout"].c.token)).scalars())
+
+
 def test_list_and_export_show_saleor_checkouts(cli, saleor, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     _, _, env = saleor
     listed = cli("list", "--json", "--as", "alice", env=env)
     assert listed.exit_code == 0, listed.stderr
     found = {row["basket_id"]: row for row in listed.json()["baskets"]}
-    assert set(found) == {str(CUSTOMER), str(GUEST), str(PAYING), str(FRESH)}
+    assert set(found) == {str(CUSTOMER), str(GUEST), str(PAYING), str(TRANSACTING), str(FRESH)}
     assert found[str(CUSTOMER)]["shop_account_name"] == "Jan Kowalski"
     assert found[str(CUSTOMER)]["account_type"] == "Customer" and found[str(CUSTOMER)]["line_count"] == 2
     assert found[str(GUEST)]["account_type"] == "Anonymous"
+    assert found[str(TRANSACTING)]["account_type"] == "Anonymous"
     one = cli("list", "--json", "--as", "alice", "--basket-id", str(GUEST).upper(), env=env)
     assert [row["basket_id"] for row in one.json()["baskets"]] == [str(GUEST)]
     target = tmp_path / "checkouts.csv"
@@ -64,9 +85,9 @@ def test_list_and_export_show_saleor_checkouts(cli, saleor, tmp_path: Path) -> N
     assert exported.exit_code == 0, exported.stderr
     with target.open(encoding="utf-8-sig", newline="") as stream:
         table = list(csv.reader(stream))
-    assert len(table[0]) == 11 and len(table) == 1 + 5
+    assert len(table[0]) == 11 and len(table) == 1 + 6
     customer_rows = [row for row in table[1:] if row[6] == str(CUSTOMER)]
-    assert [row[7] for row in customer_rows] == ["301", "302"]
+    assert sorted(row[7] for row in customer_rows) == ["301", "302"]
     assert customer_rows[0][:6] == ["Jan Kowalski", "jan.kowalski@example.pl", "", "", "", "Customer"]
 
 
@@ -76,8 +97,13 @@ def test_delete_and_restore_put_every_row_back(cli, saleor, prefect_harness: Non
     deleted = cli("delete", str(CUSTOMER), str(GUEST), "--as", "alice", "--json", env=env)
     assert deleted.exit_code == 0, deleted.stderr
     gone = rows(database.engine, metadata)
-    assert {row[3] for row in gone["checkout_checkout"]} == {PAYING, FRESH}
-    assert gone["checkout_checkout_gift_cards"] == []
+    assert tokens(database.engine, metadata) == {PAYING, TRANSACTING, FRESH}
+    for child in ("checkout_checkoutmetadata", "checkout_checkout_gift_cards", "discount_checkoutdiscount",
+                  "discount_checkoutlinediscount"):  # fmt: skip
+        assert gone[child] == [], child
+    assert len(gone["checkout_checkoutline"]) == 3
+    assert gone["payment_payment"] == before["payment_payment"]
+    assert gone["payment_transactionitem"] == before["payment_transactionitem"]
     assert cli("audit", "verify", "--as", "alice", env=env).exit_code == 0
     for token in (CUSTOMER, GUEST):
         restored = cli("restore", str(token), "--as", "alice", env=env)
@@ -86,42 +112,93 @@ def test_delete_and_restore_put_every_row_back(cli, saleor, prefect_harness: Non
     assert cli("audit", "verify", "--as", "alice", env=env).exit_code == 0
 
 
-def test_a_checkout_with_a_payment_survives_every_delete_path(cli, saleor, prefect_harness: None) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("protected", [PAYING, TRANSACTING], ids=["active-payment", "transaction-item"])
+def test_a_checkout_with_a_payment_or_transaction_survives_delete_by_id(cli, saleor, protected) -> None:  # type: ignore[no-untyped-def]
     database, metadata, env = saleor
-    by_id = cli("delete", str(PAYING), "--as", "alice", env=env)
-    assert by_id.exit_code == 2 and "protected" in by_id.stderr
+    before = rows(database.engine, metadata)
+    by_id = cli("delete", str(protected), "--as", "alice", env=env)
+    assert by_id.exit_code == 2 and "protected" in by_id.stderr and str(protected) in by_id.stderr
+    assert rows(database.engine, metadata) == before
+
+
+def test_payments_and_transactions_survive_filtered_delete_and_cleanup(
+    cli, saleor, prefect_harness: None
+) -> None:  # type: ignore[no-untyped-def]
+    database, metadata, env = saleor
+    before = rows(database.engine, metadata)
     filtered = cli("delete", "--yes", "--as", "alice", "--account-type", "anonymous", "--json", env=env)
     assert filtered.exit_code == 0, filtered.stderr
-    assert filtered.json()["deleted"] == 1  # the guest's; the paying one is protected
-    cleanup = cli("cleanup", "--as", "alice", "--now", "2026-11-01T12:00", "--force", "--json", env=env)
+    assert filtered.json()["deleted"] == 1  # the guest's; the paying and the transacting one are protected
+    assert tokens(database.engine, metadata) == {CUSTOMER, PAYING, TRANSACTING, FRESH}
+    cleanup = cli("cleanup", "--as", "alice", "--now", OLD_ENOUGH, "--force", "--json", env=env)
     assert cleanup.exit_code == 0, cleanup.stdout + cleanup.stderr
-    left = {row[3] for row in rows(database.engine, metadata)["checkout_checkout"]}
-    assert left == {PAYING, FRESH}
+    assert tokens(database.engine, metadata) == {PAYING, TRANSACTING, FRESH}
+    after = rows(database.engine, metadata)
+    assert after["payment_payment"] == before["payment_payment"]
+    assert after["payment_transactionitem"] == before["payment_transactionitem"]
+    kept = (PAYING, TRANSACTING, FRESH)
+    assert after["checkout_checkoutline"] == [
+        row for row in before["checkout_checkoutline"] if row[5] in kept
+    ]
 
 
-def test_schema_check_on_saleor_finds_a_missing_payment_index(cli, saleor, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    database, _, env = saleor
-    from sqlalchemy import text
-
+def test_a_checkout_with_an_empty_transaction_is_kept(cli, saleor, prefect_harness: None) -> None:  # type: ignore[no-untyped-def]
+    """A zero-valued transaction (Saleor's own task would set its checkout_id to NULL) keeps the checkout too."""
+    database, metadata, env = saleor
     with database.engine.begin() as connection:
-        connection.execute(text("DROP INDEX payment_payment_checkout_id_1f32e1ab"))
+        connection.execute(text("UPDATE payment_transactionitem SET checkout_id = :guest, authorized_value = 0"),
+                           {"guest": GUEST})  # fmt: skip
+    deleted = cli("delete", str(GUEST), "--as", "alice", env=env)
+    assert deleted.exit_code == 2 and "protected" in deleted.stderr
+    cleanup = cli("cleanup", "--as", "alice", "--now", OLD_ENOUGH, "--force", "--json", env=env)
+    assert cleanup.exit_code == 0, cleanup.stdout + cleanup.stderr
+    assert tokens(database.engine, metadata) == {GUEST, PAYING, FRESH}
+
+
+def test_schema_check_fits_saleor_and_finds_a_missing_transaction_index(cli, saleor) -> None:  # type: ignore[no-untyped-def]
+    database, _, env = saleor
+    fits = cli("schema", "check", "--json", env=env)
+    assert fits.exit_code == 0, fits.stdout + fits.stderr
+    assert fits.json()["problems"] == [] and fits.json()["missing_indexes"] == []
+    with database.engine.begin() as connection:
+        connection.execute(text(f"DROP INDEX {django_index_name('payment_transactionitem', 'checkout_id')}"))
     result = cli("schema", "check", "--json", env=env)
     assert result.exit_code == 2, result.stdout + result.stderr
     report = result.json()
     assert report["problems"] == []
-    # The lines' checkout_id leads Django's unique (checkout_id, variant_id): indexed already.
-    missing = {(index["table"], index["column"]): index["create"] for index in report["missing_indexes"]}
-    assert missing == {
-        (
-            "checkout_checkout",
-            "last_change",
-        ): "CREATE INDEX bm_ix_checkout_checkout_last_change ON checkout_checkout (last_change);",
-        (
-            "payment_payment",
-            "checkout_id",
-        ): "CREATE INDEX bm_ix_payment_payment_checkout_id ON payment_payment (checkout_id);",
-    }
-    with database.engine.begin() as connection:
-        for statement in missing.values():
-            connection.execute(text(statement))
-    assert cli("schema", "check", env=env).exit_code == 0
+    assert [(index["table"], index["column"], index["create"]) for index in report["missing_indexes"]] == [(
+        "payment_transactionitem", "checkout_id",
+        "CREATE INDEX bm_ix_payment_transactionitem_checkout_id ON payment_transactionitem (checkout_id);",
+    )]  # fmt: skip
+
+
+@pytest.mark.parametrize("forgotten", ["checkout_checkoutmetadata", "discount_checkoutlinediscount"])
+def test_schema_check_catches_a_forgotten_saleor_child_table(
+    cli, saleor, tmp_path: Path, forgotten: str
+) -> None:  # type: ignore[no-untyped-def]
+    _, _, env = saleor
+    preset = (PRESETS_DIR / "saleor.toml").read_text(encoding="utf-8")
+    children, protect = preset.split("\n[protect]")
+    blocks = children.split("[[children]]")
+    kept = [block for block in blocks[1:] if f'table = "{forgotten}"' not in block]
+    assert len(kept) == len(blocks) - 2
+    mapping = tmp_path / "saleor-without.toml"
+    mapping.write_text("[[children]]".join([blocks[0], *kept]) + "\n[protect]" + protect, encoding="utf-8")
+    result = cli("schema", "check", "--json", env={**env, "BASKETS_SCHEMA": str(mapping)})
+    assert result.exit_code == 2, result.stdout + result.stderr
+    problems = result.json()["problems"]
+    assert len(problems) == 1 and problems[0].startswith(f"table {forgotten}: refers to a basket's rows")
+
+
+@pytest.mark.parametrize(
+    "bad", ["not-a-guid", "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c63\x1b[2J", "f" * 5_000, "42"]
+)
+def test_delete_refuses_what_is_not_a_checkout_token(cli, saleor, bad: str) -> None:  # type: ignore[no-untyped-def]
+    # 5,000 characters, not 100,000: cli/console.py masks secrets in error lines with config/urls.py
+    # _SECRET_PAIR, which is quadratic in the line's length (a 100,000-character ID takes ~6 minutes).
+    database, metadata, env = saleor
+    before = rows(database.engine, metadata)
+    result = cli("delete", str(GUEST), bad, "--as", "alice", env=env)
+    assert result.exit_code == 2, result.stdout + result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert rows(database.engine, metadata) == before
