@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, MetaData, select
+from sqlalchemy import Engine, MetaData
 
 from tests.baskets.schema.magento2 import fill_magento, magento_metadata
-from tests.conftest import BACKENDS, DatabaseUnderTest, _make_database
+from tests.baskets.schema.platform import platform_database, table_rows
+from tests.conftest import DatabaseUnderTest
 
 QUOTE_TABLES = ("quote", "quote_item", "quote_item_option", "quote_address", "quote_shipping_rate",
                 "quote_address_item", "quote_payment", "quote_id_mask")  # fmt: skip
@@ -18,32 +19,11 @@ QUOTE_TABLES = ("quote", "quote_item", "quote_item_option", "quote_address", "qu
 
 @pytest.fixture
 def magento(tmp_path: Path, cli) -> Iterator[tuple[DatabaseUnderTest, MetaData, dict[str, str]]]:  # type: ignore[no-untyped-def]
-    if "mariadb" not in BACKENDS:
-        pytest.skip("MariaDB is not among the backends under test")
-    for database in _make_database("mariadb", tmp_path):
-        metadata = magento_metadata()
-        metadata.drop_all(database.engine)
-        metadata.create_all(database.engine)
-        try:
-            fill_magento(database.engine, metadata)
-            env = {"BASKETS_DATABASE_URL": database.url, "BASKETS_SCHEMA": "magento2"}
-            result = cli("init", env=env)
-            assert result.exit_code == 0, result.stderr
-            from tests.conftest import add_operators
-
-            add_operators(database)
-            yield database, metadata, env
-        finally:
-            metadata.drop_all(database.engine)
+    yield from platform_database(cli, tmp_path, "mariadb", "magento2", magento_metadata(), fill_magento)
 
 
 def rows(engine: Engine, metadata: MetaData) -> dict[str, list[tuple]]:
-    with engine.connect() as connection:
-        return {
-            name: [tuple(row) for row in connection.execute(
-                select(metadata.tables[name]).order_by(*metadata.tables[name].primary_key))]
-            for name in QUOTE_TABLES
-        }  # fmt: skip
+    return table_rows(engine, metadata, QUOTE_TABLES)
 
 
 def test_list_and_export_show_magento_quotes(cli, magento, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

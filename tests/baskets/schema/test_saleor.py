@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine, MetaData, select, text
 
 from baskets.schema.loading import PRESETS_DIR
+from tests.baskets.schema.platform import platform_database, table_rows
 from tests.baskets.schema.saleor import (
     CUSTOMER,
     FRESH,
@@ -20,7 +21,7 @@ from tests.baskets.schema.saleor import (
     fill_saleor,
     saleor_metadata,
 )
-from tests.conftest import BACKENDS, DatabaseUnderTest, _make_database, add_operators
+from tests.conftest import DatabaseUnderTest
 
 CHECKOUT_TABLES = (
     "checkout_checkout",
@@ -37,30 +38,11 @@ OLD_ENOUGH = "2026-11-01T12:00"
 
 @pytest.fixture
 def saleor(tmp_path: Path, cli) -> Iterator[tuple[DatabaseUnderTest, MetaData, dict[str, str]]]:  # type: ignore[no-untyped-def]
-    if "postgresql" not in BACKENDS:
-        pytest.skip("PostgreSQL is not among the backends under test")
-    for database in _make_database("postgresql", tmp_path):
-        metadata = saleor_metadata()
-        metadata.drop_all(database.engine)
-        metadata.create_all(database.engine)
-        try:
-            fill_saleor(database.engine, metadata)
-            env = {"BASKETS_DATABASE_URL": database.url, "BASKETS_SCHEMA": "saleor"}
-            result = cli("init", env=env)
-            assert result.exit_code == 0, result.stderr
-            add_operators(database)
-            yield database, metadata, env
-        finally:
-            metadata.drop_all(database.engine)
+    yield from platform_database(cli, tmp_path, "postgresql", "saleor", saleor_metadata(), fill_saleor)
 
 
 def rows(engine: Engine, metadata: MetaData) -> dict[str, list[tuple]]:
-    with engine.connect() as connection:
-        return {
-            name: [tuple(row) for row in connection.execute(
-                select(metadata.tables[name]).order_by(*metadata.tables[name].primary_key))]
-            for name in CHECKOUT_TABLES
-        }  # fmt: skip
+    return table_rows(engine, metadata, CHECKOUT_TABLES)
 
 
 def tokens(engine: Engine, metadata: MetaData) -> set:
