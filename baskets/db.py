@@ -80,12 +80,13 @@ def make_engine(
 
 def engine_for_settings(settings: Settings) -> Engine:
     """An engine for the settings' database, with their connect timeout (see `make_engine`), on the
-    schema the settings map (`schema`: the builtin tables or the shop's own, `baskets.schema`)."""
+    schema the settings map (`schema`: the builtin tables or the shop's own, `baskets.schema`;
+    on the shop's, the suite's own tables are named under `bookkeeping_prefix`)."""
     from baskets.schema import attach_mapping, load_mapping
 
     mapping = load_mapping(settings.schema)
     engine = make_engine(settings.database_url, connect_timeout_seconds=settings.connect_timeout_seconds)
-    attach_mapping(engine, mapping)
+    attach_mapping(engine, mapping, settings.bookkeeping_prefix)
     return engine
 
 
@@ -200,11 +201,16 @@ def head_revision() -> str:
 
 
 def current_revision(engine: Engine) -> str | None:
-    """The revision the database is at (None for a database `baskets init` never touched)."""
+    """The revision the database is at (None for a database `baskets init` never touched); on a
+    mapped schema, the revision of the suite's own tables (their version table is prefixed too)."""
+    from baskets.schema.prefix import VERSION_TABLE, bookkeeping_name
+
+    version_table = bookkeeping_name(engine, VERSION_TABLE)
     with engine.connect() as connection:
-        if not inspect(connection).has_table("alembic_version"):
+        if not inspect(connection).has_table(version_table):
             return None
-        return connection.scalar(text("SELECT version_num FROM alembic_version"))
+        quoted = connection.dialect.identifier_preparer.quote(version_table)
+        return connection.scalar(text(f"SELECT version_num FROM {quoted}"))
 
 
 def check_schema(engine: Engine) -> None:

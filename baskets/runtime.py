@@ -42,8 +42,9 @@ def load_runtime_settings(**overrides: Any) -> Settings:
 
 
 _current: list[Runtime] = []
-# Engines of runtimes built from this process's settings, one per database (and connect timeout).
-_engines: dict[tuple[str, float, str], Engine] = {}
+# Engines of runtimes built from this process's settings, one per database (and connect timeout,
+# schema and bookkeeping prefix).
+_engines: dict[tuple[str, float, str, str], Engine] = {}
 
 
 def current_runtime() -> Runtime:
@@ -53,7 +54,12 @@ def current_runtime() -> Runtime:
     if _current:
         return _current[-1]
     settings = load_runtime_settings()
-    key = (settings.database_url, float(settings.connect_timeout_seconds), settings.schema)
+    key = (
+        settings.database_url,
+        float(settings.connect_timeout_seconds),
+        settings.schema,
+        settings.bookkeeping_prefix,
+    )
     if key not in _engines:
         _engines[key] = engine_for_settings(settings)
     return Runtime(settings=settings, engine=_engines[key])

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from sqlalchemy import Column, ColumnElement, Connection, Dialect, Engine, Select, create_engine
 from sqlalchemy.engine import URL
 
-from baskets.models import AuditChainHead, BasketLine
+from baskets.models import AuditChainHead, BasketAudit, BasketLine
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -175,7 +175,7 @@ class Backend:
         column_list = ", ".join(quote(name) for name in columns)
         marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
         placeholders = ", ".join(marker for _ in columns)
-        statement = f"INSERT INTO basket_audit ({column_list}) VALUES ({placeholders})"
+        statement = f"INSERT INTO {quote(BasketAudit.__tablename__)} ({column_list}) VALUES ({placeholders})"
         connection.exec_driver_sql(statement, [tuple(row) for row in rows])
 
     # --- reading as Arrow ------------------------------------------------------------------
@@ -184,10 +184,16 @@ class Backend:
         """The dialect `literal_sql` renders for (drivers outside SQLAlchemy read its text)."""
         raise NotImplementedError
 
-    def literal_sql(self, query: Select[Any]) -> str:
+    def literal_sql(self, query: Select[Any], engine: Engine | None = None) -> str:
         """`query` as one SQL text with its values inlined, for a driver outside SQLAlchemy.
-        SQLAlchemy renders the literals (quotes doubled), never string pasting."""
-        return str(query.compile(dialect=self.sql_dialect(), compile_kwargs={"literal_binds": True}))
+        SQLAlchemy renders the literals (quotes doubled), never string pasting. With `engine`,
+        the suite's own tables are named as on its database (`baskets.schema.prefix`)."""
+        dialect = self.sql_dialect()
+        if engine is not None:
+            from baskets.schema.prefix import dialect_prefix, prefix_dialect
+
+            prefix_dialect(dialect, dialect_prefix(engine.dialect))
+        return str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
 
     def arrow_reader(
         self, engine: Engine, *, needs_engine_functions: bool = False

@@ -34,7 +34,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.sql.sqltypes import NullType
 
 from baskets.backends.base import BASKET_COLUMNS, ArrowReader, Backend, BatchLimits, ServerLock
-from baskets.models import QUANTITY, Account, AuditChainHead, Basket, BasketLine, ShopAccount
+from baskets.models import QUANTITY, Account, AuditChainHead, Basket, BasketAudit, BasketLine, ShopAccount
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -131,7 +131,8 @@ class PostgreSQLBackend(Backend):
         first statement that needs one (LOCK TABLE takes no snapshot), a REPEATABLE READ
         transaction's snapshot comes after the lock and sees the head the last writer committed;
         a row lock would be taken in an older snapshot and fail whenever it had to wait."""
-        connection.exec_driver_sql(f"LOCK TABLE {AuditChainHead.__tablename__} IN EXCLUSIVE MODE")
+        head = connection.dialect.identifier_preparer.quote(AuditChainHead.__tablename__)  # maybe prefixed
+        connection.exec_driver_sql(f"LOCK TABLE {head} IN EXCLUSIVE MODE")
         row = connection.execute(select(AuditChainHead.seq, AuditChainHead.hash)).first()
         return None if row is None else (int(row.seq), row.hash)
 
@@ -149,9 +150,10 @@ class PostgreSQLBackend(Backend):
         first = next(rows, None)
         if first is None:
             return
-        column_list = ", ".join(connection.dialect.identifier_preparer.quote(name) for name in columns)
+        quote = connection.dialect.identifier_preparer.quote  # the table maybe prefixed
+        column_list = ", ".join(quote(name) for name in columns)
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(f"COPY basket_audit ({column_list}) FROM STDIN") as copy:
+        with cursor.copy(f"COPY {quote(BasketAudit.__tablename__)} ({column_list}) FROM STDIN") as copy:
             copy.write_row(first)
             for row in rows:
                 copy.write_row(row)

@@ -189,7 +189,7 @@ def _snapshot_chunks(engine: Engine, query: Select[Any]) -> Iterator[pa.Table]:
         yield from _sqlalchemy_chunks(engine, query)
         return
     schema = snapshot_schema()
-    for batch in reader(engine, backend.literal_sql(query)):
+    for batch in reader(engine, backend.literal_sql(query, engine)):
         columns = []
         for target in schema:
             column = batch.column(target.name)

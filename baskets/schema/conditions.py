@@ -20,6 +20,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import ColumnElement, Table, and_, exists, not_, or_, true
 
+from baskets.schema.prefix import bookkeeping_identifiers
+
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 MAX_TEXT = 500
 MAX_ITEMS = 200
@@ -29,11 +31,17 @@ Op = Literal["=", "!=", "<", "<=", ">", ">=", "in", "is null", "not null"]
 
 
 def check_identifier(value: Any) -> str:
-    """A table or column name: a letter or `_`, then letters, digits or `_` (at most 63)."""
+    """A table or column name: a letter or `_`, then letters, digits or `_` (at most 63), and none
+    of the names of the suite's own tables (the engine renders those under their prefix)."""
     if not isinstance(value, str) or not IDENTIFIER.fullmatch(value):
         shown = repr(value)[:80]
         raise ValueError(
             f"{shown} is not a table or column name (expected letters, digits and _, e.g. quote_item)"
+        )
+    if value in bookkeeping_identifiers():
+        raise ValueError(
+            f"{value} is a name of the suite's own tables, which it keeps under bookkeeping_prefix "
+            "(expected the shop's basket tables and columns, e.g. quote_item)"
         )
     return value
 

@@ -30,14 +30,18 @@ from baskets.errors import BadInput, WorkerMisconfigured
 from baskets.filters import BasketFilter
 from baskets.schema.loading import parse_key_as
 from baskets.schema.model import Mapping
+from baskets.schema.prefix import DEFAULT_PREFIX, bookkeeping_identifiers, use_prefix
 
 _lock = threading.Lock()
 _bound: weakref.WeakKeyDictionary[Engine, MappedSchema] = weakref.WeakKeyDictionary()
 _settings: weakref.WeakKeyDictionary[Engine, Mapping] = weakref.WeakKeyDictionary()
 
 
-def attach_mapping(engine: Engine, mapping: Mapping | None) -> None:
-    """Make `mapping` the schema of everything run on `engine` (None: the builtin tables)."""
+def attach_mapping(engine: Engine, mapping: Mapping | None, prefix: str = DEFAULT_PREFIX) -> None:
+    """Make `mapping` the schema of everything run on `engine` (None: the builtin tables), with
+    the suite's own tables named under `prefix` on a mapped schema (`baskets.schema.prefix`).
+    Call it before the engine's first statement."""
+    use_prefix(engine, "" if mapping is None else prefix)
     with _lock:
         _bound.pop(engine, None)
         if mapping is None:
@@ -281,9 +285,18 @@ def _columns_named(mapping: Mapping) -> list[tuple[str, str]]:
 
 def _reflect(connection: Connection, metadata: MetaData, name: str) -> Table:
     try:
-        return Table(name, metadata, autoload_with=connection)
+        table = Table(name, metadata, autoload_with=connection)
     except NoSuchTableError:
         raise WorkerMisconfigured(
             f"schema: table {name} is not in the database (`baskets schema check` compares the mapping "
             "with the tables)"
         ) from None
+    # Every column is read and restored, and a name of the suite's own tables would be rendered
+    # under the bookkeeping prefix (baskets.schema.prefix).
+    clash = sorted(set(table.c.keys()) & set(bookkeeping_identifiers()))
+    if clash:
+        raise WorkerMisconfigured(
+            f"schema: column {name}.{clash[0]} has the name of one of the suite's own tables, which the "
+            "suite cannot read or restore (expected a shop table without such a column)"
+        )
+    return table

@@ -16,6 +16,9 @@ NON_SETTING_VARIABLES = frozenset({"BASKETS_CONFIG", "BASKETS_DEBUG"})
 MAX_RETENTION_DAYS = 36_500
 # The longest lock wait or statement a cleanup batch may be allowed (one hour).
 MAX_LIMIT_SECONDS = 3600
+# The longest `bookkeeping_prefix`: with it the longest name of the suite's own tables and indexes
+# (ix_basket_audit_redacted_at_occurred_at, 39 characters) stays within PostgreSQL's 63.
+MAX_BOOKKEEPING_PREFIX = 24
 
 
 class SettingsError(ValueError):
@@ -44,6 +47,24 @@ def check_seconds(value: float, example: int) -> float:
             f"{value:g} is out of range (expected seconds 0 < seconds <= {MAX_LIMIT_SECONDS}, e.g. {example})"
         )
     return value
+
+
+def check_bookkeeping_prefix(value: str) -> str:
+    """A prefix for the suite's own table names on a shop's database: lower-case ASCII letters,
+    digits and underscores, starting with a letter, 1 to MAX_BOOKKEEPING_PREFIX characters."""
+    expected = (
+        f"expected 1 to {MAX_BOOKKEEPING_PREFIX} lower-case letters, digits or underscores "
+        "starting with a letter, e.g. bm_ or shop_audit_"
+    )
+    if len(value) > MAX_BOOKKEEPING_PREFIX:
+        raise ValueError(f"a prefix of {len(value):,} characters ({expected})")
+    if not (value and value[0] in _LOWER and set(value) <= _PREFIX_CHARACTERS):
+        raise ValueError(f"{value!r} is not a table name prefix ({expected})")
+    return value
+
+
+_LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
+_PREFIX_CHARACTERS = _LOWER | frozenset("0123456789_")
 
 
 def _parse_file_mode(value: object) -> int:

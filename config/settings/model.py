@@ -14,7 +14,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from config.settings.alerts import AlertSettings
-from config.settings.common import DEFAULT_SETTINGS_FILE, ENV_PREFIX, FileMode, SettingsError, shown
+from config.settings.common import (
+    DEFAULT_SETTINGS_FILE,
+    ENV_PREFIX,
+    FileMode,
+    SettingsError,
+    check_bookkeeping_prefix,
+    shown,
+)
 from config.settings.retention import CleanupSettings, PrivacySettings, RetentionSettings
 from config.settings.schedule import ScheduleSettings
 from config.settings.sources import (
@@ -56,6 +63,9 @@ class Settings(BaseSettings):
     # Where the shop keeps its baskets: `builtin` (the suite's own tables), a preset (magento2,
     # saleor) or the path of a mapping file; checked by baskets.schema.
     schema: str = "builtin"  # type: ignore[assignment]
+    # On a mapped schema the suite's own tables are named with this prefix (bm_operators, ...) so
+    # they never meet the shop's; the builtin schema keeps their plain names (baskets.schema.prefix).
+    bookkeeping_prefix: str = "bm_"
 
     @field_validator("database_url")
     @classmethod
@@ -81,6 +91,11 @@ class Settings(BaseSettings):
         if not 0 < value <= 600:
             raise ValueError(f"{value:g} is out of range (expected seconds 0 < seconds <= 600, e.g. 10)")
         return value
+
+    @field_validator("bookkeeping_prefix")
+    @classmethod
+    def _prefix_fits(cls, value: str) -> str:
+        return check_bookkeeping_prefix(value)
 
     @classmethod
     def settings_customise_sources(
