@@ -295,9 +295,9 @@ Quantity = Annotated[Decimal, PlainSerializer(lambda value: format(value.normali
 
 
 class AuditLine(BaseModel):
-    """A basket line as its audit row keeps it."""
+    """A basket line as its audit row keeps it (a mapped shop's line key may be text or a GUID)."""
 
-    id: int
+    id: int | str
     product_id: str
     variant_id: str | None
     quantity: Quantity

@@ -411,6 +411,60 @@ def test_value_out_of_its_range_is_refused(
     assert _refusal().startswith(expected)
 
 
+_PREFIX_EXPECTED = (
+    "(expected 1 to 24 lower-case letters, digits or underscores starting with a letter, e.g. bm_ or "
+    "shop_audit_)"
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("", "'' is not a table name prefix"),
+        ("BM_", "'BM_' is not a table name prefix"),
+        ("bm\x00", "'bm\\x00' is not a table name prefix"),
+        ("bm\n_", "'bm\\n_' is not a table name prefix"),
+        ('bm"_', "'bm\"_' is not a table name prefix"),
+        ("bm'_", '"bm\'_" is not a table name prefix'),
+        ("bm;drop table operators;", "'bm;drop table operators;' is not a table name prefix"),
+        ("bm_;", "'bm_;' is not a table name prefix"),
+        ("_bm", "'_bm' is not a table name prefix"),
+        ("9bm_", "'9bm_' is not a table name prefix"),
+        ("bm-", "'bm-' is not a table name prefix"),
+        ("bm\u00e9_", "'bm\u00e9_' is not a table name prefix"),
+        ("x" * 25, "a prefix of 25 characters"),
+        ("x" * 1_000_000, "a prefix of 1,000,000 characters"),
+    ],
+)
+def test_a_bookkeeping_prefix_that_is_no_table_name_prefix_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str, expected: str
+) -> None:
+    if "\x00" in value:  # an environment variable cannot hold NUL; a settings file can
+        import json
+
+        (tmp_path / "settings.toml").write_text(
+            f"bookkeeping_prefix = {json.dumps(value)}\n", encoding="utf-8"
+        )
+        monkeypatch.setenv("BASKETS_CONFIG", str(tmp_path / "settings.toml"))
+    else:
+        monkeypatch.setenv("BASKETS_BOOKKEEPING_PREFIX", value)
+    message = _refusal()
+    assert message.startswith(f"setting bookkeeping_prefix: {expected}"), message
+    assert message.endswith(_PREFIX_EXPECTED) and "\n" not in message and len(message) < 300
+
+
+@pytest.mark.parametrize("value", ["bm_", "shop_audit_", "a", "x" * 24, "b2b_9_"])
+def test_a_bookkeeping_prefix_of_letters_digits_and_underscores_is_taken(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("BASKETS_BOOKKEEPING_PREFIX", value)
+    assert load_settings().bookkeeping_prefix == value
+
+
+def test_the_bookkeeping_prefix_is_bm_by_default() -> None:
+    assert load_settings().bookkeeping_prefix == "bm_"
+
+
 @pytest.mark.parametrize(
     ("cron", "accepted"),
     [

@@ -76,6 +76,19 @@ def test_a_mapping_file_loads(tmp_path: Path) -> None:
             ('delete = "cascade"', 'delete = "sometimes"'),
             "lines.delete: Input should be 'cascade' or 'explicit'",
         ),
+        # The suite's own names are rendered under bookkeeping_prefix: never the shop's.
+        (('table = "cart"', 'table = "operators"'), "basket.table: operators is a name of the suite's own"),
+        (('quantity = "qty"', 'quantity = "basket_audit"'), "lines.quantity: basket_audit is a name of"),
+        (('table = "customer"', 'table = "alembic_version"'), "shop_account.table: alembic_version is a"),
+        (('column = "state"', 'column = "cleanup_runs"'), "protect.exists.where.column: cleanup_runs is a"),
+        (
+            ('column = "guest"', 'column = "audit_chain_head"'),
+            "account_type.rules.0.when.any.0.column: audit",
+        ),
+        (
+            ('product = "sku"', 'product = "ix_basket_audit_basket_id"'),
+            "lines.product: ix_basket_audit_basket_id",
+        ),
     ],
 )
 def test_a_bad_mapping_is_refused_naming_the_key(
