@@ -34,7 +34,7 @@ def check_command(database_url: DatabaseUrl = None, json_output: JsonOutput = Fa
     check_sqlite_file(settings.database_url, creates_database=False)
     engine = make_engine(settings.database_url, connect_timeout_seconds=settings.connect_timeout_seconds)
     try:
-        result = check_mapping(engine, mapping)
+        result = check_mapping(engine, mapping, settings.bookkeeping_prefix)
     finally:
         engine.dispose()
     if json_output:

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Inspector
 
 from baskets.schema.mapped import _columns_named, _tables_named
 from baskets.schema.model import Mapping
+from baskets.schema.prefix import DEFAULT_PREFIX, is_bookkeeping
 
 
 @dataclass
@@ -47,11 +48,12 @@ class SchemaCheck:
         return not self.problems and not self.missing_indexes
 
 
-def check_mapping(engine: Engine, mapping: Mapping) -> SchemaCheck:
-    """Compare `mapping` with the database `engine` is on, reading its catalogue only."""
+def check_mapping(engine: Engine, mapping: Mapping, prefix: str = DEFAULT_PREFIX) -> SchemaCheck:
+    """Compare `mapping` with the database `engine` is on, reading its catalogue only; the suite's
+    own tables (named under `prefix`, `baskets.schema.prefix`) are not the shop's and not looked at."""
     result = SchemaCheck(mapping=mapping.name)
     inspector = inspect(engine)
-    existing = set(inspector.get_table_names())
+    existing = {name for name in inspector.get_table_names() if not is_bookkeeping(name, prefix)}
     columns: dict[str, dict[str, Any]] = {}
     for table in _tables_named(mapping):
         if table not in existing:

@@ -132,4 +132,4 @@ def bookkeeping_name(bind: Engine | Connection | Dialect, name: str) -> str:
 
 def is_bookkeeping(name: str, prefix: str) -> bool:
     """Whether a table named `name` in the database is one of the suite's own under `prefix`."""
-    return name in bookkeeping_renames(prefix).values() or (not prefix and name in bookkeeping_identifiers())
+    return name in {prefix + table for table in (*TABLES, VERSION_TABLE)}

@@ -160,3 +160,22 @@ def test_the_builtin_schema_keeps_the_plain_names_whatever_the_prefix(
     assert bookkeeping_name(mapped, "alembic_version") == "shop_audit_alembic_version"
     engine.dispose()
     mapped.dispose()
+
+
+def test_schema_check_leaves_the_suites_own_tables_out(tmp_path: Path) -> None:
+    from baskets.schema.check import check_mapping
+
+    engine, mapping = _shop(tmp_path)
+    with engine.begin() as connection:
+        for name in ("bm_basket_audit", "shop_audit_basket_audit", "cart_coupon"):
+            connection.execute(
+                text(f"CREATE TABLE {name} (id INTEGER PRIMARY KEY, cart_id INTEGER REFERENCES cart (id))")
+            )
+    problems = " ".join(check_mapping(engine, load_mapping(mapping)).problems)
+    assert (
+        "table cart_coupon: refers to a basket's rows" in problems and "table bm_basket_audit" not in problems
+    )
+    assert "table shop_audit_basket_audit" in problems  # a shop table, under another prefix
+    problems = " ".join(check_mapping(engine, load_mapping(mapping), "shop_audit_").problems)
+    assert "table bm_basket_audit" in problems and "shop_audit_" not in problems
+    engine.dispose()
