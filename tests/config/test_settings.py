@@ -129,7 +129,8 @@ def _refusal(**overrides: object) -> str:
         (
             "[retension]\ndays = { customer = 365 }\n",
             "setting retension: unknown setting (expected one of database_url, connect_timeout_seconds, "
-            "export_dir, file_mode, operator, retention, privacy, cleanup, schedule, alerts, schema)",
+            "export_dir, file_mode, operator, retention, privacy, cleanup, schedule, alerts, schema, "
+            "bookkeeping_prefix)",
         ),
         (
             "[retention]\nday = { customer = 365 }\n",
@@ -155,7 +156,7 @@ def test_unknown_key_or_table_in_a_settings_file_is_refused_naming_it(
             "BASKETS_RETENSION__DAYS: unknown setting (expected one of BASKETS_DATABASE_URL, "
             "BASKETS_CONNECT_TIMEOUT_SECONDS, BASKETS_EXPORT_DIR, BASKETS_FILE_MODE, BASKETS_OPERATOR, BASKETS_RETENTION, "
             "BASKETS_PRIVACY, "
-            "BASKETS_CLEANUP, BASKETS_SCHEDULE, BASKETS_ALERTS, BASKETS_SCHEMA)",
+            "BASKETS_CLEANUP, BASKETS_SCHEDULE, BASKETS_ALERTS, BASKETS_SCHEMA, BASKETS_BOOKKEEPING_PREFIX)",
         ),
         (
             "BASKETS_RETENTION__DAY",
