@@ -81,6 +81,9 @@ def test_every_command_keeps_to_the_bm_tables_and_leaves_the_shops_namesakes_alo
     assert check.exit_code in (0, 2) and check.json()["problems"] == [], check.stdout
     assert not [note for note in check.json()["notes"] if "bm_" in note or "operators" in note]
     assert namesake_state(shop.engine) == namesakes_before
+    assert (
+        set(inspect(shop.engine).get_table_names()) - set(shop.shop.tables) - set(namesakes.tables) == created
+    )
     assert _count(shop, "bm_operators") == 2 and _count(shop, "bm_cleanup_runs") == 2
     assert _count(shop, "bm_basket_audit") >= 2  # deleted and restored, and what the cleanup deleted
     with shop.engine.connect() as connection:
