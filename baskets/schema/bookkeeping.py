@@ -17,12 +17,15 @@ BOOKKEEPING: tuple[Table, ...] = tuple(
     model.__table__  # type: ignore[misc]
     for model in (Operator, BasketAudit, AuditChainHead, CleanupRun)
 )
+# The revision the first release with mappings stamped: the migrations after it change only the
+# bookkeeping tables, so they upgrade a mapped database as they do a builtin one.
+FIRST_MAPPED_REVISION = "0007"
 
 
 def init_bookkeeping(engine: Engine, schema: MappedSchema) -> tuple[str | None, str]:
-    """Create the suite's own tables that are missing, the chain head row, and record the schema
-    revision; (revision before, revision after). WorkerMisconfigured when the mapping names one of
-    the suite's tables as the shop's."""
+    """Create the suite's own tables that are missing (upgrade those an earlier release made), the
+    chain head row, and record the schema revision; (revision before, revision after).
+    WorkerMisconfigured when the mapping names one of the suite's tables as the shop's."""
     names = {table.name for table in BOOKKEEPING} | {"alembic_version"}
     clash = sorted(names & set(schema.tables))
     if clash:
@@ -31,20 +34,22 @@ def init_bookkeeping(engine: Engine, schema: MappedSchema) -> tuple[str | None, 
             "shop's basket tables in the mapping)"
         )
     before = current_revision(engine)
-    if before not in (None, SCHEMA_REVISION):
+    if before is not None and not FIRST_MAPPED_REVISION <= before <= SCHEMA_REVISION:
         raise WorkerMisconfigured(
             f"schema: the database's bookkeeping is at revision {before}, not {SCHEMA_REVISION} "
-            "(expected a database this release initialised)"
+            f"(expected {FIRST_MAPPED_REVISION} to {SCHEMA_REVISION}, which this release upgrades)"
         )
+    from alembic import command
+
+    from baskets.db import _alembic_config
+
     with engine.begin() as connection:
+        if before is not None and before != SCHEMA_REVISION:
+            command.upgrade(_alembic_config(connection), SCHEMA_REVISION)
         for table in BOOKKEEPING:
             table.create(connection, checkfirst=True)
         if connection.scalar(select(AuditChainHead.id).where(AuditChainHead.id == CHAIN_HEAD_ID)) is None:
             connection.execute(insert(AuditChainHead).values(id=CHAIN_HEAD_ID, seq=0, hash=GENESIS_HASH))
         if before is None:
-            from alembic import command
-
-            from baskets.db import _alembic_config
-
             command.stamp(_alembic_config(connection), SCHEMA_REVISION)
     return before, SCHEMA_REVISION

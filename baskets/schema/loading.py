@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from baskets.errors import WorkerMisconfigured
+from baskets.models import BASKET_KEY_MAX
 from baskets.schema.model import Mapping
 
 BUILTIN = "builtin"
@@ -88,8 +89,8 @@ def current_mapping() -> Mapping | None:
     return load_mapping(settings.schema)
 
 
-# Longest text key an id may give (no shop keys baskets by anything longer).
-MAX_TEXT_KEY = 255
+# Longest text key an id may give: what the audit log's basket_id column holds.
+MAX_TEXT_KEY = BASKET_KEY_MAX
 
 
 def parse_key_as(kind: str, text: str) -> Any:
