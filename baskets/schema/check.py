@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Inspector
 
+from baskets.models import BASKET_KEY_MAX
 from baskets.schema.mapped import _columns_named, _tables_named
 from baskets.schema.model import Mapping
 
@@ -89,6 +90,14 @@ def _check_types(mapping: Mapping, columns: dict[str, dict[str, Any]], result: S
         result.problems.append(
             f"column {basket.table}.{basket.key}: type {key['type']} does not hold a {basket.key_type} key "
             "(basket.key_type)"
+        )
+    elif (
+        basket.key_type == "text"
+        and (getattr(key["type"], "length", None) or BASKET_KEY_MAX + 1) > BASKET_KEY_MAX
+    ):
+        result.notes.append(
+            f"column {basket.table}.{basket.key}: type {key['type']} allows keys longer than the "
+            f"{BASKET_KEY_MAX} characters the audit log keeps: a basket with a longer key is never deleted"
         )
     for role, name in (("basket.created", basket.created), ("basket.modified", basket.modified)):
         if _kind(columns[basket.table][name]) not in (DateTime, Date):
