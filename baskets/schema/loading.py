@@ -106,7 +106,9 @@ def parse_key_as(kind: str, text: str) -> Any:
             raise ValueError(f"{value[:40]!r} is not a basket ID (expected a whole number, e.g. 1042)")
         return int(value)
     if not value or len(value) > MAX_TEXT_KEY:
-        raise ValueError(f"a basket ID of {len(value):,} characters (expected 1 to {MAX_TEXT_KEY} characters)")
+        raise ValueError(
+            f"a basket ID of {len(value):,} characters (expected 1 to {MAX_TEXT_KEY} characters)"
+        )
     return value
 
 
