@@ -126,3 +126,108 @@ def test_a_key_longer_than_the_audit_log_keeps_is_never_deleted(  # type: ignore
         left = set(connection.scalars(select(cart.c.id)))
     assert left == {key_of(12, "text"), long_key}  # 10 expired and went; 12 is protected
     assert cli("audit", "verify", "--as", "alice", env=env).exit_code == 0
+
+
+# --- set_null: rows that outlive the basket (a receipt, a payment) ----------------------------
+
+SET_NULL_CHILD = """
+[[children]]
+table = "cart_receipt"
+key = "id"
+basket_column = "cart_id"
+delete = "set_null"
+"""
+
+
+def test_a_set_null_child_outlives_the_delete_and_a_restore_links_it_again(  # type: ignore[no-untyped-def]
+    cli, shop, key_type: str, tmp_path: Path, prefect_harness: None
+) -> None:
+    from sqlalchemy import Column, ForeignKey, Integer, Numeric, Table
+
+    from tests.baskets.schema.shop import TEXT_KEY
+
+    database, metadata, env = shop
+    cart = metadata.tables["cart"]
+    receipt = Table(
+        "cart_receipt", metadata,
+        Column("id", Integer, primary_key=True),
+        Column("cart_id", cart.c.id.type, ForeignKey("cart.id"), nullable=True, index=True),
+        Column("amount", Numeric(12, 2), nullable=False),
+    )  # fmt: skip
+    assert cart.c.id.type.__class__ is (Integer if key_type == "integer" else TEXT_KEY.__class__)
+    receipt.create(database.engine)
+    key = {number: key_of(number, key_type) for number in range(10, 15)}
+    with database.engine.begin() as connection:
+        connection.execute(insert(receipt), [
+            {"id": 1, "cart_id": key[10], "amount": 12}, {"id": 2, "cart_id": key[10], "amount": 3},
+            {"id": 3, "cart_id": key[11], "amount": 7},
+        ])  # fmt: skip
+    mapping = tmp_path / "with-receipts.toml"
+    mapping.write_text(Path(env["BASKETS_SCHEMA"]).read_text() + SET_NULL_CHILD)
+    env = {**env, "BASKETS_SCHEMA": str(mapping)}
+    tables = (*SHOP_TABLES, "cart_receipt")
+    before = table_rows(database.engine, metadata, tables)
+    check = cli("schema", "check", "--json", env=env)
+    assert check.json()["problems"] == [], check.stdout
+
+    deleted = cli("delete", str(key[10]), "--as", "alice", "--json", env=env)
+    assert deleted.exit_code == 0, deleted.stdout + deleted.stderr
+    after = table_rows(database.engine, metadata, ("cart", "cart_receipt"))
+    assert key[10] not in [row[0] for row in after["cart"]]
+    # The receipts outlive the cart, unlinked in the delete's transaction.
+    assert [(row[0], row[1]) for row in after["cart_receipt"]] == [(1, None), (2, None), (3, key[11])]
+    restored = cli("restore", str(key[10]), "--as", "alice", "--json", env=env)
+    assert restored.exit_code == 0, restored.stdout + restored.stderr
+    assert table_rows(database.engine, metadata, tables) == before
+    verified = cli("audit", "verify", "--as", "alice", "--json", env=env)
+    assert (verified.exit_code, verified.json()["rows"]) == (0, 2), verified.stdout
+
+    # A receipt deleted meanwhile is left deleted; one linked elsewhere stays there.
+    assert cli("delete", str(key[10]), "--as", "alice", env=env).exit_code == 0
+    with database.engine.begin() as connection:
+        connection.execute(receipt.delete().where(receipt.c.id == 1))
+        connection.execute(receipt.update().where(receipt.c.id == 2).values(cart_id=key[14]))
+    assert cli("restore", str(key[10]), "--as", "alice", env=env).exit_code == 0
+    rows = table_rows(database.engine, metadata, ("cart_receipt",))["cart_receipt"]
+    assert [(row[0], row[1]) for row in rows] == [(2, key[14]), (3, key[11])]
+
+
+def test_set_null_is_refused_where_rows_could_not_outlive_the_basket(  # type: ignore[no-untyped-def]
+    cli, shop, tmp_path: Path
+) -> None:
+    from sqlalchemy import Column, ForeignKey, Integer, Table
+
+    database, metadata, env = shop
+    text = Path(env["BASKETS_SCHEMA"]).read_text()
+    notes_block = 'basket_column = "cart_id"\ndelete = "explicit"'
+    outliving_notes = text.replace(notes_block, 'basket_column = "cart_id"\ndelete = "set_null"')
+    # cart_note_tag hangs off cart_note, whose rows would outlive the basket: refused in one line.
+    hanging = tmp_path / "hanging.toml"
+    hanging.write_text(outliving_notes)
+    listed = cli("list", "--as", "alice", env={**env, "BASKETS_SCHEMA": str(hanging)})
+    assert listed.exit_code == 2 and len(listed.stderr.strip().splitlines()) == 1, listed.stderr
+    assert "parent cart_note of cart_note_tag is not the line table or a child deleted" in listed.stderr
+    # cart_note.cart_id is NOT NULL; a cascading foreign key would delete the rows itself.
+    Table(
+        "cart_gift", metadata,
+        Column("id", Integer, primary_key=True),
+        Column("cart_id", metadata.tables["cart"].c.id.type, ForeignKey("cart.id", ondelete="CASCADE"), index=True),
+    ).create(database.engine)  # fmt: skip
+    start = outliving_notes.index('[[children]]\ntable = "cart_note_tag"')
+    end = outliving_notes.index("[protect]")
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text(
+        outliving_notes[:start] + outliving_notes[end:] + SET_NULL_CHILD.replace("cart_receipt", "cart_gift")
+    )
+    result = cli("schema", "check", "--json", env={**env, "BASKETS_SCHEMA": str(wrong)})
+    assert result.exit_code == 2
+    problems = result.json()["problems"]
+    assert any(
+        line.startswith("column cart_note.cart_id: NOT NULL, so its rows cannot outlive") for line in problems
+    )
+    assert any(
+        line.startswith(
+            "table cart_gift: the mapping says set_null, but its foreign key cart_gift.cart_id -> cart.id"
+        )
+        for line in problems
+    ), problems
