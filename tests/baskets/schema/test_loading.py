@@ -76,6 +76,17 @@ def test_a_mapping_file_loads(tmp_path: Path) -> None:
             ('delete = "cascade"', 'delete = "sometimes"'),
             "lines.delete: Input should be 'cascade' or 'explicit'",
         ),
+        (
+            ('delete = "cascade"', 'delete = "set_null"'),
+            "lines.delete: Input should be 'cascade' or 'explicit'",
+        ),
+        (
+            (
+                'parent_column = "note_id"\ndelete = "explicit"',
+                'parent_column = "note_id"\ndelete = "set_null"',
+            ),
+            'children.1: delete = "set_null" needs basket_column (the column set to NULL)',
+        ),
     ],
 )
 def test_a_bad_mapping_is_refused_naming_the_key(
