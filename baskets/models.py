@@ -79,6 +79,10 @@ def exact_text(length: int) -> String:
 # Lowercase hyphenated text everywhere; PostgreSQL's native uuid type is smaller and faster.
 GUID = String(36).with_variant(postgresql.UUID(as_uuid=False), "postgresql")
 ERP_ID = exact_text(50)
+# The longest basket key a mapped shop may have (an integer, a GUID or text; docs/schema-mapping.md).
+BASKET_KEY_MAX = 255
+# A basket key or shop account id of any schema, in the audit log: exact text (migration 0008).
+AUDIT_KEY = exact_text(BASKET_KEY_MAX)
 OPERATOR_NAME = exact_text(100)
 QUANTITY = Numeric(18, 4, asdecimal=True)
 
@@ -201,14 +205,14 @@ class BasketAudit(Base):
     )
     event: Mapped[str] = mapped_column(String(20))  # deleted | restored | erased
     # NULL only on an `erased` row, which records an erasure, not a basket.
-    basket_id: Mapped[str | None] = mapped_column(GUID)
+    basket_id: Mapped[str | None] = mapped_column(AUDIT_KEY)
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     actor: Mapped[str] = mapped_column(OPERATOR_NAME)
     actor_role: Mapped[str] = mapped_column(String(50))
     reason: Mapped[str] = mapped_column(String(30))
     note: Mapped[str | None] = mapped_column(Text)
     flow_run_id: Mapped[str | None] = mapped_column(String(36))
-    shop_account_id: Mapped[str | None] = mapped_column(GUID)
+    shop_account_id: Mapped[str | None] = mapped_column(AUDIT_KEY)
     shop_account_name: Mapped[str | None] = mapped_column(String(200))
     shop_account_email: Mapped[str | None] = mapped_column(String(254))
     account_id: Mapped[str | None] = mapped_column(ERP_ID)

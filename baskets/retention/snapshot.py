@@ -11,14 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import (
-    Engine,
-    Select,
-    String,
-    cast,
-    select,
-    update,
-)
+from sqlalchemy import Engine, Select, select, update
 from sqlalchemy.engine import URL
 
 from baskets.audit import canonical_quantity
@@ -162,8 +155,6 @@ def _snapshot_query(first_seq: int | None, last_seq: int | None) -> Select[Any]:
     columns = []
     for name in snapshot_schema().names:
         column = _SNAPSHOT_SOURCE[name] if name in _SNAPSHOT_SOURCE else getattr(BasketAudit, name)
-        if name in ("basket_id", "shop_account_id"):  # uuid on PostgreSQL: text for Arrow
-            column = cast(column, String)
         columns.append(column.label(name))
     return (
         select(*columns)

@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Inspector
 
+from baskets.models import BASKET_KEY_MAX
 from baskets.schema.mapped import _columns_named, _tables_named
 from baskets.schema.model import Mapping
 from baskets.schema.prefix import DEFAULT_PREFIX, is_bookkeeping
@@ -92,11 +93,25 @@ def _check_types(mapping: Mapping, columns: dict[str, dict[str, Any]], result: S
             f"column {basket.table}.{basket.key}: type {key['type']} does not hold a {basket.key_type} key "
             "(basket.key_type)"
         )
+    elif (
+        basket.key_type == "text"
+        and (getattr(key["type"], "length", None) or BASKET_KEY_MAX + 1) > BASKET_KEY_MAX
+    ):
+        result.notes.append(
+            f"column {basket.table}.{basket.key}: type {key['type']} allows keys longer than the "
+            f"{BASKET_KEY_MAX} characters the audit log keeps: a basket with a longer key is never deleted"
+        )
     for role, name in (("basket.created", basket.created), ("basket.modified", basket.modified)):
         if _kind(columns[basket.table][name]) not in (DateTime, Date):
             result.problems.append(
                 f"column {basket.table}.{name}: type {columns[basket.table][name]['type']} "
                 f"is not a time ({role})"
+            )
+    for child in mapping.children:
+        if child.delete == "set_null" and not columns[child.table][str(child.basket_column)]["nullable"]:
+            result.problems.append(
+                f"column {child.table}.{child.basket_column}: NOT NULL, so its rows cannot outlive the "
+                'basket (children.delete = "set_null"; expected "explicit" or "cascade")'
             )
     quantity = columns[mapping.lines.table][mapping.lines.quantity]
     if _kind(quantity) not in (Integer, Numeric, Float):
@@ -136,6 +151,12 @@ def _check_delete_rules(
                 f"{table}.{column} -> {parent}.{parent_key} "
                 'has ON DELETE CASCADE (expected delete = "explicit")'
             )
+        elif rule == "set_null" and cascades:
+            result.problems.append(
+                f"table {table}: the mapping says set_null, but its foreign key {table}.{column} -> "
+                f"{parent}.{parent_key} has ON DELETE CASCADE: its rows would not outlive the basket "
+                '(expected delete = "cascade")'
+            )
         elif rule == "explicit" and cascades:
             result.notes.append(f"table {table}: deleted explicitly, though its foreign key cascades as well")
         if not found:
@@ -148,6 +169,8 @@ def _check_forgotten(
     mapping: Mapping, foreign_keys: dict[str, list[dict[str, Any]]], result: SchemaCheck
 ) -> None:
     owned = set(mapping.owned_tables())
+    # Rows of a set_null table outlive the basket: what refers to them is not in the way.
+    deleted = owned - {child.table for child in mapping.children if child.delete == "set_null"}
     guarded = set()
     if mapping.protect is not None:
         guarded = {table for table, _ in mapping.protect.columns() if table is not None}
@@ -155,7 +178,7 @@ def _check_forgotten(
         if table in owned:
             continue
         for fk in keys:
-            if fk["referred_table"] not in owned:
+            if fk["referred_table"] not in deleted:
                 continue
             rule = (fk.get("options") or {}).get("ondelete", "").upper()
             where = f"{table}.{', '.join(fk['constrained_columns'])} -> {fk['referred_table']}"

@@ -27,6 +27,7 @@ from baskets.deletion.keys import REASON_MAX_CHARS, check_note, chunks
 from baskets.deletion.restore import RestoreResult
 from baskets.errors import BadInput, NotFound
 from baskets.guid import parse_guid
+from baskets.models import BASKET_KEY_MAX
 from baskets.roles import Actor
 from baskets.schema.mapped import MappedSchema
 from baskets.schema.rows import decode_value, delete_rows, insert_rows, parse_rows_text, rows_text, take_rows
@@ -124,11 +125,16 @@ def delete_mapped_baskets(
     )  # fmt: skip
 
 
-def _guid_or_none(value: Any) -> str | None:
-    try:
-        return None if value is None else parse_guid(str(value))
-    except ValueError:
+def _shop_account_id(value: Any) -> str | None:
+    """A shop account id as the audit log keeps it: a GUID lowercase, another id as its text;
+    None for one longer than the column (it stays in the rows kept in `lines`)."""
+    if value is None:
         return None
+    try:
+        return parse_guid(str(value))
+    except ValueError:
+        text = str(value)
+        return text if len(text) <= BASKET_KEY_MAX else None
 
 
 def _document(
@@ -143,8 +149,7 @@ def _document(
     return {
         **common,
         "basket_id": schema.key_text(row["basket_id"]),
-        # The audit log's account columns hold GUIDs and ERP ids; other ids stay in `lines`.
-        "shop_account_id": _guid_or_none(row["shop_account_id"]),
+        "shop_account_id": _shop_account_id(row["shop_account_id"]),
         "shop_account_name": row["shop_account_name"],
         "shop_account_email": row["shop_account_email"],
         "account_id": None if account_id is None or len(str(account_id)) > ERP_ID_MAX else str(account_id),

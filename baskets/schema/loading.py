@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from baskets.errors import WorkerMisconfigured
+from baskets.models import BASKET_KEY_MAX
 from baskets.schema.model import Mapping
 
 BUILTIN = "builtin"
@@ -88,8 +89,8 @@ def current_mapping() -> Mapping | None:
     return load_mapping(settings.schema)
 
 
-# Longest text key an id may give (no shop keys baskets by anything longer).
-MAX_TEXT_KEY = 255
+# Longest text key an id may give: what the audit log's basket_id column holds.
+MAX_TEXT_KEY = BASKET_KEY_MAX
 
 
 def parse_key_as(kind: str, text: str) -> Any:
@@ -105,7 +106,9 @@ def parse_key_as(kind: str, text: str) -> Any:
             raise ValueError(f"{value[:40]!r} is not a basket ID (expected a whole number, e.g. 1042)")
         return int(value)
     if not value or len(value) > MAX_TEXT_KEY:
-        raise ValueError(f"a basket ID of {len(value)} characters (expected 1 to {MAX_TEXT_KEY} characters)")
+        raise ValueError(
+            f"a basket ID of {len(value):,} characters (expected 1 to {MAX_TEXT_KEY} characters)"
+        )
     return value
 
 

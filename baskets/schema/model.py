@@ -11,6 +11,8 @@ from baskets.schema.conditions import MAX_ITEMS, MAX_TEXT, Condition, check_iden
 KeyType = Literal["integer", "guid", "text"]
 AccountType = Literal["Customer", "Anonymous", "Contact"]
 DeleteRule = Literal["cascade", "explicit"]
+# A child table's rows may also outlive their basket: `set_null` unlinks them instead of deleting.
+ChildRule = Literal["cascade", "explicit", "set_null"]
 
 
 class _Strict(BaseModel):
@@ -95,14 +97,16 @@ class LineTable(_Strict):
 class ChildTable(_Strict):
     """Rows deleted (and restored) with a basket: referring to the basket by `basket_column`, or
     to a row of another child table (`parent`) by `parent_column`. `delete`: `cascade` when the
-    shop's own foreign key deletes them (ON DELETE CASCADE), `explicit` to delete them first."""
+    shop's own foreign key deletes them (ON DELETE CASCADE), `explicit` to delete them first,
+    `set_null` for rows that outlive the basket (a payment): their `basket_column` is set to
+    NULL in the delete's transaction, and a restore links them to the basket again."""
 
     table: str
     key: str
     basket_column: str | None = None
     parent: str | None = None
     parent_column: str | None = None
-    delete: DeleteRule = "explicit"
+    delete: ChildRule = "explicit"
 
     _checked = _names("table", "key", "basket_column", "parent", "parent_column")
 
@@ -112,6 +116,8 @@ class ChildTable(_Strict):
             raise ValueError("give basket_column, or parent with parent_column (one of them)")
         if (self.parent is None) != (self.parent_column is None):
             raise ValueError("parent and parent_column go together")
+        if self.delete == "set_null" and self.basket_column is None:
+            raise ValueError('delete = "set_null" needs basket_column (the column set to NULL)')
         return self
 
 
@@ -146,9 +152,10 @@ class Mapping(_Strict):
             if child.parent is not None and child.parent not in earlier:
                 raise ValueError(
                     f"children: parent {child.parent} of {child.table} is not the line table or a child "
-                    "listed before it"
+                    "deleted with the basket listed before it"
                 )
-            earlier.add(child.table)
+            if child.delete != "set_null":
+                earlier.add(child.table)
         return self
 
     def owned_tables(self) -> list[str]:

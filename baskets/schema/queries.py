@@ -8,9 +8,10 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-from sqlalchemy import ColumnElement, Connection, Engine, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Engine, and_, case, func, or_, select, true
 
 from baskets.filters import BasketFilter
+from baskets.models import BASKET_KEY_MAX
 from baskets.schema.deletion import utc
 from baskets.schema.mapped import MappedSchema
 
@@ -49,11 +50,21 @@ def count_mapped(schema: MappedSchema, connection: Connection, basket_filter: Ba
     return int(connection.scalar(query) or 0)
 
 
+def key_fits(schema: MappedSchema) -> ColumnElement[bool]:
+    """Whether a basket's key fits the audit log's basket_id (a text key of at most BASKET_KEY_MAX
+    characters): a basket whose key does not is never selected for deletion, as it could not be
+    audited (`baskets schema check` notes a key column that allows longer keys)."""
+    if schema.mapping.basket.key_type != "text":
+        return true()
+    return func.char_length(schema.key) <= BASKET_KEY_MAX
+
+
 def select_mapped_ids(
     schema: MappedSchema, connection: Connection, where: ColumnElement[bool], *, after: str | None, limit: int
 ) -> list[str]:
-    """Up to `limit` keys (as text) of baskets matching `where`, in key order after `after`."""
-    query = schema.joined(schema.key).where(where).order_by(schema.key).limit(limit)
+    """Up to `limit` keys (as text) of baskets matching `where` whose key fits the audit log, in
+    key order after `after`."""
+    query = schema.joined(schema.key).where(where, key_fits(schema)).order_by(schema.key).limit(limit)
     if after is not None:
         query = query.where(schema.key > schema.bind_keys([schema.parse_key(after)])[0])
     return [schema.key_text(value) for value in connection.scalars(query)]
@@ -129,7 +140,8 @@ def mapped_export_batches(
 
 
 def mapped_expired(schema: MappedSchema, policy: RetentionPolicy, now: dt.datetime) -> ColumnElement[bool]:
-    """The retention predicate over the mapped basket table, never true for a protected basket."""
+    """The retention predicate over the mapped basket table, never true for a protected basket
+    or one whose key does not fit the audit log (`key_fits`)."""
     from baskets.retention.policy import EMPTY, STORED_TYPE
     from config.settings import ACCOUNT_TYPES
 
@@ -139,7 +151,7 @@ def mapped_expired(schema: MappedSchema, policy: RetentionPolicy, now: dt.dateti
         and_(account_type == STORED_TYPE[kind], schema.modified < cutoffs[kind]) for kind in ACCOUNT_TYPES
     ]
     expired = or_(*by_type, and_(schema.has_no_lines(), schema.modified < cutoffs[EMPTY]))
-    return and_(expired, ~schema.protected())
+    return and_(expired, ~schema.protected(), key_fits(schema))
 
 
 def _category(schema: MappedSchema) -> ColumnElement[str]:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, Connection, Table, delete, insert, select
+from sqlalchemy import Column, Connection, Table, delete, insert, select, update
 
 from baskets.audit.canonical import canonical_json, canonical_quantity
 from baskets.deletion.keys import chunks
@@ -149,14 +149,19 @@ def delete_rows(
     owned: dict[Any, dict[str, list[dict[str, Any]]]],
 ) -> None:
     """Delete the baskets `keys` and, children before parents, the rows of the tables whose
-    delete rule is `explicit` (the shop's own ON DELETE CASCADE removes the others)."""
+    delete rule is `explicit` (the shop's own ON DELETE CASCADE removes the others); unlink the
+    rows of `set_null` tables (their basket column set to NULL)."""
     for child in reversed(schema.mapping.child_links()):
-        if child.delete != "explicit":
+        if child.delete == "cascade":
             continue
         table = schema.tables[child.table]
         ids = [row[child.key] for key in keys for row in owned[key].get(child.table, [])]
         for chunk in chunks([decode_value(value) for value in ids]):
-            connection.execute(delete(table).where(table.c[child.key].in_(chunk)))
+            rows = table.c[child.key].in_(chunk)
+            if child.delete == "set_null":
+                connection.execute(update(table).where(rows).values({str(child.basket_column): None}))
+            else:
+                connection.execute(delete(table).where(rows))
     for chunk in chunks(schema.bind_keys(keys)):
         removed = connection.execute(delete(schema.basket).where(schema.key.in_(chunk))).rowcount
         if removed != len(chunk):
@@ -164,15 +169,29 @@ def delete_rows(
 
 
 def insert_rows(schema: MappedSchema, connection: Connection, tables: dict[str, list[dict[str, Any]]]) -> int:
-    """Put rows back, parents before children, every column as it was (keys included); the
-    number of rows put back."""
+    """Put rows back, parents before children, every column as it was (keys included), and link
+    the rows of `set_null` tables to their basket again; the number of rows put back or linked."""
     count = 0
+    unlinked = {child.table: child for child in schema.mapping.children if child.delete == "set_null"}
     for name in schema.mapping.owned_tables():
         rows = tables.get(name, [])
         if not rows:
             continue
         table = schema.tables[name]
         values = [{column: decode_value(value) for column, value in row.items()} for row in rows]
+        if name in unlinked:
+            count += _relink(connection, table, unlinked[name].key, str(unlinked[name].basket_column), values)
+            continue
         connection.execute(insert(table), values)
         count += len(values)
     return count
+
+
+def _relink(connection: Connection, table: Table, key: str, link: str, rows: list[dict[str, Any]]) -> int:
+    """Set `link` back on the rows that outlived their basket, where it is still NULL (a row
+    deleted or linked elsewhere since is left as the shop has it); how many were linked."""
+    linked = 0
+    for row in rows:
+        statement = update(table).where(table.c[key] == row[key], table.c[link].is_(None))
+        linked += connection.execute(statement.values({link: row[link]})).rowcount
+    return linked

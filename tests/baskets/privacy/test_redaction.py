@@ -261,7 +261,7 @@ def test_a_chain_written_before_0006_verifies_after_the_upgrade_and_can_be_redac
     from baskets.db import upgrade_database
 
     old = _at_0004_with_a_legacy_chain(db, 5)
-    assert upgrade_database(db.engine) == ("0004", "0007")
+    assert upgrade_database(db.engine) == ("0004", "0008")
     upgraded = verify_audit_chain_snapshot(db.engine)
     assert (upgraded.ok, upgraded.count) == (True, 5)
     assert upgraded.head_hash != old[-1]  # hashed anew; the old hash is kept as legacy_hash

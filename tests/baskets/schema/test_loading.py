@@ -89,6 +89,17 @@ def test_a_mapping_file_loads(tmp_path: Path) -> None:
             ('product = "sku"', 'product = "ix_basket_audit_basket_id"'),
             "lines.product: ix_basket_audit_basket_id",
         ),
+        (
+            ('delete = "cascade"', 'delete = "set_null"'),
+            "lines.delete: Input should be 'cascade' or 'explicit'",
+        ),
+        (
+            (
+                'parent_column = "note_id"\ndelete = "explicit"',
+                'parent_column = "note_id"\ndelete = "set_null"',
+            ),
+            'children.1: delete = "set_null" needs basket_column (the column set to NULL)',
+        ),
     ],
 )
 def test_a_bad_mapping_is_refused_naming_the_key(
