@@ -231,32 +231,3 @@ def test_set_null_is_refused_where_rows_could_not_outlive_the_basket(  # type: i
         )
         for line in problems
     ), problems
-
-
-@pytest.mark.parametrize("key_type", ["integer"])
-def test_init_upgrades_a_mapped_database_an_earlier_release_initialised(  # type: ignore[no-untyped-def]
-    cli, shop, prefect_harness: None
-) -> None:
-    from alembic import command
-    from sqlalchemy import text
-
-    from baskets.db import _alembic_config, current_revision
-
-    database, _, env = shop
-    with database.engine.begin() as connection:
-        command.downgrade(_alembic_config(connection), "0007")
-    assert cli("list", "--as", "alice", env=env).exit_code == 1  # "run `baskets init` first"
-    upgraded = cli("init", "--json", env=env)
-    assert upgraded.exit_code == 0, upgraded.stdout + upgraded.stderr
-    assert (upgraded.json()["revision_before"], upgraded.json()["revision"]) == ("0007", "0008")
-    deleted = cli("delete", "10", "--as", "alice", "--json", env=env)
-    assert deleted.exit_code == 0, deleted.stdout + deleted.stderr
-    assert cli("audit", "verify", "--as", "alice", env=env).exit_code == 0
-    with database.engine.begin() as connection:  # a revision before mappings existed
-        connection.execute(text("UPDATE alembic_version SET version_num = '0006'"))
-    refused = cli("init", env=env)
-    assert refused.exit_code == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
-    assert "bookkeeping is at revision 0006, not 0008 (expected 0007 to 0008" in refused.stderr
-    with database.engine.begin() as connection:
-        connection.execute(text("UPDATE alembic_version SET version_num = '0008'"))
-    assert current_revision(database.engine) == "0008"
