@@ -1,4 +1,8 @@
-"""`baskets audit verify|show|report`: check the hash chain, a basket's audit rows, the deletions report."""
+"""`baskets audit verify|show|report`: check the hash chain, a basket's audit rows, the deletions report.
+
+The audit, privacy and schema modules are imported by the command that uses them, so that the other
+commands of the `baskets` process do not pay for their start-up.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +13,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from rich.table import Table
 
-from baskets.audit import PERSONAL_COLUMNS, audit_rows_for_basket, parse_lines, verify_audit_chain_snapshot
 from baskets.errors import AuditChainBroken, BadInput, NotFound
-from baskets.privacy.redaction import describe_redaction
 from baskets.roles import Action, authorize
-from baskets.schema.loading import parse_basket_key
 from baskets.wording import plural
 from cli.console import (
     DatabaseUrl,
@@ -39,6 +40,8 @@ EXAMPLE_HASH = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
 
 class ChainVerification(BaseModel):
     """`baskets audit verify`: whether the hash chain holds, and where it breaks if not."""
+
+    model_config = ConfigDict(defer_build=True)  # built by `audit verify`, not by every command's start
 
     ok: bool
     rows: int
@@ -63,6 +66,8 @@ def verify_command(
     json_output: JsonOutput = False,
 ) -> None:
     """Recompute the hash chain; exit 6 naming the first bad sequence number when it does not hold."""
+    from baskets.audit import verify_audit_chain_snapshot
+
     if head is not None:
         head = head.strip().lower()
         if not _HASH.fullmatch(head):
@@ -106,6 +111,9 @@ def show_command(
     json_output: JsonOutput = False,
 ) -> None:
     """Every audit row of one basket (its deletions and restores), with the lines it had."""
+    from baskets.audit import audit_rows_for_basket
+    from baskets.schema.loading import parse_basket_key
+
     try:
         parsed = parse_basket_key(basket_id)
     except ValueError as error:
@@ -131,6 +139,9 @@ def show_command(
 def _audit_event(row: dict[str, Any]) -> AuditEvent:
     """An audit row as `audit show` gives it: its lines parsed, the salt, digest and legacy hash
     left out; a redacted row says when and why (its personal part is gone: docs/privacy.md)."""
+    from baskets.audit import parse_lines
+    from baskets.privacy.redaction import describe_redaction
+
     return AuditEvent.model_validate(
         {
             **row,
@@ -141,6 +152,8 @@ def _audit_event(row: dict[str, Any]) -> AuditEvent:
 
 
 def _event_table(event: AuditEvent) -> Table:
+    from baskets.audit import PERSONAL_COLUMNS
+
     table = Table(show_header=False, title=f"seq {event.seq}: {event.event}", title_justify="left")
     for key in (
         "basket_id", "occurred_at", "actor", "actor_role", "reason", "note", "flow_run_id",

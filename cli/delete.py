@@ -1,4 +1,8 @@
-"""`baskets delete`, `baskets restore` and `baskets shop-account`."""
+"""`baskets delete`, `baskets restore` and `baskets shop-account`.
+
+The deletion and shop-account modules are imported by the commands that use them, so that the
+other commands of the `baskets` process do not pay for their start-up.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,11 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from baskets.deletion import check_note, existing_basket_ids, latest_deletion, parse_basket_ids
 from baskets.errors import BadInput, NotFound
 from baskets.filters import BasketFilter
 from baskets.guid import parse_guid
 from baskets.queries import count_baskets
 from baskets.roles import Action, authorize
-from baskets.shop_accounts import shop_account_details
 from baskets.wording import plural
 from cli.console import (
     DatabaseUrl,
@@ -68,6 +70,8 @@ def delete_command(
 
     With filters instead of IDs it shows how many baskets match and deletes them only with --yes.
     """
+    from baskets.deletion import check_note, existing_basket_ids, parse_basket_ids
+
     reason = _check_reason(reason)
     note = check_note(note)
     ids = parse_basket_ids(basket_ids or [])
@@ -144,6 +148,8 @@ def restore_command(
     json_output: JsonOutput = False,
 ) -> None:
     """Put a deleted basket and its lines back from the audit log (system_administrator only)."""
+    from baskets.deletion import check_note, latest_deletion, parse_basket_ids
+
     (parsed,) = parse_basket_ids([basket_id])
     note = check_note(note)
     runtime = open_runtime(database_url)
@@ -177,6 +183,8 @@ def shop_account_command(
     json_output: JsonOutput = False,
 ) -> None:
     """A shop account's details, given its ID or one of its baskets' (system_administrator only)."""
+    from baskets.shop_accounts import shop_account_details
+
     try:
         parsed = parse_guid(guid)
     except ValueError as error:
