@@ -10,11 +10,10 @@ import os
 import re
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import BaseModel, ConfigDict
-from rich.table import Table
 
 from baskets.errors import AuditChainBroken, BadInput, NotFound
 from baskets.roles import Action, authorize
@@ -31,6 +30,9 @@ from cli.console import (
 )
 from flows.results import AuditEvent, AuditLine, AuditShowResult
 from flows.runner import run_flow
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 app = typer.Typer(help="The audit log of deleted and restored baskets.", no_args_is_help=True)
 
@@ -152,6 +154,8 @@ def _audit_event(row: dict[str, Any]) -> AuditEvent:
 
 
 def _event_table(event: AuditEvent) -> Table:
+    from rich.table import Table  # here: commands printing JSON or one line need no table
+
     from baskets.audit import PERSONAL_COLUMNS
 
     table = Table(show_header=False, title=f"seq {event.seq}: {event.event}", title_justify="left")
@@ -171,6 +175,8 @@ def _event_table(event: AuditEvent) -> Table:
 
 
 def _lines_table(lines: list[AuditLine]) -> Table:
+    from rich.table import Table  # here: commands printing JSON or one line need no table
+
     table = Table("Line", "Product Id", "Variant Id", "Quantity", "Unit of Measure Id", title_justify="left")
     for line in lines:
         table.add_row(

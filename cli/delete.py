@@ -6,10 +6,9 @@ other commands of the `baskets` process do not pay for their start-up.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from baskets.errors import BadInput, NotFound
 from baskets.filters import BasketFilter
@@ -31,6 +30,9 @@ from cli.console import (
 from cli.errors import fields_named
 from flows.results import DeleteResult, RestoreResult
 from flows.runner import run_flow
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 app = typer.Typer()
 REASONS = ("broken", "manual")
@@ -200,6 +202,8 @@ def shop_account_command(
 
 
 def _details_table(details: dict[str, Any]) -> Table:
+    from rich.table import Table  # here: commands printing JSON or one line need no table
+
     table = Table(show_header=False, title=f"Shop account {details['shop_account_id']}", title_justify="left")
     labels = {
         "name": "Name", "email": "E-mail", "shop_account_type": "Shop account type",

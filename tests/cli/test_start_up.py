@@ -68,6 +68,10 @@ def test_baskets_list_loads_none_of_the_other_commands_modules(
 ) -> None:
     add_operators(sqlite_db)
     assert _run(sqlite_db, tmp_path, ["list", "--as", "bob"], _OTHER_COMMANDS) == (None, [])
+    # Its table only when it prints one.
+    printed = _run(sqlite_db, tmp_path, ["list", "--as", "bob"], ["rich.table"])
+    assert printed == (None, ["rich.table"])
+    assert _run(sqlite_db, tmp_path, ["list", "--as", "bob", "--json"], ["rich.table"]) == (None, [])
 
 
 def test_a_refused_list_loads_none_of_them_either(sqlite_db: DatabaseUnderTest, tmp_path: Path) -> None:
