@@ -80,3 +80,19 @@ def test_a_refused_list_loads_none_of_them_either(sqlite_db: DatabaseUnderTest, 
     assert _run(sqlite_db, tmp_path, ["list", "--as", "nobody"], _OTHER_COMMANDS) == ("NotPermitted", [])
     loaded = _run(sqlite_db, tmp_path, ["delete", "not-a-guid", "--as", "alice"], ["baskets.deletion"])
     assert loaded == ("BadInput", ["baskets.deletion"])
+
+
+@pytest.mark.backend_independent
+def test_guid_columns_are_native_uuid_on_postgresql_only_as_before() -> None:
+    """The models name SQLAlchemy's generic UUID (not the PostgreSQL dialect's module), which is
+    the very class `postgresql.UUID` is: the DDL and the values stay what the migrations made."""
+    from sqlalchemy.dialects import mysql, postgresql, sqlite
+
+    from baskets.models import GUID, Basket
+
+    native = GUID.dialect_impl(postgresql.dialect())
+    assert isinstance(native, postgresql.UUID) and native.as_uuid is False  # values stay lowercase text
+    column = Basket.__table__.c.id
+    assert column.type.compile(dialect=postgresql.dialect()) == "UUID"
+    assert column.type.compile(dialect=sqlite.dialect()) == "VARCHAR(36)"
+    assert column.type.compile(dialect=mysql.dialect()) == "VARCHAR(36)"
