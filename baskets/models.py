@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    UUID,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -21,7 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
 )
-from sqlalchemy.dialects import mysql, postgresql
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Predictable names for every index and constraint, so Alembic can find them again.
@@ -76,8 +77,9 @@ def exact_text(length: int) -> String:
     )
 
 
-# Lowercase hyphenated text everywhere; PostgreSQL's native uuid type is smaller and faster.
-GUID = String(36).with_variant(postgresql.UUID(as_uuid=False), "postgresql")
+# Lowercase hyphenated text everywhere; PostgreSQL's native uuid type is smaller and faster
+# (SQLAlchemy's generic UUID is the one its PostgreSQL dialect uses, without importing that dialect).
+GUID = String(36).with_variant(UUID(as_uuid=False), "postgresql")
 ERP_ID = exact_text(50)
 # The longest basket key a mapped shop may have (an integer, a GUID or text; docs/schema-mapping.md).
 BASKET_KEY_MAX = 255

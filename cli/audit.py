@@ -1,4 +1,8 @@
-"""`baskets audit verify|show|report`: check the hash chain, a basket's audit rows, the deletions report."""
+"""`baskets audit verify|show|report`: check the hash chain, a basket's audit rows, the deletions report.
+
+The audit, privacy and schema modules are imported by the command that uses them, so that the other
+commands of the `baskets` process do not pay for their start-up.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,13 @@ import os
 import re
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import BaseModel
-from rich.table import Table
+from pydantic import BaseModel, ConfigDict
 
-from baskets.audit import PERSONAL_COLUMNS, audit_rows_for_basket, parse_lines, verify_audit_chain_snapshot
 from baskets.errors import AuditChainBroken, BadInput, NotFound
-from baskets.privacy.redaction import describe_redaction
 from baskets.roles import Action, authorize
-from baskets.schema.loading import parse_basket_key
 from baskets.wording import plural
 from cli.console import (
     DatabaseUrl,
@@ -31,6 +31,9 @@ from cli.console import (
 from flows.results import AuditEvent, AuditLine, AuditShowResult
 from flows.runner import run_flow
 
+if TYPE_CHECKING:
+    from rich.table import Table
+
 app = typer.Typer(help="The audit log of deleted and restored baskets.", no_args_is_help=True)
 
 _HASH = re.compile(r"[0-9a-f]{64}")
@@ -39,6 +42,8 @@ EXAMPLE_HASH = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
 
 class ChainVerification(BaseModel):
     """`baskets audit verify`: whether the hash chain holds, and where it breaks if not."""
+
+    model_config = ConfigDict(defer_build=True)  # built by `audit verify`, not by every command's start
 
     ok: bool
     rows: int
@@ -63,6 +68,8 @@ def verify_command(
     json_output: JsonOutput = False,
 ) -> None:
     """Recompute the hash chain; exit 6 naming the first bad sequence number when it does not hold."""
+    from baskets.audit import verify_audit_chain_snapshot
+
     if head is not None:
         head = head.strip().lower()
         if not _HASH.fullmatch(head):
@@ -106,6 +113,9 @@ def show_command(
     json_output: JsonOutput = False,
 ) -> None:
     """Every audit row of one basket (its deletions and restores), with the lines it had."""
+    from baskets.audit import audit_rows_for_basket
+    from baskets.schema.loading import parse_basket_key
+
     try:
         parsed = parse_basket_key(basket_id)
     except ValueError as error:
@@ -131,6 +141,9 @@ def show_command(
 def _audit_event(row: dict[str, Any]) -> AuditEvent:
     """An audit row as `audit show` gives it: its lines parsed, the salt, digest and legacy hash
     left out; a redacted row says when and why (its personal part is gone: docs/privacy.md)."""
+    from baskets.audit import parse_lines
+    from baskets.privacy.redaction import describe_redaction
+
     return AuditEvent.model_validate(
         {
             **row,
@@ -141,6 +154,10 @@ def _audit_event(row: dict[str, Any]) -> AuditEvent:
 
 
 def _event_table(event: AuditEvent) -> Table:
+    from rich.table import Table  # here: commands printing JSON or one line need no table
+
+    from baskets.audit import PERSONAL_COLUMNS
+
     table = Table(show_header=False, title=f"seq {event.seq}: {event.event}", title_justify="left")
     for key in (
         "basket_id", "occurred_at", "actor", "actor_role", "reason", "note", "flow_run_id",
@@ -158,6 +175,8 @@ def _event_table(event: AuditEvent) -> Table:
 
 
 def _lines_table(lines: list[AuditLine]) -> Table:
+    from rich.table import Table  # here: commands printing JSON or one line need no table
+
     table = Table("Line", "Product Id", "Variant Id", "Quantity", "Unit of Measure Id", title_justify="left")
     for line in lines:
         table.add_row(

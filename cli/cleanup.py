@@ -20,7 +20,6 @@ from cli.console import (
     progress_bar,
     stdout,
 )
-from flows.command_alerts import prefect_server_answers
 from flows.results import CleanupDryRunResult, CleanupResult, PrivacyCounts
 from flows.runner import run_flow
 
@@ -56,6 +55,7 @@ def cleanup(
     """
     # Imported here: baskets.retention loads pyarrow, which no other command should pay for.
     from baskets.retention import CleanupIncomplete
+    from flows.command_alerts import prefect_server_answers
 
     as_of = parse_now(now)
     prefect_server_answers()  # else an alert, and exit 1: cron's cleanup must not fail silently

@@ -13,12 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from pydantic import BaseModel
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from baskets.db import check_schema, engine_for_settings, sqlite_file
 from baskets.errors import BadInput
@@ -26,6 +25,9 @@ from baskets.filters import BasketFilter, parse_utc_time
 from baskets.runtime import Runtime, install_runtime, load_runtime_settings
 from config.settings import Settings
 from config.urls import hide_url_secrets
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 # Piped output is read by scripts and people with wide windows: do not fold it at 80 columns.
 # Prefect (imported later, by the commands that run flows) must not phone home from a store's
@@ -180,6 +182,9 @@ def emit_json(payload: dict[str, Any] | BaseModel) -> None:
 
 def progress_bar() -> Progress:
     """A Rich progress bar on a terminal; silent when stderr is piped or redirected."""
+    # Imported here: only the commands that run long work show a bar.
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),

@@ -1,19 +1,20 @@
-"""`baskets delete`, `baskets restore` and `baskets shop-account`."""
+"""`baskets delete`, `baskets restore` and `baskets shop-account`.
+
+The deletion and shop-account modules are imported by the commands that use them, so that the
+other commands of the `baskets` process do not pay for their start-up.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
-from baskets.deletion import check_note, existing_basket_ids, latest_deletion, parse_basket_ids
 from baskets.errors import BadInput, NotFound
 from baskets.filters import BasketFilter
 from baskets.guid import parse_guid
 from baskets.queries import count_baskets
 from baskets.roles import Action, authorize
-from baskets.shop_accounts import shop_account_details
 from baskets.wording import plural
 from cli.console import (
     DatabaseUrl,
@@ -29,6 +30,9 @@ from cli.console import (
 from cli.errors import fields_named
 from flows.results import DeleteResult, RestoreResult
 from flows.runner import run_flow
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 app = typer.Typer()
 REASONS = ("broken", "manual")
@@ -68,6 +72,8 @@ def delete_command(
 
     With filters instead of IDs it shows how many baskets match and deletes them only with --yes.
     """
+    from baskets.deletion import check_note, existing_basket_ids, parse_basket_ids
+
     reason = _check_reason(reason)
     note = check_note(note)
     ids = parse_basket_ids(basket_ids or [])
@@ -144,6 +150,8 @@ def restore_command(
     json_output: JsonOutput = False,
 ) -> None:
     """Put a deleted basket and its lines back from the audit log (system_administrator only)."""
+    from baskets.deletion import check_note, latest_deletion, parse_basket_ids
+
     (parsed,) = parse_basket_ids([basket_id])
     note = check_note(note)
     runtime = open_runtime(database_url)
@@ -177,6 +185,8 @@ def shop_account_command(
     json_output: JsonOutput = False,
 ) -> None:
     """A shop account's details, given its ID or one of its baskets' (system_administrator only)."""
+    from baskets.shop_accounts import shop_account_details
+
     try:
         parsed = parse_guid(guid)
     except ValueError as error:
@@ -192,6 +202,8 @@ def shop_account_command(
 
 
 def _details_table(details: dict[str, Any]) -> Table:
+    from rich.table import Table  # here: commands printing JSON or one line need no table
+
     table = Table(show_header=False, title=f"Shop account {details['shop_account_id']}", title_justify="left")
     labels = {
         "name": "Name", "email": "E-mail", "shop_account_type": "Shop account type",

@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 import typer
 
-from baskets.privacy.forget import check_reference, parse_subject
 from baskets.roles import Action, authorize
 from baskets.wording import plural
 from cli.console import DatabaseUrl, JsonOutput, OperatorName, emit_json, open_runtime, stdout
@@ -50,6 +49,8 @@ def forget_command(
     The audit chain records the erasure (who, when, the reference, the counts) without the
     person's data, and still verifies.
     """
+    from baskets.privacy.forget import check_reference, parse_subject
+
     subject = parse_subject(email, account_id, shop_account_id)
     checked = check_reference(reference, subject)
     runtime = open_runtime(database_url)

@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 from pydantic import BaseModel
-from rich.table import Table
 
 from baskets.filters import BasketFilter
 from baskets.queries import count_baskets, list_baskets
@@ -82,6 +81,8 @@ def list_command(
     if json_output:
         emit_json(page)
         return
+    from rich.table import Table  # here: commands printing JSON or one line need no table
+
     table = Table(title=describe_page(page.shown, page.total), title_justify="left")
     for heading in (
         "Basket Id", "Shop account name", "Shop account e-mail", "Account Id", "Account name",

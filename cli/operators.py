@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from baskets.roles import Action, add_operator, authorize, list_operators, remove_operator, set_operator_role
 from baskets.wording import with_article
@@ -91,6 +90,8 @@ def operators_list(
     if json_output:
         emit_json({"operators": rows})
         return
+    from rich.table import Table  # here: commands printing JSON or one line need no table
+
     table = Table("Name", "Role", "Created (UTC)")
     for row in rows:
         table.add_row(str(row["name"]), str(row["role"]), f"{row['created_at']:%Y-%m-%d %H:%M}")

@@ -9,8 +9,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
@@ -138,6 +136,9 @@ def local_prefect_server(host: str, port: int, env: dict[str, str]) -> Iterator[
 
 
 def _wait_until_healthy(api_url: str, server: subprocess.Popen[bytes], log_path: Path) -> None:
+    import urllib.error  # here: only `baskets serve` waits for a server (HTTP client start-up)
+    import urllib.request
+
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
     while time.monotonic() < deadline:
         if server.poll() is not None:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from baskets.alerts import Alert, Delivery, deliver_alert, describe_channels
 from baskets.wording import plural
 from cli.console import (
     DatabaseUrl,
@@ -20,8 +19,10 @@ from cli.console import (
     stdout,
 )
 from config.urls import display_url
-from flows.command_alerts import alert_if_it_fails
 from flows.results import AlertSent, CleanupRunRecord, StatusResult
+
+if TYPE_CHECKING:
+    from baskets.alerts import Delivery
 
 app = typer.Typer()
 alerts_app = typer.Typer(help="Check where failure and stale-cleanup alerts go.", no_args_is_help=True)
@@ -46,7 +47,9 @@ def status(
     """
     # Imported here: the expiry predicate pulls in the retention module (and pyarrow), which
     # `baskets list` and the other commands should not pay for at start-up.
+    from baskets.alerts import deliver_alert, describe_channels
     from baskets.status import check_health, stale_success_alert
+    from flows.command_alerts import alert_if_it_fails
 
     checked_at = parse_now(now)
     # With --alert, a check that cannot be made (bad settings, database unreachable) alerts too.
@@ -80,6 +83,8 @@ def status(
 @alerts_app.command("test")
 def alerts_test(database_url: DatabaseUrl = None, json_output: JsonOutput = False) -> None:
     """Send a test alert on every configured channel; exit 1 unless all of them delivered it."""
+    from baskets.alerts import Alert, deliver_alert, describe_channels
+
     settings = read_settings(database_url)
     alert = Alert(
         kind="test",

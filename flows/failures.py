@@ -75,8 +75,14 @@ def check_deployed_version() -> None:
     than that version (WorkerMisconfigured): the worker's package is older or newer."""
     if in_direct_run():
         return
+    from prefect.context import FlowRunContext
     from prefect.runtime import deployment
 
+    # The run's own record says whether a deployment made it; `deployment.id` would read the flow
+    # run from the API again when none did (every command's run), an extra round trip.
+    context = FlowRunContext.get()
+    if context is not None and context.flow_run is not None and context.flow_run.deployment_id is None:
+        return
     stamped = deployment.version if deployment.id else None
     if not isinstance(stamped, str) or not stamped.startswith(VERSION_STAMP):
         return

@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, PlainSerializer
+from pydantic import BaseModel, ConfigDict, PlainSerializer
 
 if TYPE_CHECKING:  # baskets.retention loads pyarrow, which the commands importing this should not pay for
     from baskets.retention import CleanupPlan, RunTally
@@ -18,7 +18,14 @@ if TYPE_CHECKING:  # baskets.retention loads pyarrow, which the commands importi
 IsoTime = Annotated[dt.datetime, PlainSerializer(lambda value: value.isoformat(), when_used="json")]
 
 
-class DeleteResult(BaseModel):
+class Result(BaseModel):
+    """A flow's result. Its validator and serializer are built on first use rather than at import:
+    every command imports this module, and each prints at most one of these."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class DeleteResult(Result):
     """basket-delete: what was deleted, kept and audited."""
 
     deleted: int
@@ -35,7 +42,7 @@ class DeleteResult(BaseModel):
     tracked: bool = False  # whether a Prefect flow run tracked it (set by flows.runner.run_flow)
 
 
-class RestoreResult(BaseModel):
+class RestoreResult(Result):
     """basket-restore: the basket put back and the audit row recording it."""
 
     restored: int = 1
@@ -48,14 +55,14 @@ class RestoreResult(BaseModel):
     tracked: bool = False
 
 
-class ExportedFile(BaseModel):
+class ExportedFile(Result):
     format: str
     path: str
     sha256: str
     bytes: int
 
 
-class ExportResult(BaseModel):
+class ExportResult(Result):
     """report-export: the files written and what is in them."""
 
     baskets: int
@@ -70,7 +77,7 @@ class ExportResult(BaseModel):
     tracked: bool = False
 
 
-class AuditReportResult(BaseModel):
+class AuditReportResult(Result):
     """audit-report: the window's figures, the chain's status and the report written."""
 
     since: IsoTime
@@ -96,7 +103,7 @@ class AuditReportResult(BaseModel):
 # --- retention-cleanup -------------------------------------------------------------------------
 
 
-class PrivacyCounts(BaseModel):
+class PrivacyCounts(Result):
     """What the nightly run redacted and removed past the personal-data end dates (docs/privacy.md);
     in a dry run what it would. Cut-offs as ISO 8601 text."""
 
@@ -106,7 +113,7 @@ class PrivacyCounts(BaseModel):
     files_removed: int
 
 
-class CategoryCounts(BaseModel):
+class CategoryCounts(Result):
     """One retention category's counts in a run (`baskets.retention.CategoryTally`)."""
 
     selected: int = 0
@@ -116,7 +123,7 @@ class CategoryCounts(BaseModel):
     skipped: int = 0  # failed on its own even after retries
 
 
-class _CleanupRun(BaseModel):
+class _CleanupRun(Result):
     """What every retention-cleanup result says: the run, its plan and how long each step took."""
 
     run_id: int
@@ -238,7 +245,7 @@ class CleanupResult(_CleanupRun):
 # --- baskets status ------------------------------------------------------------------------------
 
 
-class CleanupRunRecord(BaseModel):
+class CleanupRunRecord(Result):
     """One recorded cleanup run as `baskets status` shows it (`baskets.status.CleanupRunSummary`)."""
 
     status: str
@@ -257,19 +264,19 @@ class CleanupRunRecord(BaseModel):
     privacy: dict[str, Any] | None  # what it redacted and removed; None for runs before that
 
 
-class AuditHead(BaseModel):
+class AuditHead(Result):
     seq: int
     hash: str
 
 
-class AlertSent(BaseModel):
+class AlertSent(Result):
     channel: str
     target: str
     delivered: bool
     error: str | None
 
 
-class StatusResult(BaseModel):
+class StatusResult(Result):
     """`baskets status`: the health of the nightly cleanup, where alerts go and which were sent."""
 
     healthy: bool
@@ -294,7 +301,7 @@ class StatusResult(BaseModel):
 Quantity = Annotated[Decimal, PlainSerializer(lambda value: format(value.normalize(), "f"), when_used="json")]
 
 
-class AuditLine(BaseModel):
+class AuditLine(Result):
     """A basket line as its audit row keeps it (a mapped shop's line key may be text or a GUID)."""
 
     id: int | str
@@ -304,7 +311,7 @@ class AuditLine(BaseModel):
     uom_id: str | None
 
 
-class AuditEvent(BaseModel):
+class AuditEvent(Result):
     """One audit row of a basket; its personal part is None once redacted (`redacted` says why)."""
 
     seq: int
@@ -336,7 +343,7 @@ class AuditEvent(BaseModel):
     redacted: str | None  # when and why its personal part was removed
 
 
-class AuditShowResult(BaseModel):
+class AuditShowResult(Result):
     """`baskets audit show`: every audit row of one basket, oldest first."""
 
     basket_id: str

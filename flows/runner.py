@@ -79,9 +79,9 @@ class DeferredFlow:
 
     @functools.cached_property
     def prefect(self) -> Any:
-        from prefect import flow as prefect_flow
+        from flows.prefect_flow import SuiteFlow
 
-        return prefect_flow(**self.options)(self.fn)
+        return SuiteFlow(self.fn, **self.options)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
@@ -94,14 +94,15 @@ class DeferredFlow:
 
 def flow(**options: Any) -> Callable[[Callable[..., Any]], Any]:
     """Declare a flow (Prefect's `flow` options). Where Prefect is already loaded (a worker,
-    `baskets serve`, Prefect's engine loading an entrypoint) this is Prefect's Flow, which
-    Prefect's loaders insist on; elsewhere a DeferredFlow, so that a direct run never loads it."""
+    `baskets serve`, Prefect's engine loading an entrypoint) this is a Prefect Flow
+    (flows.prefect_flow.SuiteFlow), which Prefect's loaders insist on; elsewhere a DeferredFlow,
+    so that a direct run never loads it."""
 
     def declare(fn: Callable[..., Any]) -> Any:
         if "prefect" in sys.modules:
-            from prefect import flow as prefect_flow
+            from flows.prefect_flow import SuiteFlow
 
-            return prefect_flow(**options)(fn)
+            return SuiteFlow(fn, **options)
         return DeferredFlow(fn, options)
 
     return declare
