@@ -100,14 +100,18 @@ def _missing_driver(parsed: URL, error: ImportError) -> WorkerMisconfigured:
 
 
 @contextlib.contextmanager
-def write_transaction(engine: Engine, limits: BatchLimits | None = None) -> Iterator[Connection]:
+def write_transaction(
+    engine: Engine, limits: BatchLimits | None = None, *, batch: bool = False
+) -> Iterator[Connection]:
     """A transaction that is going to write the audit chain, with the backend's options for it
     (`Backend.write_options`: SQLite takes the write lock up front, PostgreSQL runs REPEATABLE
     READ; MariaDB's InnoDB is REPEATABLE READ already). `limits` bound its lock waits and
-    statements where the database can (`Backend.batch_limits`)."""
+    statements where the database can (`Backend.batch_limits`). `batch`: a cleanup batch's, with
+    `Backend.batch_options` (its caller calls `Backend.after_batch` once it has ended)."""
     backend = backend_for(engine)
+    options = backend.write_options() | (backend.batch_options() if batch else {})
     with (
-        engine.connect().execution_options(**backend.write_options()) as connection,
+        engine.connect().execution_options(**options) as connection,
         connection.begin(),
         contextlib.ExitStack() as limited,
     ):

@@ -91,6 +91,13 @@ class Backend:
         """Execution options of a transaction that writes the audit chain (`write_transaction`)."""
         return {}
 
+    def batch_options(self) -> dict[str, Any]:
+        """Execution options a cleanup batch's transaction adds to `write_options` (`write_transaction`)."""
+        return {}
+
+    def after_batch(self, engine: Engine) -> None:
+        """Work a cleanup batch's commit leaves to be done after its transaction (`batch_options`)."""
+
     def snapshot_options(self) -> dict[str, Any]:
         """Execution options of a read that must see one snapshot from start to end."""
         return {"isolation_level": "REPEATABLE READ"}

@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 
+# SQLite's default: a commit checkpoints the WAL once it holds this many pages.
+AUTOCHECKPOINT_PAGES = 1000
+
+
 def _unicode_lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
@@ -69,8 +73,11 @@ class SQLiteBackend(Backend):
 
         @event.listens_for(engine, "begin")
         def _on_begin(connection: Connection) -> None:
-            immediate = connection.get_execution_options().get("immediate", False)
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            options = connection.get_execution_options()
+            # Set on every transaction: a pooled connection keeps it from the one before.
+            pages = AUTOCHECKPOINT_PAGES if options.get("checkpoint_at_commit", True) else 0
+            connection.exec_driver_sql(f"PRAGMA wal_autocheckpoint={pages}")
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get("immediate", False) else "BEGIN")
 
         return engine
 
@@ -78,6 +85,22 @@ class SQLiteBackend(Backend):
         # The write lock up front: taken at the first write instead, two writers that read
         # first deadlock on the upgrade (SQLITE_BUSY that no timeout resolves).
         return {"immediate": True}
+
+    def batch_options(self) -> dict[str, Any]:
+        # A commit whose WAL holds AUTOCHECKPOINT_PAGES or more copies those pages into the
+        # database file and syncs both before COMMIT returns: about 4,500 pages for a batch of
+        # 1,000 baskets, 0.05 to 0.6 s of its transaction's time. A batch's commit leaves that
+        # to `after_batch`; writers are not held up by a checkpoint either way.
+        return {"checkpoint_at_commit": False}
+
+    def after_batch(self, engine: Engine) -> None:
+        # PASSIVE: copies what no reader still needs and never waits for one, so a reader
+        # elsewhere cannot stall the run; what it leaves is copied after the next batch.
+        connection = engine.raw_connection()
+        try:
+            connection.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()  # type: ignore[union-attr]
+        finally:
+            connection.close()
 
     def snapshot_options(self) -> dict[str, Any]:
         return {}  # a read transaction in WAL mode sees one snapshot already

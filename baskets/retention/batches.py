@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, update
 
-from baskets.backends import BatchLimits
+from baskets.backends import BatchLimits, backend_for
 from baskets.db import write_transaction
 from baskets.deletion import delete_baskets_with_audit, split_missing
 from baskets.models import CleanupRun
@@ -107,7 +107,7 @@ def delete_expired_batch(
     ids = [basket.basket_id for basket in batch]
     category_of = {basket.basket_id: basket.category for basket in batch}
     started = time.perf_counter()
-    with write_transaction(engine, limits) as connection:
+    with write_transaction(engine, limits, batch=True) as connection:
         result = delete_baskets_with_audit(
             connection,
             ids,
@@ -123,6 +123,7 @@ def delete_expired_batch(
         )
         store_tally(connection, run_id, counted)
     seconds = time.perf_counter() - started
+    backend_for(engine).after_batch(engine)  # outside the transaction (SQLite: the WAL checkpoint)
     counted.longest_batch_seconds = max(counted.longest_batch_seconds, seconds)
     return BatchOutcome(
         len(ids), result.deleted, survived, gone, result.first_seq, result.last_seq, seconds, counted

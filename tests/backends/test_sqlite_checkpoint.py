@@ -1,0 +1,93 @@
+"""SQLite: a cleanup batch's commit leaves the WAL checkpoint to `after_batch`, which keeps the
+WAL to about one batch and never waits for a reader."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+from sqlalchemy import func, select
+
+from baskets.backends import backend_for
+from baskets.db import write_transaction
+from baskets.models import Basket, BasketAudit
+from baskets.retention import (
+    RetentionPolicy,
+    RunTally,
+    delete_expired_batch,
+    selected_ahead,
+    start_cleanup_run,
+    walk_expired_batches,
+)
+from baskets.roles import RETENTION_ACTOR, RETENTION_ROLE, Actor
+from tests.conftest import NOW, DatabaseUnderTest, seed
+
+ACTOR = Actor(RETENTION_ACTOR, RETENTION_ROLE)
+AS_OF = NOW + dt.timedelta(days=3 * 365)  # every seeded basket is past retention
+POLICY = RetentionPolicy(days={"anonymous": 30, "contact": 90, "customer": 180}, batch_size=100)
+
+
+def checkpoint(db: DatabaseUnderTest, mode: str = "PASSIVE") -> tuple[int, int, int]:
+    """(busy, frames in the WAL, frames copied into the database file) after a checkpoint."""
+    with db.engine.connect() as connection:
+        return tuple(connection.exec_driver_sql(f"PRAGMA wal_checkpoint({mode})").one())  # type: ignore[return-value]
+
+
+def wal_bytes(db: DatabaseUnderTest) -> int:
+    return os.path.getsize(f"{db.engine.url.database}-wal")
+
+
+def clean_up(db: DatabaseUnderTest, after_each: object = None) -> list[int]:
+    """Delete every expired basket in batches, each next one selected ahead as the flow does;
+    the WAL's size in bytes after each batch."""
+    run_id, _ = start_cleanup_run(db.engine, actor=ACTOR, dry_run=False, as_of=AS_OF, flow_run_id=None)
+    tally, sizes = RunTally(), []
+    for batch in selected_ahead(walk_expired_batches(db.engine, POLICY, AS_OF)):
+        tally = delete_expired_batch(
+            db.engine, batch, policy=POLICY, now=AS_OF, actor=ACTOR, run_id=run_id, tally=tally
+        ).tally
+        sizes.append(wal_bytes(db))
+    return sizes
+
+
+def test_a_batch_transaction_commits_without_checkpointing_and_others_still_do(
+    sqlite_db: DatabaseUnderTest,
+) -> None:
+    setting = "PRAGMA wal_autocheckpoint"
+    for batch in (True, False, True, False):  # one pooled connection: no setting carries over
+        with write_transaction(sqlite_db.engine, batch=batch) as connection:
+            assert connection.exec_driver_sql(setting).scalar() == (0 if batch else 1000)
+    with sqlite_db.engine.connect() as connection:
+        assert connection.exec_driver_sql(setting).scalar() == 1000
+
+
+def test_a_cleanup_keeps_the_wal_to_about_one_batch(sqlite_db: DatabaseUnderTest) -> None:
+    seed(sqlite_db, 3000, 5)
+    checkpoint(sqlite_db, "TRUNCATE")
+    sizes = clean_up(sqlite_db)
+    assert len(sizes) == 30
+    # The WAL starts again from its beginning after each checkpointed batch, so its file stays
+    # the size of the largest batch; without the checkpoint it would grow by every batch.
+    assert max(sizes) <= 2 * sizes[0]
+    busy, frames, copied = checkpoint(sqlite_db)
+    assert busy == 0 and frames == copied  # nothing left behind
+    assert sqlite_db.scalar("SELECT count(*) FROM baskets") == 0
+
+
+def test_a_reader_holding_its_snapshot_throughout_neither_stalls_nor_fails_the_cleanup(
+    sqlite_db: DatabaseUnderTest,
+) -> None:
+    seed(sqlite_db, 1000, 6)
+    with sqlite_db.engine.connect() as reader:  # as another process's long report would
+        seen = reader.scalar(select(func.count()).select_from(Basket))
+        sizes = clean_up(sqlite_db)
+        assert reader.scalar(select(func.count()).select_from(Basket)) == seen == 1000  # its snapshot
+        busy, frames, copied = checkpoint(sqlite_db)
+        assert busy == 0 and copied < frames  # the reader still needs the run's pages in the WAL
+    assert len(sizes) == 10
+    backend_for(sqlite_db.engine).after_batch(sqlite_db.engine)  # the next batch's, once it has ended
+    busy, frames, copied = checkpoint(sqlite_db)
+    assert busy == 0 and frames == copied
+    assert sqlite_db.scalar("SELECT count(*) FROM baskets") == 0
+    with sqlite_db.engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(BasketAudit)) == 1000
