@@ -95,6 +95,12 @@ class Receivers:
             "BASKETS_ALERTS__HEARTBEAT_URL": self.heartbeat_url,
         }
 
+    def wait_for(self, count: int) -> None:
+        """Wait until `count` alerts have arrived by mail and by webhook: a flow's failure hook
+        sends them after its run's state is final, so `run` can return before they are out."""
+        arrived = lambda: len(self.smtp.mails) >= count and len(self.posts) >= count  # noqa: E731
+        wait_until(arrived, 60, f"{count} alerts by mail and by webhook")
+
     def alerts(self) -> list[tuple[str, str, str]]:
         """(kind, flow, reason) of every alert that arrived by both channels."""
         by_mail = sorted(str(mail.message["X-Baskets-Alert"]) for mail in self.smtp.mails)
@@ -262,6 +268,7 @@ def test_a_worker_with_another_version_fails_the_run_in_one_line_and_alerts(
     with worker(worker_python, api, "fleet", tmp_path / "w", {**sqlite_db.env, **receivers.env()}):
         cleaned = run(NIGHTLY)
         exported = run(EXPORT, {"operator": "bob"})
+        receivers.wait_for(2)
     expected = (
         "this worker has basket-maintenance 0.1.0 installed but the deployment was made with 0.0.9 "
         "(expected the same version on every worker: pip install 'basket-maintenance==0.0.9', "
@@ -286,6 +293,7 @@ def test_a_worker_with_a_bad_setting_alerts_from_every_flow_with_its_alert_setti
     with worker(worker_python, api, "fleet", tmp_path / "w", bad):
         states = {name: run(name, params) for name, params in
                   [(NIGHTLY, {}), (WATCHDOG, {}), (EXPORT, {"operator": "bob"})]}  # fmt: skip
+        receivers.wait_for(3)
     setting = "setting retention.max_share: 2.0 is not a share (expected 0 < share <= 1, e.g. 0.25)"
     assert {name: (r.state.type.value, r.state.message) for name, r in states.items()} == {
         NIGHTLY: ("FAILED", setting),
@@ -308,9 +316,11 @@ def test_a_worker_without_the_driver_extra_or_without_its_database_alerts_withou
     no_driver = {"BASKETS_DATABASE_URL": url, "BM_TEST_HIDE_DRIVERS": "1", **receivers.env()}
     with worker(worker_python, api, "fleet", tmp_path / "w1", no_driver):
         cleaned = run(NIGHTLY)
+        receivers.wait_for(1)
     unreachable = {"BASKETS_DATABASE_URL": url, "BASKETS_CONNECT_TIMEOUT_SECONDS": "2", **receivers.env()}
     with worker(worker_python, api, "fleet", tmp_path / "w2", unreachable):
         watched = run(WATCHDOG)
+        receivers.wait_for(2)
     driver = (
         "database_url: the postgresql driver (psycopg) is not installed here "
         "(expected pip install 'basket-maintenance[postgres]')"
@@ -375,6 +385,7 @@ def test_the_watchdog_closes_a_run_whose_worker_died_as_crashed_and_alerts(
         assert client.read_flow_run(started.id).state.is_running()  # left Running
     with worker(worker_python, api, "fleet", tmp_path / "w", env):
         watched = run(WATCHDOG, {"crashed_after_minutes": 0.05})
+        receivers.wait_for(2)
     assert watched.state.is_completed(), (watched.state, run_logs(watched.id))
     with get_client(sync_client=True) as client:
         closed = client.read_flow_run(started.id).state
