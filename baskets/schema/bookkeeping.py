@@ -31,10 +31,6 @@ def init_bookkeeping(engine: Engine, schema: MappedSchema) -> tuple[str | None, 
             f"schema: the database's bookkeeping is at revision {before}, not {SCHEMA_REVISION} "
             "(expected a database this release initialised)"
         )
-    from alembic import command
-
-    from baskets.db import _alembic_config
-
     with engine.begin() as connection:
         inspector = inspect(connection)
         names = {table.name: bookkeeping_name(engine, table.name) for table in BOOKKEEPING}
@@ -50,5 +46,9 @@ def init_bookkeeping(engine: Engine, schema: MappedSchema) -> tuple[str | None, 
         if connection.scalar(select(AuditChainHead.id).where(AuditChainHead.id == CHAIN_HEAD_ID)) is None:
             connection.execute(insert(AuditChainHead).values(id=CHAIN_HEAD_ID, seq=0, hash=GENESIS_HASH))
         if before is None:
+            from alembic import command
+
+            from baskets.db import _alembic_config
+
             command.stamp(_alembic_config(connection), SCHEMA_REVISION)
     return before, SCHEMA_REVISION
