@@ -10,6 +10,7 @@ from baskets.errors import BadInput
 from baskets.filters import BasketFilter
 from baskets.roles import Action, Actor
 from baskets.runtime import Runtime, current_runtime
+from baskets.wording import plural
 from flows import forms
 from flows.failures import fails_the_run_on_refusal
 from flows.results import DeleteResult, RestoreResult
@@ -132,7 +133,7 @@ def _delete_baskets(
         first_seq=done.first_seq, last_seq=done.last_seq, actor=actor.name, reason=reason,
         filter=basket_filter.describe(), flow_run_id=run_id,
     )  # fmt: skip
-    run_logger().info("deleted %d baskets as %s", len(done.deleted), actor.name)
+    run_logger().info("deleted %s as %s", plural(len(done.deleted), "basket"), actor.name)
     create_artifact("markdown", key="basket-delete", markdown=_deletion_markdown(summary, done.deleted),
                              description="Baskets deleted by this run")  # fmt: skip
     return summary

@@ -37,6 +37,7 @@ from baskets.retention import (
 )
 from baskets.roles import Actor, authorize_cleanup
 from baskets.runtime import current_runtime
+from baskets.wording import plural
 from config.settings import Settings
 from flows.alerting import alert_cleanup_crashed, alert_cleanup_failed
 from flows.failures import fails_the_run_on_refusal
@@ -189,9 +190,9 @@ def _run_holding_lock(
         if ping is not None:
             summary.heartbeat = "sent" if ping.delivered else f"failed: {ping.error}"
         logger.info(
-            "deleted %d baskets, %d survived because touched, snapshot %s",
-            summary.deleted,
-            summary.survived,
+            "deleted %s, %s survived because touched, snapshot %s",
+            plural(summary.deleted, "basket"),
+            f"{summary.survived:,}",
             path,
         )
         return summary

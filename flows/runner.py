@@ -365,8 +365,10 @@ def running_flow(*, heartbeats: bool = False) -> Iterator[None]:
       silenced: flushing is normal, and the events are still sent.
     """
     from prefect.context import SettingsContext, get_settings_context
+    from prefect.logging.configuration import ensure_logging_setup
     from prefect.logging.handlers import PrefectConsoleHandler
 
+    ensure_logging_setup()  # else Prefect adds its console handlers later, at INFO, when the run starts
     handlers = {
         handler
         for logger in (logging.getLogger(), logging.getLogger("prefect"))

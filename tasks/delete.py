@@ -19,6 +19,7 @@ from baskets.filters import BasketFilter
 from baskets.roles import Actor
 from baskets.runtime import Runtime
 from baskets.schema import filter_condition
+from baskets.wording import plural
 from flows.runner import run_logger, task
 
 # Retried: a transaction that failed on the connection, a deadlock or a serialization failure
@@ -56,8 +57,8 @@ def delete_listed_baskets(
                 field="basket_ids",
             )
     run_logger().info(
-        "deleted %d baskets as %s (audit seq %s..%s)",
-        len(result.deleted), actor.name, result.first_seq, result.last_seq,
+        "deleted %s as %s (audit seq %s..%s)",
+        plural(len(result.deleted), "basket"), actor.name, result.first_seq, result.last_seq,
     )  # fmt: skip
     return result
 

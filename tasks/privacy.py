@@ -11,6 +11,7 @@ from baskets.privacy.file_retention import files_past_cutoff, remove_files_past_
 from baskets.privacy.forget import ErasureResult, ErasureSubject, erase_personal_data
 from baskets.privacy.redaction import count_rows_past_cutoff, redact_rows_past_cutoff
 from baskets.roles import Actor
+from baskets.wording import plural
 from flows.runner import run_logger, task
 from tasks.delete import LOST_CONNECTION
 
@@ -47,7 +48,7 @@ def redact_audit_past_cutoff(engine: Engine, cutoff: dt.datetime, batch_size: in
         with engine.connect() as connection:
             return count_rows_past_cutoff(connection, cutoff)
     redacted = redact_rows_past_cutoff(engine, cutoff, batch_size=batch_size)
-    run_logger().info("redacted %d audit rows written before %s", redacted, cutoff.isoformat())
+    run_logger().info("redacted %s written before %s", plural(redacted, "audit row"), cutoff.isoformat())
     return redacted
 
 

@@ -31,6 +31,7 @@ from baskets.retention import (
     write_parquet_snapshot,
 )
 from baskets.roles import Actor
+from baskets.wording import plural
 from flows.runner import create_artifact, run_logger, task
 
 # Clashes with a concurrent transaction retried at once, on top of those.
@@ -195,7 +196,7 @@ def write_deleted_snapshot(
 ) -> int:
     """The Parquet snapshot of the baskets one run deleted, from their audit rows; returns rows."""
     rows = write_parquet_snapshot(engine, first_seq, last_seq, path, rules)
-    run_logger().info("wrote %d deleted baskets to %s", rows, path)
+    run_logger().info("wrote %s to %s", plural(rows, "deleted basket"), path)
     return rows
 
 

@@ -188,7 +188,7 @@ def test_a_database_password_is_never_stored_or_printed(
         "baskets database": database_text(database),
     }
     # The flow runs, their logs and artifacts are really in there.
-    for stored in ("basket-delete", "retention-cleanup", "deleted 1 baskets as alice", "# Baskets deleted"):
+    for stored in ("basket-delete", "retention-cleanup", "deleted 1 basket as alice", "# Baskets deleted"):
         assert stored in everything["prefect database"]
     assert {where: SECRET in found for where, found in everything.items()} == dict.fromkeys(everything, False)
 

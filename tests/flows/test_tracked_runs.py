@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from baskets.models import Basket, BasketAudit
-from tests.conftest import REPO, DatabaseUnderTest, add_operators, seed
+from tests.conftest import NOW, REPO, DatabaseUnderTest, add_operators, seed
 
 # Runs one `baskets` command in-process, then prints whether it loaded FastAPI.
 _RUN_AND_LIST_FASTAPI = """
@@ -120,3 +120,39 @@ def test_a_tracked_delete_and_restore_store_their_parameters_without_loading_fas
     with sqlite_db.engine.connect() as connection:
         events = connection.execute(select(BasketAudit.event).order_by(BasketAudit.seq)).scalars().all()
     assert events == ["deleted", "restored"]
+
+
+@pytest.mark.backend_independent
+@pytest.mark.parametrize(
+    ("command", "shown"),
+    [
+        # The forced run's warning is shown; Prefect's "Beginning flow run" and "Finished in state" are not.
+        (["cleanup", "--force", "--as", "alice", "--now", NOW.isoformat()], ["WARNING"]),
+        (["delete", "{basket_id}", "--as", "alice"], []),
+    ],
+)
+def test_a_tracked_run_shows_warnings_but_not_prefects_info_lines_on_the_terminal(
+    prefect_harness: None, sqlite_db: DatabaseUnderTest, tmp_path: Path, command: list[str], shown: list[str]
+) -> None:
+    from prefect.settings import PREFECT_API_URL
+
+    seed(sqlite_db, 40)
+    add_operators(sqlite_db)
+    with sqlite_db.engine.connect() as connection:
+        basket_id = str(connection.scalar(select(Basket.id).order_by(Basket.id).limit(1)))
+    env = {
+        **os.environ,
+        **sqlite_db.env,
+        "PYTHONPATH": str(REPO),
+        "PREFECT_API_URL": str(PREFECT_API_URL.value()),
+    }
+    env.pop("PREFECT_LOGGING_LEVEL", None)  # Prefect's default (INFO), as an operator has it
+    args = [arg.format(basket_id=basket_id) for arg in command]
+    done = subprocess.run(
+        [sys.executable, "-m", "cli.main", *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    assert json.dumps(done.stdout).count("deleted") >= 1
+    assert [line.split("|")[1].strip() for line in done.stderr.splitlines() if line.count("|") >= 2] == shown
+    assert "Finished in state" not in done.stdout + done.stderr
