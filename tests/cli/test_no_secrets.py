@@ -105,7 +105,10 @@ def test_a_database_password_is_never_stored_or_printed(
     monkeypatch.setenv("BASKETS_ALERTS__SMTP_PORT", str(smtp_server.port))
     monkeypatch.setenv("BASKETS_ALERTS__MAIL_TO", '["ops@example.com"]')
     monkeypatch.setattr("baskets.alerts.RETRY_DELAYS", ())
-    # Every log line, of every level, goes to Prefect's database too.
+    # Every log line, of every level, goes to Prefect's database too. Prefect configures its
+    # loggers' levels when `prefect.main` is first loaded: load it before setting them here.
+    import prefect.main  # noqa: F401
+
     caplog.set_level(logging.DEBUG)
     for name in ("prefect", "prefect.flow_runs", "prefect.task_runs"):
         caplog.set_level(logging.DEBUG, logger=name)
