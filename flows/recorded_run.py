@@ -7,17 +7,14 @@ artifacts and log lines attached to it; ended Completed, Failed (with the run fo
 message for a refusal) or Crashed (interrupted). Task runs are not recorded: a task is a plain
 call there, its retries are warnings in the run's log.
 
-The requests are Prefect's own client's (httpx, `PREFECT_API_KEY` as a Bearer token,
-`PREFECT_API_AUTH_STRING` as Basic authentication, `PREFECT_API_TLS_INSECURE_SKIP_VERIFY`,
-`PREFECT_API_SSL_CERT_FILE`), read from the environment or the active Prefect profile. A server
-that does not answer, or answers an error, while the run is created stops the command before any
-work (PrefectApiUnavailable, exit 1); later, a record that cannot be sent is a warning: the work
-is done and stays done.
+The requests go through flows.prefect_api (Prefect's client's credentials and TLS settings). A
+server that does not answer, or answers an error, while the run is created stops the command
+before any work (PrefectApiUnavailable, exit 1); later, a record that cannot be sent is a
+warning: the work is done and stays done.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime as dt
 import json
@@ -25,127 +22,19 @@ import logging
 import math
 import os
 import signal
-import ssl
 import sys
 import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from baskets.errors import BadInput, BasketsError
-from config.urls import display_web_url, hide_url_secrets
+from baskets.errors import BasketsError
+from config.urls import hide_url_secrets
+from flows.prefect_api import PrefectApi, PrefectApiUnavailable, one_line
 
-if TYPE_CHECKING:
-    import httpx
-
-# Seconds an API call may take (connecting included) before the server counts as not answering.
-API_TIMEOUT_SECONDS = 10.0
 # Tags of every run recorded this way, to tell them from runs Prefect's engine ran.
 RUN_TAGS = ["command-line"]
-_SETTINGS_HINT = (
-    "start the server or correct PREFECT_API_URL / PREFECT_API_KEY, or unset PREFECT_API_URL to run "
-    "without one"
-)
 _RUN_LOGGER = "baskets.run"  # flows.runner.run_logger() in a run that is not Prefect's engine's
 _PREFECT_PREFIX = "Flow run encountered an exception: "  # how Prefect's engine words a failure
-
-
-class PrefectApiUnavailable(BasketsError):
-    """The Prefect API did not answer, or answered an error, before the run's work began (exit 1)."""
-
-
-def _setting(name: str) -> str:
-    from flows.runner import prefect_setting
-
-    return prefect_setting(name) or ""
-
-
-def _header_value(name: str, value: str) -> str:
-    """A credential as it may go into an HTTP header: printable ASCII only (a pasted key with a
-    newline would otherwise split the request), else BadInput naming the setting."""
-    if not all(" " <= character <= "~" for character in value):
-        raise BadInput(
-            f"{name}: has control or non-ASCII characters (expected the key exactly as Prefect shows it, "
-            "on one line)"
-        )
-    return value
-
-
-class PrefectApi:
-    """Prefect's REST API at PREFECT_API_URL, with Prefect's client's credentials and TLS settings."""
-
-    def __init__(self, url: str, *, flow: str) -> None:
-        import httpx
-
-        self.url = url.rstrip("/")
-        self.flow = flow
-        headers = {"User-Agent": "basket-maintenance"}
-        if auth := _setting("PREFECT_API_AUTH_STRING"):
-            token = base64.b64encode(_header_value("PREFECT_API_AUTH_STRING", auth).encode()).decode()
-            headers["Authorization"] = f"Basic {token}"
-        elif key := _setting("PREFECT_API_KEY"):
-            headers["Authorization"] = f"Bearer {_header_value('PREFECT_API_KEY', key)}"
-        verify: bool | ssl.SSLContext = True
-        if _setting("PREFECT_API_TLS_INSECURE_SKIP_VERIFY").lower() in ("1", "true", "yes"):
-            verify = False
-        elif cert_file := _setting("PREFECT_API_SSL_CERT_FILE"):
-            verify = ssl.create_default_context(cafile=cert_file)
-        self.client = httpx.Client(headers=headers, timeout=API_TIMEOUT_SECONDS, verify=verify)
-
-    def call(self, method: str, path: str, body: Any = None) -> Any:
-        """The JSON answer of `method` `path`; PrefectApiUnavailable (one line) when there is none."""
-        import httpx
-
-        try:
-            response = self.client.request(method, f"{self.url}/{path.lstrip('/')}", json=body)
-        except (httpx.HTTPError, OSError, ValueError) as error:
-            raise self.unavailable(f"does not answer ({type(error).__name__}: {_one_line(str(error))})") from None
-        if response.status_code >= 400:
-            raise self.unavailable(f"answered HTTP {response.status_code}{_detail(response)}")
-        if not response.content:
-            return None
-        try:
-            return response.json()
-        except ValueError:
-            raise self.unavailable(f"answered HTTP {response.status_code} with something that is not JSON") from None
-
-    def unavailable(self, problem: str) -> PrefectApiUnavailable:
-        return PrefectApiUnavailable(
-            f"the Prefect API at {_shown_url(self.url)} (PREFECT_API_URL) {problem}: "
-            f"{self.flow} did not run ({_SETTINGS_HINT})"
-        )
-
-    def close(self) -> None:
-        self.client.close()
-
-
-def _shown_url(url: str) -> str:
-    """The API URL as a message may show it: without a user, password or query (display_web_url
-    for anything that is not a plain http(s) URL)."""
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(url)
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return display_web_url(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return display_web_url(url)
-    return _one_line(f"{parts.scheme}://{parts.hostname}{port}{parts.path}")
-
-
-def _one_line(text: str, limit: int = 200) -> str:
-    flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def _detail(response: httpx.Response) -> str:
-    """The server's own short reason, if its answer has one: `: Unauthorized`."""
-    try:
-        body = response.json()
-    except ValueError:
-        return ""
-    reason = body.get("detail") or body.get("exception_message") if isinstance(body, dict) else None
-    return f": {_one_line(reason)}" if isinstance(reason, str) and reason else ""
 
 
 def serialized_parameters(fn: Any, parameters: dict[str, Any]) -> dict[str, Any]:
@@ -199,7 +88,11 @@ class RecordedRun:
         try:
             return self.api.call(method, path, body)
         except PrefectApiUnavailable as error:
-            print(f"warning: could not {doing} flow run {self.id}: {error.message}", file=sys.stderr)
+            print(
+                f"warning: could not {doing} flow run {self.id}: the Prefect API at {error.api_url} "
+                f"{error.problem}",
+                file=sys.stderr,
+            )
             return None
 
     def create_artifact(self, kind: str, **fields: Any) -> str | None:
@@ -217,7 +110,9 @@ class RecordedRun:
         return str(created["id"]) if isinstance(created, dict) and "id" in created else None
 
     def update_progress_artifact(self, artifact_id: str, progress: float) -> None:
-        self._send("update the progress of", "PATCH", f"/artifacts/{artifact_id}", {"data": _percent(progress)})
+        self._send(
+            "update the progress of", "PATCH", f"/artifacts/{artifact_id}", {"data": _percent(progress)}
+        )
 
     def end(self, state_type: str, name: str, message: str | None) -> None:
         """Set the run's final state through the server's orchestration rules (a run cancelled
@@ -228,7 +123,7 @@ class RecordedRun:
             held = (answer.get("state") or {}).get("name", "unknown")
             print(
                 f"warning: the Prefect server kept flow run {self.id} {held} instead of {name} "
-                f"({answer.get('status')}: {_one_line(str((answer.get('details') or {}).get('reason', '')))})",
+                f"({answer.get('status')}: {one_line(str((answer.get('details') or {}).get('reason', '')))})",
                 file=sys.stderr,
             )
 
@@ -252,7 +147,9 @@ def _artifact_data(kind: str, fields: dict[str, Any]) -> tuple[Any, str]:
         return fields["markdown"], "markdown"
     if kind == "link":
         text = fields.get("link_text")
-        return (f"[{text}]({fields['link']})" if text else f"[{fields['link']}]({fields['link']})"), "markdown"
+        return (
+            f"[{text}]({fields['link']})" if text else f"[{fields['link']}]({fields['link']})"
+        ), "markdown"
     if kind == "table":
         return json.dumps(_without_nan(fields["table"])), "table"
     if kind == "progress":
@@ -414,7 +311,7 @@ def _failure_message(error: Exception) -> str:
         from flows.failures import form_message
 
         return form_message(error)
-    text = f"{_PREFECT_PREFIX}{type(error).__name__}: {_one_line(str(error), 1000)}"
+    text = f"{_PREFECT_PREFIX}{type(error).__name__}: {one_line(str(error), 1000)}"
     return hide_url_secrets(text, os.environ.get("BASKETS_DATABASE_URL"))
 
 

@@ -90,14 +90,20 @@ def run_flow_process(env: dict[str, str], cwd: Path, flow: str, **params: Any) -
 def server_run(run_id: str) -> tuple[Any, str, list[str], dict[str, Any]]:
     """(flow run, its flow's name, its log messages, its artifacts by key) as the server holds them."""
     from prefect import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, LogFilter
-    from prefect.client.schemas.filters import LogFilterFlowRunId
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        LogFilter,
+        LogFilterFlowRunId,
+    )
 
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(run_id)
         flow = client.read_flow(run.flow_id)
         logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))
-        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id])))
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]))
+        )
     return run, flow.name, [log.message for log in logs], {artifact.key: artifact for artifact in artifacts}
 
 
@@ -108,7 +114,9 @@ def latest_run_of(flow_name: str) -> Any:
 
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(
-            flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])), sort=FlowRunSort.START_TIME_DESC, limit=1
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
+            sort=FlowRunSort.START_TIME_DESC,
+            limit=1,
         )
     return runs[0] if runs else None
 
@@ -120,7 +128,11 @@ def _ids(database: DatabaseUnderTest, count: int) -> list[str]:
 
 def _flow_run_ids_of(database: DatabaseUnderTest, basket_id: str) -> list[str | None]:
     with database.engine.connect() as connection:
-        query = select(BasketAudit.flow_run_id).where(BasketAudit.basket_id == basket_id).order_by(BasketAudit.seq)
+        query = (
+            select(BasketAudit.flow_run_id)
+            .where(BasketAudit.basket_id == basket_id)
+            .order_by(BasketAudit.seq)
+        )
         return list(connection.scalars(query))
 
 
@@ -136,14 +148,20 @@ def test_delete_and_restore_are_recorded_flow_runs_and_load_no_prefect(
 ) -> None:
     env = _env(store, tmp_path, api_url)
     (basket_id,) = _ids(store, 1)
-    code, out, err, loaded = baskets(env, tmp_path, "delete", basket_id, "--as", "alice", "--note", "n", "--json")
+    code, out, err, loaded = baskets(
+        env, tmp_path, "delete", basket_id, "--as", "alice", "--note", "n", "--json"
+    )
     assert (code, err, loaded) == (0, "", [])
     deleted = json.loads(out)
     assert deleted["tracked"] is True and deleted["basket_ids"] == [basket_id]
     run, flow, logs, artifacts = server_run(deleted["flow_run_id"])
     assert (flow, run.state.type.value, run.state.message) == ("basket-delete", "COMPLETED", None)
     assert run.parameters["basket_ids"] == [basket_id]
-    assert (run.parameters["operator"], run.parameters["note"], run.parameters["delete_all"]) == ("alice", "n", False)
+    assert (run.parameters["operator"], run.parameters["note"], run.parameters["delete_all"]) == (
+        "alice",
+        "n",
+        False,
+    )
     assert "command-line" in run.tags
     assert f"Beginning flow run '{run.name}' for flow 'basket-delete'" in logs
     assert "deleted 1 baskets as alice" in logs and logs[-1] == "Finished in state Completed()"
@@ -226,7 +244,11 @@ def test_a_worker_side_failure_ends_failed_and_alerts_as_the_engines_hook_does(
     run = latest_run_of("report-export")
     assert run.state.type.value == "FAILED" and run.state.message == said["message"]
     (post,) = alerts.posts
-    assert (post.body["kind"], post.body["flow"], post.body["flow_run_id"]) == ("run-failed", "report-export", str(run.id))
+    assert (post.body["kind"], post.body["flow"], post.body["flow_run_id"]) == (
+        "run-failed",
+        "report-export",
+        str(run.id),
+    )
     assert "pw-hidden" not in json.dumps(post.body) + run.state.message
     assert any(line.startswith("alert sent by webhook") for line in server_run(str(run.id))[2])
 
@@ -311,17 +333,34 @@ def test_an_api_that_refuses_connections_or_answers_wrong_stops_the_delete_befor
 
     closed = f"http://127.0.0.1:{loopback_receivers.free_port()}/api"
     code, _out, err, _ = baskets(_env(db, tmp_path, closed), tmp_path, "delete", ids[0], "--as", "alice")
-    assert code == 1 and err.startswith(f"error: the Prefect API at {closed} (PREFECT_API_URL) does not answer (")
+    assert code == 1 and err.startswith(
+        f"error: the Prefect API at {closed} (PREFECT_API_URL) does not answer ("
+    )
     assert hint in err and len(err.splitlines()) == 1
 
-    code, _out, err, _ = baskets(_env(db, tmp_path, url, PREFECT_API_KEY="k-1"), tmp_path, "delete", ids[0], "--as", "alice")
-    assert (code, err) == (1, f"error: the Prefect API at {url} (PREFECT_API_URL) answered HTTP 500: Internal Server Error: {hint}, or unset PREFECT_API_URL to run without one)")
+    code, _out, err, _ = baskets(
+        _env(db, tmp_path, url, PREFECT_API_KEY="k-1"), tmp_path, "delete", ids[0], "--as", "alice"
+    )
+    assert (code, err) == (
+        1,
+        f"error: the Prefect API at {url} (PREFECT_API_URL) answered HTTP 500: Internal Server Error: {hint}, or unset PREFECT_API_URL to run without one)",
+    )
     assert received == [("/api/flows/", "Bearer k-1")]
 
     answers[:] = [(200, b"<html>not an API</html>")]
-    code, _out, err, _ = baskets(_env(db, tmp_path, url, PREFECT_API_AUTH_STRING="admin:pass"), tmp_path, "delete", ids[1], "--as", "alice")
+    code, _out, err, _ = baskets(
+        _env(db, tmp_path, url, PREFECT_API_AUTH_STRING="admin:pass"),
+        tmp_path,
+        "delete",
+        ids[1],
+        "--as",
+        "alice",
+    )
     assert code == 1 and "answered HTTP 200 with something that is not JSON" in err
-    assert received[-1] == ("/api/flows/", "Basic YWRtaW46cGFzcw==")  # the auth string wins, as in Prefect's client
+    assert received[-1] == (
+        "/api/flows/",
+        "Basic YWRtaW46cGFzcw==",
+    )  # the auth string wins, as in Prefect's client
 
     answers[:] = [(201, b'{"id": "f"}'), (401, b'{"detail": "Unauthorized"}')]  # the flow, then not its run
     code, _out, err, _ = baskets(_env(db, tmp_path, url), tmp_path, "delete", ids[2], "--as", "alice")
@@ -329,11 +368,15 @@ def test_an_api_that_refuses_connections_or_answers_wrong_stops_the_delete_befor
     assert [path for path, _auth in received[-2:]] == ["/api/flows/", "/api/flow_runs/"]
 
     for key in ("k\nX-Injected: 1", "k\x1b[31m", "clé"):
-        code, _out, err, _ = baskets(_env(db, tmp_path, url, PREFECT_API_KEY=key), tmp_path, "delete", ids[0], "--as", "alice")
+        code, _out, err, _ = baskets(
+            _env(db, tmp_path, url, PREFECT_API_KEY=key), tmp_path, "delete", ids[0], "--as", "alice"
+        )
         assert (code, err) == (2, "error: PREFECT_API_KEY: has control or non-ASCII characters (expected the key "
                                   "exactly as Prefect shows it, on one line)")  # fmt: skip
     assert _ids(db, 3) == ids  # nothing deleted
-    assert {basket_id: _flow_run_ids_of(db, basket_id) for basket_id in ids} == {basket_id: [] for basket_id in ids}
+    assert {basket_id: _flow_run_ids_of(db, basket_id) for basket_id in ids} == {
+        basket_id: [] for basket_id in ids
+    }
 
 
 @pytest.mark.backend_independent
@@ -345,7 +388,12 @@ def test_a_parameter_too_big_for_the_server_stops_the_run_before_it_starts(
     env = _env(db, tmp_path, api_url)
     output = tmp_path / "big.csv"
     code, said = run_flow_process(
-        env, tmp_path, "flows.export.report_export", operator="alice", output=str(output), shop_account_name="x" * 600_000
+        env,
+        tmp_path,
+        "flows.export.report_export",
+        operator="alice",
+        output=str(output),
+        shop_account_name="x" * 600_000,
     )
     assert (code, said["error"]) == (1, "PrefectApiUnavailable")
     assert "answered HTTP 422" in said["message"] and "report-export did not run" in said["message"]
@@ -353,7 +401,9 @@ def test_a_parameter_too_big_for_the_server_stops_the_run_before_it_starts(
 
 
 @pytest.mark.backend_independent
-def test_a_recorded_run_stores_no_database_password(db: DatabaseUnderTest, api_url: str, tmp_path: Path) -> None:
+def test_a_recorded_run_stores_no_database_password(
+    db: DatabaseUnderTest, api_url: str, tmp_path: Path
+) -> None:
     from tests.cli.test_no_secrets import prefect_database_text
 
     secret = "S3cr3t-Recorded-77"
@@ -365,3 +415,27 @@ def test_a_recorded_run_stores_no_database_password(db: DatabaseUnderTest, api_u
     code, out, err, _ = baskets(env, tmp_path, "delete", basket_id, "--as", "alice", "--json")
     assert code == 0, err
     assert secret not in out + err and secret not in prefect_database_text()
+
+
+@pytest.mark.backend_independent
+def test_an_api_that_fails_once_the_work_began_is_a_warning_and_the_work_stays_done(
+    db: DatabaseUnderTest, tmp_path: Path, fake_api: tuple[str, list[Any], list[Any]]
+) -> None:
+    add_operators(db)
+    seed(db, 2)
+    (basket_id,) = _ids(db, 1)
+    url, received, answers = fake_api
+    run_id = "0b6a3c1e-5d7f-4a2b-9c8d-1e2f3a4b5c6d"
+    flow_run = json.dumps({"id": run_id, "name": "calm-otter"}).encode()
+    answers[:] = [(201, b'{"id": "f"}'), (201, flow_run), (500, b"{}")]
+    code, out, err, loaded = baskets(_env(db, tmp_path, url), tmp_path, "delete", basket_id, "--as", "alice")
+    assert (code, loaded) == (0, [])
+    assert out.strip() == f"deleted 1 basket (audit seq 1..1), flow run {run_id}"
+    assert err.splitlines() == [
+        f"warning: could not {doing} flow run {run_id}: the Prefect API at {url} answered HTTP 500"
+        for doing in ("attach an artifact to", "end (Completed)", "send the log lines of")
+    ]
+    assert [path for path, _auth in received] == [
+        "/api/flows/", "/api/flow_runs/", "/api/artifacts/", f"/api/flow_runs/{run_id}/set_state", "/api/logs/",
+    ]  # fmt: skip
+    assert _flow_run_ids_of(db, basket_id) == [run_id]
