@@ -30,6 +30,7 @@ from flows.runner import create_artifact, current_flow_run_id, flow, run_logger
 
 # Prefect is imported where it is used: a direct or recorded run (flows.runner) imports this
 # module for the cleanup's hooks, and must not load Prefect.
+
 # What of a cleanup run's recorded detail an alert repeats: why, and which baskets wait.
 _RUN_DETAILS = ("error", "batches", "failed_batches", "skipped_basket_ids", "snapshot")
 

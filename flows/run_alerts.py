@@ -9,6 +9,10 @@ a worker with a typo in its database URL must still be able to say so.
 - the other flows have a person at the run form, who sees their refusals: they alert when the
   worker is at fault (WorkerMisconfigured: bad setting, missing driver, other version) or
   the run crashed.
+
+Each hook is a plain function of a RunEnd wrapped by `state_hook`: Prefect's engine calls the
+wrapper with its Flow, FlowRun and State; a command's run recorded through the API
+(flows.recorded_run) calls the plain function (`hook.on_end`) with its own RunEnd.
 """
 
 from __future__ import annotations

@@ -198,6 +198,10 @@ def test_export_dry_run_cleanup_report_and_forget_are_recorded(
         assert (flow_name, run.state.type.value) == (flow, "COMPLETED")
         assert artifact in artifacts, flow
     assert (tmp_path / "x.csv").exists() and (tmp_path / "r.html").exists()
+    # The cleanup that deletes keeps Prefect's engine (heartbeats, task runs): not recorded this way.
+    code, _out, err, loaded = baskets(env, tmp_path, "cleanup", "--force", "--as", "alice")
+    assert code == 0, err
+    assert "prefect.flow_engine" in loaded and "command-line" not in latest_run_of("retention-cleanup").tags
 
 
 @pytest.mark.backend_independent
