@@ -265,6 +265,8 @@ def run_recorded(flow: Any, params: dict[str, Any]) -> Any:
                 raise
             except BaseException as error:
                 _end(run, flow, "CRASHED", "Crashed", _crash_message(error), error, logger)
+                if isinstance(error, Terminated):  # Ctrl-C is the command line's to report
+                    print(f"terminated: flow run {run.id} recorded as Crashed", file=sys.stderr)
                 raise
             run.end("COMPLETED", "Completed", None)
             run.note(logging.INFO, "Finished in state Completed()")

@@ -290,6 +290,8 @@ def test_an_interrupted_run_ends_crashed_and_alerts(
                           text=True, timeout=60)  # fmt: skip
     assert done.returncode == exit_code
     run = latest_run_of("crash-test")
+    if how == "terminate":
+        assert done.stderr.splitlines() == [f"terminated: flow run {run.id} recorded as Crashed"]
     assert (run.state.type.value, run.state.message) == ("CRASHED", message)
     assert [(p.body["kind"], p.body["flow_run_id"]) for p in alerts.posts] == [("run-crashed", str(run.id))]
 
@@ -371,6 +373,29 @@ def test_an_api_that_refuses_connections_or_answers_wrong_stops_the_delete_befor
     assert code == 1 and "answered HTTP 401: Unauthorized: " in err
     assert [path for path, _auth in received[-2:]] == ["/api/flows/", "/api/flow_runs/"]
 
+    profiles = tmp_path / "profiles.toml"  # a key in the active Prefect profile, as Prefect reads it
+    profiles.write_text('active = "ops"\n[profiles.ops]\nPREFECT_API_KEY = "from-profile"\n')
+    code, _out, err, _ = baskets(
+        _env(db, tmp_path, url, PREFECT_PROFILES_PATH=str(profiles)),
+        tmp_path,
+        "delete",
+        ids[2],
+        "--as",
+        "alice",
+    )
+    assert code == 1 and received[-1] == ("/api/flows/", "Bearer from-profile")
+
+    missing = tmp_path / "no-such-ca.pem"
+    code, _out, err, _ = baskets(
+        _env(db, tmp_path, url, PREFECT_API_SSL_CERT_FILE=str(missing)),
+        tmp_path,
+        "delete",
+        ids[0],
+        "--as",
+        "alice",
+    )
+    assert (code, err) == (2, f"error: PREFECT_API_SSL_CERT_FILE: {str(missing)!r} is no readable certificate "
+                              "file (FileNotFoundError; expected a PEM file of CA certificates)")  # fmt: skip
     for key in ("k\nX-Injected: 1", "k\x1b[31m", "clé"):
         code, _out, err, _ = baskets(
             _env(db, tmp_path, url, PREFECT_API_KEY=key), tmp_path, "delete", ids[0], "--as", "alice"
