@@ -71,9 +71,10 @@ def cleanup(
         deleting = ProgressTask(bar, "deleting expired baskets")
         with reporting_progress(deleting.update):
             try:
+                # A run that deletes is long and unattended: Prefect's engine, with heartbeats.
                 summary = run_flow(
                     retention_cleanup,
-                    heartbeats=True,
+                    heartbeats=not dry_run,
                     now=as_of.isoformat(),
                     dry_run=dry_run,
                     force=force,
@@ -173,7 +174,7 @@ def demo_cleanup(operator: str) -> None:
     )
     for category in CATEGORIES:
         stdout.print(f"   {planned.would_delete[category]:>9,}  {CATEGORY_TITLES[category].lower()}")
-    done = run_flow(retention_cleanup, force=planned.over_limit, operator=operator)
+    done = run_flow(retention_cleanup, heartbeats=True, force=planned.over_limit, operator=operator)
     forced = " --force" if planned.over_limit else ""
     stdout.print(
         f"[bold]cleanup[/] (`baskets cleanup{forced} --as {operator}`): deleted "

@@ -77,6 +77,6 @@ def _schedules(deployment: Any) -> list[str]:
 
 
 def profile_api_url() -> str:
-    from flows.runner import _profile_api_url as from_profile
+    from flows.runner import prefect_setting
 
-    return from_profile() or ""
+    return prefect_setting("PREFECT_API_URL")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import sys
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from baskets.alerts import Alert, deliver_alert
 from baskets.errors import BadInput, CleanupAlreadyRunning, NotPermitted, WorkerMisconfigured
@@ -24,51 +25,58 @@ from config.settings import Settings
 from config.urls import display_url, hide_url_secrets
 from flows.failures import fails_the_run_on_refusal
 from flows.forms import form_time
-from flows.run_alerts import log_deliveries, send_run_alert, state_error
+from flows.run_alerts import RunEnd, log_deliveries, send_run_alert, state_hook
 from flows.runner import create_artifact, current_flow_run_id, flow, run_logger
 
-# Prefect is imported where it is used: a direct run (flows.runner) imports this module for the
-# cleanup's hooks but never calls them, and must not load Prefect.
-if TYPE_CHECKING:
-    from prefect import Flow
-    from prefect.client.schemas.objects import FlowRun, State
+# Prefect is imported where it is used: a direct or recorded run (flows.runner) imports this
+# module for the cleanup's hooks, and must not load Prefect.
 
 # What of a cleanup run's recorded detail an alert repeats: why, and which baskets wait.
 _RUN_DETAILS = ("error", "batches", "failed_batches", "skipped_basket_ids", "snapshot")
 
 
-def alert_cleanup_failed(flow: Flow[Any, Any], flow_run: FlowRun, state: State) -> None:
-    """on_failure hook of retention-cleanup: tell the configured recipients, never raise.
+def cleanup_failure_alert(end: RunEnd) -> None:
+    """On failure of retention-cleanup: tell the configured recipients, never raise.
 
     A run refused for what its caller gave (run-form values that fail validation, an operator
     who may not run it) is the caller's to see and pages nobody; a schedule whose parameters
     were wrong would never succeed, and the watchdog alerts on that. A run refused because
     another cleanup holds the lock (exit 7) is no failure: the other run goes on. Everything
     else alerts, bad settings on a worker included."""
-    if _refused_for_its_caller(state):
+    if _refused_for_its_caller(end.error):
         return
-    send_run_alert("run-failed", flow, flow_run, state, enrich=_with_cleanup_record(str(flow_run.id)))
+    send_run_alert("run-failed", end, enrich=_with_cleanup_record(end.flow_run_id))
 
 
-def _refused_for_its_caller(state: State) -> bool:
-    from prefect.exceptions import ParameterTypeError
-
-    error = state_error(state)
+def _refused_for_its_caller(error: BaseException | None) -> bool:
     # BadInput naming a form field (not a setting, not the worker): a value typed into the run form.
     typed = isinstance(error, BadInput) and error.field is not None
     typed = typed and not isinstance(error, WorkerMisconfigured)
-    return typed or isinstance(error, ParameterTypeError | NotPermitted | CleanupAlreadyRunning)
+    return typed or isinstance(error, NotPermitted | CleanupAlreadyRunning) or _parameter_type_error(error)
 
 
-def alert_cleanup_crashed(flow: Flow[Any, Any], flow_run: FlowRun, state: State) -> None:
-    """on_crashed hook of retention-cleanup (the process was interrupted or its infrastructure died)."""
-    send_run_alert("run-crashed", flow, flow_run, state, enrich=_with_cleanup_record(str(flow_run.id)))
+def _parameter_type_error(error: BaseException | None) -> bool:
+    """Prefect's refusal of a parameter's type; only Prefect's engine raises it, so a process that
+    has not loaded Prefect has none to check for."""
+    exceptions = sys.modules.get("prefect.exceptions")
+    return exceptions is not None and isinstance(error, exceptions.ParameterTypeError)
 
 
-def alert_watchdog_failed(flow: Flow[Any, Any], flow_run: FlowRun, state: State) -> None:
-    """on_failure and on_crashed hook of cleanup-watchdog: a watchdog that cannot look is itself
-    an alarm (database unreachable, bad settings, a bug)."""
-    send_run_alert("watchdog-failed", flow, flow_run, state, enrich=_with_database)
+def cleanup_crash_alert(end: RunEnd) -> None:
+    """On a crash of retention-cleanup (the process was interrupted or its infrastructure died)."""
+    send_run_alert("run-crashed", end, enrich=_with_cleanup_record(end.flow_run_id))
+
+
+def watchdog_failure_alert(end: RunEnd) -> None:
+    """On failure or crash of cleanup-watchdog: a watchdog that cannot look is itself an alarm
+    (database unreachable, bad settings, a bug)."""
+    send_run_alert("watchdog-failed", end, enrich=_with_database)
+
+
+# The flows' state hooks.
+alert_cleanup_failed = state_hook(cleanup_failure_alert)
+alert_cleanup_crashed = state_hook(cleanup_crash_alert)
+alert_watchdog_failed = state_hook(watchdog_failure_alert)
 
 
 def _with_database(alert: Alert, settings: Settings) -> Alert:

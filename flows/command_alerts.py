@@ -59,17 +59,10 @@ def alert_if_it_fails(enabled: bool, *, kind: str, flow: str, doing: str) -> Ite
 def prefect_server_answers(flow: str = "retention-cleanup") -> None:
     """When this command's runs are tracked by a Prefect server (PREFECT_API_URL), check that it
     answers (`check_prefect_server`); without one there is nothing to check."""
-    from flows.runner import prefect_api_configured
+    from flows.runner import prefect_api_url
 
-    if not prefect_api_configured():
-        return
-    api_url = os.environ.get("PREFECT_API_URL", "").strip()
-    if not api_url:  # from the active Prefect profile
-        from prefect.settings import PREFECT_API_URL
-
-        api_url = str(PREFECT_API_URL.value() or "")
-    if api_url:
-        check_prefect_server(str(api_url), flow=flow)
+    if api_url := prefect_api_url():
+        check_prefect_server(api_url, flow=flow)
 
 
 def check_prefect_server(api_url: str, *, flow: str) -> None:

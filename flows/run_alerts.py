@@ -9,13 +9,19 @@ a worker with a typo in its database URL must still be able to say so.
 - the other flows have a person at the run form, who sees their refusals: they alert when the
   worker is at fault (WorkerMisconfigured: bad setting, missing driver, other version) or
   the run crashed.
+
+Each hook is a plain function of a RunEnd wrapped by `state_hook`: Prefect's engine calls the
+wrapper with its Flow, FlowRun and State; a command's run recorded through the API
+(flows.recorded_run) calls the plain function (`hook.on_end`) with its own RunEnd.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from baskets.alerts import Alert, Delivery, deliver_alert
@@ -32,6 +38,21 @@ _PREFECT_PREFIX = "Flow run encountered an exception: "
 Enrich = Callable[[Alert, Settings], Alert]
 
 
+@dataclass(frozen=True)
+class RunEnd:
+    """How a flow run ended, as the alert hooks read it: from Prefect's hook arguments
+    (`run_end`), or from a run recorded without Prefect's engine (flows.recorded_run)."""
+
+    flow: str
+    flow_run_id: str
+    flow_run_name: str
+    state: str  # Failed, Crashed
+    message: str
+    error: BaseException | None  # the exception the run failed with, when known
+    occurred_at: dt.datetime
+    logger: logging.LoggerAdapter[Any] | logging.Logger
+
+
 def state_error(state: State) -> Any:
     """The exception a Failed state carries (None when it carries none or cannot be read)."""
     try:
@@ -40,22 +61,55 @@ def state_error(state: State) -> Any:
         return None
 
 
-def alert_worker_problem(flow: Flow[Any, Any], flow_run: FlowRun, state: State) -> None:
-    """on_failure hook of the on-demand flows: alert when the worker, not the caller, is at fault."""
-    if isinstance(state_error(state), WorkerMisconfigured):
-        send_run_alert("run-failed", flow, flow_run, state)
+def run_end(flow: Flow[Any, Any], flow_run: FlowRun, state: State) -> RunEnd:
+    """A Prefect state hook's arguments as a RunEnd."""
+    error = state_error(state) if state.is_failed() else None
+    return RunEnd(
+        flow=flow.name,
+        flow_run_id=str(flow_run.id),
+        flow_run_name=flow_run.name,
+        state=state.name or str(state.type.value).title(),
+        message=(state.message or state.name or "no reason given").removeprefix(_PREFECT_PREFIX),
+        error=error if isinstance(error, BaseException) else None,
+        occurred_at=state.timestamp or dt.datetime.now(dt.UTC),
+        logger=_run_logger(flow, flow_run),
+    )
 
 
-def alert_run_crashed(flow: Flow[Any, Any], flow_run: FlowRun, state: State) -> None:
-    """on_crashed hook: the run's process was interrupted or its infrastructure died."""
-    send_run_alert("run-crashed", flow, flow_run, state)
+StateHook = Callable[["Flow[Any, Any]", "FlowRun", "State"], None]
 
 
-def send_run_alert(
-    kind: str, flow: Flow[Any, Any], flow_run: FlowRun, state: State, enrich: Enrich | None = None
-) -> list[Delivery]:
-    """Send `kind` about `flow_run` ending in `state` on every configured channel; never raises."""
-    logger = _run_logger(flow, flow_run)
+def state_hook(on_end: Callable[[RunEnd], None]) -> StateHook:
+    """A Prefect state hook that calls `on_end` with the run's RunEnd; `on_end` stays reachable as
+    the hook's `on_end`, which a recorded run (flows.recorded_run) calls itself."""
+
+    @functools.wraps(on_end)
+    def hook(flow: Flow[Any, Any], flow_run: FlowRun, state: State) -> None:
+        on_end(run_end(flow, flow_run, state))
+
+    hook.on_end = on_end  # type: ignore[attr-defined]
+    return hook
+
+
+def worker_problem_alert(end: RunEnd) -> None:
+    """On failure of an on-demand flow: alert when the worker, not the caller, is at fault."""
+    if isinstance(end.error, WorkerMisconfigured):
+        send_run_alert("run-failed", end)
+
+
+def crash_alert(end: RunEnd) -> None:
+    """On a crash: the run's process was interrupted or its infrastructure died."""
+    send_run_alert("run-crashed", end)
+
+
+# The on-demand flows' on_failure and on_crashed hooks.
+alert_worker_problem = state_hook(worker_problem_alert)
+alert_run_crashed = state_hook(crash_alert)
+
+
+def send_run_alert(kind: str, end: RunEnd, enrich: Enrich | None = None) -> list[Delivery]:
+    """Send `kind` about the run that ended as `end` on every configured channel; never raises."""
+    logger = end.logger
     try:
         alerts = load_alert_settings()
     except SettingsError as error:
@@ -68,15 +122,14 @@ def send_run_alert(
     else:
         settings_error = None
     try:
-        message = (state.message or state.name or "no reason given").removeprefix(_PREFECT_PREFIX)
         alert = Alert(
             kind=kind,
-            flow=flow.name,
-            state=state.name or str(state.type.value).title(),
-            reason=hide_url_secrets(message, settings.database_url if settings else None),
-            flow_run_id=str(flow_run.id),
-            flow_run_name=flow_run.name,
-            occurred_at=state.timestamp or dt.datetime.now(dt.UTC),
+            flow=end.flow,
+            state=end.state,
+            reason=hide_url_secrets(end.message, settings.database_url if settings else None),
+            flow_run_id=end.flow_run_id,
+            flow_run_name=end.flow_run_name,
+            occurred_at=end.occurred_at,
             details={"settings": settings_error} if settings_error else {},
         )
         if settings is not None and enrich is not None:

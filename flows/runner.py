@@ -1,4 +1,4 @@
-"""How flows and tasks run: as tracked Prefect runs when a Prefect API is configured, else directly.
+"""How flows and tasks run: through Prefect's engine, recorded through Prefect's API, or directly.
 
 Without a Prefect API (no PREFECT_API_URL) Prefect would start a temporary server for every
 command, which costs 8-20 s on a small machine. A command then runs the same flow function
@@ -12,7 +12,14 @@ here, in this process, without importing Prefect (docs/decisions/0015):
   None (so the audit rows' flow_run_id stays NULL), `refused(error)` raises the error;
 - flow state hooks (the cleanup's failure alerts) do not run: there is no flow run to hook.
 
-This module imports no Prefect itself; Prefect is imported only on the tracked path.
+With a Prefect API, a command-line process that has not loaded Prefect runs its short on-demand
+flows the same way and records each as a flow run through Prefect's REST API
+(flows.recorded_run, docs/decisions/0024): `current_flow_run_id()` is that run's id,
+`create_artifact` posts to it, `run_logger()`'s lines go to its log, and the flow's failure and
+crash hooks run. Prefect's engine runs the rest: any flow in a process where Prefect is loaded
+(a worker, `baskets serve`, a test harness) and the cleanup that deletes (`heartbeats=True`).
+
+This module imports no Prefect itself; Prefect is imported only on the engine's path.
 """
 
 from __future__ import annotations
@@ -33,37 +40,60 @@ from baskets.errors import BadInput, BasketsError
 
 # Set while a flow runs directly (see run_flow); copied into threads with the context.
 _direct_run: contextvars.ContextVar[bool] = contextvars.ContextVar("baskets_direct_run", default=False)
+# The flow run recording the direct run, when one does (flows.recorded_run.RecordedRun).
+_recorded_run: contextvars.ContextVar[Any] = contextvars.ContextVar("baskets_recorded_run", default=None)
 _LOGGER_NAME = "baskets.run"
 
 
 def prefect_api_configured() -> bool:
     """Whether flows run as tracked Prefect flow runs: PREFECT_API_URL is set in the environment,
     in the active Prefect profile, or (Prefect loaded, e.g. a test harness) in Prefect's settings."""
-    if os.environ.get("PREFECT_API_URL", "").strip():
-        return True
+    return bool(prefect_api_url())
+
+
+def prefect_api_url() -> str:
+    """PREFECT_API_URL as Prefect reads it (the environment, else Prefect's settings when Prefect
+    is loaded, else the active profile); empty when none is set."""
+    if url := os.environ.get("PREFECT_API_URL", "").strip():
+        return url
     if "prefect.settings" in sys.modules:
         from prefect.settings import PREFECT_API_URL
 
-        return bool(PREFECT_API_URL.value())
-    return bool(_profile_api_url())
+        return str(PREFECT_API_URL.value() or "").strip()
+    return prefect_setting("PREFECT_API_URL")
 
 
-def _profile_api_url() -> str | None:
-    """PREFECT_API_URL of the active profile in Prefect's profiles file, read without Prefect."""
+def prefect_setting(name: str) -> str:
+    """A Prefect setting read without Prefect: the environment's `name`, else the active profile's
+    in Prefect's profiles file; empty when neither sets it."""
+    if value := os.environ.get(name, "").strip():
+        return value
     home = Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect").expanduser()
     path = Path(os.environ.get("PREFECT_PROFILES_PATH") or home / "profiles.toml").expanduser()
     try:
         profiles = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
+        return ""
     active = os.environ.get("PREFECT_PROFILE") or profiles.get("active") or "ephemeral"
     profile = profiles.get("profiles", {}).get(active, {})
-    return profile.get("PREFECT_API_URL") if isinstance(profile, dict) else None
+    value = profile.get(name) if isinstance(profile, dict) else None
+    return str(value).strip() if value is not None else ""
 
 
 def in_direct_run() -> bool:
-    """True inside a flow that `run_flow` runs directly (no Prefect)."""
+    """True inside a flow that `run_flow` runs in this process without Prefect's engine (direct
+    or recorded through the API)."""
     return _direct_run.get()
+
+
+@contextlib.contextmanager
+def recording(run: Any) -> Iterator[None]:
+    """While inside, the flow that runs directly is recorded as `run` (flows.recorded_run.RecordedRun)."""
+    token = _recorded_run.set(run)
+    try:
+        yield
+    finally:
+        _recorded_run.reset(token)
 
 
 class DeferredFlow:
@@ -232,9 +262,11 @@ def run_logger() -> logging.Logger | logging.LoggerAdapter[Any]:
 
 
 def current_flow_run_id() -> str | None:
-    """The id of the Prefect flow run this runs in; None in a direct run (no flow run tracks it)."""
+    """The id of the Prefect flow run this runs in (or that records it); None in a direct run
+    that no flow run records."""
     if in_direct_run():
-        return None
+        recorded = _recorded_run.get()
+        return recorded.id if recorded is not None else None
     from prefect.runtime import flow_run
 
     run_id = flow_run.get_id()
@@ -242,10 +274,12 @@ def current_flow_run_id() -> str | None:
 
 
 def create_artifact(kind: str, **fields: Any) -> Any:
-    """Prefect's `create_<kind>_artifact(**fields)` in a Prefect run; nothing (None) in a direct
-    run, which has no run to attach it to: its summary is the command's output."""
+    """Prefect's `create_<kind>_artifact(**fields)` in a Prefect run or a recorded one (its id);
+    nothing (None) in a direct run, which has no run to attach it to: its summary is the
+    command's output."""
     if in_direct_run():
-        return None
+        recorded = _recorded_run.get()
+        return recorded.create_artifact(kind, **fields) if recorded is not None else None
     from prefect import artifacts
 
     return getattr(artifacts, f"create_{kind}_artifact")(**fields)
@@ -254,6 +288,11 @@ def create_artifact(kind: str, **fields: Any) -> Any:
 def update_progress_artifact(artifact_id: Any, progress: float) -> None:
     """Move a progress artifact (from create_artifact("progress", ...)); nothing without one."""
     if artifact_id is None:
+        return
+    if in_direct_run():
+        recorded = _recorded_run.get()
+        if recorded is not None:
+            recorded.update_progress_artifact(artifact_id, progress)
         return
     from prefect.artifacts import update_progress_artifact as update
 
@@ -275,16 +314,23 @@ def run_flow(flow: Any, /, *, heartbeats: bool = False, **params: Any) -> Any:
     """Run `flow` with `params` and return its result; a result model (or dict) gets `tracked`:
     whether a Prefect flow run tracked it.
 
-    With a Prefect API configured: a tracked flow run (`running_flow`, `heartbeats`
-    as there). Without: directly in this process (module docstring); a parameter the flow's
-    signature refuses is BadInput (exit 2) naming it.
+    With a Prefect API configured: a flow run recorded through the API when Prefect is not
+    loaded and the run wants no `heartbeats` (flows.recorded_run), else Prefect's engine
+    (`running_flow`, `heartbeats` as there). Without: directly in this process (module
+    docstring). A parameter the flow's signature refuses is BadInput (exit 2) naming it.
     """
     tracked = prefect_api_configured()
-    if tracked:
+    if tracked and not heartbeats and "prefect" not in sys.modules and isinstance(flow, DeferredFlow):
+        from flows.recorded_run import run_recorded
+
+        result = run_recorded(flow, params)
+    elif tracked:
+        from flows.prefect_flow import running_flow
+
         with running_flow(heartbeats=heartbeats):
             result = (flow.prefect if isinstance(flow, DeferredFlow) else flow)(**params)
     else:
-        result = _run_directly(flow, params)
+        result = run_directly(flow, params)
     if isinstance(result, dict):
         return {**result, "tracked": tracked}
     if "tracked" in getattr(type(result), "model_fields", {}):  # a result model (flows.results)
@@ -292,7 +338,8 @@ def run_flow(flow: Any, /, *, heartbeats: bool = False, **params: Any) -> Any:
     return result
 
 
-def _run_directly(flow: Any, params: dict[str, Any]) -> Any:
+def run_directly(flow: Any, params: dict[str, Any]) -> Any:
+    """Call `flow`'s function with `params` validated, in a direct run (module docstring)."""
     fn = flow.fn
     options = (
         flow.options
@@ -342,56 +389,3 @@ def _warnings_to_stderr() -> Iterator[None]:
     finally:
         logger.removeHandler(handler)
         logger.propagate = True
-
-
-class _NoTracebackForExpectedFailures(logging.Filter):
-    """Drop Prefect's traceback of an expected failure: the command prints it as one line."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], BasketsError))
-
-
-@contextlib.contextmanager
-def running_flow(*, heartbeats: bool = False) -> Iterator[None]:
-    """Run a Prefect flow from the command line the way an operator wants it.
-
-    - Prefect's terminal log shows warnings and errors only, without a traceback for failures
-      the command reports itself in one line; the full log still goes to the Prefect API.
-    - Unless `heartbeats`, no flow-run heartbeats: Prefect joins its heartbeat thread at the
-      end of every run, which costs up to a second, and the heartbeat only helps a server
-      notice a run whose process vanished, which the person at the terminal sees anyway.
-      Long unattended runs (the cleanup) keep them.
-    - Prefect's "still processing items" warning while it flushes its event queue at exit is
-      silenced: flushing is normal, and the events are still sent.
-    """
-    from prefect.context import SettingsContext, get_settings_context
-    from prefect.logging.configuration import ensure_logging_setup
-    from prefect.logging.handlers import PrefectConsoleHandler
-
-    ensure_logging_setup()  # else Prefect adds its console handlers later, at INFO, when the run starts
-    handlers = {
-        handler
-        for logger in (logging.getLogger(), logging.getLogger("prefect"))
-        for handler in logger.handlers
-        if isinstance(handler, PrefectConsoleHandler)
-    }
-    quiet = _NoTracebackForExpectedFailures()
-    levels = {handler: handler.level for handler in handlers}
-    for handler in handlers:
-        handler.setLevel(logging.WARNING)
-        handler.addFilter(quiet)
-    logging.getLogger("prefect.EventsWorker").setLevel(logging.ERROR)
-    # The settings with heartbeats off as a shallow copy: Prefect's temporary_settings validates
-    # the whole settings model again, ~0.1 s of every tracked command.
-    context = get_settings_context()
-    settings = context.settings
-    if not heartbeats:
-        flows = settings.flows.model_copy(update={"heartbeat_frequency": None})
-        settings = settings.model_copy(update={"flows": flows})
-    try:
-        with SettingsContext(profile=context.profile, settings=settings):
-            yield
-    finally:
-        for handler, level in levels.items():
-            handler.setLevel(level)
-            handler.removeFilter(quiet)

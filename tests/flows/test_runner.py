@@ -193,12 +193,18 @@ def test_prefect_api_url_in_the_active_profile_counts_as_configured(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     profiles = tmp_path / "profiles.toml"
-    profiles.write_text('active = "ops"\n[profiles.ops]\nPREFECT_API_URL = "http://127.0.0.1:4200/api"\n')
+    profiles.write_text(
+        'active = "ops"\n[profiles.ops]\nPREFECT_API_URL = "http://127.0.0.1:4200/api"\nPREFECT_API_KEY = "k"\n'
+    )
     monkeypatch.setenv("PREFECT_PROFILES_PATH", str(profiles))
     monkeypatch.delenv("PREFECT_PROFILE", raising=False)
-    assert runner._profile_api_url() == "http://127.0.0.1:4200/api"
+    monkeypatch.delenv("PREFECT_API_KEY", raising=False)
+    assert runner.prefect_setting("PREFECT_API_URL") == "http://127.0.0.1:4200/api"
+    assert runner.prefect_setting("PREFECT_API_KEY") == "k"
+    monkeypatch.setenv("PREFECT_API_KEY", " from-the-environment ")  # the environment wins
+    assert runner.prefect_setting("PREFECT_API_KEY") == "from-the-environment"
     monkeypatch.setenv("PREFECT_PROFILE", "local")
-    assert runner._profile_api_url() is None
+    assert runner.prefect_setting("PREFECT_API_URL") == ""
 
 
 def test_a_result_model_gives_the_text_and_the_json_from_the_same_fields(
@@ -235,8 +241,10 @@ def test_a_tracked_command_run_has_heartbeats_only_when_asked_and_the_settings_c
 ) -> None:
     from prefect.settings import PREFECT_API_URL, get_current_settings
 
+    from flows import prefect_flow
+
     before = get_current_settings()
-    with runner.running_flow(heartbeats=heartbeats):
+    with prefect_flow.running_flow(heartbeats=heartbeats):
         inside = get_current_settings()
         assert inside.flows.heartbeat_frequency == (before.flows.heartbeat_frequency if heartbeats else None)
         assert PREFECT_API_URL.value() == before.api.url  # every other setting as it was

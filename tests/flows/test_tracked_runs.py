@@ -1,5 +1,6 @@
-"""What a tracked command run (a Prefect API configured) costs beyond Prefect itself: its plain
-parameters are stored without loading FastAPI, and a run no deployment made reads nothing back."""
+"""What a command's run through Prefect's engine (Prefect loaded, a Prefect API configured) costs
+beyond Prefect itself: its plain parameters are stored without loading FastAPI, and a run no
+deployment made reads nothing back."""
 
 from __future__ import annotations
 
@@ -19,9 +20,12 @@ from sqlalchemy import select
 from baskets.models import Basket, BasketAudit
 from tests.conftest import NOW, REPO, DatabaseUnderTest, add_operators, seed
 
-# Runs one `baskets` command in-process, then prints whether it loaded FastAPI.
+# Runs one `baskets` command in-process with Prefect loaded first (so that Prefect's engine runs its
+# flow, as in a worker: without it the run is recorded through the API, tests/flows/test_recorded_runs.py),
+# then prints whether it loaded FastAPI.
 _RUN_AND_LIST_FASTAPI = """
 import json, sys
+import prefect
 from cli.main import app
 app(args=sys.argv[1:], standalone_mode=False)
 print(json.dumps("fastapi" in sys.modules))
