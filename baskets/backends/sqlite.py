@@ -130,6 +130,14 @@ class SQLiteBackend(Backend):
 
         return "adbc-sqlite", adbc_sqlite_batches
 
+    def snapshot_reader(self, engine: Engine) -> ArrowReader | None:
+        """The driver's rows straight into Arrow in this process (`sqlite_driver_batches`): no
+        ADBC child process, which would copy every row through a pipe, and no SQLAlchemy result
+        processing, which built a datetime or Decimal object per value."""
+        from baskets.backends.transports import sqlite_driver_batches
+
+        return sqlite_driver_batches
+
     def bulk_load(self, connection: Connection, table_name: str, table: pa.Table) -> None:
         import pyarrow as pa
 
