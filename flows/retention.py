@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from baskets.alerts import ping_heartbeat
-from baskets.backends import BatchLimits
+from baskets.backends import BatchLimits, backend_for
 from baskets.db import check_schema
 from baskets.errors import BasketsError, CleanupAlreadyRunning
 from baskets.files import check_writable_folder
@@ -279,7 +279,7 @@ def _delete_in_batches(job: retention_tasks.BatchJob, plan: CleanupPlan, lock: H
     tally = RunTally()
     done = 0
     next_update = time.monotonic() + PROGRESS_UPDATE_SECONDS
-    with _old_objects_frozen():
+    with _old_objects_frozen(), _finishing_batches(job.engine):
         batches = _while_locked(
             lock, selected_ahead(walk_expired_batches(job.engine, job.policy, plan.as_of))
         )
@@ -293,6 +293,16 @@ def _delete_in_batches(job: retention_tasks.BatchJob, plan: CleanupPlan, lock: H
             report_progress(done, expected)
     update_progress_artifact(progress, progress=100.0)
     return tally
+
+
+@contextlib.contextmanager
+def _finishing_batches(engine: Engine) -> Iterator[None]:
+    """Once the batches are done, or one failed: wait for what they left running
+    (`Backend.after_batches`; SQLite: the last batch's checkpoint)."""
+    try:
+        yield
+    finally:
+        backend_for(engine).after_batches(engine)
 
 
 def _while_locked(lock: HeldLock, batches: Iterator[list[ExpiredBasket]]) -> Iterator[list[ExpiredBasket]]:
