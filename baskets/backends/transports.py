@@ -41,7 +41,9 @@ def adbc_sqlite_batches(engine: Engine, sql: str) -> Iterator[pa.RecordBatch]:
         raise RuntimeError(f"SQLite export reader failed: {message[-1] if message else child.returncode}")
 
 
-def sqlite_driver_batches(engine: Engine, sql: str, batch_rows: int | None = None) -> Iterator[pa.RecordBatch]:
+def sqlite_driver_batches(
+    engine: Engine, sql: str, batch_rows: int | None = None
+) -> Iterator[pa.RecordBatch]:
     """Arrow batches from this process's own SQLite driver: the rows as the driver returns them
     (no SQLAlchemy type processing), turned into Arrow column by column. Types are SQLite's
     values': text for times, integer or real for numerics, Arrow's null type for a column that

@@ -192,10 +192,14 @@ def _as_type(column: pa.Array, target: pa.DataType) -> pa.Array:
 
     if isinstance(column.type, pa.ExtensionType):  # PostgreSQL's numeric arrives as text
         column = column.storage
-    if pa.types.is_decimal(target) and (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
+    if pa.types.is_decimal(target) and (
+        pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
+    ):
         # SQLite keeps numerics as REAL (or INTEGER when whole): rounded to the column's four
         # places as the audit hash rounds them, then read as decimals.
-        column = pa.array([None if value is None else canonical_quantity(value) for value in column.to_pylist()])
+        column = pa.array(
+            [None if value is None else canonical_quantity(value) for value in column.to_pylist()]
+        )
     if pa.types.is_timestamp(target) and pa.types.is_string(column.type):
         column = pc.cast(column, pa.timestamp(target.unit))  # SQLite's text: naive UTC
     # Times are stored as naive UTC: the same instants, labelled UTC.

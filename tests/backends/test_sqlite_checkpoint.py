@@ -9,9 +9,7 @@ import sqlite3
 import threading
 
 import pytest
-from sqlalchemy import Engine
-
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
 from baskets.backends import backend_for, sqlite
 from baskets.db import write_transaction

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 import sqlite3
+
+import pytest
 
 from baskets.backends.transports import adbc_sqlite_batches, sqlite_driver_batches
 from tests.conftest import DatabaseUnderTest

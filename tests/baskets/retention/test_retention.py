@@ -21,8 +21,8 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import OperationalError
 
 from baskets import retention
-from baskets.backends import transports
 from baskets.audit import canonical_quantity
+from baskets.backends import transports
 from baskets.errors import BadInput, BasketsError, SafetyLimitHit
 from baskets.models import Basket, BasketAudit, BasketLine, CleanupRun
 from baskets.retention import (
