@@ -298,11 +298,16 @@ def _delete_in_batches(job: retention_tasks.BatchJob, plan: CleanupPlan, lock: H
 @contextlib.contextmanager
 def _finishing_batches(engine: Engine) -> Iterator[None]:
     """Once the batches are done, or one failed: wait for what they left running
-    (`Backend.after_batches`; SQLite: the last batch's checkpoint)."""
+    (`Backend.after_batches`; SQLite: the last batch's checkpoint). After a failure, the
+    failure is what the run reports, not an error of that leftover work."""
+    backend = backend_for(engine)
     try:
         yield
-    finally:
-        backend_for(engine).after_batches(engine)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            backend.after_batches(engine)
+        raise
+    backend.after_batches(engine)
 
 
 def _while_locked(lock: HeldLock, batches: Iterator[list[ExpiredBasket]]) -> Iterator[list[ExpiredBasket]]:

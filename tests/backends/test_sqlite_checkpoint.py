@@ -141,3 +141,25 @@ def test_a_reader_holding_its_snapshot_throughout_neither_stalls_nor_fails_the_c
     assert sqlite_db.scalar("SELECT count(*) FROM baskets") == 0
     with sqlite_db.engine.connect() as connection:
         assert connection.scalar(select(func.count()).select_from(BasketAudit)) == 1000
+
+
+def test_the_batch_loop_waits_for_the_last_checkpoint_and_reports_its_own_failure_first(
+    sqlite_db: DatabaseUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.retention import _finishing_batches
+
+    def failing(engine: Engine) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(sqlite, "_checkpoint", failing)
+    backend = backend_for(sqlite_db.engine)
+    backend.after_batch(sqlite_db.engine)  # the last batch's checkpoint, failing in the background
+    with pytest.raises(RuntimeError, match="the batch failed"), _finishing_batches(sqlite_db.engine):
+        raise RuntimeError("the batch failed")
+    backend.after_batch(sqlite_db.engine)
+    with (
+        pytest.raises(sqlite3.OperationalError, match="disk I/O error"),
+        _finishing_batches(sqlite_db.engine),
+    ):
+        pass
+    backend.after_batches(sqlite_db.engine)  # both were waited for: nothing left
