@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from baskets.alerts import ping_heartbeat
-from baskets.backends import BatchLimits
+from baskets.backends import BatchLimits, backend_for
 from baskets.db import check_schema
 from baskets.errors import BasketsError, CleanupAlreadyRunning
 from baskets.files import check_writable_folder
@@ -280,7 +280,7 @@ def _delete_in_batches(job: retention_tasks.BatchJob, plan: CleanupPlan, lock: H
     tally = RunTally()
     done = 0
     next_update = time.monotonic() + PROGRESS_UPDATE_SECONDS
-    with _old_objects_frozen():
+    with _old_objects_frozen(), _finishing_batches(job.engine):
         batches = _while_locked(
             lock, selected_ahead(walk_expired_batches(job.engine, job.policy, plan.as_of))
         )
@@ -294,6 +294,21 @@ def _delete_in_batches(job: retention_tasks.BatchJob, plan: CleanupPlan, lock: H
             report_progress(done, expected)
     update_progress_artifact(progress, progress=100.0)
     return tally
+
+
+@contextlib.contextmanager
+def _finishing_batches(engine: Engine) -> Iterator[None]:
+    """Once the batches are done, or one failed: wait for what they left running
+    (`Backend.after_batches`; SQLite: the last batch's checkpoint). After a failure, the
+    failure is what the run reports, not an error of that leftover work."""
+    backend = backend_for(engine)
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(Exception):
+            backend.after_batches(engine)
+        raise
+    backend.after_batches(engine)
 
 
 def _while_locked(lock: HeldLock, batches: Iterator[list[ExpiredBasket]]) -> Iterator[list[ExpiredBasket]]:

@@ -98,6 +98,9 @@ class Backend:
     def after_batch(self, engine: Engine) -> None:
         """Work a cleanup batch's commit leaves to be done after its transaction (`batch_options`)."""
 
+    def after_batches(self, engine: Engine) -> None:
+        """Wait for what `after_batch` left running, once a run's batches are done."""
+
     def snapshot_options(self) -> dict[str, Any]:
         """Execution options of a read that must see one snapshot from start to end."""
         return {"isolation_level": "REPEATABLE READ"}

@@ -41,6 +41,33 @@ def adbc_sqlite_batches(engine: Engine, sql: str) -> Iterator[pa.RecordBatch]:
         raise RuntimeError(f"SQLite export reader failed: {message[-1] if message else child.returncode}")
 
 
+def sqlite_driver_batches(
+    engine: Engine, sql: str, batch_rows: int | None = None
+) -> Iterator[pa.RecordBatch]:
+    """Arrow batches from this process's own SQLite driver: the rows as the driver returns them
+    (no SQLAlchemy type processing), turned into Arrow column by column. Types are SQLite's
+    values': text for times, integer or real for numerics, Arrow's null type for a column that
+    is NULL throughout a batch; the caller casts them. `batch_rows` default: BATCH_ROWS."""
+    batch_rows = batch_rows or BATCH_ROWS
+    with engine.connect() as connection:
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql)
+            names = [column[0] for column in cursor.description]
+            while rows := cursor.fetchmany(batch_rows):
+                columns = [_driver_column(values) for values in zip(*rows, strict=True)]
+                yield pa.RecordBatch.from_arrays(columns, names=names)
+        finally:
+            cursor.close()
+
+
+def _driver_column(values: Sequence[object]) -> pa.Array:
+    """One column of driver values as Arrow; text, most of a row, typed up front, which halves
+    the time `pa.array` would take to find out."""
+    first = next((value for value in values if value is not None), None)
+    return pa.array(values, type=pa.string()) if isinstance(first, str) else pa.array(values)
+
+
 def adbc_postgresql_batches(engine: Engine, sql: str, before: Sequence[str] = ()) -> Iterator[pa.RecordBatch]:
     """PostgreSQL's wire format as Arrow (ADBC), running the `before` statements first."""
     import adbc_driver_postgresql.dbapi as adbc_postgresql

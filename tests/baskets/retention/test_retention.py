@@ -22,6 +22,7 @@ from sqlalchemy.exc import OperationalError
 
 from baskets import retention
 from baskets.audit import canonical_quantity
+from baskets.backends import transports
 from baskets.errors import BadInput, BasketsError, SafetyLimitHit
 from baskets.models import Basket, BasketAudit, BasketLine, CleanupRun
 from baskets.retention import (
@@ -414,6 +415,30 @@ def test_snapshot_rows_equal_the_audit_rows_value_for_value(db: DatabaseUnderTes
         for row in audit
     ]  # fmt: skip
     assert expected  # the seed has expired baskets
+    assert pq.read_table(path).to_pylist() == expected
+
+
+def test_snapshot_rows_equal_the_audit_rows_across_the_readers_batches(
+    db: DatabaseUnderTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Batches of 3 rows: some with no shop account at all (names and e-mails NULL throughout
+    # the batch), whole totals (SQLite keeps 5.0 as the integer 5) beside fractional ones.
+    monkeypatch.setattr(transports, "BATCH_ROWS", 3)
+    seed(db, 12, 4)
+    for lines in (1, 2, 2, 1, 2, 2, 3):
+        add_basket(db, "anonymous", dt.timedelta(days=400), lines=lines)
+    _, tally = run_all_batches(db, RetentionPolicy(days=POLICY.days, batch_size=4))
+    path = tmp_path / "snapshot.parquet"
+    rows = write_parquet_snapshot(db.engine, tally.first_seq, tally.last_seq, path)
+    with db.engine.connect() as connection:
+        audit = connection.execute(select(BasketAudit).order_by(BasketAudit.seq)).mappings().all()
+    expected = [
+        {**{name: row[name] for name in snapshot_schema().names if name != "deleted_at"},
+         "deleted_at": row["occurred_at"], "total_quantity": Decimal(canonical_quantity(row["total_quantity"]))}
+        for row in audit
+    ]  # fmt: skip
+    assert rows == len(expected) == tally.total("deleted") >= 7
+    assert {row["total_quantity"] for row in expected} >= {Decimal("2.5"), Decimal("5"), Decimal("7.5")}
     assert pq.read_table(path).to_pylist() == expected
 
 
