@@ -97,18 +97,8 @@ def test_a_tracked_delete_and_restore_store_their_parameters_without_loading_fas
     prefect_harness: None, sqlite_db: DatabaseUnderTest, tmp_path: Path
 ) -> None:
     from prefect.client.orchestration import get_client
-    from prefect.settings import PREFECT_API_URL
 
-    seed(sqlite_db, 5)
-    add_operators(sqlite_db)
-    with sqlite_db.engine.connect() as connection:
-        basket_id = str(connection.scalar(select(Basket.id).order_by(Basket.id).limit(1)))
-    env = {
-        **os.environ,
-        **sqlite_db.env,
-        "PYTHONPATH": str(REPO),
-        "PREFECT_API_URL": str(PREFECT_API_URL.value()),
-    }
+    basket_id, env = _seeded_with_server(sqlite_db, 5)
     for args in (["delete", basket_id, "--as", "alice"], ["restore", basket_id, "--as", "alice", "--json"]):
         done = subprocess.run(
             [sys.executable, "-c", _RUN_AND_LIST_FASTAPI, *args],
@@ -138,18 +128,8 @@ def test_a_tracked_delete_and_restore_store_their_parameters_without_loading_fas
 def test_a_tracked_run_shows_warnings_but_not_prefects_info_lines_on_the_terminal(
     prefect_harness: None, sqlite_db: DatabaseUnderTest, tmp_path: Path, command: list[str], shown: list[str]
 ) -> None:
-    from prefect.settings import PREFECT_API_URL
 
-    seed(sqlite_db, 40)
-    add_operators(sqlite_db)
-    with sqlite_db.engine.connect() as connection:
-        basket_id = str(connection.scalar(select(Basket.id).order_by(Basket.id).limit(1)))
-    env = {
-        **os.environ,
-        **sqlite_db.env,
-        "PYTHONPATH": str(REPO),
-        "PREFECT_API_URL": str(PREFECT_API_URL.value()),
-    }
+    basket_id, env = _seeded_with_server(sqlite_db, 40)
     env.pop("PREFECT_LOGGING_LEVEL", None)  # Prefect's default (INFO), as an operator has it
     args = [arg.format(basket_id=basket_id) for arg in command]
     done = subprocess.run(
@@ -157,6 +137,24 @@ def test_a_tracked_run_shows_warnings_but_not_prefects_info_lines_on_the_termina
     )  # fmt: skip
 
     assert done.returncode == 0, done.stderr
-    assert json.dumps(done.stdout).count("deleted") >= 1
+    assert "deleted" in done.stdout
     assert [line.split("|")[1].strip() for line in done.stderr.splitlines() if line.count("|") >= 2] == shown
     assert "Finished in state" not in done.stdout + done.stderr
+
+
+def _seeded_with_server(database: DatabaseUnderTest, baskets: int) -> tuple[str, dict[str, str]]:
+    """Seed `database` with `baskets` and the test operators; its first basket's ID, and the
+    environment of a command that uses it with the session's Prefect server."""
+    from prefect.settings import PREFECT_API_URL
+
+    seed(database, baskets)
+    add_operators(database)
+    with database.engine.connect() as connection:
+        basket_id = str(connection.scalar(select(Basket.id).order_by(Basket.id).limit(1)))
+    env = {
+        **os.environ,
+        **database.env,
+        "PYTHONPATH": str(REPO),
+        "PREFECT_API_URL": str(PREFECT_API_URL.value()),
+    }
+    return basket_id, env
