@@ -109,10 +109,7 @@ def test_every_second_checkpoint_runs_in_the_background_and_the_next_batch_waits
 def test_a_background_checkpoints_error_is_raised_by_the_next_batchs(
     sqlite_db: DatabaseUnderTest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def failing(engine: Engine) -> None:
-        raise sqlite3.OperationalError("disk I/O error")
-
-    monkeypatch.setattr(sqlite, "_checkpoint", failing)
+    monkeypatch.setattr(sqlite, "_checkpoint", _failing_checkpoint)
     backend = backend_for(sqlite_db.engine)
     backend.after_batch(sqlite_db.engine)
     with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
@@ -148,10 +145,7 @@ def test_the_batch_loop_waits_for_the_last_checkpoint_and_reports_its_own_failur
 ) -> None:
     from flows.retention import _finishing_batches
 
-    def failing(engine: Engine) -> None:
-        raise sqlite3.OperationalError("disk I/O error")
-
-    monkeypatch.setattr(sqlite, "_checkpoint", failing)
+    monkeypatch.setattr(sqlite, "_checkpoint", _failing_checkpoint)
     backend = backend_for(sqlite_db.engine)
     backend.after_batch(sqlite_db.engine)  # the last batch's checkpoint, failing in the background
     with pytest.raises(RuntimeError, match="the batch failed"), _finishing_batches(sqlite_db.engine):
@@ -163,3 +157,7 @@ def test_the_batch_loop_waits_for_the_last_checkpoint_and_reports_its_own_failur
     ):
         pass
     backend.after_batches(sqlite_db.engine)  # both were waited for: nothing left
+
+
+def _failing_checkpoint(engine: Engine) -> None:
+    raise sqlite3.OperationalError("disk I/O error")

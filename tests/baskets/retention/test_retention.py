@@ -402,18 +402,23 @@ def test_snapshot_is_private_marked_as_the_suites_and_never_replaces_a_foreign_f
     assert pq.read_table(foreign).column_names == ["x"]
 
 
+def _audit_rows_as_snapshot_rows(db: DatabaseUnderTest) -> list[dict[str, object]]:
+    """Every audit row, in order, as the snapshot should hold it."""
+    with db.engine.connect() as connection:
+        audit = connection.execute(select(BasketAudit).order_by(BasketAudit.seq)).mappings().all()
+    return [
+        {**{name: row[name] for name in snapshot_schema().names if name != "deleted_at"},
+         "deleted_at": row["occurred_at"], "total_quantity": Decimal(canonical_quantity(row["total_quantity"]))}
+        for row in audit
+    ]  # fmt: skip
+
+
 def test_snapshot_rows_equal_the_audit_rows_value_for_value(db: DatabaseUnderTest, tmp_path: Path) -> None:
     seed(db, 60, 4)
     _, tally = run_all_batches(db, RetentionPolicy(days=POLICY.days, batch_size=25))
     path = tmp_path / "snapshot.parquet"
     write_parquet_snapshot(db.engine, tally.first_seq, tally.last_seq, path)
-    with db.engine.connect() as connection:
-        audit = connection.execute(select(BasketAudit).order_by(BasketAudit.seq)).mappings().all()
-    expected = [
-        {**{name: row[name] for name in snapshot_schema().names if name != "deleted_at"},
-         "deleted_at": row["occurred_at"], "total_quantity": Decimal(canonical_quantity(row["total_quantity"]))}
-        for row in audit
-    ]  # fmt: skip
+    expected = _audit_rows_as_snapshot_rows(db)
     assert expected  # the seed has expired baskets
     assert pq.read_table(path).to_pylist() == expected
 
@@ -430,13 +435,7 @@ def test_snapshot_rows_equal_the_audit_rows_across_the_readers_batches(
     _, tally = run_all_batches(db, RetentionPolicy(days=POLICY.days, batch_size=4))
     path = tmp_path / "snapshot.parquet"
     rows = write_parquet_snapshot(db.engine, tally.first_seq, tally.last_seq, path)
-    with db.engine.connect() as connection:
-        audit = connection.execute(select(BasketAudit).order_by(BasketAudit.seq)).mappings().all()
-    expected = [
-        {**{name: row[name] for name in snapshot_schema().names if name != "deleted_at"},
-         "deleted_at": row["occurred_at"], "total_quantity": Decimal(canonical_quantity(row["total_quantity"]))}
-        for row in audit
-    ]  # fmt: skip
+    expected = _audit_rows_as_snapshot_rows(db)
     assert rows == len(expected) == tally.total("deleted") >= 7
     assert {row["total_quantity"] for row in expected} >= {Decimal("2.5"), Decimal("5"), Decimal("7.5")}
     assert pq.read_table(path).to_pylist() == expected
