@@ -24,7 +24,7 @@ from baskets.errors import BadInput
 from baskets.filters import BasketFilter, parse_utc_time
 from baskets.runtime import Runtime, install_runtime, load_runtime_settings
 from config.settings import Settings
-from config.urls import hide_url_secrets
+from config.urls import DATABASE_URL_VARIABLE
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -75,9 +75,6 @@ class CommandRuntime(Runtime):
 
 
 # The variable through which the command's database reaches the flows it runs (see read_settings).
-DATABASE_URL_VARIABLE = "BASKETS_DATABASE_URL"
-
-
 def read_settings(database_url: str | None = None) -> Settings:
     """The command's settings, `--database-url` on top; BadInput (exit 2) naming a bad setting.
 
@@ -90,11 +87,6 @@ def read_settings(database_url: str | None = None) -> Settings:
     settings = load_runtime_settings(database_url=database_url)
     os.environ[DATABASE_URL_VARIABLE] = settings.database_url
     return settings
-
-
-def without_secrets(text: str) -> str:
-    """`text` (an error message, say) with the secrets of this command's database URL masked."""
-    return hide_url_secrets(text, os.environ.get(DATABASE_URL_VARIABLE))
 
 
 def open_runtime(

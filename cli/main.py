@@ -17,8 +17,9 @@ from typer import exceptions as typer_errors
 from baskets.errors import BasketsError
 from baskets.runtime import runtime_scope
 from cli import audit, cleanup, database, delete, export, forget, listing, operators, schema, serve, status
-from cli.console import emit_json, output, stderr, without_secrets
+from cli.console import emit_json, output, stderr
 from cli.errors import command_line_message
+from config.urls import without_secrets
 
 app = typer.Typer(
     name="baskets",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from urllib.parse import quote, quote_plus, urlsplit
 
@@ -76,6 +77,15 @@ def url_secrets(url: str | URL | None) -> list[str]:
         form for secret in found if secret for form in (secret, quote(secret, safe=""), quote_plus(secret))
     }
     return sorted(variants, key=len, reverse=True)
+
+
+# The database URL of this process's command (cli.console.read_settings puts it there).
+DATABASE_URL_VARIABLE = "BASKETS_DATABASE_URL"
+
+
+def without_secrets(text: str) -> str:
+    """`text` with the secrets of this process's database URL (DATABASE_URL_VARIABLE) masked."""
+    return hide_url_secrets(text, os.environ.get(DATABASE_URL_VARIABLE))
 
 
 def hide_url_secrets(text: str, url: str | URL | None) -> str:

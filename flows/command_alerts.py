@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import os
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from collections.abc import Iterator
 from baskets.alerts import Alert, Delivery, deliver_alert
 from baskets.errors import BasketsError
 from config.settings import SettingsError, load_alert_settings
-from config.urls import display_web_url, hide_url_secrets
+from config.urls import display_web_url, without_secrets
 
 log = logging.getLogger("baskets.alerts")
 # Seconds to wait for the Prefect server's /health before a tracked run is attempted.
@@ -36,7 +35,7 @@ def send_command_alert(kind: str, flow: str, state: str, reason: str) -> list[De
         kind=kind,
         flow=flow,
         state=state,
-        reason=hide_url_secrets(reason, os.environ.get("BASKETS_DATABASE_URL")),
+        reason=without_secrets(reason),
         occurred_at=dt.datetime.now(dt.UTC),
     )
     return deliver_alert(alert, alerts)

@@ -20,7 +20,6 @@ import datetime as dt
 import json
 import logging
 import math
-import os
 import signal
 import sys
 import threading
@@ -28,13 +27,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from baskets.errors import BasketsError
-from config.urls import hide_url_secrets
+from config.urls import without_secrets
 from flows.prefect_api import PrefectApi, PrefectApiUnavailable, one_line
+from flows.run_alerts import PREFECT_FAILURE_PREFIX, RunEnd
 
 # Tags of every run recorded this way, to tell them from runs Prefect's engine ran.
 RUN_TAGS = ["command-line"]
 _RUN_LOGGER = "baskets.run"  # flows.runner.run_logger() in a run that is not Prefect's engine's
-_PREFECT_PREFIX = "Flow run encountered an exception: "  # how Prefect's engine words a failure
 
 
 def serialized_parameters(fn: Any, parameters: dict[str, Any]) -> dict[str, Any]:
@@ -171,7 +170,7 @@ def _log_entry(run_id: str, name: str, level: int, message: str, when: dt.dateti
     return {
         "name": name,
         "level": level,
-        "message": hide_url_secrets(message, os.environ.get("BASKETS_DATABASE_URL")),
+        "message": without_secrets(message),
         "timestamp": when.isoformat(),
         "flow_run_id": run_id,
     }
@@ -286,13 +285,11 @@ def _end(
     logger: logging.Logger,
 ) -> None:
     """End `run` as `name` and run the flow's hooks for that state, as Prefect's engine does."""
-    from flows.run_alerts import RunEnd
-
     run.end(state_type, name, message)
     run.note(logging.ERROR, f"Finished in state {name}({message!r})")
     end = RunEnd(
         flow=flow.name, flow_run_id=run.id, flow_run_name=run.name, state=name,
-        message=message.removeprefix(_PREFECT_PREFIX), error=error,
+        message=message.removeprefix(PREFECT_FAILURE_PREFIX), error=error,
         occurred_at=dt.datetime.now(dt.UTC), logger=logger,
     )  # fmt: skip
     for hook in flow.options.get("on_failure" if state_type == "FAILED" else "on_crashed") or ():
@@ -313,8 +310,8 @@ def _failure_message(error: Exception) -> str:
         from flows.failures import form_message
 
         return form_message(error)
-    text = f"{_PREFECT_PREFIX}{type(error).__name__}: {one_line(str(error), 1000)}"
-    return hide_url_secrets(text, os.environ.get("BASKETS_DATABASE_URL"))
+    text = f"{PREFECT_FAILURE_PREFIX}{type(error).__name__}: {one_line(str(error), 1000)}"
+    return without_secrets(text)
 
 
 def _crash_message(error: BaseException) -> str:

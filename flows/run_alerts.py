@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from prefect import Flow
     from prefect.client.schemas.objects import FlowRun, State
 
-_PREFECT_PREFIX = "Flow run encountered an exception: "
+# How Prefect's engine words a failure's message (a recorded run words it the same).
+PREFECT_FAILURE_PREFIX = "Flow run encountered an exception: "
 # What a hook adds from the run's own records: (alert, settings) -> alert with counts and details.
 Enrich = Callable[[Alert, Settings], Alert]
 
@@ -69,7 +70,7 @@ def run_end(flow: Flow[Any, Any], flow_run: FlowRun, state: State) -> RunEnd:
         flow_run_id=str(flow_run.id),
         flow_run_name=flow_run.name,
         state=state.name or str(state.type.value).title(),
-        message=(state.message or state.name or "no reason given").removeprefix(_PREFECT_PREFIX),
+        message=(state.message or state.name or "no reason given").removeprefix(PREFECT_FAILURE_PREFIX),
         error=error if isinstance(error, BaseException) else None,
         occurred_at=state.timestamp or dt.datetime.now(dt.UTC),
         logger=_run_logger(flow, flow_run),
